@@ -1,0 +1,51 @@
+//! The API's settings. Every field is an environment variable and a flag.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vodnest_core::config::{DatabaseConfig, StorageConfig};
+
+#[derive(clap::Parser, Clone, Debug)]
+#[command(name = "vodnest-api", about = "vodnest HTTP API, websocket and web pages")]
+pub struct ApiConfig {
+    /// Listen address.
+    #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:3000")]
+    pub api_addr: SocketAddr,
+    /// Accepted as a bearer token with full rights.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest accepted upload in bytes (default 100 GiB).
+    #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: i64,
+    /// Smallest multipart part size in bytes; S3 refuses parts under 5 MiB but the last.
+    #[arg(long, env = "UPLOAD_MIN_PART_BYTES", default_value_t = 8 * 1024 * 1024,
+          value_parser = clap::value_parser!(i64).range(5 * 1024 * 1024..))]
+    pub upload_min_part_bytes: i64,
+    /// How long a presigned part URL, and an upload left unfinished, stay valid (seconds).
+    #[arg(long, env = "UPLOAD_URL_TTL_SECS", default_value_t = 3600)]
+    pub upload_url_ttl_secs: u64,
+    /// How long a browser session lasts (seconds).
+    #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub session_ttl_secs: u64,
+    /// Mark the session cookie `Secure` (set behind HTTPS).
+    #[arg(long, env = "SECURE_COOKIES", default_value_t = false)]
+    pub secure_cookies: bool,
+    /// Where npm installed the front-end packages (hls.js).
+    #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
+    pub vendor_dir: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub storage: StorageConfig,
+}
+
+impl ApiConfig {
+    pub fn upload_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.upload_url_ttl_secs)
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_ttl_secs)
+    }
+}

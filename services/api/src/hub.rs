@@ -1,0 +1,183 @@
+//! One LISTEN connection per API process, fanned out by video id.
+//!
+//! Each watched video has a `watch` channel: a subscriber that falls behind sees the latest
+//! state, never a backlog, so a slow websocket cannot slow the others. When the listener loses
+//! its connection, notifications sent meanwhile are gone; every subscriber is then told to
+//! resync (send a fresh snapshot).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use vodnest_core::events::{VIDEO_EVENTS_CHANNEL, VideoEvent};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubMessage {
+    /// Nothing has happened since the subscription began.
+    Idle,
+    Event(VideoEvent),
+    /// Notifications may have been lost: reload the state.
+    Resync,
+}
+
+#[derive(Clone, Default)]
+pub struct EventHub {
+    channels: Arc<Mutex<HashMap<Uuid, watch::Sender<HubMessage>>>>,
+}
+
+/// A live subscription to one video; dropping it cleans up the channel once unused.
+pub struct Subscription {
+    id: Uuid,
+    pub receiver: watch::Receiver<HubMessage>,
+    hub: EventHub,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut channels = self.hub.lock();
+        // This subscription's receiver is still alive here, hence 1.
+        if channels
+            .get(&self.id)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
+            channels.remove(&self.id);
+        }
+    }
+}
+
+impl EventHub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<HubMessage>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.channels.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn subscribe(&self, id: Uuid) -> Subscription {
+        let mut channels = self.lock();
+        let receiver = channels
+            .entry(id)
+            .or_insert_with(|| watch::channel(HubMessage::Idle).0)
+            .subscribe();
+        Subscription {
+            id,
+            receiver,
+            hub: self.clone(),
+        }
+    }
+
+    pub fn publish(&self, event: VideoEvent) {
+        if let Some(sender) = self.lock().get(&event.id) {
+            sender.send_replace(HubMessage::Event(event));
+        }
+    }
+
+    pub fn resync_all(&self) {
+        for sender in self.lock().values() {
+            sender.send_replace(HubMessage::Resync);
+        }
+    }
+
+    /// Number of videos with at least one subscriber.
+    pub fn watched_videos(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Listens until `cancel` fires, reconnecting by itself after a lost connection.
+    pub async fn run_listener(self, pool: PgPool, cancel: CancellationToken) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            let listener = tokio::select! {
+                _ = cancel.cancelled() => return,
+                listener = connect(&pool) => listener,
+            };
+            let mut listener = match listener {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::warn!(error = %err, "event listener cannot connect; retrying");
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            delay = Duration::from_millis(200);
+            // Anything may have changed while no connection was listening.
+            self.resync_all();
+            loop {
+                let received = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    received = listener.try_recv() => received,
+                };
+                match received {
+                    Ok(Some(notification)) => {
+                        match serde_json::from_str::<VideoEvent>(notification.payload()) {
+                            Ok(event) => self.publish(event),
+                            Err(err) => tracing::warn!(error = %err, "unreadable video event"),
+                        }
+                    }
+                    Ok(None) | Err(_) => {
+                        tracing::warn!("event listener lost its connection; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.ignore_pool_close_event(true);
+    listener.listen(VIDEO_EVENTS_CHANNEL).await?;
+    Ok(listener)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: Uuid, progress: f64) -> VideoEvent {
+        VideoEvent {
+            id,
+            status: "processing".into(),
+            progress,
+            playable: false,
+            stage: Some("transcoding".into()),
+            error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn subscribers_see_the_latest_event_of_their_video_only() {
+        let hub = EventHub::default();
+        let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+        let mut sub_a = hub.subscribe(a);
+        let sub_b = hub.subscribe(b);
+        hub.publish(event(a, 0.1));
+        hub.publish(event(a, 0.2));
+        assert!(sub_a.receiver.has_changed().unwrap_or(false));
+        assert_eq!(*sub_a.receiver.borrow_and_update(), HubMessage::Event(event(a, 0.2)));
+        assert!(!sub_b.receiver.has_changed().unwrap_or(true));
+        hub.resync_all();
+        assert_eq!(*sub_a.receiver.borrow_and_update(), HubMessage::Resync);
+    }
+
+    #[tokio::test]
+    async fn channels_are_dropped_with_their_last_subscriber() {
+        let hub = EventHub::default();
+        let id = Uuid::new_v4();
+        let first = hub.subscribe(id);
+        let second = hub.subscribe(id);
+        assert_eq!(hub.watched_videos(), 1);
+        drop(first);
+        assert_eq!(hub.watched_videos(), 1);
+        drop(second);
+        assert_eq!(hub.watched_videos(), 0);
+    }
+}

@@ -1,0 +1,24 @@
+//! The vodnest API: a JSON API under `/api/v1`, a websocket of status changes and the web
+//! pages, all served by one axum router.
+//!
+//! - [`config`]: the API's settings (environment variables and flags).
+//! - [`startup`]: builds the state, binds the listener, serves until shutdown.
+//! - [`state`]: what every handler shares.
+//! - [`error`]: the one error type and its JSON shape.
+//! - [`auth`]: bearer tokens, `?token=` and session cookies.
+//! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
+//! - [`routes`]: the `/api/v1` handlers and health checks.
+//! - [`pages`]: the HTML pages and their static assets.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod pages;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod upload_plan;
+
+pub use config::ApiConfig;
+pub use startup::Application;

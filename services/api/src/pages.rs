@@ -1,0 +1,336 @@
+//! The HTML pages (minijinja templates embedded in the binary) and their assets: our own
+//! stylesheet and scripts, embedded too, and hls.js read from the npm install at start-up.
+
+use std::path::Path;
+
+use axum::Form;
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use minijinja::{Environment, context};
+use serde::Deserialize;
+use uuid::Uuid;
+use vodnest_core::{auth, videos};
+
+use crate::auth::{SESSION_COOKIE, has_session, session_cookie};
+use crate::config::ApiConfig;
+use crate::error::{ApiError, Query};
+use crate::routes;
+use crate::state::AppState;
+
+const TEMPLATES: [(&str, &str); 6] = [
+    ("base.html", include_str!("../templates/base.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("library.html", include_str!("../templates/library.html")),
+    ("watch.html", include_str!("../templates/watch.html")),
+    ("upload.html", include_str!("../templates/upload.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+
+const ASSETS: [(&str, &str, &str); 4] = [
+    ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
+    ("library.js", "text/javascript; charset=utf-8", include_str!("../static/library.js")),
+    ("watch.js", "text/javascript; charset=utf-8", include_str!("../static/watch.js")),
+    ("upload.js", "text/javascript; charset=utf-8", include_str!("../static/upload.js")),
+];
+
+const HLS_JS: &str = "hls.js/dist/hls.min.js";
+
+/// Templates and vendored scripts, loaded once.
+pub struct Site {
+    env: Environment<'static>,
+    hls_js: Option<Vec<u8>>,
+}
+
+impl Site {
+    pub fn load(config: &ApiConfig) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        let hls_path = config.vendor_dir.join(HLS_JS);
+        let hls_js = read_vendor(&hls_path);
+        Ok(Self { env, hls_js })
+    }
+
+    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<Html<String>, PageError> {
+        let template = self.env.get_template(name)?;
+        Ok(Html(template.render(ctx)?))
+    }
+}
+
+fn read_vendor(path: &Path) -> Option<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Some(bytes),
+        Err(err) => {
+            tracing::warn!(
+                path = %path.display(),
+                error = %err,
+                "hls.js not found: run `npm ci` (the dev script does) or set VENDOR_DIR; the watch page cannot play"
+            );
+            None
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(library))
+        .route("/watch", get(watch))
+        .route("/upload", get(upload))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/static/vendor/hls.min.js", get(hls_js))
+        .route("/static/{file}", get(asset))
+}
+
+/// A page that failed: rendered as `error.html` with its status.
+#[derive(Debug)]
+pub enum PageError {
+    NotFound(&'static str),
+    Internal(String),
+}
+
+impl From<minijinja::Error> for PageError {
+    fn from(err: minijinja::Error) -> Self {
+        Self::Internal(format!("template: {err:#}"))
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+impl From<sqlx::Error> for PageError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Internal(format!("database: {err}"))
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, message),
+            Self::Internal(detail) => {
+                tracing::error!(error = %detail, "page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Try again in a moment.",
+                )
+            }
+        };
+        let body = format!(
+            "<!doctype html><meta charset=utf-8><title>{0}</title>\
+             <link rel=stylesheet href=/static/app.css><main class=container><h1>{0}</h1>\
+             <p>{1}</p><p><a href=/>Back to the library</a></p></main>",
+            status.as_u16(),
+            message
+        );
+        (status, Html(body)).into_response()
+    }
+}
+
+/// A page request with a valid session; otherwise the visitor is sent to `/login`.
+pub struct SignedIn;
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match has_session(parts, state).await {
+            Ok(true) => Ok(Self),
+            Ok(false) => {
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str())
+                    .unwrap_or("/");
+                Err(redirect(&format!("/login?next={}", encode_component(next))))
+            }
+            Err(err) => Err(PageError::from(err).into_response()),
+        }
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(to) {
+        response.headers_mut().insert(LOCATION, value);
+    }
+    response
+}
+
+fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only same-site paths: never `//evil.example` or a full URL.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        _ => "/",
+    }
+}
+
+async fn library(State(state): State<AppState>, _: SignedIn) -> Result<Html<String>, PageError> {
+    let rows = videos::list(&state.pool, 100, None).await?;
+    let videos: Vec<_> = rows.into_iter().map(|r| routes::view(&state, r)).collect();
+    state
+        .site
+        .render("library.html", context! { videos, signed_in => true })
+}
+
+#[derive(Deserialize)]
+struct WatchQuery {
+    v: Option<String>,
+}
+
+async fn watch(
+    State(state): State<AppState>,
+    _: SignedIn,
+    Query(query): Query<WatchQuery>,
+) -> Result<Html<String>, PageError> {
+    let id: Uuid = query
+        .v
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .ok_or(PageError::NotFound("There is no such video."))?;
+    let row = videos::get(&state.pool, id)
+        .await?
+        .ok_or(PageError::NotFound("There is no such video."))?;
+    let video = routes::view(&state, row);
+    state
+        .site
+        .render("watch.html", context! { video, signed_in => true })
+}
+
+async fn upload(State(state): State<AppState>, _: SignedIn) -> Result<Html<String>, PageError> {
+    state.site.render(
+        "upload.html",
+        context! { signed_in => true, max_upload_bytes => state.config.max_upload_bytes },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    next: Option<String>,
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    Query(query): Query<LoginQuery>,
+) -> Result<Html<String>, PageError> {
+    let next = safe_next(query.next.as_deref());
+    state.site.render(
+        "login.html",
+        context! { next, error => None::<&str>, signed_in => false },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref());
+    let token = form.token.trim();
+    if !auth::token_is_valid(&state.pool, state.config.admin_token.as_deref(), token).await? {
+        let page = state.site.render(
+            "login.html",
+            context! { next, error => "That token is not valid.", signed_in => false },
+        )?;
+        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    }
+    let ttl = state.config.session_ttl();
+    let secret = auth::create_session(&state.pool, ttl).await?;
+    let cookie = format!(
+        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        ttl.as_secs(),
+        if state.config.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut response = redirect(next);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    if let Some(secret) = session_cookie(&headers) {
+        auth::end_session(&state.pool, &secret).await?;
+    }
+    let mut response = redirect("/login");
+    response.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_static("vodnest_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
+    );
+    Ok(response)
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [
+                (CONTENT_TYPE, HeaderValue::from_static(content_type)),
+                (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => PageError::NotFound("There is no such file.").into_response(),
+    }
+}
+
+async fn hls_js(State(state): State<AppState>) -> Response {
+    match &state.site.hls_js {
+        Some(bytes) => (
+            [
+                (
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/javascript; charset=utf-8"),
+                ),
+                (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+            ],
+            bytes.clone(),
+        )
+            .into_response(),
+        None => PageError::NotFound("hls.js is not installed on this server.").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{encode_component, safe_next};
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/watch?v=1")), "/watch?v=1");
+        assert_eq!(safe_next(Some("//evil.example/")), "/");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+
+    #[test]
+    fn encodes_query_characters() {
+        assert_eq!(encode_component("/watch?v=a&b"), "/watch%3Fv%3Da%26b");
+    }
+}

@@ -1,0 +1,113 @@
+//! `GET /api/v1/videos/{id}/events`: a websocket that sends a snapshot of the video, then a
+//! status frame on every change, and a fresh snapshot after any gap in the notifications.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::response::Response;
+use serde::Serialize;
+use uuid::Uuid;
+use vodnest_core::domain::VideoView;
+use vodnest_core::events::VideoEvent;
+use vodnest_core::videos;
+
+use super::VideoId;
+use super::videos::{find, view};
+use crate::auth::Authenticated;
+use crate::error::ApiError;
+use crate::hub::HubMessage;
+use crate::state::AppState;
+
+const PING_EVERY: Duration = Duration::from_secs(20);
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Frame<'a> {
+    Snapshot { video: &'a VideoView },
+    Status(&'a VideoEvent),
+    Deleted { id: Uuid },
+}
+
+/// Auth and the video's existence are checked before the upgrade, so a client gets a plain
+/// 401 or 404 rather than a socket that closes at once.
+pub async fn subscribe(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    find(&state, id).await?;
+    let upgrade = upgrade.map_err(|e| {
+        ApiError::bad_request("websocket_required", format!("open this URL as a websocket: {e}"))
+    })?;
+    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, id)))
+}
+
+async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
+    // Subscribe before reading the snapshot so that no change falls in between.
+    let mut subscription = state.hub.subscribe(id);
+    if !send_snapshot(&mut socket, &state, id).await {
+        return;
+    }
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.reset();
+    loop {
+        tokio::select! {
+            changed = subscription.receiver.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let message = subscription.receiver.borrow_and_update().clone();
+                let sent = match message {
+                    HubMessage::Idle => true,
+                    HubMessage::Event(event) => send(&mut socket, &Frame::Status(&event)).await,
+                    HubMessage::Resync => send_snapshot(&mut socket, &state, id).await,
+                };
+                if !sent {
+                    break;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // Pongs and client pings (answered by axum) need nothing from us.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends the current state; false when the socket is gone or the video was deleted.
+async fn send_snapshot(socket: &mut WebSocket, state: &AppState, id: Uuid) -> bool {
+    match videos::get(&state.pool, id).await {
+        Ok(Some(row)) => {
+            let video = view(state, row);
+            send(socket, &Frame::Snapshot { video: &video }).await
+        }
+        Ok(None) => {
+            send(socket, &Frame::Deleted { id }).await;
+            let _ = socket.send(Message::Close(None)).await;
+            false
+        }
+        Err(err) => {
+            tracing::warn!(video_id = %id, error = %err, "websocket snapshot");
+            false
+        }
+    }
+}
+
+async fn send(socket: &mut WebSocket, frame: &Frame<'_>) -> bool {
+    match serde_json::to_string(frame) {
+        Ok(text) => socket.send(Message::Text(Utf8Bytes::from(text))).await.is_ok(),
+        Err(err) => {
+            tracing::error!(error = %err, "websocket frame serialisation");
+            false
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The multipart upload of a video's raw file: presigned part URLs, resume information,
+//! completion (which enqueues processing) and abort. Bytes go from the client straight to S3.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vodnest_core::domain::{VideoRow, VideoStatus};
+use vodnest_core::storage::UploadedPart;
+use vodnest_core::videos;
+
+use super::VideoId;
+use super::videos::{One, find, view};
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Json};
+use crate::state::AppState;
+
+const MAX_PARTS_PER_REQUEST: usize = 100;
+
+/// The upload id of a video still waiting for its file, or 409.
+fn active_upload(row: &VideoRow) -> Result<&str, ApiError> {
+    match (&row.upload_id, row.status()) {
+        (Some(upload_id), VideoStatus::AwaitingUpload) => Ok(upload_id),
+        (_, status) => Err(ApiError::conflict(
+            "upload_not_active",
+            format!("the video is {status}; it has no upload in progress"),
+        )),
+    }
+}
+
+fn check_part_number(row: &VideoRow, n: i32) -> Result<(), ApiError> {
+    if (1..=row.part_count).contains(&n) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "invalid_part_number",
+            format!("part numbers run from 1 to {}; got {n}", row.part_count),
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PartsRequest {
+    part_numbers: Vec<i32>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartUrl {
+    part_number: i32,
+    url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PartUrls {
+    parts: Vec<PartUrl>,
+}
+
+pub async fn presign_parts(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+    Json(body): Json<PartsRequest>,
+) -> Result<Json<PartUrls>, ApiError> {
+    if body.part_numbers.is_empty() || body.part_numbers.len() > MAX_PARTS_PER_REQUEST {
+        return Err(ApiError::invalid(
+            "invalid_part_numbers",
+            format!("ask for between 1 and {MAX_PARTS_PER_REQUEST} parts at a time"),
+        ));
+    }
+    let row = find(&state, id).await?;
+    let upload_id = active_upload(&row)?;
+    for &n in &body.part_numbers {
+        check_part_number(&row, n)?;
+    }
+    let ttl = state.config.upload_url_ttl();
+    let mut parts = Vec::with_capacity(body.part_numbers.len());
+    for n in body.part_numbers {
+        let presigned = state
+            .storage
+            .presign_upload_part(id, upload_id, n, ttl)
+            .await?;
+        parts.push(PartUrl {
+            part_number: presigned.part_number,
+            url: presigned.url,
+            expires_at: presigned.expires_at,
+        });
+    }
+    Ok(Json(PartUrls { parts }))
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadStatus {
+    upload_id: String,
+    part_size: i64,
+    part_count: i32,
+    parts_done: Vec<UploadedPart>,
+}
+
+/// What S3 already holds, so that a client can resume by sending only the missing parts.
+pub async fn status(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+) -> Result<Json<UploadStatus>, ApiError> {
+    let row = find(&state, id).await?;
+    let upload_id = active_upload(&row)?;
+    let parts_done = state.storage.list_parts(id, upload_id).await?;
+    Ok(Json(UploadStatus {
+        upload_id: upload_id.to_owned(),
+        part_size: row.part_size,
+        part_count: row.part_count,
+        parts_done,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompletedPart {
+    part_number: i32,
+    etag: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CompleteRequest {
+    parts: Vec<CompletedPart>,
+}
+
+/// S3 codes that mean the client's part list is wrong, not that S3 is unwell.
+const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "EntityTooSmall"];
+
+/// Completes the upload and enqueues processing in the same transaction as the status
+/// change. Calling it again (or concurrently) is harmless: the video is no longer awaiting its
+/// upload, and one live job per video is all the queue allows.
+pub async fn complete(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+    Json(body): Json<CompleteRequest>,
+) -> Result<(StatusCode, Json<One>), ApiError> {
+    let row = find(&state, id).await?;
+    match row.status() {
+        VideoStatus::AwaitingUpload => {}
+        VideoStatus::Failed => {
+            return Err(ApiError::conflict(
+                "upload_not_active",
+                "the video failed; it has no upload in progress",
+            ));
+        }
+        // Already completed: answer as the first call did.
+        _ => return Ok((StatusCode::ACCEPTED, Json(One { video: view(&state, row) }))),
+    }
+    let upload_id = active_upload(&row)?.to_owned();
+    let parts = checked_parts(&row, body.parts)?;
+
+    match state
+        .storage
+        .complete_multipart_upload(id, &upload_id, &parts)
+        .await
+    {
+        Ok(()) => {}
+        Err(err) if err.code().is_some_and(|c| CLIENT_PART_ERRORS.contains(&c)) => {
+            return Err(ApiError::invalid(
+                "invalid_parts",
+                format!(
+                    "S3 refused the part list ({}); check each part's ETag and upload missing parts",
+                    err.code().unwrap_or("InvalidPart")
+                ),
+            ));
+        }
+        // A concurrent complete may have finished it first; the object then exists.
+        Err(err) if err.code() == Some("NoSuchUpload") => {
+            if state.storage.raw_size(id).await?.is_none() {
+                return Err(ApiError::conflict(
+                    "upload_not_active",
+                    "the upload was aborted or expired",
+                ));
+            }
+        }
+        Err(err) => return Err(err.into()),
+    }
+
+    let size = state.storage.raw_size(id).await?;
+    if size != Some(row.size_bytes) {
+        let error = format!(
+            "the uploaded file is {} bytes but {} were declared",
+            size.unwrap_or(0),
+            row.size_bytes
+        );
+        state.storage.delete_raw(id).await?;
+        videos::mark_upload_failed(&state.pool, id, &error).await?;
+        return Err(ApiError::invalid("size_mismatch", error));
+    }
+
+    if videos::mark_uploaded_and_enqueue(&state.pool, id).await? {
+        tracing::info!(video_id = %id, "upload complete; job enqueued");
+    }
+    let row = find(&state, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(One { video: view(&state, row) })))
+}
+
+/// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them.
+fn checked_parts(row: &VideoRow, parts: Vec<CompletedPart>) -> Result<Vec<(i32, String)>, ApiError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::with_capacity(parts.len());
+    for part in parts {
+        check_part_number(row, part.part_number)?;
+        if !seen.insert(part.part_number) {
+            return Err(ApiError::invalid(
+                "invalid_parts",
+                format!("part {} is listed twice", part.part_number),
+            ));
+        }
+        let etag = part.etag.trim();
+        if etag.is_empty() || etag.len() > 256 {
+            return Err(ApiError::invalid(
+                "invalid_parts",
+                format!("part {} has no valid ETag", part.part_number),
+            ));
+        }
+        out.push((part.part_number, etag.to_owned()));
+    }
+    if let Some(missing) = (1..=row.part_count).find(|n| !seen.contains(n)) {
+        return Err(ApiError::invalid(
+            "missing_parts",
+            format!(
+                "part {missing} of {} is missing; upload every part before completing",
+                row.part_count
+            ),
+        ));
+    }
+    out.sort_by_key(|(n, _)| *n);
+    Ok(out)
+}
+
+/// Aborts the multipart upload; the video ends `failed`.
+pub async fn abort(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+) -> Result<StatusCode, ApiError> {
+    let row = find(&state, id).await?;
+    let upload_id = active_upload(&row)?;
+    abort_upload(&state, id, upload_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn abort_upload(state: &AppState, id: Uuid, upload_id: &str) -> Result<(), ApiError> {
+    match state.storage.abort_multipart_upload(id, upload_id).await {
+        Ok(()) => {}
+        Err(err) if err.code() == Some("NoSuchUpload") => {}
+        Err(err) => return Err(err.into()),
+    }
+    videos::mark_upload_failed(&state.pool, id, "the upload was canceled").await?;
+    Ok(())
+}

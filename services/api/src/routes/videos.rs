@@ -1,0 +1,250 @@
+//! Creating, reading, listing and deleting videos.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vodnest_core::domain::{VideoRow, VideoView};
+use vodnest_core::videos::{self, NewVideo};
+
+use super::VideoId;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Json, Query};
+use crate::state::AppState;
+use crate::upload_plan;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateVideo {
+    #[serde(default)]
+    title: Option<String>,
+    filename: String,
+    size_bytes: i64,
+    #[serde(default)]
+    content_type: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadTicket {
+    upload_id: String,
+    part_size: i64,
+    part_count: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created {
+    video: VideoView,
+    upload: UploadTicket,
+}
+
+#[derive(Debug, Serialize)]
+pub struct One {
+    pub video: VideoView,
+}
+
+pub fn view(state: &AppState, row: VideoRow) -> VideoView {
+    VideoView::from_row(row, state.storage.media_base_url())
+}
+
+/// Loads a video or answers 404.
+pub async fn find(state: &AppState, id: Uuid) -> Result<VideoRow, ApiError> {
+    videos::get(&state.pool, id)
+        .await?
+        .ok_or(ApiError::NotFound("no such video"))
+}
+
+fn text_field(
+    value: &str,
+    field: &'static str,
+    max_chars: usize,
+) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.chars().count() > max_chars {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("{field} must be at most {max_chars} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("{field} must not contain control characters"),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Json(body): Json<CreateVideo>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let filename = text_field(&body.filename, "filename", 255)?;
+    if filename.is_empty() {
+        return Err(ApiError::invalid("invalid_field", "filename must not be empty"));
+    }
+    let title = match body.title.as_deref().map(|t| text_field(t, "title", 200)) {
+        Some(Ok(t)) if !t.is_empty() => t,
+        Some(Err(e)) => return Err(e),
+        _ => filename.clone(),
+    };
+    let content_type = match body.content_type.as_deref().map(str::trim) {
+        Some(ct) if !ct.is_empty() => text_field(ct, "content_type", 255)?,
+        _ => "application/octet-stream".to_owned(),
+    };
+    if body.size_bytes > state.config.max_upload_bytes {
+        return Err(ApiError::TooLarge {
+            code: "upload_too_large",
+            message: format!(
+                "the file is {} bytes; the largest accepted upload is {} bytes",
+                body.size_bytes, state.config.max_upload_bytes
+            ),
+        });
+    }
+    let plan = upload_plan::plan(body.size_bytes, state.config.upload_min_part_bytes)
+        .ok_or_else(|| ApiError::invalid("invalid_size", "size_bytes must be greater than 0"))?;
+    if i64::from(plan.part_count) > upload_plan::MAX_PARTS {
+        return Err(ApiError::invalid(
+            "too_many_parts",
+            "the file needs more than 10,000 parts",
+        ));
+    }
+
+    let id = Uuid::now_v7();
+    let upload_id = state
+        .storage
+        .create_multipart_upload(id, &content_type)
+        .await?;
+    let expires_at = OffsetDateTime::now_utc() + state.config.upload_url_ttl();
+    let new = NewVideo {
+        id,
+        title,
+        filename,
+        content_type,
+        size_bytes: body.size_bytes,
+        upload_id: upload_id.clone(),
+        part_size: plan.part_size,
+        part_count: plan.part_count,
+        upload_expires_at: expires_at,
+    };
+    let row = match videos::insert(&state.pool, &new).await {
+        Ok(row) => row,
+        Err(err) => {
+            // Leave no orphaned multipart upload behind.
+            if let Err(abort) = state.storage.abort_multipart_upload(id, &upload_id).await {
+                tracing::warn!(video_id = %id, error = %abort, "abort after failed insert");
+            }
+            return Err(err.into());
+        }
+    };
+    tracing::info!(video_id = %id, size_bytes = new.size_bytes, parts = plan.part_count, "video created");
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            video: view(&state, row),
+            upload: UploadTicket {
+                upload_id,
+                part_size: plan.part_size,
+                part_count: plan.part_count,
+                expires_at,
+            },
+        }),
+    ))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+) -> Result<Json<One>, ApiError> {
+    let row = find(&state, id).await?;
+    Ok(Json(One {
+        video: view(&state, row),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Page {
+    videos: Vec<VideoView>,
+    next_cursor: Option<String>,
+}
+
+/// A cursor is `{created_at as unix nanoseconds}.{id}` of the last video of a page.
+fn encode_cursor(row: &VideoRow) -> String {
+    format!("{}.{}", row.created_at.unix_timestamp_nanos(), row.id)
+}
+
+fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
+    let (nanos, id) = cursor.split_once('.')?;
+    let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
+    Some((at, id.parse().ok()?))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let limit = query.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 100"));
+    }
+    let before = match query.cursor.as_deref() {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+        })?),
+        None => None,
+    };
+    let rows = videos::list(&state.pool, limit + 1, before).await?;
+    let has_more = rows.len() as i64 > limit;
+    let page: Vec<VideoRow> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = if has_more {
+        page.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(Json(Page {
+        videos: page.into_iter().map(|r| view(&state, r)).collect(),
+        next_cursor,
+    }))
+}
+
+/// Deletes the video, its job (the processor's lease renewal then fails and it stops) and
+/// every object it has in S3.
+pub async fn delete(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    VideoId(id): VideoId,
+) -> Result<StatusCode, ApiError> {
+    let row = find(&state, id).await?;
+    if let Some(upload_id) = &row.upload_id {
+        if let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await {
+            tracing::warn!(video_id = %id, error = %err, "abort on delete");
+        }
+    }
+    videos::delete(&state.pool, id).await?;
+    state.storage.delete_raw(id).await?;
+    state.storage.delete_media(id).await?;
+    tracing::info!(video_id = %id, "video deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_cursor;
+
+    #[test]
+    fn cursors_must_be_well_formed() {
+        assert!(decode_cursor("nope").is_none());
+        assert!(decode_cursor("12.not-a-uuid").is_none());
+        assert!(decode_cursor("1700000000000000000.67e55044-10b1-426f-9247-bb680e5fe0c8").is_some());
+    }
+}

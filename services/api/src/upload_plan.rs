@@ -1,0 +1,63 @@
+//! How an upload is cut into multipart parts.
+
+/// S3 allows at most 10,000 parts per multipart upload.
+pub const MAX_PARTS: i64 = 10_000;
+const MIB: i64 = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadPlan {
+    pub part_size: i64,
+    pub part_count: i32,
+}
+
+/// `max(min_part, ceil(size / 10,000))` rounded up to a whole MiB; `None` for an empty file.
+pub fn plan(size_bytes: i64, min_part: i64) -> Option<UploadPlan> {
+    if size_bytes <= 0 || min_part <= 0 {
+        return None;
+    }
+    let needed = ceil_div(size_bytes, MAX_PARTS);
+    let part_size = ceil_div(needed.max(min_part), MIB) * MIB;
+    let part_count = i32::try_from(ceil_div(size_bytes, part_size)).ok()?;
+    Some(UploadPlan {
+        part_size,
+        part_count,
+    })
+}
+
+/// Ceiling division of positive numbers (`i64::div_ceil` is not stable for signed integers).
+fn ceil_div(a: i64, b: i64) -> i64 {
+    a / b + i64::from(a % b != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_files_are_one_part() {
+        assert_eq!(
+            plan(1, 8 * MIB),
+            Some(UploadPlan {
+                part_size: 8 * MIB,
+                part_count: 1
+            })
+        );
+        assert_eq!(plan(8 * MIB, 8 * MIB).map(|p| p.part_count), Some(1));
+        assert_eq!(plan(8 * MIB + 1, 8 * MIB).map(|p| p.part_count), Some(2));
+    }
+
+    #[test]
+    fn huge_files_stay_within_ten_thousand_parts() {
+        let size = 100 * 1024 * MIB * 10; // 1 TiB
+        let p = plan(size, 8 * MIB).expect("plan");
+        assert!(i64::from(p.part_count) <= MAX_PARTS);
+        assert_eq!(p.part_size % MIB, 0);
+        assert!(p.part_size * i64::from(p.part_count) >= size);
+    }
+
+    #[test]
+    fn empty_is_refused() {
+        assert_eq!(plan(0, 8 * MIB), None);
+        assert_eq!(plan(-5, 8 * MIB), None);
+    }
+}

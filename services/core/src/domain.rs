@@ -1,0 +1,183 @@
+//! Videos as the database holds them and as the API shows them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoStatus {
+    AwaitingUpload,
+    Queued,
+    Processing,
+    Ready,
+    Failed,
+}
+
+impl VideoStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AwaitingUpload => "awaiting_upload",
+            Self::Queued => "queued",
+            Self::Processing => "processing",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// No more changes will come without a user action.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Ready | Self::Failed)
+    }
+}
+
+impl fmt::Display for VideoStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VideoStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "awaiting_upload" => Self::AwaitingUpload,
+            "queued" => Self::Queued,
+            "processing" => Self::Processing,
+            "ready" => Self::Ready,
+            "failed" => Self::Failed,
+            other => return Err(UnknownStatus(other.to_owned())),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown video status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+/// One HLS rendition of a processed video.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rendition {
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub bandwidth: u64,
+}
+
+/// A row of the `videos` table.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VideoRow {
+    pub id: Uuid,
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub status: String,
+    pub stage: Option<String>,
+    pub progress: f64,
+    pub playable: bool,
+    pub error: Option<String>,
+    pub size_bytes: i64,
+    pub duration_s: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: sqlx::types::Json<Vec<Rendition>>,
+    pub upload_id: Option<String>,
+    pub part_size: i64,
+    pub part_count: i32,
+    pub upload_expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl VideoRow {
+    /// The status column is constrained by the schema; an unknown value would be a bug, shown
+    /// as `failed` rather than a panic.
+    pub fn status(&self) -> VideoStatus {
+        self.status.parse().unwrap_or(VideoStatus::Failed)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Playback {
+    pub hls_url: Option<String>,
+    pub poster_url: Option<String>,
+    pub storyboard_url: Option<String>,
+}
+
+/// The video object of the HTTP API and the websocket snapshots.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VideoView {
+    pub id: Uuid,
+    pub title: String,
+    pub status: VideoStatus,
+    pub progress: f64,
+    pub playable: bool,
+    pub error: Option<String>,
+    pub size_bytes: i64,
+    pub duration_s: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: Vec<Rendition>,
+    pub playback: Playback,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl VideoView {
+    /// `media_base_url` is where `videos/{id}/...` objects are publicly readable.
+    pub fn from_row(row: VideoRow, media_base_url: &str) -> Self {
+        let status = row.status();
+        let hls_url = row
+            .playable
+            .then(|| crate::storage::hls_url(media_base_url, row.id));
+        Self {
+            id: row.id,
+            title: row.title,
+            status,
+            progress: row.progress,
+            playable: row.playable,
+            error: row.error,
+            size_bytes: row.size_bytes,
+            duration_s: row.duration_s,
+            width: row.width,
+            height: row.height,
+            renditions: row.renditions.0,
+            playback: Playback {
+                hls_url,
+                poster_url: None,
+                storyboard_url: None,
+            },
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::VideoStatus;
+
+    #[test]
+    fn status_round_trips_through_text() {
+        for s in [
+            VideoStatus::AwaitingUpload,
+            VideoStatus::Queued,
+            VideoStatus::Processing,
+            VideoStatus::Ready,
+            VideoStatus::Failed,
+        ] {
+            assert_eq!(s.as_str().parse::<VideoStatus>().ok(), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
+        }
+        assert!("done".parse::<VideoStatus>().is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! Inspecting and steering jobs: what the processor's gRPC control plane calls.

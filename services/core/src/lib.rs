@@ -1,0 +1,25 @@
+//! Code shared by the vodnest services.
+//!
+//! - [`config`]: typed configuration read from the environment or flags.
+//! - [`db`]: the Postgres pool and the embedded migrations.
+//! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
+//! - [`domain`]: videos, their status and the JSON shape the API returns.
+//! - [`videos`]: reads and writes of the `videos` table.
+//! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
+//! - [`events`]: the NOTIFY channels and their payloads.
+//! - [`auth`]: API tokens and browser sessions.
+//! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
+//! - [`shutdown`]: the signal both services stop on.
+//! - [`telemetry`]: tracing set-up.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod events;
+pub mod jobs;
+pub mod queue;
+pub mod shutdown;
+pub mod storage;
+pub mod telemetry;
+pub mod videos;

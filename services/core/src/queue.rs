@@ -1,0 +1,212 @@
+//! The Postgres job queue.
+//!
+//! A job is claimed by one short `UPDATE ... FOR UPDATE SKIP LOCKED` statement that commits at
+//! once; the worker then holds a lease (`lease_expires_at`) that it renews while it works. The
+//! renewal and every final state change are fenced by the attempt number: a worker whose lease
+//! ran out and whose job was claimed again can neither extend it nor finish it. No transaction
+//! is ever held across ffmpeg or S3 transfers.
+
+use std::time::Duration;
+
+use sqlx::{PgExecutor, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::videos::{self, MediaFacts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// The job's lease was taken over by another attempt; this worker must stop.
+    #[error("job {0} is no longer held by this attempt")]
+    Fenced(Uuid),
+}
+
+/// A job this worker holds under a lease.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: Uuid,
+    pub video_id: Uuid,
+    pub attempt: i32,
+    pub max_attempts: i32,
+}
+
+/// Enqueues processing for a video, at most one live job per video (a second call is a no-op).
+pub async fn enqueue(db: impl PgExecutor<'_>, video_id: Uuid) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "insert into jobs (id, video_id) values ($1, $2) \
+         on conflict (video_id) where state in ('queued', 'running') do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(video_id)
+    .execute(db)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
+/// Claims the next due job, or a running one whose lease expired (which counts as an attempt).
+pub async fn claim(
+    pool: &PgPool,
+    worker_id: &str,
+    lease: Duration,
+) -> Result<Option<ClaimedJob>, sqlx::Error> {
+    sqlx::query_as(
+        "with next as ( \
+             select id from jobs \
+             where (state = 'queued' and run_at <= now()) \
+                or (state = 'running' and lease_expires_at < now()) \
+             order by run_at \
+             limit 1 \
+             for update skip locked \
+         ) \
+         update jobs j set \
+             state = 'running', \
+             attempt = j.attempt + 1, \
+             lease_expires_at = now() + make_interval(secs => $2), \
+             worker_id = $1, \
+             started_at = now(), \
+             last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
+         from next where j.id = next.id \
+         returning j.id, j.video_id, j.attempt, j.max_attempts",
+    )
+    .bind(worker_id)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+}
+
+/// Renews the lease. `Fenced` means another attempt owns the job now.
+pub async fn heartbeat(pool: &PgPool, job: &ClaimedJob, lease: Duration) -> Result<(), QueueError> {
+    let renewed = sqlx::query(
+        "update jobs set lease_expires_at = now() + make_interval(secs => $3) \
+         where id = $1 and attempt = $2 and state = 'running'",
+    )
+    .bind(job.id)
+    .bind(job.attempt)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await?;
+    fenced(job, renewed.rows_affected())
+}
+
+fn fenced(job: &ClaimedJob, rows: u64) -> Result<(), QueueError> {
+    if rows == 0 {
+        Err(QueueError::Fenced(job.id))
+    } else {
+        Ok(())
+    }
+}
+
+async fn finish_job(
+    db: impl PgExecutor<'_>,
+    job: &ClaimedJob,
+    state: &str,
+    error: Option<&str>,
+) -> Result<(), QueueError> {
+    let done = sqlx::query(
+        "update jobs set state = $3, last_error = coalesce($4, last_error), \
+         lease_expires_at = null, finished_at = now() \
+         where id = $1 and attempt = $2 and state = 'running'",
+    )
+    .bind(job.id)
+    .bind(job.attempt)
+    .bind(state)
+    .bind(error)
+    .execute(db)
+    .await?;
+    fenced(job, done.rows_affected())
+}
+
+/// The job succeeded: job and video change together, or not at all.
+pub async fn succeed(pool: &PgPool, job: &ClaimedJob, facts: &MediaFacts) -> Result<(), QueueError> {
+    let mut tx = pool.begin().await?;
+    finish_job(&mut *tx, job, "succeeded", None).await?;
+    videos::mark_ready(&mut *tx, job.video_id, facts).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FailOutcome {
+    RetryAt(OffsetDateTime),
+    Failed,
+}
+
+/// Records a failed attempt: a transient one is retried with backoff while attempts remain;
+/// a permanent one (bad input) fails the job and the video at once.
+pub async fn fail(
+    pool: &PgPool,
+    job: &ClaimedJob,
+    error: &str,
+    transient: bool,
+) -> Result<FailOutcome, QueueError> {
+    let mut tx = pool.begin().await?;
+    let outcome = if transient && job.attempt < job.max_attempts {
+        let delay = backoff(job.attempt);
+        let rows = sqlx::query(
+            "update jobs set state = 'queued', last_error = $3, lease_expires_at = null, \
+             run_at = now() + make_interval(secs => $4) \
+             where id = $1 and attempt = $2 and state = 'running'",
+        )
+        .bind(job.id)
+        .bind(job.attempt)
+        .bind(error)
+        .bind(delay.as_secs_f64())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        fenced(job, rows)?;
+        videos::mark_requeued(&mut *tx, job.video_id, error).await?;
+        FailOutcome::RetryAt(OffsetDateTime::now_utc() + delay)
+    } else {
+        finish_job(&mut *tx, job, "failed", Some(error)).await?;
+        videos::mark_failed(&mut *tx, job.video_id, error).await?;
+        FailOutcome::Failed
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Gives a job back without counting the attempt (graceful shutdown): another worker may
+/// claim it at once.
+pub async fn release(pool: &PgPool, job: &ClaimedJob) -> Result<(), QueueError> {
+    let rows = sqlx::query(
+        "update jobs set state = 'queued', attempt = attempt - 1, lease_expires_at = null, \
+         run_at = now(), worker_id = null \
+         where id = $1 and attempt = $2 and state = 'running'",
+    )
+    .bind(job.id)
+    .bind(job.attempt)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    fenced(job, rows)
+}
+
+/// Exponential backoff from 5 s, doubling per attempt, capped at 10 minutes, with ±20 % jitter
+/// so that jobs failed by one outage do not all come back at the same instant.
+pub fn backoff(attempt: i32) -> Duration {
+    let exp = attempt.clamp(1, 16) - 1;
+    let base = (5.0 * 2f64.powi(exp)).min(600.0);
+    let jitter = 0.8 + rand::random::<f64>() * 0.4;
+    Duration::from_secs_f64(base * jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for _ in 0..100 {
+            let first = backoff(1).as_secs_f64();
+            assert!((4.0..=6.0).contains(&first), "{first}");
+            let third = backoff(3).as_secs_f64();
+            assert!((16.0..=24.0).contains(&third), "{third}");
+            let late = backoff(40).as_secs_f64();
+            assert!((480.0..=720.0).contains(&late), "{late}");
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! S3: the client built from the environment, the object layout and the operations the
+//! services need. Raw uploads live at `s3://$RAW_BUCKET/raw/{id}`, HLS output under
+//! `s3://$MEDIA_BUCKET/videos/{id}/`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::{BehaviorVersion, RequestChecksumCalculation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
+use time::OffsetDateTime;
+use tokio::io::AsyncWriteExt;
+use uuid::Uuid;
+
+use crate::config::StorageConfig;
+
+pub fn raw_key(id: Uuid) -> String {
+    format!("raw/{id}")
+}
+
+pub fn media_prefix(id: Uuid) -> String {
+    format!("videos/{id}/")
+}
+
+pub fn hls_url(media_base_url: &str, id: Uuid) -> String {
+    format!(
+        "{}/{}master.m3u8",
+        media_base_url.trim_end_matches('/'),
+        media_prefix(id)
+    )
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("S3 {operation} failed: {code}: {message}")]
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+        status: Option<u16>,
+    },
+    #[error("S3 {operation} failed: {detail}")]
+    Transport {
+        operation: &'static str,
+        detail: String,
+    },
+    #[error("cannot build the S3 request: {0}")]
+    Request(String),
+    #[error("local file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StorageError {
+    /// The S3 error code (`NoSuchUpload`, `InvalidPart`, ...), when S3 answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Service { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Worth retrying: the network, throttling or a 5xx, not a refusal of the request itself.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Transport { .. } => true,
+            Self::Service { status, code, .. } => {
+                status.is_some_and(|s| s >= 500) || code == "SlowDown" || code == "RequestTimeout"
+            }
+            Self::Request(_) => false,
+            Self::Io(_) => false,
+        }
+    }
+}
+
+fn sdk_error<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    move |err| match &err {
+        SdkError::ServiceError(service) => StorageError::Service {
+            operation,
+            code: err.code().unwrap_or("Unknown").to_owned(),
+            message: err.message().unwrap_or("no message").to_owned(),
+            status: Some(service.raw().status().as_u16()),
+        },
+        _ => StorageError::Transport {
+            operation,
+            detail: DisplayErrorContext(&err).to_string(),
+        },
+    }
+}
+
+/// A part that S3 already holds for a multipart upload.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UploadedPart {
+    pub part_number: i32,
+    pub etag: String,
+    pub size: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct PresignedPart {
+    pub part_number: i32,
+    pub url: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug)]
+pub struct Storage {
+    client: Client,
+    raw_bucket: String,
+    media_bucket: String,
+    media_base_url: String,
+}
+
+impl Storage {
+    /// Builds the client as the AWS SDK reads the environment (`AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, credentials). With an endpoint URL (LocalStack) addressing is
+    /// path-style, since virtual-host bucket names do not resolve there.
+    pub async fn from_env(config: &StorageConfig) -> Self {
+        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let path_style = sdk.endpoint_url().is_some();
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(path_style)
+            // Presigned part URLs must not demand checksum headers that a browser will not send.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build();
+        Self::new(Client::from_conf(s3), config)
+    }
+
+    pub fn new(client: Client, config: &StorageConfig) -> Self {
+        Self {
+            client,
+            raw_bucket: config.raw_bucket.clone(),
+            media_bucket: config.media_bucket.clone(),
+            media_base_url: config.media_base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn raw_bucket(&self) -> &str {
+        &self.raw_bucket
+    }
+
+    pub fn media_bucket(&self) -> &str {
+        &self.media_bucket
+    }
+
+    pub fn media_base_url(&self) -> &str {
+        &self.media_base_url
+    }
+
+    /// Readiness: both buckets answer.
+    pub async fn check(&self) -> Result<(), StorageError> {
+        for bucket in [&self.raw_bucket, &self.media_bucket] {
+            self.client
+                .head_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(sdk_error("HeadBucket"))?;
+        }
+        Ok(())
+    }
+
+    pub async fn create_multipart_upload(
+        &self,
+        id: Uuid,
+        content_type: &str,
+    ) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(sdk_error("CreateMultipartUpload"))?;
+        out.upload_id.ok_or_else(|| StorageError::Service {
+            operation: "CreateMultipartUpload",
+            code: "MissingUploadId".into(),
+            message: "S3 returned no upload id".into(),
+            status: None,
+        })
+    }
+
+    /// A URL that lets its holder PUT exactly this part of this upload until it expires.
+    pub async fn presign_upload_part(
+        &self,
+        id: Uuid,
+        upload_id: &str,
+        part_number: i32,
+        expires_in: Duration,
+    ) -> Result<PresignedPart, StorageError> {
+        let presigning =
+            PresigningConfig::expires_in(expires_in).map_err(|e| StorageError::Request(e.to_string()))?;
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .presigned(presigning)
+            .await
+            .map_err(sdk_error("UploadPart (presign)"))?;
+        Ok(PresignedPart {
+            part_number,
+            url: request.uri().to_owned(),
+            expires_at: OffsetDateTime::now_utc() + expires_in,
+        })
+    }
+
+    /// Every part S3 holds for the upload, in part-number order.
+    pub async fn list_parts(
+        &self,
+        id: Uuid,
+        upload_id: &str,
+    ) -> Result<Vec<UploadedPart>, StorageError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_parts()
+                .bucket(&self.raw_bucket)
+                .key(raw_key(id))
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await
+                .map_err(sdk_error("ListParts"))?;
+            for part in out.parts() {
+                if let (Some(n), Some(etag)) = (part.part_number, part.e_tag()) {
+                    parts.push(UploadedPart {
+                        part_number: n,
+                        etag: etag.to_owned(),
+                        size: part.size.unwrap_or(0),
+                    });
+                }
+            }
+            match (out.is_truncated, out.next_part_number_marker) {
+                (Some(true), Some(next)) => marker = Some(next),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.part_number);
+        Ok(parts)
+    }
+
+    pub async fn complete_multipart_upload(
+        &self,
+        id: Uuid,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<(), StorageError> {
+        let completed = parts
+            .iter()
+            .map(|(n, etag)| {
+                CompletedPart::builder()
+                    .part_number(*n)
+                    .e_tag(etag)
+                    .build()
+            })
+            .collect();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .upload_id(upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(completed))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk_error("CompleteMultipartUpload"))?;
+        Ok(())
+    }
+
+    pub async fn abort_multipart_upload(&self, id: Uuid, upload_id: &str) -> Result<(), StorageError> {
+        self.client
+            .abort_multipart_upload()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .upload_id(upload_id)
+            .send()
+            .await
+            .map_err(sdk_error("AbortMultipartUpload"))?;
+        Ok(())
+    }
+
+    /// Size of the raw object, `None` when there is none.
+    pub async fn raw_size(&self, id: Uuid) -> Result<Option<i64>, StorageError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.content_length.unwrap_or(0))),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err) => Err(sdk_error("HeadObject")(err)),
+        }
+    }
+
+    /// Streams the raw object to `dest`, returning its size.
+    pub async fn download_raw(&self, id: Uuid, dest: &Path) -> Result<u64, StorageError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .send()
+            .await
+            .map_err(sdk_error("GetObject"))?;
+        let mut body = out.body.into_async_read();
+        let mut file = tokio::fs::File::create(dest).await?;
+        let copied = tokio::io::copy(&mut body, &mut file).await?;
+        file.flush().await?;
+        Ok(copied)
+    }
+
+    pub async fn delete_raw(&self, id: Uuid) -> Result<(), StorageError> {
+        self.client
+            .delete_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .send()
+            .await
+            .map_err(sdk_error("DeleteObject"))?;
+        Ok(())
+    }
+
+    /// Uploads a local file to the media bucket.
+    pub async fn put_media_file(
+        &self,
+        key: &str,
+        path: &Path,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.media_bucket)
+            .key(key)
+            .content_type(content_type)
+            .cache_control(cache_control)
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_error("PutObject"))?;
+        Ok(())
+    }
+
+    /// Deletes every object under `videos/{id}/`.
+    pub async fn delete_media(&self, id: Uuid) -> Result<usize, StorageError> {
+        let prefix = media_prefix(id);
+        let mut deleted = 0;
+        loop {
+            let listing = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.media_bucket)
+                .prefix(&prefix)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(sdk_error("ListObjectsV2"))?;
+            let keys: Vec<ObjectIdentifier> = listing
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            deleted += keys.len();
+            let delete = Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|e| StorageError::Request(e.to_string()))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.media_bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(sdk_error("DeleteObjects"))?;
+        }
+    }
+}

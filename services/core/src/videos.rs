@@ -1,0 +1,198 @@
+//! Reads and writes of the `videos` table. Each write fires the NOTIFY trigger.
+
+use sqlx::{PgExecutor, PgPool};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::domain::{Rendition, VideoRow};
+use crate::queue;
+
+const COLUMNS: &str = "id, title, filename, content_type, status, stage, progress, playable, error, \
+     size_bytes, duration_s, width, height, renditions, upload_id, part_size, part_count, \
+     upload_expires_at, created_at, updated_at";
+
+/// What the API knows when an upload starts.
+#[derive(Debug, Clone)]
+pub struct NewVideo {
+    pub id: Uuid,
+    pub title: String,
+    pub filename: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub upload_id: String,
+    pub part_size: i64,
+    pub part_count: i32,
+    pub upload_expires_at: OffsetDateTime,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size, \
+         part_count, upload_expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         returning {COLUMNS}"
+    ))
+    .bind(new.id)
+    .bind(&new.title)
+    .bind(&new.filename)
+    .bind(&new.content_type)
+    .bind(new.size_bytes)
+    .bind(&new.upload_id)
+    .bind(new.part_size)
+    .bind(new.part_count)
+    .bind(new.upload_expires_at)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<VideoRow>, sqlx::Error> {
+    sqlx::query_as(&format!("select {COLUMNS} from videos where id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Newest first; `before` is the (created_at, id) of the last video of the previous page.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+    before: Option<(OffsetDateTime, Uuid)>,
+) -> Result<Vec<VideoRow>, sqlx::Error> {
+    match before {
+        Some((created_at, id)) => {
+            sqlx::query_as(&format!(
+                "select {COLUMNS} from videos where (created_at, id) < ($1, $2) \
+                 order by created_at desc, id desc limit $3"
+            ))
+            .bind(created_at)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(db)
+            .await
+        }
+        None => {
+            sqlx::query_as(&format!(
+                "select {COLUMNS} from videos order by created_at desc, id desc limit $1"
+            ))
+            .bind(limit)
+            .fetch_all(db)
+            .await
+        }
+    }
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("delete from videos where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Marks an uploaded video `queued` and enqueues its job in the same transaction. Returns
+/// whether this call made the change: a second call (or a concurrent one) finds the video no
+/// longer `awaiting_upload` and does nothing.
+pub async fn mark_uploaded_and_enqueue(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let changed = sqlx::query(
+        "update videos set status = 'queued', stage = null, progress = 0, upload_id = null \
+         where id = $1 and status = 'awaiting_upload'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if changed {
+        queue::enqueue(&mut *tx, id).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
+}
+
+/// Ends an upload that cannot be processed (for example, the object is missing or too small).
+pub async fn mark_upload_failed(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set status = 'failed', error = $2, upload_id = null \
+         where id = $1 and status = 'awaiting_upload'",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Progress of a running job; `stage` is a short word such as `transcoding`.
+pub async fn set_progress(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    stage: &str,
+    progress: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set status = 'processing', stage = $2, progress = $3 \
+         where id = $1 and status in ('queued', 'processing')",
+    )
+    .bind(id)
+    .bind(stage)
+    .bind(progress.clamp(0.0, 1.0))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What probing and transcoding learnt about the video.
+#[derive(Debug, Clone, Default)]
+pub struct MediaFacts {
+    pub duration_s: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: Vec<Rendition>,
+}
+
+pub async fn mark_ready(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    facts: &MediaFacts,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set status = 'ready', stage = null, progress = 1, playable = true, \
+         error = null, duration_s = $2, width = $3, height = $4, renditions = $5 where id = $1",
+    )
+    .bind(id)
+    .bind(facts.duration_s)
+    .bind(facts.width)
+    .bind(facts.height)
+    .bind(sqlx::types::Json(&facts.renditions))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set status = 'failed', stage = null, playable = false, error = $2 \
+         where id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Back to `queued` after a failed attempt that will be retried.
+pub async fn mark_requeued(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set status = 'queued', stage = 'retrying', error = $2 where id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}

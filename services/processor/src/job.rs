@@ -1,0 +1,278 @@
+//! Running one claimed job: download the raw file, probe it, transcode it to HLS, upload the
+//! output, and record the outcome. A heartbeat renews the lease meanwhile; losing the lease
+//! (another attempt took the job, or the video was deleted) stops the work.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use vodnest_core::queue::{self, ClaimedJob, FailOutcome, QueueError};
+use vodnest_core::storage::{Storage, StorageError, media_prefix};
+use vodnest_core::videos::{self, MediaFacts};
+
+use crate::config::ProcessorConfig;
+use crate::media::hls::{self, HlsOutput, OutputFile};
+use crate::media::{MediaError, probe};
+
+/// What a job needs from its processor.
+pub struct JobContext {
+    pub pool: PgPool,
+    pub storage: Storage,
+    pub config: Arc<ProcessorConfig>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Media(#[from] MediaError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("scratch files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the uploaded file is missing from storage")]
+    RawMissing,
+    /// The lease was lost: another attempt owns the job now, or the job is gone.
+    #[error("the job was taken over or canceled")]
+    LeaseLost,
+    /// The processor is shutting down.
+    #[error("the processor is shutting down")]
+    Shutdown,
+}
+
+impl JobError {
+    /// Worth another attempt: storage or database trouble, not bad input.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Media(e) => !e.is_permanent() && !matches!(e, MediaError::Canceled),
+            Self::Storage(e) => e.is_transient(),
+            Self::Db(_) | Self::Io(_) => true,
+            Self::RawMissing | Self::LeaseLost | Self::Shutdown => false,
+        }
+    }
+}
+
+/// Runs the job to an outcome recorded in the database. `shutdown` fires when the processor
+/// gives up waiting for its jobs: the job is then released for another processor.
+pub async fn run(ctx: Arc<JobContext>, job: ClaimedJob, shutdown: CancellationToken) {
+    let span = tracing::info_span!("job", job_id = %job.id, video_id = %job.video_id, attempt = job.attempt);
+    async move {
+        let started = Instant::now();
+        tracing::info!("job started");
+        let lease_lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(ctx.clone(), job.clone(), lease_lost.clone()));
+        let work = CancellationToken::new();
+        let result = {
+            let work_guard = work.clone();
+            tokio::select! {
+                result = process(&ctx, &job, &work) => result,
+                _ = lease_lost.cancelled() => { work_guard.cancel(); Err(JobError::LeaseLost) }
+                _ = shutdown.cancelled() => { work_guard.cancel(); Err(JobError::Shutdown) }
+            }
+        };
+        heartbeat.abort();
+        record(&ctx, &job, result, started.elapsed()).await;
+    }
+    .instrument(span)
+    .await
+}
+
+async fn record(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    result: Result<MediaFacts, JobError>,
+    took: Duration,
+) {
+    let recorded = match result {
+        Ok(facts) => queue::succeed(&ctx.pool, job, &facts)
+            .await
+            .map(|()| tracing::info!(took_s = took.as_secs_f64(), "video ready")),
+        Err(JobError::Shutdown) => queue::release(&ctx.pool, job)
+            .await
+            .map(|()| tracing::info!("job released for another processor")),
+        Err(JobError::LeaseLost) => Err(QueueError::Fenced(job.id)),
+        Err(err) => {
+            let message = err.to_string();
+            let transient = err.is_transient();
+            queue::fail(&ctx.pool, job, &message, transient)
+                .await
+                .map(|outcome| match outcome {
+                    FailOutcome::RetryAt(at) => {
+                        tracing::warn!(error = %message, retry_at = %at, "attempt failed; will retry")
+                    }
+                    FailOutcome::Failed => tracing::warn!(error = %message, "job failed"),
+                })
+        }
+    };
+    match recorded {
+        Ok(()) => {}
+        Err(QueueError::Fenced(_)) => {
+            tracing::warn!("lease lost; leaving the job to its new owner");
+            remove_orphaned_output(ctx, job).await;
+        }
+        Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
+    }
+}
+
+/// If the video was deleted while we worked, what we uploaded belongs to no one.
+async fn remove_orphaned_output(ctx: &JobContext, job: &ClaimedJob) {
+    match videos::get(&ctx.pool, job.video_id).await {
+        Ok(None) => {
+            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
+                tracing::warn!(error = %err, "cannot remove the output of a deleted video");
+            }
+        }
+        Ok(Some(_)) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot check whether the video still exists"),
+    }
+}
+
+/// Renews the lease until aborted; fires `lost` when another attempt owns the job.
+async fn heartbeat(ctx: Arc<JobContext>, job: ClaimedJob, lost: CancellationToken) {
+    let mut every = tokio::time::interval(ctx.config.heartbeat_every());
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match queue::heartbeat(&ctx.pool, &job, ctx.config.lease()).await {
+            Ok(()) => {}
+            Err(QueueError::Fenced(_)) => {
+                lost.cancel();
+                return;
+            }
+            // The lease has some slack: keep trying; a real outage ends in a lost lease.
+            Err(err) => tracing::warn!(error = %err, "heartbeat failed"),
+        }
+    }
+}
+
+async fn process(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    cancel: &CancellationToken,
+) -> Result<MediaFacts, JobError> {
+    let id = job.video_id;
+    let scratch = match &ctx.config.work_dir {
+        Some(dir) => tempfile::Builder::new().prefix("vodnest-job-").tempdir_in(dir)?,
+        None => tempfile::Builder::new().prefix("vodnest-job-").tempdir()?,
+    };
+    let input = scratch.path().join("source");
+    let out_dir = scratch.path().join("hls");
+    tokio::fs::create_dir_all(&out_dir).await?;
+
+    videos::set_progress(&ctx.pool, id, "downloading", 0.0).await?;
+    if ctx.storage.raw_size(id).await?.is_none() {
+        return Err(JobError::RawMissing);
+    }
+    ctx.storage.download_raw(id, &input).await?;
+
+    videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
+    let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
+    let plan = hls::plan(&probed);
+    tracing::info!(
+        duration_s = probed.duration_s,
+        width = probed.width,
+        height = probed.height,
+        codec = %probed.video_codec,
+        renditions = plan.len(),
+        "probed"
+    );
+
+    videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
+    let (progress_tx, progress_rx) = watch::channel(0.0f64);
+    let reporter = tokio::spawn(report_progress(
+        ctx.pool.clone(),
+        id,
+        progress_rx,
+    ));
+    let output = hls::transcode(
+        &input,
+        &out_dir,
+        &probed,
+        &plan,
+        move |fraction| {
+            progress_tx.send_replace(fraction);
+        },
+        cancel,
+        ctx.config.transcode_timeout(),
+    )
+    .await;
+    reporter.abort();
+    let output = output?;
+    // The source is no longer needed; free the disk before uploading.
+    tokio::fs::remove_file(&input).await?;
+
+    upload(ctx, job, output.files.clone()).await?;
+    Ok(facts(&probed, output))
+}
+
+/// Writes transcoding progress (0.1..0.9 overall) at most twice a second.
+async fn report_progress(pool: PgPool, id: uuid::Uuid, mut progress: watch::Receiver<f64>) {
+    let mut last_write = Instant::now() - Duration::from_secs(1);
+    while progress.changed().await.is_ok() {
+        let wait = Duration::from_millis(500).saturating_sub(last_write.elapsed());
+        tokio::time::sleep(wait).await;
+        let fraction = *progress.borrow_and_update();
+        last_write = Instant::now();
+        if let Err(err) = videos::set_progress(&pool, id, "transcoding", 0.1 + 0.8 * fraction).await
+        {
+            tracing::warn!(error = %err, "cannot record progress");
+        }
+    }
+}
+
+/// Uploads segments first, then rendition playlists, the master playlist last, so that no
+/// playlist is ever visible before what it lists.
+async fn upload(ctx: &JobContext, job: &ClaimedJob, mut files: Vec<OutputFile>) -> Result<(), JobError> {
+    files.sort_by_key(|f| upload_rank(&f.relative_key));
+    let prefix = media_prefix(job.video_id);
+    let total = files.len().max(1);
+    for (done, file) in files.iter().enumerate() {
+        let key = format!("{prefix}{}", file.relative_key);
+        ctx.storage
+            .put_media_file(&key, &file.path, file.content_type, file.cache_control)
+            .await?;
+        // Free the disk at once: memory and disk stay flat whatever the duration.
+        tokio::fs::remove_file(&file.path).await?;
+        if done % 10 == 0 {
+            let fraction = done as f64 / total as f64;
+            videos::set_progress(&ctx.pool, job.video_id, "uploading", 0.9 + 0.1 * fraction).await?;
+        }
+    }
+    Ok(())
+}
+
+fn upload_rank(relative_key: &str) -> u8 {
+    if relative_key == "master.m3u8" {
+        2
+    } else if relative_key.ends_with(".m3u8") {
+        1
+    } else {
+        0
+    }
+}
+
+fn facts(probed: &probe::Probe, output: HlsOutput) -> MediaFacts {
+    MediaFacts {
+        duration_s: Some(probed.duration_s),
+        width: i32::try_from(probed.width).ok(),
+        height: i32::try_from(probed.height).ok(),
+        renditions: output.renditions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upload_rank;
+
+    #[test]
+    fn master_playlist_goes_last() {
+        let mut keys = vec!["master.m3u8", "720p/index.m3u8", "720p/seg_00001.m4s", "720p/init.mp4"];
+        keys.sort_by_key(|k| upload_rank(k));
+        assert_eq!(keys.last(), Some(&"master.m3u8"));
+        assert_eq!(keys[2], "720p/index.m3u8");
+    }
+}

@@ -1,0 +1,19 @@
+//! The vodnest processor: claims jobs from Postgres, turns raw uploads into HLS with
+//! ffprobe/ffmpeg, writes the output to S3, and serves a gRPC control plane.
+//!
+//! - [`config`]: settings (environment variables and flags).
+//! - [`startup`]: wires the worker and the gRPC server together and runs them.
+//! - [`worker`]: the claim loop, slots and graceful shutdown.
+//! - [`job`]: one job from download to ready (or failed), under a renewed lease.
+//! - [`media`]: ffprobe, the HLS plan and the ffmpeg run.
+//! - [`grpc`]: the `vodnest.processor.v1.Processor` control plane.
+
+pub mod config;
+pub mod grpc;
+pub mod job;
+pub mod media;
+pub mod startup;
+pub mod worker;
+
+pub use config::ProcessorConfig;
+pub use startup::Processor;

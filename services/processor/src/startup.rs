@@ -1,0 +1,91 @@
+//! Wiring: the database, S3, the claim loop and the gRPC server (control plane, health and
+//! reflection), run until the shutdown future resolves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use vodnest_core::db;
+use vodnest_core::storage::Storage;
+use vodnest_proto::pb::FILE_DESCRIPTOR_SET;
+
+use crate::config::ProcessorConfig;
+use crate::grpc;
+use crate::job::JobContext;
+use crate::worker;
+
+pub struct Processor {
+    ctx: Arc<JobContext>,
+    grpc_listener: TcpListener,
+    worker_id: String,
+}
+
+impl Processor {
+    /// Connects to Postgres (running migrations) and S3 and binds the gRPC port (0 works).
+    pub async fn build(config: ProcessorConfig) -> anyhow::Result<Self> {
+        let pool = db::connect_and_migrate(&config.database).await?;
+        let storage = Storage::from_env(&config.storage).await;
+        let grpc_listener = TcpListener::bind(config.grpc_addr).await?;
+        Ok(Self {
+            ctx: Arc::new(JobContext {
+                pool,
+                storage,
+                config: Arc::new(config),
+            }),
+            grpc_listener,
+            worker_id: worker::worker_id(),
+        })
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_listener
+            .local_addr()
+            .unwrap_or(self.ctx.config.grpc_addr)
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Serves until `shutdown` resolves; then stops claiming, drains running jobs within the
+    /// grace period and stops the gRPC server.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(worker::run(
+            self.ctx.clone(),
+            self.worker_id.clone(),
+            stop.clone(),
+        ));
+
+        let (health_reporter, health) = tonic_health::server::health_reporter();
+        health_reporter
+            .set_serving::<vodnest_proto::pb::processor_server::ProcessorServer<grpc::ControlPlane>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+
+        let server_stop = stop.clone();
+        let server = tonic::transport::Server::builder()
+            .add_service(health)
+            .add_service(reflection)
+            .add_service(grpc::server(self.ctx.pool.clone()))
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(self.grpc_listener),
+                async move { server_stop.cancelled().await },
+            );
+        let server = tokio::spawn(server);
+
+        shutdown.await;
+        stop.cancel();
+        worker.await?;
+        server.await??;
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! The claim loop: wait for a free slot, claim a job, run it; wake on a NOTIFY from the jobs
+//! table or, should one be lost, after a short poll. On shutdown, stop claiming and give the
+//! running jobs a grace period before they are released.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use vodnest_core::events::JOBS_CHANNEL;
+use vodnest_core::queue;
+
+use crate::job::{self, JobContext};
+
+/// A name that tells operators which process holds a job.
+pub fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "processor".to_owned());
+    format!("{host}-{}-{:04x}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u16 {
+    uuid::Uuid::new_v4().as_u128() as u16
+}
+
+/// Runs until `stop` fires, then drains: jobs get `grace` to finish, after which they are
+/// released to the queue.
+pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(ctx.config.concurrency as usize));
+    let wake = Arc::new(Notify::new());
+    let listener_stop = CancellationToken::new();
+    tokio::spawn(listen_for_jobs(
+        ctx.pool.clone(),
+        wake.clone(),
+        listener_stop.clone(),
+    ));
+    let release = CancellationToken::new();
+    let mut running = JoinSet::new();
+    tracing::info!(%worker_id, concurrency = ctx.config.concurrency, "worker started");
+
+    loop {
+        let permit = tokio::select! {
+            _ = stop.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        match queue::claim(&ctx.pool, &worker_id, ctx.config.lease()).await {
+            Ok(Some(claimed)) => {
+                let (ctx, release) = (ctx.clone(), release.clone());
+                running.spawn(async move {
+                    job::run(ctx, claimed, release).await;
+                    drop(permit);
+                });
+                // Look again at once: more jobs may be due.
+                continue;
+            }
+            Ok(None) => drop(permit),
+            Err(err) => {
+                drop(permit);
+                tracing::warn!(error = %err, "cannot claim a job");
+            }
+        }
+        // Reap finished tasks so the set does not grow.
+        while running.try_join_next().is_some() {}
+        tokio::select! {
+            _ = stop.cancelled() => break,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(ctx.config.poll()) => {}
+        }
+    }
+
+    listener_stop.cancel();
+    drain(running, release, ctx.config.shutdown_grace()).await;
+    tracing::info!("worker stopped");
+}
+
+async fn drain(mut running: JoinSet<()>, release: CancellationToken, grace: Duration) {
+    if running.is_empty() {
+        return;
+    }
+    tracing::info!(jobs = running.len(), grace_s = grace.as_secs_f64(), "waiting for running jobs");
+    let finished = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        tracing::info!("grace period over; releasing running jobs");
+        release.cancel();
+        while running.join_next().await.is_some() {}
+    }
+}
+
+/// Wakes the claim loop on every `vodnest_jobs` notification. A lost connection is
+/// reconnected; the poll covers what is missed meanwhile.
+async fn listen_for_jobs(pool: PgPool, wake: Arc<Notify>, stop: CancellationToken) {
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(JOBS_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            _ = stop.cancelled() => return,
+            connected = connected => match connected {
+                Ok(listener) => listener,
+                Err(err) => {
+                    tracing::warn!(error = %err, "job listener cannot connect; polling meanwhile");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                    }
+                }
+            },
+        };
+        loop {
+            let received = tokio::select! {
+                _ = stop.cancelled() => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(_)) => wake.notify_one(),
+                Ok(None) | Err(_) => break,
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Test helpers live in tests/; this library is empty.
