@@ -7,7 +7,10 @@ use std::time::Duration;
 use vodnest_core::config::{DatabaseConfig, StorageConfig};
 
 #[derive(clap::Parser, Clone, Debug)]
-#[command(name = "vodnest-api", about = "vodnest HTTP API, websocket and web pages")]
+#[command(
+    name = "vodnest-api",
+    about = "vodnest HTTP API, websocket and web pages"
+)]
 pub struct ApiConfig {
     /// Listen address.
     #[arg(long, env = "API_ADDR", default_value = "127.0.0.1:3000")]

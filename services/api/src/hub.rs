@@ -162,7 +162,10 @@ mod tests {
         hub.publish(event(a, 0.1));
         hub.publish(event(a, 0.2));
         assert!(sub_a.receiver.has_changed().unwrap_or(false));
-        assert_eq!(*sub_a.receiver.borrow_and_update(), HubMessage::Event(event(a, 0.2)));
+        assert_eq!(
+            *sub_a.receiver.borrow_and_update(),
+            HubMessage::Event(event(a, 0.2))
+        );
         assert!(!sub_b.receiver.has_changed().unwrap_or(true));
         hub.resync_all();
         assert_eq!(*sub_a.receiver.borrow_and_update(), HubMessage::Resync);

@@ -32,10 +32,26 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 const ASSETS: [(&str, &str, &str); 4] = [
-    ("app.css", "text/css; charset=utf-8", include_str!("../static/app.css")),
-    ("library.js", "text/javascript; charset=utf-8", include_str!("../static/library.js")),
-    ("watch.js", "text/javascript; charset=utf-8", include_str!("../static/watch.js")),
-    ("upload.js", "text/javascript; charset=utf-8", include_str!("../static/upload.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../static/app.css"),
+    ),
+    (
+        "library.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/library.js"),
+    ),
+    (
+        "watch.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/watch.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../static/upload.js"),
+    ),
 ];
 
 const HLS_JS: &str = "hls.js/dist/hls.min.js";
@@ -264,7 +280,11 @@ async fn login(
     let cookie = format!(
         "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         ttl.as_secs(),
-        if state.config.secure_cookies { "; Secure" } else { "" }
+        if state.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
     );
     let mut response = redirect(next);
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -307,7 +327,10 @@ async fn hls_js(State(state): State<AppState>) -> Response {
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/javascript; charset=utf-8"),
                 ),
-                (CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                (
+                    CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
             ],
             bytes.clone(),
         )

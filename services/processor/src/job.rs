@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn master_playlist_goes_last() {
-        let mut keys = vec!["master.m3u8", "720p/index.m3u8", "720p/seg_00001.m4s", "720p/init.mp4"];
+        let mut keys = ["master.m3u8", "720p/index.m3u8", "720p/seg_00001.m4s", "720p/init.mp4"];
         keys.sort_by_key(|k| upload_rank(k));
         assert_eq!(keys.last(), Some(&"master.m3u8"));
         assert_eq!(keys[2], "720p/index.m3u8");

@@ -1,1 +1,399 @@
-//! Test helpers live in tests/; this library is empty.
+//! Test harness for vodnest's end-to-end tests: a fresh database per test, the API and the
+//! processor started in-process on ephemeral ports against the real LocalStack buckets, and
+//! one helper per endpoint. The environment comes from the dev script (`./dev test`, or
+//! `eval "$(./dev env)"` before `cargo test`).
+
+pub mod clip;
+pub mod ws;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vodnest_api::{ApiConfig, Application};
+use vodnest_core::config::{DatabaseConfig, StorageConfig};
+use vodnest_processor::{Processor, ProcessorConfig};
+
+/// The repository root (for scripts and node_modules).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn env(name: &str) -> Result<String> {
+    std::env::var(name).with_context(|| {
+        format!(
+            "{name} is not set: run the tests with `./dev test`, or `eval \"$(./dev env)\"` first"
+        )
+    })
+}
+
+/// A throwaway database, dropped by [`TestApp::stop`]. Databases left by crashed runs are
+/// swept after an hour (their name carries their creation time).
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> Result<Self> {
+        let admin_url = env("DATABASE_URL")?;
+        let mut admin = PgConnection::connect(&admin_url).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let stale: Vec<(String,)> = sqlx::query_as(
+            "select datname from pg_database where datname like 'vodnest\\_test\\_%'",
+        )
+        .fetch_all(&mut admin)
+        .await?;
+        for (name,) in stale {
+            let created = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok());
+            if created.is_some_and(|c| c + 3600 < now) {
+                let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
+                    .execute(&mut admin)
+                    .await;
+            }
+        }
+        let name = format!("vodnest_test_{now}_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("create database \"{name}\""))
+            .execute(&mut admin)
+            .await?;
+        let url = with_database(&admin_url, &name)?;
+        Ok(Self {
+            name,
+            url,
+            admin_url,
+        })
+    }
+
+    pub async fn drop_database(&self) -> Result<()> {
+        let mut admin = PgConnection::connect(&self.admin_url).await?;
+        sqlx::query(&format!(
+            "drop database if exists \"{}\" with (force)",
+            self.name
+        ))
+        .execute(&mut admin)
+        .await?;
+        Ok(())
+    }
+}
+
+/// `postgres://u@h:p/db?x` with `db` replaced.
+fn with_database(url: &str, name: &str) -> Result<String> {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").context("DATABASE_URL has no scheme")? + 3;
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    Ok(out)
+}
+
+pub fn storage_config() -> Result<StorageConfig> {
+    Ok(StorageConfig {
+        raw_bucket: env("RAW_BUCKET")?,
+        media_bucket: env("MEDIA_BUCKET")?,
+        media_base_url: env("MEDIA_BASE_URL")?,
+    })
+}
+
+/// Settings for the in-process services; tests may change them before [`TestApp::spawn_with`].
+pub struct TestSettings {
+    pub api: ApiConfig,
+    pub processor: ProcessorConfig,
+    /// Start a processor at all (some tests want jobs to stay queued).
+    pub with_processor: bool,
+}
+
+impl TestSettings {
+    pub fn new(db: &TestDatabase) -> Result<Self> {
+        let database = DatabaseConfig {
+            database_url: db.url.clone(),
+            database_max_connections: 5,
+        };
+        let storage = storage_config()?;
+        let api = ApiConfig {
+            api_addr: "127.0.0.1:0".parse()?,
+            admin_token: Some(vodnest_core::auth::new_secret()),
+            max_upload_bytes: 1024 * 1024 * 1024,
+            upload_min_part_bytes: 5 * 1024 * 1024,
+            upload_url_ttl_secs: 600,
+            session_ttl_secs: 3600,
+            secure_cookies: false,
+            vendor_dir: repo_root().join("node_modules"),
+            database: database.clone(),
+            storage: storage.clone(),
+        };
+        let processor = ProcessorConfig {
+            grpc_addr: "127.0.0.1:0".parse()?,
+            concurrency: 1,
+            lease_secs: 30.0,
+            poll_secs: 0.5,
+            shutdown_grace_secs: 5.0,
+            transcode_timeout_secs: 600.0,
+            probe_timeout_secs: 30.0,
+            work_dir: None,
+            database,
+            storage,
+        };
+        Ok(Self {
+            api,
+            processor,
+            with_processor: true,
+        })
+    }
+}
+
+/// The API (and usually a processor) running for one test.
+pub struct TestApp {
+    pub api_url: String,
+    pub token: String,
+    pub pool: PgPool,
+    pub http: reqwest::Client,
+    pub db: TestDatabase,
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Result<Self> {
+        let db = TestDatabase::create().await?;
+        let settings = TestSettings::new(&db)?;
+        Self::spawn_with(db, settings).await
+    }
+
+    pub async fn spawn_with(db: TestDatabase, settings: TestSettings) -> Result<Self> {
+        vodnest_core::telemetry::init();
+        let token = settings
+            .api
+            .admin_token
+            .clone()
+            .context("tests need an admin token")?;
+        let stop = CancellationToken::new();
+        let app = Application::build(settings.api).await?;
+        let api_url = format!("http://{}", app.local_addr());
+        let mut tasks = Vec::new();
+        let api_stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = app
+                .run_until_stopped(async move { api_stop.cancelled().await })
+                .await;
+        }));
+        if settings.with_processor {
+            let processor = Processor::build(settings.processor).await?;
+            let processor_stop = stop.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(err) = processor
+                    .run_until_stopped(async move { processor_stop.cancelled().await })
+                    .await
+                {
+                    eprintln!("test processor failed: {err:#}");
+                }
+            }));
+        }
+        let pool = PgPool::connect(&db.url).await?;
+        Ok(Self {
+            api_url,
+            token,
+            pool,
+            http: reqwest::Client::new(),
+            db,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops the services and drops the test database.
+    pub async fn stop(self) -> Result<()> {
+        self.stop.cancel();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+        self.pool.close().await;
+        self.db.drop_database().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.api_url)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+    }
+
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// `POST /api/v1/videos`.
+    pub async fn create_video(&self, title: &str, filename: &str, size: u64) -> Result<Value> {
+        let response = self
+            .post(
+                "/api/v1/videos",
+                &json!({"title": title, "filename": filename, "size_bytes": size, "content_type": "video/mp4"}),
+            )
+            .send()
+            .await?;
+        expect_status(response, 201).await
+    }
+
+    /// `POST /api/v1/videos/{id}/upload/parts`.
+    pub async fn part_urls(&self, id: &str, parts: &[i64]) -> Result<Vec<(i64, String)>> {
+        let response = self
+            .post(
+                &format!("/api/v1/videos/{id}/upload/parts"),
+                &json!({"part_numbers": parts}),
+            )
+            .send()
+            .await?;
+        let body = expect_status(response, 200).await?;
+        let mut out = Vec::new();
+        for part in body["parts"].as_array().context("parts")? {
+            let n = part["part_number"].as_i64().context("part_number")?;
+            let url = part["url"].as_str().context("url")?.to_owned();
+            out.push((n, url));
+        }
+        Ok(out)
+    }
+
+    /// PUTs bytes to a presigned URL the way a browser would, returning the part's ETag.
+    pub async fn put_part(&self, url: &str, bytes: Vec<u8>) -> Result<String> {
+        let response = self.http.put(url).body(bytes).send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!(
+                "PUT part: {status}: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        Ok(response
+            .headers()
+            .get("etag")
+            .context("S3 returned no ETag")?
+            .to_str()?
+            .to_owned())
+    }
+
+    /// `POST /api/v1/videos/{id}/upload/complete` with the given parts.
+    pub async fn complete(&self, id: &str, parts: &[(i64, String)]) -> Result<reqwest::Response> {
+        let parts: Vec<Value> = parts
+            .iter()
+            .map(|(n, etag)| json!({"part_number": n, "etag": etag}))
+            .collect();
+        Ok(self
+            .post(
+                &format!("/api/v1/videos/{id}/upload/complete"),
+                &json!({"parts": parts}),
+            )
+            .send()
+            .await?)
+    }
+
+    /// The whole upload of a local file through presigned URLs; returns the video id.
+    pub async fn upload_file(&self, path: &Path, title: &str) -> Result<String> {
+        let bytes = tokio::fs::read(path).await?;
+        let filename = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("upload.bin");
+        let created = self
+            .create_video(title, filename, bytes.len() as u64)
+            .await?;
+        let id = created["video"]["id"].as_str().context("id")?.to_owned();
+        let part_size = created["upload"]["part_size"]
+            .as_u64()
+            .context("part_size")? as usize;
+        let part_count = created["upload"]["part_count"]
+            .as_i64()
+            .context("part_count")?;
+        let numbers: Vec<i64> = (1..=part_count).collect();
+        let mut etags = Vec::new();
+        for (n, url) in self.part_urls(&id, &numbers).await? {
+            let start = (n as usize - 1) * part_size;
+            let end = (start + part_size).min(bytes.len());
+            etags.push((n, self.put_part(&url, bytes[start..end].to_vec()).await?));
+        }
+        let response = self.complete(&id, &etags).await?;
+        expect_status(response, 202).await?;
+        Ok(id)
+    }
+
+    pub async fn video(&self, id: &str) -> Result<Value> {
+        let response = self.get(&format!("/api/v1/videos/{id}")).send().await?;
+        Ok(expect_status(response, 200).await?["video"].clone())
+    }
+
+    /// The websocket URL for a video's events, authenticated with `?token=`.
+    pub fn events_url(&self, id: &str) -> String {
+        format!(
+            "{}/api/v1/videos/{id}/events?token={}",
+            self.api_url.replacen("http://", "ws://", 1),
+            self.token
+        )
+    }
+}
+
+/// Checks the status and returns the JSON body, or fails with both.
+pub async fn expect_status(response: reqwest::Response, status: u16) -> Result<Value> {
+    let got = response.status().as_u16();
+    let text = response.text().await?;
+    if got != status {
+        bail!("expected HTTP {status}, got {got}: {text}");
+    }
+    if text.is_empty() {
+        return Ok(Value::Null);
+    }
+    Ok(serde_json::from_str(&text)?)
+}
+
+/// Checks an error answer: its status and `error.code`.
+pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) -> Result<Value> {
+    let body = expect_status(response, status).await?;
+    let got = body["error"]["code"].as_str().unwrap_or_default();
+    if got != code {
+        bail!("expected error code {code}, got {body}");
+    }
+    if body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .is_empty()
+    {
+        bail!("error without a message: {body}");
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/vodnest?sslmode=disable", "t").ok(),
+            Some("postgres://u:p@h:5432/t?sslmode=disable".to_owned())
+        );
+        assert_eq!(
+            with_database("postgres://u@h", "t").ok(),
+            Some("postgres://u@h/t".to_owned())
+        );
+    }
+}

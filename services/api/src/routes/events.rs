@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Serialize;
 use uuid::Uuid;
@@ -40,7 +40,10 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     find(&state, id).await?;
     let upgrade = upgrade.map_err(|e| {
-        ApiError::bad_request("websocket_required", format!("open this URL as a websocket: {e}"))
+        ApiError::bad_request(
+            "websocket_required",
+            format!("open this URL as a websocket: {e}"),
+        )
     })?;
     Ok(upgrade.on_upgrade(move |socket| stream(socket, state, id)))
 }
@@ -104,7 +107,10 @@ async fn send_snapshot(socket: &mut WebSocket, state: &AppState, id: Uuid) -> bo
 
 async fn send(socket: &mut WebSocket, frame: &Frame<'_>) -> bool {
     match serde_json::to_string(frame) {
-        Ok(text) => socket.send(Message::Text(Utf8Bytes::from(text))).await.is_ok(),
+        Ok(text) => socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok(),
         Err(err) => {
             tracing::error!(error = %err, "websocket frame serialisation");
             false

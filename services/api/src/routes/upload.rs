@@ -151,7 +151,14 @@ pub async fn complete(
             ));
         }
         // Already completed: answer as the first call did.
-        _ => return Ok((StatusCode::ACCEPTED, Json(One { video: view(&state, row) }))),
+        _ => {
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(One {
+                    video: view(&state, row),
+                }),
+            ));
+        }
     }
     let upload_id = active_upload(&row)?.to_owned();
     let parts = checked_parts(&row, body.parts)?;
@@ -199,11 +206,19 @@ pub async fn complete(
         tracing::info!(video_id = %id, "upload complete; job enqueued");
     }
     let row = find(&state, id).await?;
-    Ok((StatusCode::ACCEPTED, Json(One { video: view(&state, row) })))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(One {
+            video: view(&state, row),
+        }),
+    ))
 }
 
 /// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them.
-fn checked_parts(row: &VideoRow, parts: Vec<CompletedPart>) -> Result<Vec<(i32, String)>, ApiError> {
+fn checked_parts(
+    row: &VideoRow,
+    parts: Vec<CompletedPart>,
+) -> Result<Vec<(i32, String)>, ApiError> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::with_capacity(parts.len());
     for part in parts {

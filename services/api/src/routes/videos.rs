@@ -55,11 +55,7 @@ pub async fn find(state: &AppState, id: Uuid) -> Result<VideoRow, ApiError> {
         .ok_or(ApiError::NotFound("no such video"))
 }
 
-fn text_field(
-    value: &str,
-    field: &'static str,
-    max_chars: usize,
-) -> Result<String, ApiError> {
+fn text_field(value: &str, field: &'static str, max_chars: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.chars().count() > max_chars {
         return Err(ApiError::invalid(
@@ -83,7 +79,10 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let filename = text_field(&body.filename, "filename", 255)?;
     if filename.is_empty() {
-        return Err(ApiError::invalid("invalid_field", "filename must not be empty"));
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "filename must not be empty",
+        ));
     }
     let title = match body.title.as_deref().map(|t| text_field(t, "title", 200)) {
         Some(Ok(t)) if !t.is_empty() => t,
@@ -195,7 +194,10 @@ pub async fn list(
 ) -> Result<Json<Page>, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid("invalid_limit", "limit must be between 1 and 100"));
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit must be between 1 and 100",
+        ));
     }
     let before = match query.cursor.as_deref() {
         Some(c) => Some(decode_cursor(c).ok_or_else(|| {
@@ -225,10 +227,10 @@ pub async fn delete(
     VideoId(id): VideoId,
 ) -> Result<StatusCode, ApiError> {
     let row = find(&state, id).await?;
-    if let Some(upload_id) = &row.upload_id {
-        if let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await {
-            tracing::warn!(video_id = %id, error = %err, "abort on delete");
-        }
+    if let Some(upload_id) = &row.upload_id
+        && let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await
+    {
+        tracing::warn!(video_id = %id, error = %err, "abort on delete");
     }
     videos::delete(&state.pool, id).await?;
     state.storage.delete_raw(id).await?;
@@ -245,6 +247,8 @@ mod tests {
     fn cursors_must_be_well_formed() {
         assert!(decode_cursor("nope").is_none());
         assert!(decode_cursor("12.not-a-uuid").is_none());
-        assert!(decode_cursor("1700000000000000000.67e55044-10b1-426f-9247-bb680e5fe0c8").is_some());
+        assert!(
+            decode_cursor("1700000000000000000.67e55044-10b1-426f-9247-bb680e5fe0c8").is_some()
+        );
     }
 }

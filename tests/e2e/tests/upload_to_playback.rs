@@ -1,0 +1,244 @@
+//! The walking skeleton end to end: a clip made with ffmpeg is uploaded in two parts through
+//! presigned URLs to LocalStack (signatures checked), processed, followed on the websocket
+//! until ready, fetched back over HTTP and measured with ffprobe; then a headless Chromium
+//! plays it on the watch page.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use vodnest_e2e::{TestApp, clip, repo_root, ws};
+
+const CLIP_SECONDS: u32 = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("clip.mp4");
+    clip::make_clip(&source, CLIP_SECONDS, "3M").await?;
+    let source_duration = clip::duration(&source).await?;
+
+    let size = tokio::fs::metadata(&source).await?.len();
+    let created = app.create_video("Skeleton clip", "clip.mp4", size).await?;
+    ensure!(
+        created["upload"]["part_count"] == 2,
+        "a {size}-byte clip should need two 5 MiB parts: {created}"
+    );
+    let id = created["video"]["id"].as_str().context("id")?.to_owned();
+    ensure!(created["video"]["status"] == "awaiting_upload", "{created}");
+
+    // Upload both parts through their presigned URLs, as a browser would.
+    let bytes = tokio::fs::read(&source).await?;
+    let part_size = created["upload"]["part_size"]
+        .as_u64()
+        .context("part_size")? as usize;
+    let mut etags = Vec::new();
+    for (n, url) in app.part_urls(&id, &[1, 2]).await? {
+        let start = (n as usize - 1) * part_size;
+        let end = (start + part_size).min(bytes.len());
+        etags.push((n, app.put_part(&url, bytes[start..end].to_vec()).await?));
+    }
+    let completed = vodnest_e2e::expect_status(app.complete(&id, &etags).await?, 202).await?;
+    ensure!(completed["video"]["status"] == "queued", "{completed}");
+
+    let frames = ws::follow(
+        &app.events_url(&id),
+        &["ready", "failed"],
+        Duration::from_secs(300),
+    )
+    .await?;
+    ensure!(
+        frames[0]["type"] == "snapshot",
+        "first frame must be a snapshot: {frames:?}"
+    );
+    let video = app.video(&id).await?;
+    ensure!(
+        video["status"] == "ready",
+        "video did not become ready: {video}"
+    );
+    ensure!(video["playable"] == true, "{video}");
+    ensure!(
+        frames
+            .iter()
+            .any(|f| f["type"] == "status" && f["stage"] == "transcoding"),
+        "progress frames with the stage should have been sent: {frames:?}"
+    );
+
+    let master_url = video["playback"]["hls_url"]
+        .as_str()
+        .context("hls_url")?
+        .to_owned();
+    let out = dir.path().join("hls");
+    let playlists = fetch_stream(&app.http, &master_url, &out).await?;
+    ensure!(
+        !playlists.is_empty(),
+        "the master playlist lists no rendition"
+    );
+    for playlist in &playlists {
+        let remuxed = dir
+            .path()
+            .join(format!("{}.mp4", playlist.replace('/', "_")));
+        remux(&out.join(playlist), &remuxed).await?;
+        let got = clip::duration(&remuxed).await?;
+        ensure!(
+            (got - source_duration).abs() <= 0.5,
+            "{playlist}: duration {got:.3} s, source {source_duration:.3} s"
+        );
+    }
+
+    watch_in_chromium(&app, &id).await?;
+    app.stop().await
+}
+
+/// Downloads the master playlist, each rendition playlist and every file they list into
+/// `out`, checking statuses and Content-Types; returns the rendition playlists' paths.
+async fn fetch_stream(http: &reqwest::Client, master_url: &str, out: &Path) -> Result<Vec<String>> {
+    let base = master_url
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_owned())
+        .context("master URL")?;
+    let master = fetch(
+        http,
+        master_url,
+        "application/vnd.apple.mpegurl",
+        &out.join("master.m3u8"),
+    )
+    .await?;
+    let master = String::from_utf8(master)?;
+    ensure!(
+        master.contains("#EXT-X-STREAM-INF"),
+        "not a master playlist: {master}"
+    );
+    let mut playlists = Vec::new();
+    for rendition in uris(&master) {
+        let playlist = fetch(
+            http,
+            &format!("{base}/{rendition}"),
+            "application/vnd.apple.mpegurl",
+            &out.join(&rendition),
+        )
+        .await?;
+        let playlist = String::from_utf8(playlist)?;
+        ensure!(
+            playlist.contains("#EXT-X-ENDLIST"),
+            "{rendition} is not final: {playlist}"
+        );
+        let dir = rendition.rsplit_once('/').map_or("", |(d, _)| d);
+        for media in uris(&playlist) {
+            let key = if dir.is_empty() {
+                media
+            } else {
+                format!("{dir}/{media}")
+            };
+            let expected = if key.ends_with(".ts") {
+                "video/mp2t"
+            } else {
+                "video/"
+            };
+            fetch(http, &format!("{base}/{key}"), expected, &out.join(&key)).await?;
+        }
+        playlists.push(rendition);
+    }
+    Ok(playlists)
+}
+
+/// URIs a playlist refers to: plain lines and `URI="..."` attributes (the fMP4 init section).
+fn uris(playlist: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in playlist.lines().map(str::trim) {
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix('#') {
+            if let Some(start) = rest.find("URI=\"") {
+                let value = &rest[start + 5..];
+                if let Some(end) = value.find('"') {
+                    out.push(value[..end].to_owned());
+                }
+            }
+        } else {
+            out.push(line.to_owned());
+        }
+    }
+    out
+}
+
+async fn fetch(
+    http: &reqwest::Client,
+    url: &str,
+    content_type: &str,
+    dest: &Path,
+) -> Result<Vec<u8>> {
+    let response = http.get(url).send().await?;
+    if !response.status().is_success() {
+        bail!("GET {url}: {}", response.status());
+    }
+    let got = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    ensure!(
+        got.starts_with(content_type),
+        "GET {url}: Content-Type {got:?}, expected {content_type}"
+    );
+    let bytes = response.bytes().await?.to_vec();
+    if let Some(parent) = dest.parent() {
+        tokio::fs::create_dir_all(parent).await?;
+    }
+    tokio::fs::write(dest, &bytes).await?;
+    Ok(bytes)
+}
+
+/// Copies a local HLS rendition into one MP4 so ffprobe measures the media's own timestamps.
+async fn remux(playlist: &Path, dest: &Path) -> Result<()> {
+    let output = tokio::process::Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-allowed_extensions",
+            "ALL",
+            "-i",
+        ])
+        .arg(playlist)
+        .args(["-c", "copy"])
+        .arg(dest)
+        .kill_on_drop(true)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "remux {}: {}",
+        playlist.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// Runs the Playwright script that signs in, opens the watch page and waits for playback.
+async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
+    let root = repo_root();
+    let artifacts = root.join("tests/artifacts");
+    tokio::fs::create_dir_all(&artifacts).await?;
+    let output = tokio::process::Command::new("node")
+        .current_dir(&root)
+        .arg("tests/browser/watch.mjs")
+        .args(["--base", &app.api_url, "--token", &app.token, "--video", id])
+        .arg("--screenshots")
+        .arg(&artifacts)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .context("running node (./dev installs it)")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    ensure!(
+        output.status.success(),
+        "the watch page did not play: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
