@@ -30,12 +30,11 @@ pub async fn token_is_valid(
     if admin_token.is_some_and(|admin| !admin.is_empty() && digest(admin) == presented) {
         return Ok(true);
     }
-    let found: Option<(i32,)> = sqlx::query_as(
-        "select 1 from api_tokens where token_hash = $1 and revoked_at is null",
-    )
-    .bind(&presented[..])
-    .fetch_optional(pool)
-    .await?;
+    let found: Option<(i32,)> =
+        sqlx::query_as("select 1 from api_tokens where token_hash = $1 and revoked_at is null")
+            .bind(&presented[..])
+            .fetch_optional(pool)
+            .await?;
     Ok(found.is_some())
 }
 

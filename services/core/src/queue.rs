@@ -119,7 +119,11 @@ async fn finish_job(
 }
 
 /// The job succeeded: job and video change together, or not at all.
-pub async fn succeed(pool: &PgPool, job: &ClaimedJob, facts: &MediaFacts) -> Result<(), QueueError> {
+pub async fn succeed(
+    pool: &PgPool,
+    job: &ClaimedJob,
+    facts: &MediaFacts,
+) -> Result<(), QueueError> {
     let mut tx = pool.begin().await?;
     finish_job(&mut *tx, job, "succeeded", None).await?;
     videos::mark_ready(&mut *tx, job.video_id, facts).await?;

@@ -200,8 +200,8 @@ impl Storage {
         part_number: i32,
         expires_in: Duration,
     ) -> Result<PresignedPart, StorageError> {
-        let presigning =
-            PresigningConfig::expires_in(expires_in).map_err(|e| StorageError::Request(e.to_string()))?;
+        let presigning = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StorageError::Request(e.to_string()))?;
         let request = self
             .client
             .upload_part()
@@ -264,12 +264,7 @@ impl Storage {
     ) -> Result<(), StorageError> {
         let completed = parts
             .iter()
-            .map(|(n, etag)| {
-                CompletedPart::builder()
-                    .part_number(*n)
-                    .e_tag(etag)
-                    .build()
-            })
+            .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
             .collect();
         self.client
             .complete_multipart_upload()
@@ -287,7 +282,11 @@ impl Storage {
         Ok(())
     }
 
-    pub async fn abort_multipart_upload(&self, id: Uuid, upload_id: &str) -> Result<(), StorageError> {
+    pub async fn abort_multipart_upload(
+        &self,
+        id: Uuid,
+        upload_id: &str,
+    ) -> Result<(), StorageError> {
         self.client
             .abort_multipart_upload()
             .bucket(&self.raw_bucket)

@@ -173,7 +173,11 @@ pub async fn mark_ready(
     Ok(())
 }
 
-pub async fn mark_failed(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_failed(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update videos set status = 'failed', stage = null, playable = false, error = $2 \
          where id = $1",
@@ -186,7 +190,11 @@ pub async fn mark_failed(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Resu
 }
 
 /// Back to `queued` after a failed attempt that will be retried.
-pub async fn mark_requeued(db: impl PgExecutor<'_>, id: Uuid, error: &str) -> Result<(), sqlx::Error> {
+pub async fn mark_requeued(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    error: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "update videos set status = 'queued', stage = 'retrying', error = $2 where id = $1",
     )

@@ -7,6 +7,8 @@ async fn main() -> anyhow::Result<()> {
     let config = ProcessorConfig::parse();
     let processor = Processor::build(config).await?;
     tracing::info!(grpc_addr = %processor.grpc_addr(), "vodnest-processor started");
-    processor.run_until_stopped(vodnest_core::shutdown::signal()).await?;
+    processor
+        .run_until_stopped(vodnest_core::shutdown::signal())
+        .await?;
     Ok(())
 }
