@@ -1,0 +1,226 @@
+//! The `vodnest.processor.v1.Processor` control plane: look at the queue and steer it.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::Stream;
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use vodnest_core::jobs::{self, JobRow, JobsError};
+use vodnest_proto::pb::processor_server::{Processor, ProcessorServer};
+use vodnest_proto::pb::{
+    CancelJobRequest, GetJobRequest, Job, JobEvent, JobState, ListJobsRequest, ListJobsResponse,
+    QueueStatsRequest, QueueStatsResponse, RetryJobRequest, SubmitJobRequest, WatchJobRequest,
+};
+
+/// How often `WatchJob` looks at the job.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+pub struct ControlPlane {
+    pool: PgPool,
+}
+
+pub fn server(pool: PgPool) -> ProcessorServer<ControlPlane> {
+    ProcessorServer::new(ControlPlane { pool })
+}
+
+fn parse_id(text: &str, field: &str) -> Result<Uuid, Status> {
+    text.parse()
+        .map_err(|_| Status::invalid_argument(format!("{field} is not a UUID: {text:?}")))
+}
+
+fn status(err: JobsError) -> Status {
+    match err {
+        JobsError::NotFound(message) => Status::not_found(message),
+        JobsError::InvalidState(message) => Status::failed_precondition(message),
+        JobsError::Db(err) => {
+            tracing::error!(error = %err, "control plane database error");
+            Status::internal("internal error")
+        }
+    }
+}
+
+fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.unix_timestamp(),
+        nanos: i32::try_from(at.nanosecond()).unwrap_or(0),
+    }
+}
+
+fn state_of(text: &str) -> JobState {
+    match text {
+        "queued" => JobState::Queued,
+        "running" => JobState::Running,
+        "succeeded" => JobState::Succeeded,
+        "failed" => JobState::Failed,
+        "canceled" => JobState::Canceled,
+        _ => JobState::Unspecified,
+    }
+}
+
+fn state_name(state: JobState) -> Option<&'static str> {
+    match state {
+        JobState::Unspecified => None,
+        JobState::Queued => Some("queued"),
+        JobState::Running => Some("running"),
+        JobState::Succeeded => Some("succeeded"),
+        JobState::Failed => Some("failed"),
+        JobState::Canceled => Some("canceled"),
+    }
+}
+
+fn job(row: &JobRow) -> Job {
+    Job {
+        id: row.id.to_string(),
+        video_id: row.video_id.to_string(),
+        state: state_of(&row.state).into(),
+        attempt: row.attempt,
+        max_attempts: row.max_attempts,
+        last_error: row.last_error.clone().unwrap_or_default(),
+        worker_id: row.worker_id.clone().unwrap_or_default(),
+        created_at: Some(timestamp(row.created_at)),
+        updated_at: Some(timestamp(row.updated_at)),
+        run_at: Some(timestamp(row.run_at)),
+        lease_expires_at: row.lease_expires_at.map(timestamp),
+        progress: row.progress,
+        stage: row.stage.clone().unwrap_or_default(),
+    }
+}
+
+fn event(row: &JobRow) -> JobEvent {
+    JobEvent {
+        job: Some(job(row)),
+        video_status: row.video_status.clone(),
+        playable: row.playable,
+    }
+}
+
+/// A page token is `{created_at unix nanos}.{id}` of the last job of the previous page.
+fn decode_token(token: &str) -> Result<Option<(OffsetDateTime, Uuid)>, Status> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || Status::invalid_argument("page_token is not one this server returned");
+    let (nanos, id) = token.split_once('.').ok_or_else(invalid)?;
+    let at = nanos
+        .parse()
+        .ok()
+        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .ok_or_else(invalid)?;
+    Ok(Some((at, id.parse().map_err(|_| invalid())?)))
+}
+
+type JobEvents = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Processor for ControlPlane {
+    async fn submit_job(&self, request: Request<SubmitJobRequest>) -> Result<Response<Job>, Status> {
+        let video_id = parse_id(&request.get_ref().video_id, "video_id")?;
+        let row = jobs::submit(&self.pool, video_id).await.map_err(status)?;
+        Ok(Response::new(job(&row)))
+    }
+
+    async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
+        let id = parse_id(&request.get_ref().job_id, "job_id")?;
+        let row = jobs::get(&self.pool, id).await.map_err(status)?;
+        Ok(Response::new(job(&row)))
+    }
+
+    async fn list_jobs(
+        &self,
+        request: Request<ListJobsRequest>,
+    ) -> Result<Response<ListJobsResponse>, Status> {
+        let request = request.into_inner();
+        let state = JobState::try_from(request.state)
+            .map_err(|_| Status::invalid_argument("unknown job state"))?;
+        let size = match request.page_size {
+            0 => 50,
+            n @ 1..=500 => i64::from(n),
+            _ => return Err(Status::invalid_argument("page_size must be between 1 and 500")),
+        };
+        let after = decode_token(&request.page_token)?;
+        let mut rows = jobs::list(&self.pool, state_name(state), size + 1, after)
+            .await
+            .map_err(status)?;
+        let more = rows.len() as i64 > size;
+        rows.truncate(size as usize);
+        let next_page_token = match rows.last() {
+            Some(last) if more => format!("{}.{}", last.created_at.unix_timestamp_nanos(), last.id),
+            _ => String::new(),
+        };
+        Ok(Response::new(ListJobsResponse {
+            jobs: rows.iter().map(job).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn cancel_job(&self, request: Request<CancelJobRequest>) -> Result<Response<Job>, Status> {
+        let id = parse_id(&request.get_ref().job_id, "job_id")?;
+        let row = jobs::cancel(&self.pool, id).await.map_err(status)?;
+        Ok(Response::new(job(&row)))
+    }
+
+    async fn retry_job(&self, request: Request<RetryJobRequest>) -> Result<Response<Job>, Status> {
+        let id = parse_id(&request.get_ref().job_id, "job_id")?;
+        let row = jobs::retry(&self.pool, id).await.map_err(status)?;
+        Ok(Response::new(job(&row)))
+    }
+
+    type WatchJobStream = JobEvents;
+
+    /// Sends the job now and on every change until it reaches a terminal state.
+    async fn watch_job(
+        &self,
+        request: Request<WatchJobRequest>,
+    ) -> Result<Response<Self::WatchJobStream>, Status> {
+        let id = parse_id(&request.get_ref().job_id, "job_id")?;
+        let first = jobs::get(&self.pool, id).await.map_err(status)?;
+        let pool = self.pool.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut last = None;
+            let mut row = first;
+            loop {
+                let seen = (row.state.clone(), row.progress, row.stage.clone(), row.playable);
+                if last.as_ref() != Some(&seen) {
+                    if tx.send(Ok(event(&row))).await.is_err() {
+                        return;
+                    }
+                    last = Some(seen);
+                }
+                if row.is_terminal() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    _ = tokio::time::sleep(WATCH_EVERY) => {}
+                }
+                row = match jobs::get(&pool, id).await {
+                    Ok(row) => row,
+                    Err(err) => {
+                        let _ = tx.send(Err(status(err))).await;
+                        return;
+                    }
+                };
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn queue_stats(
+        &self,
+        _request: Request<QueueStatsRequest>,
+    ) -> Result<Response<QueueStatsResponse>, Status> {
+        let stats = jobs::stats(&self.pool).await.map_err(status)?;
+        Ok(Response::new(QueueStatsResponse {
+            queued: stats.queued,
+            running: stats.running,
+            succeeded: stats.succeeded,
+            failed: stats.failed,
+            canceled: stats.canceled,
+            oldest_queued_age_s: stats.oldest_queued_age_s,
+        }))
+    }
+}

@@ -1,0 +1,38 @@
+//! ffprobe and ffmpeg: what a source file is, and how it becomes an HLS directory.
+//!
+//! - [`process`]: runs a child with a timeout, cancellation and the tail of its stderr.
+//! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
+//! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
+
+pub mod hls;
+pub mod probe;
+pub mod process;
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// The input is not something we can play: not retried.
+    #[error("the uploaded file is not a video: {0}")]
+    NotAVideo(String),
+    #[error("{what} failed: {stderr_tail}")]
+    Failed { what: String, stderr_tail: String },
+    #[error("{what} took longer than {}s and was stopped", after.as_secs())]
+    Timeout { what: String, after: Duration },
+    #[error("processing was canceled")]
+    Canceled,
+    #[error("cannot run {what}: {source}")]
+    Spawn {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error("scratch files: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl MediaError {
+    /// Bad input: another attempt would fail the same way.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::NotAVideo(_))
+    }
+}

@@ -1,0 +1,190 @@
+//! Running ffprobe/ffmpeg: the child dies with its future (`kill_on_drop`), on timeout and on
+//! cancellation; stdout is handed over line by line while it runs (ffmpeg's `-progress`), and
+//! the last lines of stderr are kept for the error message.
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+use super::MediaError;
+
+const STDERR_TAIL_LINES: usize = 20;
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// What a successful run printed.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub stdout: String,
+}
+
+/// Runs `command` to completion. `on_line` sees each stdout line as it comes; stdout is also
+/// returned whole when `keep_stdout` is set (ffprobe's JSON).
+pub async fn run(
+    mut command: Command,
+    what: &str,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    keep_stdout: bool,
+    mut on_line: impl FnMut(&str) + Send,
+) -> Result<Finished, MediaError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|source| MediaError::Spawn {
+        what: what.to_owned(),
+        source,
+    })?;
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let stderr_task = tokio::spawn(async move {
+        match stderr {
+            Some(stderr) => tail(stderr).await,
+            None => String::new(),
+        }
+    });
+
+    let read_stdout = async {
+        let mut kept = String::new();
+        if let Some(stdout) = stdout {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                on_line(&line);
+                if keep_stdout {
+                    kept.push_str(&line);
+                    kept.push('\n');
+                }
+            }
+        }
+        kept
+    };
+    let run = async {
+        let kept = read_stdout.await;
+        let status = child.wait().await;
+        (kept, status)
+    };
+
+    let (kept, status) = tokio::select! {
+        done = run => done,
+        _ = tokio::time::sleep(timeout) => {
+            return Err(MediaError::Timeout { what: what.to_owned(), after: timeout });
+        }
+        _ = cancel.cancelled() => return Err(MediaError::Canceled),
+    };
+    let stderr_tail = stderr_task.await.unwrap_or_default();
+    let status = status?;
+    if status.success() {
+        Ok(Finished { stdout: kept })
+    } else {
+        Err(MediaError::Failed {
+            what: format!("{what} ({status})"),
+            stderr_tail,
+        })
+    }
+}
+
+/// The last lines of a stream, bounded in lines and bytes, whatever its length.
+async fn tail(stream: impl AsyncRead + Unpin) -> String {
+    let mut lines = BufReader::new(stream).lines();
+    let mut kept: VecDeque<String> = VecDeque::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let mut line = line;
+        if line.len() > STDERR_TAIL_BYTES {
+            let mut cut = STDERR_TAIL_BYTES;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
+        kept.push_back(line);
+        if kept.len() > STDERR_TAIL_LINES {
+            kept.pop_front();
+        }
+    }
+    let mut text: String = kept.into_iter().collect::<Vec<_>>().join("\n");
+    if text.len() > STDERR_TAIL_BYTES {
+        let mut start = text.len() - STDERR_TAIL_BYTES;
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        text = text[start..].to_owned();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]);
+        command
+    }
+
+    #[tokio::test]
+    async fn failure_carries_the_stderr_tail() {
+        let cancel = CancellationToken::new();
+        let err = run(
+            sh("for i in $(seq 1 50); do echo line$i >&2; done; exit 3"),
+            "sh",
+            Duration::from_secs(10),
+            &cancel,
+            false,
+            |_| {},
+        )
+        .await
+        .expect_err("must fail");
+        let text = err.to_string();
+        assert!(text.contains("line50"), "{text}");
+        assert!(!text.contains("line20\n"), "only the tail is kept: {text}");
+    }
+
+    #[tokio::test]
+    async fn stdout_lines_are_seen_as_they_come() {
+        let cancel = CancellationToken::new();
+        let mut seen = Vec::new();
+        let done = run(
+            sh("echo a; echo b"),
+            "sh",
+            Duration::from_secs(10),
+            &cancel,
+            true,
+            |line| seen.push(line.to_owned()),
+        )
+        .await
+        .expect("runs");
+        assert_eq!(seen, ["a", "b"]);
+        assert_eq!(done.stdout, "a\nb\n");
+    }
+
+    #[tokio::test]
+    async fn timeout_and_cancel_stop_the_child() {
+        let cancel = CancellationToken::new();
+        let started = Instant::now();
+        let err = run(sh("sleep 30"), "sleep", Duration::from_millis(200), &cancel, false, |_| {})
+            .await
+            .expect_err("times out");
+        assert!(matches!(err, MediaError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let canceller = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            canceller.cancel();
+        });
+        let started = Instant::now();
+        let err = run(sh("sleep 30"), "sleep", Duration::from_secs(60), &cancel, false, |_| {})
+            .await
+            .expect_err("canceled");
+        assert!(matches!(err, MediaError::Canceled), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+}
