@@ -22,13 +22,12 @@ use crate::error::{ApiError, Query};
 use crate::routes;
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("library.html", include_str!("../templates/library.html")),
     ("watch.html", include_str!("../templates/watch.html")),
     ("upload.html", include_str!("../templates/upload.html")),
-    ("error.html", include_str!("../templates/error.html")),
 ];
 
 const ASSETS: [(&str, &str, &str); 4] = [

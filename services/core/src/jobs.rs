@@ -78,10 +78,11 @@ pub async fn list(
 /// Processes an uploaded video again: a new job, unless one is already live.
 pub async fn submit(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsError> {
     let mut tx = pool.begin().await?;
-    let status: Option<(String,)> = sqlx::query_as("select status from videos where id = $1 for update")
-        .bind(video_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let status: Option<(String,)> =
+        sqlx::query_as("select status from videos where id = $1 for update")
+            .bind(video_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some((status,)) = status else {
         return Err(JobsError::NotFound("no such video"));
     };
@@ -158,9 +159,10 @@ pub struct QueueStats {
 }
 
 pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
-    let counts: Vec<(String, i64)> = sqlx::query_as("select state, count(*) from jobs group by state")
-        .fetch_all(pool)
-        .await?;
+    let counts: Vec<(String, i64)> =
+        sqlx::query_as("select state, count(*) from jobs group by state")
+            .fetch_all(pool)
+            .await?;
     let mut stats = QueueStats::default();
     for (state, count) in counts {
         match state.as_str() {

@@ -116,7 +116,10 @@ type JobEvents = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Processor for ControlPlane {
-    async fn submit_job(&self, request: Request<SubmitJobRequest>) -> Result<Response<Job>, Status> {
+    async fn submit_job(
+        &self,
+        request: Request<SubmitJobRequest>,
+    ) -> Result<Response<Job>, Status> {
         let video_id = parse_id(&request.get_ref().video_id, "video_id")?;
         let row = jobs::submit(&self.pool, video_id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
@@ -138,7 +141,11 @@ impl Processor for ControlPlane {
         let size = match request.page_size {
             0 => 50,
             n @ 1..=500 => i64::from(n),
-            _ => return Err(Status::invalid_argument("page_size must be between 1 and 500")),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "page_size must be between 1 and 500",
+                ));
+            }
         };
         let after = decode_token(&request.page_token)?;
         let mut rows = jobs::list(&self.pool, state_name(state), size + 1, after)
@@ -156,7 +163,10 @@ impl Processor for ControlPlane {
         }))
     }
 
-    async fn cancel_job(&self, request: Request<CancelJobRequest>) -> Result<Response<Job>, Status> {
+    async fn cancel_job(
+        &self,
+        request: Request<CancelJobRequest>,
+    ) -> Result<Response<Job>, Status> {
         let id = parse_id(&request.get_ref().job_id, "job_id")?;
         let row = jobs::cancel(&self.pool, id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
@@ -183,7 +193,12 @@ impl Processor for ControlPlane {
             let mut last = None;
             let mut row = first;
             loop {
-                let seen = (row.state.clone(), row.progress, row.stage.clone(), row.playable);
+                let seen = (
+                    row.state.clone(),
+                    row.progress,
+                    row.stage.clone(),
+                    row.playable,
+                );
                 if last.as_ref() != Some(&seen) {
                     if tx.send(Ok(event(&row))).await.is_err() {
                         return;
@@ -206,7 +221,9 @@ impl Processor for ControlPlane {
                 };
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     async fn queue_stats(

@@ -156,7 +156,9 @@ async fn process(
 ) -> Result<MediaFacts, JobError> {
     let id = job.video_id;
     let scratch = match &ctx.config.work_dir {
-        Some(dir) => tempfile::Builder::new().prefix("vodnest-job-").tempdir_in(dir)?,
+        Some(dir) => tempfile::Builder::new()
+            .prefix("vodnest-job-")
+            .tempdir_in(dir)?,
         None => tempfile::Builder::new().prefix("vodnest-job-").tempdir()?,
     };
     let input = scratch.path().join("source");
@@ -183,11 +185,7 @@ async fn process(
 
     videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
     let (progress_tx, progress_rx) = watch::channel(0.0f64);
-    let reporter = tokio::spawn(report_progress(
-        ctx.pool.clone(),
-        id,
-        progress_rx,
-    ));
+    let reporter = tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx));
     let output = hls::transcode(
         &input,
         &out_dir,
@@ -226,7 +224,11 @@ async fn report_progress(pool: PgPool, id: uuid::Uuid, mut progress: watch::Rece
 
 /// Uploads segments first, then rendition playlists, the master playlist last, so that no
 /// playlist is ever visible before what it lists.
-async fn upload(ctx: &JobContext, job: &ClaimedJob, mut files: Vec<OutputFile>) -> Result<(), JobError> {
+async fn upload(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    mut files: Vec<OutputFile>,
+) -> Result<(), JobError> {
     files.sort_by_key(|f| upload_rank(&f.relative_key));
     let prefix = media_prefix(job.video_id);
     let total = files.len().max(1);
@@ -239,7 +241,8 @@ async fn upload(ctx: &JobContext, job: &ClaimedJob, mut files: Vec<OutputFile>) 
         tokio::fs::remove_file(&file.path).await?;
         if done % 10 == 0 {
             let fraction = done as f64 / total as f64;
-            videos::set_progress(&ctx.pool, job.video_id, "uploading", 0.9 + 0.1 * fraction).await?;
+            videos::set_progress(&ctx.pool, job.video_id, "uploading", 0.9 + 0.1 * fraction)
+                .await?;
         }
     }
     Ok(())
@@ -270,7 +273,12 @@ mod tests {
 
     #[test]
     fn master_playlist_goes_last() {
-        let mut keys = ["master.m3u8", "720p/index.m3u8", "720p/seg_00001.m4s", "720p/init.mp4"];
+        let mut keys = [
+            "master.m3u8",
+            "720p/index.m3u8",
+            "720p/seg_00001.m4s",
+            "720p/init.mp4",
+        ];
         keys.sort_by_key(|k| upload_rank(k));
         assert_eq!(keys.last(), Some(&"master.m3u8"));
         assert_eq!(keys[2], "720p/index.m3u8");

@@ -76,10 +76,9 @@ impl Processor {
             .add_service(health)
             .add_service(reflection)
             .add_service(grpc::server(self.ctx.pool.clone()))
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(self.grpc_listener),
-                async move { server_stop.cancelled().await },
-            );
+            .serve_with_incoming_shutdown(TcpListenerStream::new(self.grpc_listener), async move {
+                server_stop.cancelled().await
+            });
         let server = tokio::spawn(server);
 
         shutdown.await;

@@ -86,7 +86,11 @@ async fn drain(mut running: JoinSet<()>, release: CancellationToken, grace: Dura
     if running.is_empty() {
         return;
     }
-    tracing::info!(jobs = running.len(), grace_s = grace.as_secs_f64(), "waiting for running jobs");
+    tracing::info!(
+        jobs = running.len(),
+        grace_s = grace.as_secs_f64(),
+        "waiting for running jobs"
+    );
     let finished = tokio::time::timeout(grace, async {
         while running.join_next().await.is_some() {}
     })

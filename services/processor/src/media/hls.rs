@@ -55,7 +55,12 @@ pub fn plan(probe: &Probe) -> Vec<RenditionPlan> {
         let (top_height, top_bitrate) = (LADDER[0].1, LADDER[0].2);
         let height = even(probe.height);
         let bitrate = top_bitrate * u64::from(height) / u64::from(top_height);
-        plans.push(rendition(probe, &format!("{height}p"), height, bitrate.max(300_000)));
+        plans.push(rendition(
+            probe,
+            &format!("{height}p"),
+            height,
+            bitrate.max(300_000),
+        ));
     }
     plans
 }
@@ -114,8 +119,18 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
         let maxrate = (r.video_bitrate * 107 / 100).to_string();
         let bufsize = (r.video_bitrate * 3 / 2).to_string();
         push(&["-map", &format!("[v{i}]")]);
-        push(&[&format!("-c:v:{i}"), "libx264", &format!("-b:v:{i}"), &bitrate]);
-        push(&[&format!("-maxrate:v:{i}"), &maxrate, &format!("-bufsize:v:{i}"), &bufsize]);
+        push(&[
+            &format!("-c:v:{i}"),
+            "libx264",
+            &format!("-b:v:{i}"),
+            &bitrate,
+        ]);
+        push(&[
+            &format!("-maxrate:v:{i}"),
+            &maxrate,
+            &format!("-bufsize:v:{i}"),
+            &bufsize,
+        ]);
         if probe.has_audio {
             push(&["-map", "0:a:0"]);
             stream_map.push(format!("v:{i},a:{i},name:{}", r.name));
@@ -124,14 +139,35 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
         }
     }
     push(&["-preset", "veryfast", "-profile:v", "high"]);
-    push(&["-force_key_frames", &gop_expr, "-sc_threshold", "0", "-flags", "+cgop"]);
+    push(&[
+        "-force_key_frames",
+        &gop_expr,
+        "-sc_threshold",
+        "0",
+        "-flags",
+        "+cgop",
+    ]);
     if probe.has_audio {
-        push(&["-c:a", "aac", "-b:a", &AUDIO_BITRATE.to_string(), "-ac", "2", "-ar", "48000"]);
+        push(&[
+            "-c:a",
+            "aac",
+            "-b:a",
+            &AUDIO_BITRATE.to_string(),
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+        ]);
     }
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
     push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
     push(&["-hls_playlist_type", "vod", "-hls_segment_type", "fmp4"]);
-    push(&["-hls_flags", "independent_segments", "-hls_fmp4_init_filename", "init.mp4"]);
+    push(&[
+        "-hls_flags",
+        "independent_segments",
+        "-hls_fmp4_init_filename",
+        "init.mp4",
+    ]);
     push(&["-hls_segment_filename", &out("%v/seg_%05d.m4s")]);
     push(&["-master_pl_name", "master.m3u8"]);
     push(&["-var_stream_map", &stream_map.join(" ")]);
@@ -161,7 +197,8 @@ pub async fn transcode(
         let Some(fraction) = progress_fraction(line, duration_us) else {
             return;
         };
-        if last_report.is_none_or(|at| at.elapsed() >= Duration::from_millis(500)) || fraction >= 1.0
+        if last_report.is_none_or(|at| at.elapsed() >= Duration::from_millis(500))
+            || fraction >= 1.0
         {
             last_report = Some(Instant::now());
             on_progress(fraction);
@@ -259,8 +296,14 @@ mod tests {
     #[test]
     fn reads_progress_lines() {
         let duration = 10_000_000.0;
-        assert_eq!(progress_fraction("out_time_us=5000000", duration), Some(0.5));
-        assert_eq!(progress_fraction("out_time_ms=2500000", duration), Some(0.25));
+        assert_eq!(
+            progress_fraction("out_time_us=5000000", duration),
+            Some(0.5)
+        );
+        assert_eq!(
+            progress_fraction("out_time_ms=2500000", duration),
+            Some(0.25)
+        );
         assert_eq!(progress_fraction("out_time_us=N/A", duration), None);
         assert_eq!(progress_fraction("progress=continue", duration), None);
         assert_eq!(progress_fraction("progress=end", duration), Some(1.0));
@@ -282,15 +325,38 @@ mod tests {
         if audio {
             command.args(["-f", "lavfi", "-i", "sine=sample_rate=44100"]);
         }
-        command.args(["-t", "9", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]);
+        command.args([
+            "-t",
+            "9",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ]);
         let status = command.arg(path).status().await.expect("ffmpeg runs");
         assert!(status.success());
     }
 
     async fn keyframe_times(path: &Path) -> Vec<f64> {
         let output = Command::new("ffprobe")
-            .args(["-v", "error", "-select_streams", "v:0", "-skip_frame", "nokey"])
-            .args(["-show_entries", "frame=pts_time", "-of", "csv=p=0", "-allowed_extensions", "ALL"])
+            .args([
+                "-v",
+                "error",
+                "-select_streams",
+                "v:0",
+                "-skip_frame",
+                "nokey",
+            ])
+            .args([
+                "-show_entries",
+                "frame=pts_time",
+                "-of",
+                "csv=p=0",
+                "-allowed_extensions",
+                "ALL",
+            ])
             .arg(path)
             .output()
             .await
@@ -328,7 +394,11 @@ mod tests {
             .expect("transcode");
             assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
             assert_eq!(seen.last(), Some(&1.0));
-            let keys: Vec<_> = output.files.iter().map(|f| f.relative_key.as_str()).collect();
+            let keys: Vec<_> = output
+                .files
+                .iter()
+                .map(|f| f.relative_key.as_str())
+                .collect();
             assert!(keys.contains(&"master.m3u8"), "{keys:?}");
             assert!(keys.contains(&"360p/index.m3u8"), "{keys:?}");
             assert!(keys.contains(&"360p/init.mp4"), "{keys:?}");
@@ -339,7 +409,10 @@ mod tests {
             let first = keyframes[0];
             for (i, t) in keyframes.iter().enumerate() {
                 let expected = first + 2.0 * i as f64;
-                assert!((t - expected).abs() < 0.05, "keyframe {i} at {t}: {keyframes:?}");
+                assert!(
+                    (t - expected).abs() < 0.05,
+                    "keyframe {i} at {t}: {keyframes:?}"
+                );
             }
         }
     }

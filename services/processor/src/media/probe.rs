@@ -78,7 +78,14 @@ pub async fn probe(input: &Path, timeout: Duration) -> Result<Probe, MediaError>
     }
     let mut command = Command::new("ffprobe");
     command
-        .args(["-v", "error", "-print_format", "json", "-show_format", "-show_streams"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+        ])
         .arg(input);
     let finished = match process::run(
         command,
@@ -102,7 +109,11 @@ pub async fn probe(input: &Path, timeout: Duration) -> Result<Probe, MediaError>
 
 /// The last ffprobe line without the file path it starts with.
 fn readable(stderr: &str) -> String {
-    let line = stderr.lines().last().unwrap_or("ffprobe could not read it").trim();
+    let line = stderr
+        .lines()
+        .last()
+        .unwrap_or("ffprobe could not read it")
+        .trim();
     let line = line.rsplit_once(": ").map_or(line, |(_, msg)| msg);
     format!("ffprobe could not read it ({})", line.to_lowercase())
 }
@@ -197,17 +208,25 @@ mod tests {
         let json = r#"{"streams":[{"codec_type":"video","codec_name":"h264","width":1920,"height":1080,
             "side_data_list":[{"rotation":-90}]}],"format":{"duration":"3"}}"#;
         let probe = parse(json).expect("parses");
-        assert_eq!((probe.width, probe.height, probe.rotation), (1080, 1920, -90));
+        assert_eq!(
+            (probe.width, probe.height, probe.rotation),
+            (1080, 1920, -90)
+        );
     }
 
     #[test]
     fn refuses_what_is_not_a_video() {
-        let audio_only = r#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"3"}}"#;
+        let audio_only =
+            r#"{"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{"duration":"3"}}"#;
         let image = r#"{"streams":[{"codec_type":"video","codec_name":"png","width":10,"height":10}],"format":{"format_name":"png_pipe"}}"#;
         for json in [audio_only, image, "{}", "not json"] {
             let err = parse(json).expect_err(json);
             assert!(err.is_permanent(), "{err}");
-            assert!(err.to_string().starts_with("the uploaded file is not a video"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("the uploaded file is not a video"),
+                "{err}"
+            );
         }
     }
 
@@ -217,10 +236,14 @@ mod tests {
         let empty = dir.path().join("empty.mp4");
         tokio::fs::write(&empty, b"").await.expect("write");
         let noise = dir.path().join("noise.mp4");
-        let bytes: Vec<u8> = (0..65536u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let bytes: Vec<u8> = (0..65536u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
         tokio::fs::write(&noise, bytes).await.expect("write");
         for path in [empty, noise] {
-            let err = probe(&path, Duration::from_secs(30)).await.expect_err("not a video");
+            let err = probe(&path, Duration::from_secs(30))
+                .await
+                .expect_err("not a video");
             assert!(err.is_permanent(), "{err}");
         }
     }

@@ -169,9 +169,16 @@ mod tests {
     async fn timeout_and_cancel_stop_the_child() {
         let cancel = CancellationToken::new();
         let started = Instant::now();
-        let err = run(sh("sleep 30"), "sleep", Duration::from_millis(200), &cancel, false, |_| {})
-            .await
-            .expect_err("times out");
+        let err = run(
+            sh("sleep 30"),
+            "sleep",
+            Duration::from_millis(200),
+            &cancel,
+            false,
+            |_| {},
+        )
+        .await
+        .expect_err("times out");
         assert!(matches!(err, MediaError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
 
@@ -181,9 +188,16 @@ mod tests {
             canceller.cancel();
         });
         let started = Instant::now();
-        let err = run(sh("sleep 30"), "sleep", Duration::from_secs(60), &cancel, false, |_| {})
-            .await
-            .expect_err("canceled");
+        let err = run(
+            sh("sleep 30"),
+            "sleep",
+            Duration::from_secs(60),
+            &cancel,
+            false,
+            |_| {},
+        )
+        .await
+        .expect_err("canceled");
         assert!(matches!(err, MediaError::Canceled), "{err}");
         assert!(started.elapsed() < Duration::from_secs(2));
     }

@@ -1,0 +1,27 @@
+variable "name_prefix" {
+  description = "Prefix of the bucket names: {prefix}-raw and {prefix}-media."
+  type        = string
+}
+
+variable "allowed_origins" {
+  description = "Origins allowed to PUT parts to the raw bucket and read the media bucket from a browser."
+  type        = list(string)
+}
+
+variable "raw_lifecycle" {
+  description = "Abort incomplete multipart uploads in the raw bucket after a day."
+  type        = bool
+  default     = true
+}
+
+variable "media_public_read" {
+  description = "Let anyone read the media bucket (local development without a CDN)."
+  type        = bool
+  default     = false
+}
+
+variable "force_destroy" {
+  description = "Allow destroying buckets that still hold objects."
+  type        = bool
+  default     = false
+}

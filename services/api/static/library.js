@@ -1,0 +1,44 @@
+// Library page: durations in h:mm:ss, and live status for videos still in the works.
+(function () {
+  'use strict';
+
+  function formatDuration(seconds) {
+    const s = Math.round(seconds);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    const sec = String(s % 60).padStart(2, '0');
+    return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  }
+
+  function update(card, state) {
+    const badge = card.querySelector('[data-role=badge]');
+    badge.className = `badge badge-${state.status}`;
+    badge.textContent = state.status.replace('_', ' ');
+    card.dataset.status = state.status;
+    const progress = card.querySelector('[data-role=progress]');
+    const working = state.status === 'queued' || state.status === 'processing';
+    progress.classList.toggle('hidden', !working);
+    progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
+  }
+
+  function follow(card) {
+    const id = card.dataset.videoId;
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${id}/events`);
+    socket.addEventListener('message', (event) => {
+      const frame = JSON.parse(event.data);
+      const state = frame.type === 'snapshot' ? frame.video : frame;
+      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
+      update(card, state);
+      if (state.status === 'ready' || state.status === 'failed') socket.close();
+    });
+  }
+
+  for (const el of document.querySelectorAll('.duration[data-duration]')) {
+    el.textContent = formatDuration(Number(el.dataset.duration));
+  }
+  for (const card of document.querySelectorAll('.card[data-video-id]')) {
+    const status = card.dataset.status;
+    if (status !== 'ready' && status !== 'failed') follow(card);
+  }
+})();

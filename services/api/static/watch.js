@@ -1,0 +1,70 @@
+// Watch page: play the HLS stream with hls.js (or natively on Safari); while the video is
+// still processing, show its progress and start by itself once it is playable.
+(function () {
+  'use strict';
+
+  const video = JSON.parse(document.getElementById('video-data').textContent);
+  const element = document.getElementById('player');
+  const status = document.getElementById('status');
+  window.vodnestErrors = [];
+  window.vodnestPlayer = { video: element, hls: null };
+  let started = false;
+
+  function describe(state) {
+    if (state.status === 'failed') return `Processing failed: ${state.error || 'unknown error'}`;
+    if (state.status === 'awaiting_upload') return 'Waiting for the upload to finish…';
+    const stage = state.stage || state.status;
+    return `${stage[0].toUpperCase()}${stage.slice(1)}… ${Math.round(state.progress * 100)}%`;
+  }
+
+  function play(url) {
+    if (started) return;
+    started = true;
+    status.textContent = '';
+    if (window.Hls && window.Hls.isSupported()) {
+      const hls = new window.Hls();
+      window.vodnestPlayer.hls = hls;
+      hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });
+        if (data.fatal) status.textContent = `Playback error: ${data.details}`;
+      });
+      hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+        element.play().catch(() => { /* autoplay refused: the controls remain */ });
+      });
+      hls.loadSource(url);
+      hls.attachMedia(element);
+    } else if (element.canPlayType('application/vnd.apple.mpegurl')) {
+      element.src = url;
+      element.play().catch(() => {});
+    } else {
+      status.textContent = 'This browser cannot play HLS video.';
+    }
+  }
+
+  async function playWhenReady() {
+    const response = await fetch(`/api/v1/videos/${video.id}`, { credentials: 'same-origin' });
+    if (!response.ok) return;
+    const body = await response.json();
+    if (body.video.playable && body.video.playback.hls_url) play(body.video.playback.hls_url);
+  }
+
+  function follow() {
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${video.id}/events`);
+    socket.addEventListener('message', (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
+      const state = frame.type === 'snapshot' ? frame.video : frame;
+      if (!started) status.textContent = describe(state);
+      if (state.playable && !started) playWhenReady();
+      if (state.status === 'ready' || state.status === 'failed') socket.close();
+    });
+  }
+
+  if (video.playable && video.playback.hls_url) {
+    play(video.playback.hls_url);
+  } else {
+    status.textContent = describe(video);
+    follow();
+  }
+})();

@@ -1,0 +1,33 @@
+// Opens the watch page of a video and checks that it plays: currentTime advances, no fatal
+// hls.js error, no console or page errors.
+// Usage: node tests/browser/watch.mjs --base URL --token TOKEN --video ID [--screenshots DIR]
+import { launch, parseArgs, signIn, watchErrors } from './lib.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const result = { ok: false, currentTime: 0, hlsErrors: [], consoleErrors: [] };
+const browser = await launch();
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  result.consoleErrors = watchErrors(page);
+  await signIn(page, args.base, args.token, args.screenshots);
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/library.png`, fullPage: true });
+
+  await page.goto(`${args.base}/watch?v=${args.video}`);
+  await page.waitForFunction(() => window.vodnestPlayer && window.vodnestPlayer.video.currentTime > 0,
+    null, { timeout: 60000 });
+  const start = await page.evaluate(() => window.vodnestPlayer.video.currentTime);
+  await page.waitForFunction((t0) => window.vodnestPlayer.video.currentTime >= t0 + 1.5,
+    start, { timeout: 30000 });
+  result.currentTime = await page.evaluate(() => window.vodnestPlayer.video.currentTime);
+  result.hlsErrors = await page.evaluate(() => window.vodnestErrors);
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/watch.png` });
+  const fatal = result.hlsErrors.filter((e) => e.fatal);
+  result.ok = fatal.length === 0 && result.consoleErrors.length === 0;
+  if (!result.ok) result.reason = 'hls.js or the page reported errors';
+} catch (err) {
+  result.reason = String(err && err.message ? err.message : err);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);
