@@ -88,25 +88,26 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Err
     Ok(done.rows_affected() > 0)
 }
 
-/// Marks an uploaded video `queued` and enqueues its job in the same transaction. Returns
-/// whether this call made the change: a second call (or a concurrent one) finds the video no
-/// longer `awaiting_upload` and does nothing.
-pub async fn mark_uploaded_and_enqueue(pool: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+/// Marks an uploaded video `queued` and enqueues its job in the same transaction. Returns the
+/// video as this call left it, or `None` when a previous (or concurrent) call already did it:
+/// the video is then no longer `awaiting_upload` and nothing changes.
+pub async fn mark_uploaded_and_enqueue(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<VideoRow>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let changed = sqlx::query(
+    let row: Option<VideoRow> = sqlx::query_as(&format!(
         "update videos set status = 'queued', stage = null, progress = 0, upload_id = null \
-         where id = $1 and status = 'awaiting_upload'",
-    )
+         where id = $1 and status = 'awaiting_upload' returning {COLUMNS}"
+    ))
     .bind(id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        > 0;
-    if changed {
+    .fetch_optional(&mut *tx)
+    .await?;
+    if row.is_some() {
         queue::enqueue(&mut *tx, id).await?;
     }
     tx.commit().await?;
-    Ok(changed)
+    Ok(row)
 }
 
 /// Ends an upload that cannot be processed (for example, the object is missing or too small).

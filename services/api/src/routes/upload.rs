@@ -202,10 +202,13 @@ pub async fn complete(
         return Err(ApiError::invalid("size_mismatch", error));
     }
 
-    if videos::mark_uploaded_and_enqueue(&state.pool, id).await? {
-        tracing::info!(video_id = %id, "upload complete; job enqueued");
-    }
-    let row = find(&state, id).await?;
+    let row = match videos::mark_uploaded_and_enqueue(&state.pool, id).await? {
+        Some(row) => {
+            tracing::info!(video_id = %id, "upload complete; job enqueued");
+            row
+        }
+        None => find(&state, id).await?,
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(One {
