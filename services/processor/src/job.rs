@@ -239,7 +239,7 @@ async fn upload(
             .await?;
         // Free the disk at once: memory and disk stay flat whatever the duration.
         tokio::fs::remove_file(&file.path).await?;
-        if done % 10 == 0 {
+        if done.is_multiple_of(10) {
             let fraction = done as f64 / total as f64;
             videos::set_progress(&ctx.pool, job.video_id, "uploading", 0.9 + 0.1 * fraction)
                 .await?;

@@ -287,8 +287,8 @@ mod tests {
         assert_eq!((hd[0].width, hd[0].height), (1280, 720));
         let small = plan(&source(641, 359));
         assert_eq!(small.len(), 1);
-        assert!(small[0].height <= 359 && small[0].height % 2 == 0);
-        assert!(small[0].width % 2 == 0);
+        assert!(small[0].height <= 359 && small[0].height.is_multiple_of(2));
+        assert!(small[0].width.is_multiple_of(2));
         let portrait = plan(&source(1080, 1920));
         assert_eq!((portrait[0].width, portrait[0].height), (404, 720));
     }
