@@ -16,24 +16,23 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::events::{VIDEO_EVENTS_CHANNEL, VideoEvent};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum HubMessage {
-    /// Nothing has happened since the subscription began.
-    Idle,
-    Event(VideoEvent),
-    /// Notifications may have been lost: reload the state.
-    Resync,
+/// What a subscriber sees: the latest event, and how many resyncs happened so far. The count
+/// is kept apart so that an event arriving right after a resync cannot hide it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HubState {
+    pub resyncs: u64,
+    pub event: Option<VideoEvent>,
 }
 
 #[derive(Clone, Default)]
 pub struct EventHub {
-    channels: Arc<Mutex<HashMap<Uuid, watch::Sender<HubMessage>>>>,
+    channels: Arc<Mutex<HashMap<Uuid, watch::Sender<HubState>>>>,
 }
 
 /// A live subscription to one video; dropping it cleans up the channel once unused.
 pub struct Subscription {
     id: Uuid,
-    pub receiver: watch::Receiver<HubMessage>,
+    pub receiver: watch::Receiver<HubState>,
     hub: EventHub,
 }
 
@@ -51,7 +50,7 @@ impl Drop for Subscription {
 }
 
 impl EventHub {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<HubMessage>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<HubState>>> {
         // The map stays consistent whatever panicked while holding it.
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -60,7 +59,7 @@ impl EventHub {
         let mut channels = self.lock();
         let receiver = channels
             .entry(id)
-            .or_insert_with(|| watch::channel(HubMessage::Idle).0)
+            .or_insert_with(|| watch::channel(HubState::default()).0)
             .subscribe();
         Subscription {
             id,
@@ -71,13 +70,13 @@ impl EventHub {
 
     pub fn publish(&self, event: VideoEvent) {
         if let Some(sender) = self.lock().get(&event.id) {
-            sender.send_replace(HubMessage::Event(event));
+            sender.send_modify(|state| state.event = Some(event));
         }
     }
 
     pub fn resync_all(&self) {
         for sender in self.lock().values() {
-            sender.send_replace(HubMessage::Resync);
+            sender.send_modify(|state| state.resyncs += 1);
         }
     }
 
@@ -163,12 +162,18 @@ mod tests {
         hub.publish(event(a, 0.2));
         assert!(sub_a.receiver.has_changed().unwrap_or(false));
         assert_eq!(
-            *sub_a.receiver.borrow_and_update(),
-            HubMessage::Event(event(a, 0.2))
+            sub_a.receiver.borrow_and_update().event,
+            Some(event(a, 0.2))
         );
         assert!(!sub_b.receiver.has_changed().unwrap_or(true));
         hub.resync_all();
-        assert_eq!(*sub_a.receiver.borrow_and_update(), HubMessage::Resync);
+        hub.publish(event(a, 0.3));
+        let seen = sub_a.receiver.borrow_and_update().clone();
+        assert_eq!(
+            seen.resyncs, 1,
+            "an event right after a resync does not hide it"
+        );
+        assert_eq!(seen.event, Some(event(a, 0.3)));
     }
 
     #[tokio::test]

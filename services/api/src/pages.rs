@@ -30,27 +30,14 @@ const TEMPLATES: [(&str, &str); 5] = [
     ("upload.html", include_str!("../templates/upload.html")),
 ];
 
-const ASSETS: [(&str, &str, &str); 4] = [
-    (
-        "app.css",
-        "text/css; charset=utf-8",
-        include_str!("../static/app.css"),
-    ),
-    (
-        "library.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../static/library.js"),
-    ),
-    (
-        "watch.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../static/watch.js"),
-    ),
-    (
-        "upload.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../static/upload.js"),
-    ),
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+const ASSETS: [(&str, &str, &str); 5] = [
+    ("app.css", CSS, include_str!("../static/app.css")),
+    ("events.js", JS, include_str!("../static/events.js")),
+    ("library.js", JS, include_str!("../static/library.js")),
+    ("watch.js", JS, include_str!("../static/watch.js")),
+    ("upload.js", JS, include_str!("../static/upload.js")),
 ];
 
 const HLS_JS: &str = "hls.js/dist/hls.min.js";

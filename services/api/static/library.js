@@ -21,24 +21,13 @@
     progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
   }
 
-  function follow(card) {
-    const id = card.dataset.videoId;
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${id}/events`);
-    socket.addEventListener('message', (event) => {
-      const frame = JSON.parse(event.data);
-      const state = frame.type === 'snapshot' ? frame.video : frame;
-      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
-      update(card, state);
-      if (state.status === 'ready' || state.status === 'failed') socket.close();
-    });
-  }
-
   for (const el of document.querySelectorAll('.duration[data-duration]')) {
     el.textContent = formatDuration(Number(el.dataset.duration));
   }
   for (const card of document.querySelectorAll('.card[data-video-id]')) {
     const status = card.dataset.status;
-    if (status !== 'ready' && status !== 'failed') follow(card);
+    if (status !== 'ready' && status !== 'failed') {
+      window.vodnestFollow(card.dataset.videoId, (state) => update(card, state));
+    }
   }
 })();

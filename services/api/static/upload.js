@@ -62,16 +62,11 @@
   }
 
   function followProcessing(id) {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${id}/events`);
-    socket.addEventListener('message', (event) => {
-      const frame = JSON.parse(event.data);
-      const state = frame.type === 'snapshot' ? frame.video : frame;
-      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
+    window.vodnestFollow(id, (state) => {
       bar.style.width = `${Math.round(state.progress * 100)}%`;
       text.textContent = `${state.stage || state.status} ${Math.round(state.progress * 100)}%`;
-      if (state.status === 'failed') { fail(`Processing failed: ${state.error}`); socket.close(); }
-      if (state.status === 'ready') { text.textContent = 'Ready.'; socket.close(); }
+      if (state.status === 'failed') fail(`Processing failed: ${state.error}`);
+      if (state.status === 'ready') text.textContent = 'Ready.';
     });
   }
 

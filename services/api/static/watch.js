@@ -49,15 +49,9 @@
   }
 
   function follow() {
-    const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-    const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${video.id}/events`);
-    socket.addEventListener('message', (event) => {
-      const frame = JSON.parse(event.data);
-      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
-      const state = frame.type === 'snapshot' ? frame.video : frame;
+    window.vodnestFollow(video.id, (state) => {
       if (!started) status.textContent = describe(state);
       if (state.playable && !started) playWhenReady();
-      if (state.status === 'ready' || state.status === 'failed') socket.close();
     });
   }
 

@@ -174,7 +174,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDatabase, settings: TestSettings) -> Result<Self> {
-        vodnest_core::telemetry::init();
+        vodnest_core::telemetry::init_for_tests();
         let token = settings
             .api
             .admin_token

@@ -17,7 +17,6 @@ use super::VideoId;
 use super::videos::{find, view};
 use crate::auth::Authenticated;
 use crate::error::ApiError;
-use crate::hub::HubMessage;
 use crate::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -51,6 +50,7 @@ pub async fn subscribe(
 async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
     // Subscribe before reading the snapshot so that no change falls in between.
     let mut subscription = state.hub.subscribe(id);
+    let mut resyncs_seen = subscription.receiver.borrow_and_update().resyncs;
     if !send_snapshot(&mut socket, &state, id).await {
         return;
     }
@@ -62,11 +62,14 @@ async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
                 if changed.is_err() {
                     break;
                 }
-                let message = subscription.receiver.borrow_and_update().clone();
-                let sent = match message {
-                    HubMessage::Idle => true,
-                    HubMessage::Event(event) => send(&mut socket, &Frame::Status(&event)).await,
-                    HubMessage::Resync => send_snapshot(&mut socket, &state, id).await,
+                let seen = subscription.receiver.borrow_and_update().clone();
+                let sent = if seen.resyncs != resyncs_seen {
+                    resyncs_seen = seen.resyncs;
+                    send_snapshot(&mut socket, &state, id).await
+                } else if let Some(event) = &seen.event {
+                    send(&mut socket, &Frame::Status(event)).await
+                } else {
+                    true
                 };
                 if !sent {
                     break;
