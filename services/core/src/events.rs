@@ -7,6 +7,8 @@ use uuid::Uuid;
 pub const VIDEO_EVENTS_CHANNEL: &str = "vodnest_video_events";
 /// A job became runnable; payload is the job id.
 pub const JOBS_CHANNEL: &str = "vodnest_jobs";
+/// A job was canceled or deleted; payload is the job id.
+pub const JOB_STOPPED_CHANNEL: &str = "vodnest_job_stopped";
 
 /// A video's state as carried by a notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

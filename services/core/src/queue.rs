@@ -55,7 +55,7 @@ pub async fn claim(
         "with next as ( \
              select id from jobs \
              where (state = 'queued' and run_at <= now()) \
-                or (state = 'running' and lease_expires_at < now()) \
+                or (state = 'running' and lease_expires_at < now() and attempt < max_attempts) \
              order by run_at \
              limit 1 \
              for update skip locked \
@@ -74,6 +74,26 @@ pub async fn claim(
     .bind(lease.as_secs_f64())
     .fetch_optional(pool)
     .await
+}
+
+/// Ends the jobs whose lease ran out on their last attempt (their processor crashed or was
+/// cut off every time): job and video `failed`, with the reason. Returns their video ids.
+pub async fn fail_exhausted_leases(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
+    let rows: Vec<(Uuid,)> = sqlx::query_as(
+        "with dead as ( \
+             update jobs set state = 'failed', lease_expires_at = null, finished_at = now(), \
+                 last_error = 'the processor running it stopped answering on its last attempt' \
+             where state = 'running' and lease_expires_at < now() and attempt >= max_attempts \
+             returning video_id, last_error \
+         ) \
+         update videos v set status = 'failed', stage = null, playable = false, \
+             error = dead.last_error \
+         from dead where v.id = dead.video_id \
+         returning v.id",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// Renews the lease. `Fenced` means another attempt owns the job now.

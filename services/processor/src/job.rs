@@ -39,6 +39,9 @@ pub enum JobError {
     /// The lease was lost: another attempt owns the job now, or the job is gone.
     #[error("the job was taken over or canceled")]
     LeaseLost,
+    /// The job was canceled or its video deleted.
+    #[error("the job was canceled")]
+    Stopped,
     /// The processor is shutting down.
     #[error("the processor is shutting down")]
     Shutdown,
@@ -51,14 +54,20 @@ impl JobError {
             Self::Media(e) => !e.is_permanent() && !matches!(e, MediaError::Canceled),
             Self::Storage(e) => e.is_transient(),
             Self::Db(_) | Self::Io(_) => true,
-            Self::RawMissing | Self::LeaseLost | Self::Shutdown => false,
+            Self::RawMissing | Self::LeaseLost | Self::Stopped | Self::Shutdown => false,
         }
     }
 }
 
-/// Runs the job to an outcome recorded in the database. `shutdown` fires when the processor
-/// gives up waiting for its jobs: the job is then released for another processor.
-pub async fn run(ctx: Arc<JobContext>, job: ClaimedJob, shutdown: CancellationToken) {
+/// Runs the job to an outcome recorded in the database. `stopped` fires when the job is
+/// canceled or deleted; `shutdown` when the processor gives up waiting for its jobs: the job
+/// is then released for another processor.
+pub async fn run(
+    ctx: Arc<JobContext>,
+    job: ClaimedJob,
+    stopped: CancellationToken,
+    shutdown: CancellationToken,
+) {
     let span = tracing::info_span!("job", job_id = %job.id, video_id = %job.video_id, attempt = job.attempt);
     async move {
         let started = Instant::now();
@@ -71,6 +80,7 @@ pub async fn run(ctx: Arc<JobContext>, job: ClaimedJob, shutdown: CancellationTo
             tokio::select! {
                 result = process(&ctx, &job, &work) => result,
                 _ = lease_lost.cancelled() => { work_guard.cancel(); Err(JobError::LeaseLost) }
+                _ = stopped.cancelled() => { work_guard.cancel(); Err(JobError::Stopped) }
                 _ = shutdown.cancelled() => { work_guard.cancel(); Err(JobError::Shutdown) }
             }
         };
@@ -95,6 +105,13 @@ async fn record(
             .await
             .map(|()| tracing::info!("job released for another processor")),
         Err(JobError::LeaseLost) => Err(QueueError::Fenced(job.id)),
+        Err(JobError::Stopped) => {
+            tracing::info!("job canceled; removing its partial output");
+            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
+                tracing::warn!(error = %err, "cannot remove the partial output");
+            }
+            Ok(())
+        }
         Err(err) => {
             let message = err.to_string();
             let transient = err.is_transient();

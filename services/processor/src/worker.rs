@@ -2,7 +2,8 @@
 //! table or, should one be lost, after a short poll. On shutdown, stop claiming and give the
 //! running jobs a grace period before they are released.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -10,7 +11,8 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use vodnest_core::events::JOBS_CHANNEL;
+use uuid::Uuid;
+use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
 use vodnest_core::queue;
 
 use crate::job::{self, JobContext};
@@ -29,15 +31,44 @@ fn rand_suffix() -> u16 {
     uuid::Uuid::new_v4().as_u128() as u16
 }
 
+/// The jobs running here, each with the token that stops it when the job is canceled or
+/// deleted elsewhere.
+#[derive(Clone, Default)]
+struct Running(Arc<Mutex<HashMap<Uuid, CancellationToken>>>);
+
+impl Running {
+    fn insert(&self, id: Uuid) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.lock().insert(id, token.clone());
+        token
+    }
+
+    fn remove(&self, id: Uuid) {
+        self.lock().remove(&id);
+    }
+
+    fn stop(&self, id: Uuid) {
+        if let Some(token) = self.lock().get(&id) {
+            token.cancel();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CancellationToken>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// Runs until `stop` fires, then drains: jobs get `grace` to finish, after which they are
 /// released to the queue.
 pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToken) {
     let slots = Arc::new(Semaphore::new(ctx.config.concurrency as usize));
     let wake = Arc::new(Notify::new());
     let listener_stop = CancellationToken::new();
+    let jobs_here = Running::default();
     tokio::spawn(listen_for_jobs(
         ctx.pool.clone(),
         wake.clone(),
+        jobs_here.clone(),
         listener_stop.clone(),
     ));
     let release = CancellationToken::new();
@@ -54,15 +85,27 @@ pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToke
         };
         match queue::claim(&ctx.pool, &worker_id, ctx.config.lease()).await {
             Ok(Some(claimed)) => {
-                let (ctx, release) = (ctx.clone(), release.clone());
+                let (ctx, release, jobs_here) = (ctx.clone(), release.clone(), jobs_here.clone());
+                let stopped = jobs_here.insert(claimed.id);
                 running.spawn(async move {
-                    job::run(ctx, claimed, release).await;
+                    let id = claimed.id;
+                    job::run(ctx, claimed, stopped, release).await;
+                    jobs_here.remove(id);
                     drop(permit);
                 });
                 // Look again at once: more jobs may be due.
                 continue;
             }
-            Ok(None) => drop(permit),
+            Ok(None) => {
+                drop(permit);
+                match queue::fail_exhausted_leases(&ctx.pool).await {
+                    Ok(videos) if !videos.is_empty() => {
+                        tracing::warn!(?videos, "jobs failed after their last lease expired");
+                    }
+                    Ok(_) => {}
+                    Err(err) => tracing::warn!(error = %err, "cannot fail exhausted jobs"),
+                }
+            }
             Err(err) => {
                 drop(permit);
                 tracing::warn!(error = %err, "cannot claim a job");
@@ -102,13 +145,21 @@ async fn drain(mut running: JoinSet<()>, release: CancellationToken, grace: Dura
     }
 }
 
-/// Wakes the claim loop on every `vodnest_jobs` notification. A lost connection is
-/// reconnected; the poll covers what is missed meanwhile.
-async fn listen_for_jobs(pool: PgPool, wake: Arc<Notify>, stop: CancellationToken) {
+/// Wakes the claim loop on every `vodnest_jobs` notification and stops a running job on its
+/// `vodnest_job_stopped` one. A lost connection is reconnected; the poll and the fenced
+/// heartbeat cover what is missed meanwhile.
+async fn listen_for_jobs(
+    pool: PgPool,
+    wake: Arc<Notify>,
+    jobs_here: Running,
+    stop: CancellationToken,
+) {
     loop {
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(JOBS_CHANNEL).await?;
+            listener
+                .listen_all([JOBS_CHANNEL, JOB_STOPPED_CHANNEL])
+                .await?;
             Ok::<_, sqlx::Error>(listener)
         };
         let mut listener = tokio::select! {
@@ -130,6 +181,11 @@ async fn listen_for_jobs(pool: PgPool, wake: Arc<Notify>, stop: CancellationToke
                 received = listener.try_recv() => received,
             };
             match received {
+                Ok(Some(notification)) if notification.channel() == JOB_STOPPED_CHANNEL => {
+                    if let Ok(id) = notification.payload().parse() {
+                        jobs_here.stop(id);
+                    }
+                }
                 Ok(Some(_)) => wake.notify_one(),
                 Ok(None) | Err(_) => break,
             }

@@ -3,110 +3,21 @@
 //! one helper per endpoint. The environment comes from the dev script (`./dev test`, or
 //! `eval "$(./dev env)"` before `cargo test`).
 
-pub mod clip;
 pub mod ws;
 
-use std::path::{Path, PathBuf};
+pub use vodnest_testkit::{TestDatabase, clip, repo_root, storage_config};
+
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vodnest_api::{ApiConfig, Application};
-use vodnest_core::config::{DatabaseConfig, StorageConfig};
+use vodnest_core::config::DatabaseConfig;
 use vodnest_processor::{Processor, ProcessorConfig};
-
-/// The repository root (for scripts and node_modules).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn env(name: &str) -> Result<String> {
-    std::env::var(name).with_context(|| {
-        format!(
-            "{name} is not set: run the tests with `./dev test`, or `eval \"$(./dev env)\"` first"
-        )
-    })
-}
-
-/// A throwaway database, dropped by [`TestApp::stop`]. Databases left by crashed runs are
-/// swept after an hour (their name carries their creation time).
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-    admin_url: String,
-}
-
-impl TestDatabase {
-    pub async fn create() -> Result<Self> {
-        let admin_url = env("DATABASE_URL")?;
-        let mut admin = PgConnection::connect(&admin_url).await?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let stale: Vec<(String,)> = sqlx::query_as(
-            "select datname from pg_database where datname like 'vodnest\\_test\\_%'",
-        )
-        .fetch_all(&mut admin)
-        .await?;
-        for (name,) in stale {
-            let created = name.split('_').nth(2).and_then(|s| s.parse::<u64>().ok());
-            if created.is_some_and(|c| c + 3600 < now) {
-                let _ = sqlx::query(&format!("drop database if exists \"{name}\" with (force)"))
-                    .execute(&mut admin)
-                    .await;
-            }
-        }
-        let name = format!("vodnest_test_{now}_{}", uuid::Uuid::new_v4().simple());
-        sqlx::query(&format!("create database \"{name}\""))
-            .execute(&mut admin)
-            .await?;
-        let url = with_database(&admin_url, &name)?;
-        Ok(Self {
-            name,
-            url,
-            admin_url,
-        })
-    }
-
-    pub async fn drop_database(&self) -> Result<()> {
-        let mut admin = PgConnection::connect(&self.admin_url).await?;
-        sqlx::query(&format!(
-            "drop database if exists \"{}\" with (force)",
-            self.name
-        ))
-        .execute(&mut admin)
-        .await?;
-        Ok(())
-    }
-}
-
-/// `postgres://u@h:p/db?x` with `db` replaced.
-fn with_database(url: &str, name: &str) -> Result<String> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").context("DATABASE_URL has no scheme")? + 3;
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    Ok(out)
-}
-
-pub fn storage_config() -> Result<StorageConfig> {
-    Ok(StorageConfig {
-        raw_bucket: env("RAW_BUCKET")?,
-        media_bucket: env("MEDIA_BUCKET")?,
-        media_base_url: env("MEDIA_BASE_URL")?,
-    })
-}
 
 /// Settings for the in-process services; tests may change them before [`TestApp::spawn_with`].
 pub struct TestSettings {
@@ -379,21 +290,4 @@ pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) 
         bail!("error without a message: {body}");
     }
     Ok(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/vodnest?sslmode=disable", "t").ok(),
-            Some("postgres://u:p@h:5432/t?sslmode=disable".to_owned())
-        );
-        assert_eq!(
-            with_database("postgres://u@h", "t").ok(),
-            Some("postgres://u@h/t".to_owned())
-        );
-    }
 }

@@ -1,0 +1,271 @@
+//! The job queue against a real Postgres (`#[sqlx::test]` gives each test a fresh database):
+//! exactly-once claiming under concurrency, lease fencing, retries with backoff, permanent
+//! failures, exhausted leases and release.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use uuid::Uuid;
+use vodnest_core::queue::{self, FailOutcome, QueueError};
+use vodnest_core::videos::{self, MediaFacts, NewVideo};
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A video whose upload is complete, with its queued job.
+async fn queued_video(pool: &PgPool) -> Uuid {
+    let id = Uuid::now_v7();
+    let new = NewVideo {
+        id,
+        title: "t".into(),
+        filename: "t.mp4".into(),
+        content_type: "video/mp4".into(),
+        size_bytes: 1,
+        upload_id: "upload".into(),
+        part_size: 8 << 20,
+        part_count: 1,
+        upload_expires_at: OffsetDateTime::now_utc(),
+    };
+    videos::insert(pool, &new).await.expect("insert video");
+    let row = videos::mark_uploaded_and_enqueue(pool, id)
+        .await
+        .expect("enqueue");
+    assert!(row.is_some());
+    id
+}
+
+async fn job_state(pool: &PgPool, video_id: Uuid) -> (String, i32) {
+    sqlx::query_as("select state, attempt from jobs where video_id = $1")
+        .bind(video_id)
+        .fetch_one(pool)
+        .await
+        .expect("job")
+}
+
+async fn expire_leases(pool: &PgPool) {
+    sqlx::query(
+        "update jobs set lease_expires_at = now() - interval '1 second' where state = 'running'",
+    )
+    .execute(pool)
+    .await
+    .expect("expire");
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool) {
+    const JOBS: usize = 200;
+    const WORKERS: usize = 8;
+    for _ in 0..JOBS {
+        queued_video(&pool).await;
+    }
+    let done: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let (pool, done) = (pool.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            let worker = format!("worker-{w}");
+            while let Some(job) = queue::claim(&pool, &worker, LEASE).await.expect("claim") {
+                queue::succeed(&pool, &job, &MediaFacts::default())
+                    .await
+                    .expect("a claimed job is ours to finish");
+                *done.lock().expect("lock").entry(job.id).or_default() += 1;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let done = done.lock().expect("lock");
+    assert_eq!(done.len(), JOBS, "every job was completed");
+    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
+    let (succeeded,): (i64,) =
+        sqlx::query_as("select count(*) from jobs where state = 'succeeded' and attempt = 1")
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+    assert_eq!(succeeded, JOBS as i64);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_worker_whose_lease_was_taken_cannot_finish_or_renew(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    let first = queue::claim(&pool, "first", LEASE)
+        .await
+        .expect("claim")
+        .expect("a job");
+    assert!(
+        queue::claim(&pool, "other", LEASE)
+            .await
+            .expect("claim")
+            .is_none(),
+        "leased"
+    );
+    expire_leases(&pool).await;
+    let second = queue::claim(&pool, "second", LEASE)
+        .await
+        .expect("claim")
+        .expect("taken over");
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.attempt, 2, "an expired lease counts as an attempt");
+
+    assert!(matches!(
+        queue::heartbeat(&pool, &first, LEASE).await,
+        Err(QueueError::Fenced(_))
+    ));
+    assert!(matches!(
+        queue::succeed(&pool, &first, &MediaFacts::default()).await,
+        Err(QueueError::Fenced(_))
+    ));
+    assert!(matches!(
+        queue::fail(&pool, &first, "late", false).await,
+        Err(QueueError::Fenced(_))
+    ));
+    let video_row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
+    assert_ne!(
+        video_row.status, "ready",
+        "the fenced worker changed nothing"
+    );
+
+    queue::heartbeat(&pool, &second, LEASE)
+        .await
+        .expect("the new owner renews");
+    queue::succeed(&pool, &second, &MediaFacts::default())
+        .await
+        .expect("and finishes");
+    assert_eq!(job_state(&pool, video).await, ("succeeded".into(), 2));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn transient_failures_retry_with_backoff_until_the_last_attempt(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    for attempt in 1..=3 {
+        // Make the retry due now instead of waiting for the backoff.
+        sqlx::query("update jobs set run_at = now() where state = 'queued'")
+            .execute(&pool)
+            .await
+            .expect("due");
+        let job = queue::claim(&pool, "w", LEASE)
+            .await
+            .expect("claim")
+            .expect("job");
+        assert_eq!(job.attempt, attempt);
+        let outcome = queue::fail(&pool, &job, "S3 timed out", true)
+            .await
+            .expect("fail");
+        if attempt < 3 {
+            let FailOutcome::RetryAt(at) = outcome else {
+                panic!("attempt {attempt} should be retried, got {outcome:?}");
+            };
+            let delay = (at - OffsetDateTime::now_utc()).as_seconds_f64();
+            assert!(delay > 0.0, "retries wait");
+            let (run_at_ahead,): (f64,) = sqlx::query_as(
+                "select extract(epoch from run_at - now())::float8 from jobs where video_id = $1",
+            )
+            .bind(video)
+            .fetch_one(&pool)
+            .await
+            .expect("run_at");
+            assert!(
+                run_at_ahead > 1.0,
+                "the job is not due at once: {run_at_ahead}"
+            );
+            assert!(
+                queue::claim(&pool, "w", LEASE)
+                    .await
+                    .expect("claim")
+                    .is_none()
+            );
+            let row = videos::get(&pool, video)
+                .await
+                .expect("get")
+                .expect("video");
+            assert_eq!(row.status, "queued");
+        } else {
+            assert_eq!(outcome, FailOutcome::Failed);
+        }
+    }
+    assert_eq!(job_state(&pool, video).await, ("failed".into(), 3));
+    let row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
+    assert_eq!(row.status, "failed");
+    assert_eq!(row.error.as_deref(), Some("S3 timed out"));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn bad_input_fails_at_once(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    let job = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("job");
+    let outcome = queue::fail(&pool, &job, "the uploaded file is not a video", false)
+        .await
+        .expect("fail");
+    assert_eq!(outcome, FailOutcome::Failed);
+    assert_eq!(job_state(&pool, video).await, ("failed".into(), 1));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_lease_lost_on_the_last_attempt_fails_the_job(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    for _ in 0..3 {
+        queue::claim(&pool, "crashy", LEASE)
+            .await
+            .expect("claim")
+            .expect("job");
+        expire_leases(&pool).await;
+    }
+    assert!(
+        queue::claim(&pool, "w", LEASE)
+            .await
+            .expect("claim")
+            .is_none(),
+        "not a 4th time"
+    );
+    assert_eq!(
+        queue::fail_exhausted_leases(&pool).await.expect("reap"),
+        vec![video]
+    );
+    assert_eq!(job_state(&pool, video).await, ("failed".into(), 3));
+    let row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
+    assert_eq!(row.status, "failed");
+    assert!(row.error.is_some_and(|e| e.contains("stopped answering")));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_released_job_is_claimable_at_once_without_spending_an_attempt(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    let job = queue::claim(&pool, "leaving", LEASE)
+        .await
+        .expect("claim")
+        .expect("job");
+    queue::release(&pool, &job).await.expect("release");
+    assert_eq!(job_state(&pool, video).await, ("queued".into(), 0));
+    let again = queue::claim(&pool, "staying", LEASE)
+        .await
+        .expect("claim")
+        .expect("job");
+    assert_eq!(again.attempt, 1);
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn enqueueing_twice_keeps_one_live_job(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    assert!(!queue::enqueue(&pool, video).await.expect("enqueue"));
+    let (count,): (i64,) = sqlx::query_as("select count(*) from jobs where video_id = $1")
+        .bind(video)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 1);
+}
