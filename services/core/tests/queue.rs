@@ -77,7 +77,7 @@ async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool)
     for worker in workers {
         worker.await.expect("worker");
     }
-    let done = done.lock().expect("lock");
+    let done = done.lock().expect("lock").clone();
     assert_eq!(done.len(), JOBS, "every job was completed");
     assert!(done.values().all(|&n| n == 1), "no job was completed twice");
     let (succeeded,): (i64,) =
