@@ -116,3 +116,40 @@ mod tests {
         );
     }
 }
+
+/// Puts a local file where an upload would have left it and enqueues its processing, without
+/// the API: for processor tests. Returns the video id.
+pub async fn stage_upload(
+    pool: &sqlx::PgPool,
+    storage: &vodnest_core::storage::Storage,
+    path: &Path,
+) -> Result<uuid::Uuid> {
+    use vodnest_core::videos::{self, NewVideo};
+    let id = uuid::Uuid::now_v7();
+    let size = tokio::fs::metadata(path).await?.len();
+    let new = NewVideo {
+        id,
+        title: "staged".into(),
+        filename: "staged.mp4".into(),
+        content_type: "video/mp4".into(),
+        size_bytes: i64::try_from(size)?,
+        upload_id: "staged".into(),
+        part_size: 8 << 20,
+        part_count: 1,
+        upload_expires_at: time::OffsetDateTime::now_utc(),
+    };
+    videos::insert(pool, &new).await?;
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await?;
+    storage
+        .client()
+        .put_object()
+        .bucket(storage.raw_bucket())
+        .key(vodnest_core::storage::raw_key(id))
+        .body(body)
+        .send()
+        .await?;
+    videos::mark_uploaded_and_enqueue(pool, id)
+        .await?
+        .context("the staged video was already enqueued")?;
+    Ok(id)
+}

@@ -1,0 +1,241 @@
+//! The processor as a real process against real Postgres, LocalStack and ffmpeg: it survives
+//! `kill -9` (another processor finishes the video once the lease expires), gives its job back
+//! on SIGTERM, and stops ffmpeg at once when the job is canceled.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use sqlx::PgPool;
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+use vodnest_core::storage::{Storage, media_prefix};
+use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
+
+/// Guards against a hung test; not a performance limit.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+struct Setup {
+    db: TestDatabase,
+    pool: PgPool,
+    storage: Storage,
+    video: Uuid,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh database and a 30 s 720p clip staged for processing (about 6 s of transcoding).
+async fn setup() -> Result<Setup> {
+    let db = TestDatabase::create().await?;
+    let pool = PgPool::connect(&db.url).await?;
+    vodnest_core::db::MIGRATOR.run(&pool).await?;
+    let storage = Storage::from_env(&storage_config()?).await;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("clip.mp4");
+    clip::make_clip(&path, 30, "2M").await?;
+    let video = stage_upload(&pool, &storage, &path).await?;
+    Ok(Setup {
+        db,
+        pool,
+        storage,
+        video,
+        _dir: dir,
+    })
+}
+
+fn spawn_processor(db: &TestDatabase, lease_secs: f64, grace_secs: f64) -> Result<Child> {
+    Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
+        .env("DATABASE_URL", &db.url)
+        .env("GRPC_ADDR", "127.0.0.1:0")
+        .env("JOB_LEASE_SECS", lease_secs.to_string())
+        .env("QUEUE_POLL_SECS", "0.5")
+        .env("SHUTDOWN_GRACE_SECS", grace_secs.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting vodnest-processor")
+}
+
+/// Polls the video until `done` says so.
+async fn wait_for(
+    pool: &PgPool,
+    video: Uuid,
+    what: &str,
+    done: impl Fn(&str, Option<&str>, f64) -> bool,
+) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        let (status, stage, progress): (String, Option<String>, f64) =
+            sqlx::query_as("select status, stage, progress from videos where id = $1")
+                .bind(video)
+                .fetch_one(pool)
+                .await?;
+        if done(&status, stage.as_deref(), progress) {
+            return Ok(());
+        }
+        if started.elapsed() > PATIENCE {
+            bail!("{what}: still {status} {stage:?} {progress}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn mid_transcode(status: &str, stage: Option<&str>, progress: f64) -> bool {
+    status == "processing" && stage == Some("transcoding") && progress > 0.15
+}
+
+async fn job(pool: &PgPool, video: Uuid) -> Result<(Uuid, String, i32)> {
+    Ok(
+        sqlx::query_as("select id, state, attempt from jobs where video_id = $1")
+            .bind(video)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+async fn media_keys(storage: &Storage, video: Uuid) -> Result<Vec<String>> {
+    let listing = storage
+        .client()
+        .list_objects_v2()
+        .bucket(storage.media_bucket())
+        .prefix(media_prefix(video))
+        .send()
+        .await?;
+    Ok(listing
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect())
+}
+
+/// ffmpeg processes whose parent is `pid`.
+async fn ffmpeg_children(pid: u32) -> Result<usize> {
+    let output = Command::new("pgrep")
+        .args(["-P", &pid.to_string(), "-x", "ffmpeg"])
+        .output()
+        .await?;
+    Ok(String::from_utf8_lossy(&output.stdout).lines().count())
+}
+
+async fn signal(child: &Child, name: &str) -> Result<()> {
+    let pid = child.id().context("the processor has exited")?;
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &pid.to_string()])
+        .status()
+        .await?;
+    ensure!(status.success(), "kill -{name} {pid}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_processor_s_job_is_finished_by_another_after_the_lease() -> Result<()> {
+    let s = setup().await?;
+    let mut first = spawn_processor(&s.db, 2.0, 5.0)?;
+    wait_for(
+        &s.pool,
+        s.video,
+        "first processor transcoding",
+        mid_transcode,
+    )
+    .await?;
+    signal(&first, "KILL").await?;
+    first.wait().await?;
+    // The killed processor's ffmpeg is orphaned and may still be running; it writes only to
+    // the dead job's scratch directory and uploads nothing.
+    let mut second = spawn_processor(&s.db, 2.0, 5.0)?;
+    wait_for(
+        &s.pool,
+        s.video,
+        "second processor finishing",
+        |status, _, _| status == "ready" || status == "failed",
+    )
+    .await?;
+    let (_, state, attempt) = job(&s.pool, s.video).await?;
+    ensure!(
+        state == "succeeded" && attempt == 2,
+        "job {state} after {attempt} attempts"
+    );
+    let keys = media_keys(&s.storage, s.video).await?;
+    let segments = keys.iter().filter(|k| k.ends_with(".m4s")).count();
+    // 30 s in 6 s segments, one rendition: one set of output, nothing doubled.
+    ensure!(segments == 5, "{segments} segments: {keys:?}");
+    ensure!(
+        keys.iter().filter(|k| k.ends_with("master.m3u8")).count() == 1,
+        "{keys:?}"
+    );
+    signal(&second, "TERM").await?;
+    second.wait().await?;
+    s.pool.close().await;
+    s.db.drop_database().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_a_job_that_cannot_finish_within_the_grace_period() -> Result<()> {
+    let s = setup().await?;
+    let mut leaving = spawn_processor(&s.db, 30.0, 0.5)?;
+    wait_for(&s.pool, s.video, "transcoding", mid_transcode).await?;
+    signal(&leaving, "TERM").await?;
+    let exit = tokio::time::timeout(Duration::from_secs(30), leaving.wait())
+        .await
+        .context("the processor did not exit after SIGTERM")??;
+    ensure!(exit.success(), "the processor exited with {exit}");
+    let (_, state, attempt) = job(&s.pool, s.video).await?;
+    ensure!(
+        state == "queued" && attempt == 0,
+        "released without spending an attempt: {state} {attempt}"
+    );
+    let mut staying = spawn_processor(&s.db, 30.0, 5.0)?;
+    wait_for(
+        &s.pool,
+        s.video,
+        "another processor finishing",
+        |status, _, _| status == "ready",
+    )
+    .await?;
+    let (_, state, attempt) = job(&s.pool, s.video).await?;
+    ensure!(state == "succeeded" && attempt == 1, "{state} {attempt}");
+    signal(&staying, "TERM").await?;
+    staying.wait().await?;
+    s.pool.close().await;
+    s.db.drop_database().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canceling_stops_ffmpeg_at_once() -> Result<()> {
+    let s = setup().await?;
+    let mut processor = spawn_processor(&s.db, 30.0, 5.0)?;
+    let pid = processor.id().context("pid")?;
+    wait_for(&s.pool, s.video, "transcoding", mid_transcode).await?;
+    ensure!(ffmpeg_children(pid).await? == 1, "ffmpeg should be running");
+    let (job_id, _, _) = job(&s.pool, s.video).await?;
+    let canceled_at = Instant::now();
+    vodnest_core::jobs::cancel(&s.pool, job_id).await?;
+    while ffmpeg_children(pid).await? > 0 {
+        ensure!(canceled_at.elapsed() < PATIENCE, "ffmpeg was never stopped");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped_after = canceled_at.elapsed();
+    // The contract: a canceled job's ffmpeg stops within 2 s (it is NOTIFY-driven, not
+    // waiting for the next heartbeat).
+    ensure!(
+        stopped_after < Duration::from_secs(2),
+        "ffmpeg stopped after {stopped_after:?}"
+    );
+    let row = vodnest_core::videos::get(&s.pool, s.video)
+        .await?
+        .context("video")?;
+    ensure!(row.status == "failed", "{}", row.status);
+    ensure!(
+        row.error.as_deref() == Some("processing was canceled"),
+        "{:?}",
+        row.error
+    );
+    ensure!(
+        media_keys(&s.storage, s.video).await?.is_empty(),
+        "no partial output is left"
+    );
+    signal(&processor, "TERM").await?;
+    processor.wait().await?;
+    s.pool.close().await;
+    s.db.drop_database().await
+}
