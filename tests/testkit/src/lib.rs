@@ -100,23 +100,6 @@ pub fn storage_config() -> Result<StorageConfig> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn replaces_the_database_name() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5432/vodnest?sslmode=disable", "t").ok(),
-            Some("postgres://u:p@h:5432/t?sslmode=disable".to_owned())
-        );
-        assert_eq!(
-            with_database("postgres://u@h", "t").ok(),
-            Some("postgres://u@h/t".to_owned())
-        );
-    }
-}
-
 /// Puts a local file where an upload would have left it and enqueues its processing, without
 /// the API: for processor tests. Returns the video id.
 pub async fn stage_upload(
@@ -152,4 +135,21 @@ pub async fn stage_upload(
         .await?
         .context("the staged video was already enqueued")?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/vodnest?sslmode=disable", "t").ok(),
+            Some("postgres://u:p@h:5432/t?sslmode=disable".to_owned())
+        );
+        assert_eq!(
+            with_database("postgres://u@h", "t").ok(),
+            Some("postgres://u@h/t".to_owned())
+        );
+    }
 }
