@@ -4,12 +4,14 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::db;
 use vodnest_core::storage::Storage;
 use vodnest_proto::pb::FILE_DESCRIPTOR_SET;
+use vodnest_proto::pb::processor_server::ProcessorServer;
 
 use crate::config::ProcessorConfig;
 use crate::grpc;
@@ -62,24 +64,12 @@ impl Processor {
             stop.clone(),
         ));
 
-        let (health_reporter, health) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_serving::<vodnest_proto::pb::processor_server::ProcessorServer<grpc::ControlPlane>>()
-            .await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-
         let server_stop = stop.clone();
-        let server = tonic::transport::Server::builder()
-            .add_service(health)
-            .add_service(reflection)
-            .add_service(grpc::server(self.ctx.pool.clone()))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.grpc_listener), async move {
-                server_stop.cancelled().await
-            });
-        let server = tokio::spawn(server);
+        let server = tokio::spawn(serve_grpc(
+            self.grpc_listener,
+            self.ctx.pool.clone(),
+            async move { server_stop.cancelled().await },
+        ));
 
         shutdown.await;
         stop.cancel();
@@ -87,4 +77,28 @@ impl Processor {
         server.await??;
         Ok(())
     }
+}
+
+/// Serves the control plane, `grpc.health.v1` and server reflection on `listener` until
+/// `shutdown` resolves.
+pub async fn serve_grpc(
+    listener: TcpListener,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<ProcessorServer<grpc::ControlPlane>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(grpc::server(pool))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
 }
