@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use sqlx::PgPool;
-use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -13,14 +12,14 @@ use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
 use vodnest_core::queue;
-use vodnest_core::videos::{self, MediaFacts, NewVideo};
+use vodnest_core::videos::{self, MediaFacts};
 use vodnest_processor::startup::serve_grpc;
 use vodnest_proto::pb::processor_client::ProcessorClient;
 use vodnest_proto::pb::{
     CancelJobRequest, GetJobRequest, JobState, ListJobsRequest, QueueStatsRequest, RetryJobRequest,
     SubmitJobRequest, WatchJobRequest,
 };
-use vodnest_testkit::TestDatabase;
+use vodnest_testkit::{TestDatabase, fake_video};
 
 struct Plane {
     client: ProcessorClient<Channel>,
@@ -58,30 +57,8 @@ impl Plane {
         self.db.drop_database().await
     }
 
-    /// A video in `awaiting_upload`; with `enqueue`, its upload completed and its job queued.
     async fn video(&self, enqueue: bool) -> Result<(Uuid, Option<Uuid>)> {
-        let id = Uuid::now_v7();
-        let new = NewVideo {
-            id,
-            title: "grpc".into(),
-            filename: "g.mp4".into(),
-            content_type: "video/mp4".into(),
-            size_bytes: 1,
-            upload_id: "u".into(),
-            part_size: 8 << 20,
-            part_count: 1,
-            upload_expires_at: OffsetDateTime::now_utc(),
-        };
-        videos::insert(&self.pool, &new).await?;
-        if !enqueue {
-            return Ok((id, None));
-        }
-        videos::mark_uploaded_and_enqueue(&self.pool, id).await?;
-        let (job,): (Uuid,) = sqlx::query_as("select id from jobs where video_id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok((id, Some(job)))
+        fake_video(&self.pool, enqueue).await
     }
 }
 

@@ -137,6 +137,38 @@ pub async fn stage_upload(
     Ok(id)
 }
 
+/// A video row as `POST /api/v1/videos` would leave it (no S3 object): for tests of the queue
+/// and the control plane. With `enqueue`, its upload is marked complete and its job queued;
+/// returns the video id and the job id.
+pub async fn fake_video(
+    pool: &sqlx::PgPool,
+    enqueue: bool,
+) -> Result<(uuid::Uuid, Option<uuid::Uuid>)> {
+    use vodnest_core::videos::{self, NewVideo};
+    let id = uuid::Uuid::now_v7();
+    let new = NewVideo {
+        id,
+        title: "fake".into(),
+        filename: "fake.mp4".into(),
+        content_type: "video/mp4".into(),
+        size_bytes: 1,
+        upload_id: "fake".into(),
+        part_size: 8 << 20,
+        part_count: 1,
+        upload_expires_at: time::OffsetDateTime::now_utc(),
+    };
+    videos::insert(pool, &new).await?;
+    if !enqueue {
+        return Ok((id, None));
+    }
+    videos::mark_uploaded_and_enqueue(pool, id).await?;
+    let (job,): (uuid::Uuid,) = sqlx::query_as("select id from jobs where video_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok((id, Some(job)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

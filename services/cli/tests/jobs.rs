@@ -1,0 +1,144 @@
+//! The `vodnest jobs` commands against the real control plane (served in-process on an
+//! ephemeral port, fresh database): output, JSON and exit codes.
+
+use std::process::Output;
+
+use anyhow::{Result, ensure};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use vodnest_processor::startup::serve_grpc;
+use vodnest_testkit::{TestDatabase, fake_video};
+
+struct Plane {
+    addr: String,
+    pool: PgPool,
+    db: TestDatabase,
+    stop: CancellationToken,
+}
+
+impl Plane {
+    async fn start() -> Result<Self> {
+        let db = TestDatabase::create().await?;
+        let pool = PgPool::connect(&db.url).await?;
+        vodnest_core::db::MIGRATOR.run(&pool).await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = format!("http://{}", listener.local_addr()?);
+        let stop = CancellationToken::new();
+        let server_stop = stop.clone();
+        tokio::spawn(serve_grpc(listener, pool.clone(), async move {
+            server_stop.cancelled().await
+        }));
+        Ok(Self {
+            addr,
+            pool,
+            db,
+            stop,
+        })
+    }
+
+    async fn vodnest(&self, args: &[&str]) -> Result<Output> {
+        Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
+            .arg("--grpc")
+            .arg(&self.addr)
+            .args(args)
+            .output()
+            .await?)
+    }
+
+    async fn stop(self) -> Result<()> {
+        self.stop.cancel();
+        self.pool.close().await;
+        self.db.drop_database().await
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[tokio::test]
+async fn jobs_commands_show_and_steer_the_queue() -> Result<()> {
+    let plane = Plane::start().await?;
+    let (_, job) = fake_video(&plane.pool, true).await?;
+    let job = job.map(|j| j.to_string()).unwrap_or_default();
+
+    let list = plane.vodnest(&["jobs", "list"]).await?;
+    ensure!(list.status.success(), "{}", stderr(&list));
+    let text = stdout(&list);
+    ensure!(
+        text.starts_with("JOB") && text.contains(&job) && text.contains("queued"),
+        "{text}"
+    );
+
+    let stats = plane.vodnest(&["--json", "jobs", "stats"]).await?;
+    let stats: serde_json::Value = serde_json::from_slice(&stats.stdout)?;
+    ensure!(stats["queued"] == 1, "{stats}");
+
+    let canceled = plane.vodnest(&["--json", "jobs", "cancel", &job]).await?;
+    ensure!(canceled.status.success(), "{}", stderr(&canceled));
+    let canceled: serde_json::Value = serde_json::from_slice(&canceled.stdout)?;
+    ensure!(canceled["state"] == "canceled", "{canceled}");
+
+    let retried = plane.vodnest(&["jobs", "retry", &job]).await?;
+    ensure!(
+        retried.status.success() && stdout(&retried).contains("queued"),
+        "{}",
+        stderr(&retried)
+    );
+
+    let failed_only = plane
+        .vodnest(&["jobs", "list", "--state", "failed"])
+        .await?;
+    ensure!(
+        !stdout(&failed_only).contains(&job),
+        "{}",
+        stdout(&failed_only)
+    );
+    plane.stop().await
+}
+
+#[tokio::test]
+async fn errors_are_one_clear_line_and_a_failure_exit() -> Result<()> {
+    let plane = Plane::start().await?;
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let missing = plane.vodnest(&["jobs", "get", &unknown]).await?;
+    ensure!(missing.status.code() == Some(1), "{missing:?}");
+    ensure!(
+        stderr(&missing).trim() == "error: no such job",
+        "{}",
+        stderr(&missing)
+    );
+
+    let malformed = plane.vodnest(&["jobs", "get", "not-an-id"]).await?;
+    ensure!(malformed.status.code() == Some(1));
+    ensure!(
+        stderr(&malformed).contains("job_id is not a UUID"),
+        "{}",
+        stderr(&malformed)
+    );
+
+    let usage = plane
+        .vodnest(&["jobs", "list", "--state", "sleeping"])
+        .await?;
+    ensure!(
+        usage.status.code() == Some(2),
+        "clap's usage error: {usage:?}"
+    );
+
+    let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
+        .args(["--grpc", "http://127.0.0.1:1", "jobs", "stats"])
+        .output()
+        .await?;
+    ensure!(unreachable.status.code() == Some(1));
+    ensure!(
+        stderr(&unreachable).contains("cannot reach the processor"),
+        "{}",
+        stderr(&unreachable)
+    );
+    plane.stop().await
+}
