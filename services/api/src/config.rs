@@ -25,9 +25,17 @@ pub struct ApiConfig {
     #[arg(long, env = "UPLOAD_MIN_PART_BYTES", default_value_t = 8 * 1024 * 1024,
           value_parser = clap::value_parser!(i64).range(5 * 1024 * 1024..))]
     pub upload_min_part_bytes: i64,
-    /// How long a presigned part URL, and an upload left unfinished, stay valid (seconds).
+    /// How long a presigned part URL stays valid (seconds); clients ask for fresh ones.
     #[arg(long, env = "UPLOAD_URL_TTL_SECS", default_value_t = 3600)]
     pub upload_url_ttl_secs: u64,
+    /// How long an upload may stay unfinished before the sweeper aborts it (seconds). The raw
+    /// bucket's lifecycle rule aborts stray multipart uploads after a day as a backstop.
+    #[arg(long, env = "UPLOAD_EXPIRY_SECS", default_value_t = 24 * 3600)]
+    pub upload_expiry_secs: u64,
+    /// How often the sweeper looks for expired uploads (seconds).
+    #[arg(long, env = "UPLOAD_SWEEP_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub upload_sweep_secs: u64,
     /// How long a browser session lasts (seconds).
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
@@ -46,6 +54,14 @@ pub struct ApiConfig {
 impl ApiConfig {
     pub fn upload_url_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_url_ttl_secs)
+    }
+
+    pub fn upload_expiry(&self) -> Duration {
+        Duration::from_secs(self.upload_expiry_secs)
+    }
+
+    pub fn upload_sweep_every(&self) -> Duration {
+        Duration::from_secs(self.upload_sweep_secs)
     }
 
     pub fn session_ttl(&self) -> Duration {

@@ -9,6 +9,7 @@
 //! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`pages`]: the HTML pages and their static assets.
+//! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 
 pub mod auth;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod pages;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod sweeper;
 pub mod upload_plan;
 
 pub use config::ApiConfig;

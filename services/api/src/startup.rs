@@ -18,11 +18,13 @@ use crate::hub::EventHub;
 use crate::pages::{self, Site};
 use crate::routes;
 use crate::state::AppState;
+use crate::sweeper;
 
 pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    /// Stops the background tasks (the LISTEN connection and the upload sweeper).
     listener_task: CancellationToken,
 }
 
@@ -47,6 +49,11 @@ impl Application {
                 .clone()
                 .run_listener(state.pool.clone(), listener_task.clone()),
         );
+        tokio::spawn(sweeper::run(
+            state.clone(),
+            state.config.upload_sweep_every(),
+            listener_task.clone(),
+        ));
         Ok(Self {
             listener,
             router: router(state.clone()),

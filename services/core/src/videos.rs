@@ -127,6 +127,28 @@ pub async fn mark_upload_failed(
     Ok(())
 }
 
+/// An upload whose deadline passed while it was still `awaiting_upload`.
+#[derive(Debug, sqlx::FromRow)]
+pub struct ExpiredUpload {
+    pub id: Uuid,
+    pub upload_id: String,
+}
+
+/// At most `limit` uploads left unfinished past their deadline, oldest first.
+pub async fn expired_uploads(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<ExpiredUpload>, sqlx::Error> {
+    sqlx::query_as(
+        "select id, upload_id from videos \
+         where status = 'awaiting_upload' and upload_expires_at < now() and upload_id is not null \
+         order by upload_expires_at limit $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 /// Progress of a running job; `stage` is a short word such as `transcoding`.
 pub async fn set_progress(
     db: impl PgExecutor<'_>,
@@ -153,25 +175,6 @@ pub struct MediaFacts {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub renditions: Vec<Rendition>,
-}
-
-pub async fn mark_ready(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-    facts: &MediaFacts,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update videos set status = 'ready', stage = null, progress = 1, playable = true, \
-         error = null, duration_s = $2, width = $3, height = $4, renditions = $5 where id = $1",
-    )
-    .bind(id)
-    .bind(facts.duration_s)
-    .bind(facts.width)
-    .bind(facts.height)
-    .bind(sqlx::types::Json(&facts.renditions))
-    .execute(db)
-    .await?;
-    Ok(())
 }
 
 pub async fn mark_failed(

@@ -59,6 +59,15 @@ impl JobError {
     }
 }
 
+/// The processor's job: transcode the video to HLS.
+pub struct Transcode(pub Arc<JobContext>);
+
+impl crate::worker::JobRunner for Transcode {
+    async fn run(&self, job: ClaimedJob, stopped: CancellationToken, shutdown: CancellationToken) {
+        run(self.0.clone(), job, stopped, shutdown).await;
+    }
+}
+
 /// Runs the job to an outcome recorded in the database. `stopped` fires when the job is
 /// canceled or deleted; `shutdown` when the processor gives up waiting for its jobs: the job
 /// is then released for another processor.

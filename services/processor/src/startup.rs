@@ -15,7 +15,7 @@ use vodnest_proto::pb::processor_server::ProcessorServer;
 
 use crate::config::ProcessorConfig;
 use crate::grpc;
-use crate::job::JobContext;
+use crate::job::{JobContext, Transcode};
 use crate::worker;
 
 pub struct Processor {
@@ -58,8 +58,18 @@ impl Processor {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
+        let config = &self.ctx.config;
+        let settings = worker::WorkerSettings {
+            concurrency: config.concurrency as usize,
+            lease: config.lease(),
+            poll: config.poll(),
+            shutdown_grace: config.shutdown_grace(),
+            listen: true,
+        };
         let worker = tokio::spawn(worker::run(
-            self.ctx.clone(),
+            self.ctx.pool.clone(),
+            settings,
+            Arc::new(Transcode(self.ctx.clone())),
             self.worker_id.clone(),
             stop.clone(),
         ));

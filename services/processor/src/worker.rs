@@ -15,7 +15,31 @@ use uuid::Uuid;
 use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
 use vodnest_core::queue;
 
-use crate::job::{self, JobContext};
+use vodnest_core::queue::ClaimedJob;
+
+/// What the claim loop needs to know.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub lease: Duration,
+    pub poll: Duration,
+    pub shutdown_grace: Duration,
+    /// LISTEN for new jobs; without it the loop relies on the poll alone.
+    pub listen: bool,
+}
+
+/// What a claimed job does. The processor transcodes (`job::Transcode`); benchmarks use a
+/// runner that does nothing, to measure the queue itself.
+pub trait JobRunner: Send + Sync + 'static {
+    /// Runs the job to an outcome recorded in the database. `stopped` fires when it is
+    /// canceled or deleted elsewhere; `shutdown` when the processor stops waiting for it.
+    fn run(
+        &self,
+        job: ClaimedJob,
+        stopped: CancellationToken,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = ()> + Send;
+}
 
 /// A name that tells operators which process holds a job.
 pub fn worker_id() -> String {
@@ -60,20 +84,27 @@ impl Running {
 
 /// Runs until `stop` fires, then drains: jobs get `grace` to finish, after which they are
 /// released to the queue.
-pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(ctx.config.concurrency as usize));
+pub async fn run<R: JobRunner>(
+    pool: PgPool,
+    settings: WorkerSettings,
+    runner: Arc<R>,
+    worker_id: String,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(settings.concurrency));
     let wake = Arc::new(Notify::new());
     let listener_stop = CancellationToken::new();
     let jobs_here = Running::default();
     tokio::spawn(listen_for_jobs(
-        ctx.pool.clone(),
+        pool.clone(),
+        settings.listen,
         wake.clone(),
         jobs_here.clone(),
         listener_stop.clone(),
     ));
     let release = CancellationToken::new();
     let mut running = JoinSet::new();
-    tracing::info!(%worker_id, concurrency = ctx.config.concurrency, "worker started");
+    tracing::info!(%worker_id, concurrency = settings.concurrency, "worker started");
 
     loop {
         let permit = tokio::select! {
@@ -83,13 +114,14 @@ pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToke
                 Err(_) => break,
             },
         };
-        match queue::claim(&ctx.pool, &worker_id, ctx.config.lease()).await {
+        match queue::claim(&pool, &worker_id, settings.lease).await {
             Ok(Some(claimed)) => {
-                let (ctx, release, jobs_here) = (ctx.clone(), release.clone(), jobs_here.clone());
+                let (runner, release, jobs_here) =
+                    (runner.clone(), release.clone(), jobs_here.clone());
                 let stopped = jobs_here.insert(claimed.id);
                 running.spawn(async move {
                     let id = claimed.id;
-                    job::run(ctx, claimed, stopped, release).await;
+                    runner.run(claimed, stopped, release).await;
                     jobs_here.remove(id);
                     drop(permit);
                 });
@@ -98,7 +130,7 @@ pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToke
             }
             Ok(None) => {
                 drop(permit);
-                match queue::fail_exhausted_leases(&ctx.pool).await {
+                match queue::fail_exhausted_leases(&pool).await {
                     Ok(videos) if !videos.is_empty() => {
                         tracing::warn!(?videos, "jobs failed after their last lease expired");
                     }
@@ -116,12 +148,12 @@ pub async fn run(ctx: Arc<JobContext>, worker_id: String, stop: CancellationToke
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = wake.notified() => {}
-            _ = tokio::time::sleep(ctx.config.poll()) => {}
+            _ = tokio::time::sleep(settings.poll) => {}
         }
     }
 
     listener_stop.cancel();
-    drain(running, release, ctx.config.shutdown_grace()).await;
+    drain(running, release, settings.shutdown_grace).await;
     tracing::info!("worker stopped");
 }
 
@@ -150,16 +182,20 @@ async fn drain(mut running: JoinSet<()>, release: CancellationToken, grace: Dura
 /// heartbeat cover what is missed meanwhile.
 async fn listen_for_jobs(
     pool: PgPool,
+    new_jobs: bool,
     wake: Arc<Notify>,
     jobs_here: Running,
     stop: CancellationToken,
 ) {
+    let channels: &[&str] = if new_jobs {
+        &[JOBS_CHANNEL, JOB_STOPPED_CHANNEL]
+    } else {
+        &[JOB_STOPPED_CHANNEL]
+    };
     loop {
         let connected = async {
             let mut listener = PgListener::connect_with(&pool).await?;
-            listener
-                .listen_all([JOBS_CHANNEL, JOB_STOPPED_CHANNEL])
-                .await?;
+            listener.listen_all(channels.iter().copied()).await?;
             Ok::<_, sqlx::Error>(listener)
         };
         let mut listener = tokio::select! {

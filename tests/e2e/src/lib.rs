@@ -40,6 +40,8 @@ impl TestSettings {
             max_upload_bytes: 1024 * 1024 * 1024,
             upload_min_part_bytes: 5 * 1024 * 1024,
             upload_url_ttl_secs: 600,
+            upload_expiry_secs: 3600,
+            upload_sweep_secs: 3600,
             session_ttl_secs: 3600,
             secure_cookies: false,
             vendor_dir: repo_root().join("node_modules"),

@@ -2,7 +2,7 @@
 
 mod events;
 mod health;
-mod upload;
+pub(crate) mod upload;
 mod videos;
 
 pub use videos::view;

@@ -262,16 +262,22 @@ pub async fn abort(
 ) -> Result<StatusCode, ApiError> {
     let row = find(&state, id).await?;
     let upload_id = active_upload(&row)?;
-    abort_upload(&state, id, upload_id).await?;
+    abort_upload(&state, id, upload_id, "the upload was canceled").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn abort_upload(state: &AppState, id: Uuid, upload_id: &str) -> Result<(), ApiError> {
+/// Aborts the multipart upload (already gone is fine) and marks the video `failed` with `reason`.
+pub(crate) async fn abort_upload(
+    state: &AppState,
+    id: Uuid,
+    upload_id: &str,
+    reason: &str,
+) -> Result<(), ApiError> {
     match state.storage.abort_multipart_upload(id, upload_id).await {
         Ok(()) => {}
         Err(err) if err.code() == Some("NoSuchUpload") => {}
         Err(err) => return Err(err.into()),
     }
-    videos::mark_upload_failed(&state.pool, id, "the upload was canceled").await?;
+    videos::mark_upload_failed(&state.pool, id, reason).await?;
     Ok(())
 }

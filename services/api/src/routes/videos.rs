@@ -116,7 +116,7 @@ pub async fn create(
         .storage
         .create_multipart_upload(id, &content_type)
         .await?;
-    let expires_at = OffsetDateTime::now_utc() + state.config.upload_url_ttl();
+    let expires_at = OffsetDateTime::now_utc() + state.config.upload_expiry();
     let new = NewVideo {
         id,
         title,

@@ -1,0 +1,50 @@
+//! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
+//! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
+//! Every API process runs one; two sweeping the same upload at once is harmless because both
+//! the abort and the status change are idempotent.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use vodnest_core::videos;
+
+use crate::routes::upload::abort_upload;
+use crate::state::AppState;
+
+/// How many expired uploads one pass handles; the next pass takes the rest.
+const BATCH: i64 = 100;
+const EXPIRED: &str = "the upload was not completed before its deadline";
+
+/// One pass: aborts every expired upload it finds (up to a batch) and says how many it ended.
+pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
+    let expired = videos::expired_uploads(&state.pool, BATCH).await?;
+    let mut ended = 0;
+    for upload in expired {
+        match abort_upload(state, upload.id, &upload.upload_id, EXPIRED).await {
+            Ok(()) => {
+                tracing::info!(video_id = %upload.id, "expired upload aborted");
+                ended += 1;
+            }
+            // S3 may be briefly unavailable: the upload stays and the next pass retries it.
+            Err(err) => {
+                tracing::warn!(video_id = %upload.id, error = ?err, "cannot abort expired upload")
+            }
+        }
+    }
+    Ok(ended)
+}
+
+/// Sweeps every `every` until `stop` is cancelled.
+pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(err) = sweep_once(&state).await {
+            tracing::warn!(error = %err, "upload sweep failed");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Queue benchmarks (not tests): the real claim loop (`worker::run`) with a runner that does
+//! nothing but complete the job, against the local Postgres.
+//!
+//! - throughput of claim + complete with 1, 4 and 16 workers (target: >= 2,000 jobs/s);
+//! - enqueue-to-claim latency on an idle queue, p50/p99 over 1,000 jobs, with NOTIFY
+//!   (target: p50 <= 10 ms, p99 <= 50 ms) and with notifications off (bounded by the poll).
+//!
+//! Run: `eval "$(./dev env)" && cargo bench -p vodnest-processor --bench queue`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use vodnest_core::queue::{self, ClaimedJob};
+use vodnest_core::videos::{self, MediaFacts};
+use vodnest_processor::worker::{self, JobRunner, WorkerSettings};
+use vodnest_testkit::{TestDatabase, fake_video};
+
+const THROUGHPUT_JOBS: usize = 4000;
+const RUNS: usize = 3;
+const LATENCY_JOBS: usize = 1000;
+const POLL_ONLY_JOBS: usize = 40;
+
+/// Completes every job at once and counts them.
+struct Complete {
+    pool: PgPool,
+    done: AtomicUsize,
+    target: usize,
+    finished: Notify,
+    claimed: Option<mpsc::UnboundedSender<Instant>>,
+}
+
+impl JobRunner for Complete {
+    async fn run(
+        &self,
+        job: ClaimedJob,
+        _stopped: CancellationToken,
+        _shutdown: CancellationToken,
+    ) {
+        if let Some(claimed) = &self.claimed {
+            let _ = claimed.send(Instant::now());
+        }
+        if let Err(err) = queue::succeed(&self.pool, &job, &MediaFacts::default()).await {
+            eprintln!("complete failed: {err}");
+        }
+        if self.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.target {
+            self.finished.notify_one();
+        }
+    }
+}
+
+fn settings(listen: bool, poll: Duration) -> WorkerSettings {
+    WorkerSettings {
+        concurrency: 1,
+        lease: Duration::from_secs(60),
+        poll,
+        shutdown_grace: Duration::from_secs(5),
+        listen,
+    }
+}
+
+fn start_workers(
+    pool: &PgPool,
+    runner: &Arc<Complete>,
+    n: usize,
+    s: &WorkerSettings,
+) -> CancellationToken {
+    let stop = CancellationToken::new();
+    for i in 0..n {
+        tokio::spawn(worker::run(
+            pool.clone(),
+            s.clone(),
+            runner.clone(),
+            format!("bench-{i}"),
+            stop.clone(),
+        ));
+    }
+    stop
+}
+
+async fn reset(pool: &PgPool) -> Result<()> {
+    sqlx::query("truncate jobs, videos").execute(pool).await?;
+    Ok(())
+}
+
+/// `count` uploaded videos with queued jobs, inserted in bulk.
+async fn fill(pool: &PgPool, count: usize) -> Result<()> {
+    sqlx::query(
+        "with v as ( \
+             insert into videos (id, title, filename, content_type, size_bytes, part_size, \
+                 part_count, upload_expires_at, status) \
+             select gen_random_uuid(), 'bench', 'b.mp4', 'video/mp4', 1, 8388608, 1, now(), 'queued' \
+             from generate_series(1, $1) returning id) \
+         insert into jobs (id, video_id) select gen_random_uuid(), id from v",
+    )
+    .bind(i64::try_from(count)?)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+async fn throughput(pool: &PgPool, workers: usize) -> Result<f64> {
+    reset(pool).await?;
+    fill(pool, THROUGHPUT_JOBS).await?;
+    let runner = Arc::new(Complete {
+        pool: pool.clone(),
+        done: AtomicUsize::new(0),
+        target: THROUGHPUT_JOBS,
+        finished: Notify::new(),
+        claimed: None,
+    });
+    let started = Instant::now();
+    let stop = start_workers(
+        pool,
+        &runner,
+        workers,
+        &settings(true, Duration::from_secs(1)),
+    );
+    runner.finished.notified().await;
+    let elapsed = started.elapsed();
+    stop.cancel();
+    let (succeeded,): (i64,) =
+        sqlx::query_as("select count(*) from jobs where state = 'succeeded' and attempt = 1")
+            .fetch_one(pool)
+            .await?;
+    anyhow::ensure!(
+        succeeded as usize == THROUGHPUT_JOBS,
+        "only {succeeded} completed once"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(THROUGHPUT_JOBS as f64 / elapsed.as_secs_f64())
+}
+
+/// Enqueue-to-claim latencies, in milliseconds, sorted.
+async fn latencies(pool: &PgPool, jobs: usize, s: WorkerSettings) -> Result<Vec<f64>> {
+    reset(pool).await?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let runner = Arc::new(Complete {
+        pool: pool.clone(),
+        done: AtomicUsize::new(0),
+        target: usize::MAX,
+        finished: Notify::new(),
+        claimed: Some(tx),
+    });
+    let stop = start_workers(pool, &runner, 1, &s);
+    // Let the worker go idle (listening, or sleeping in its poll).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut out = Vec::with_capacity(jobs);
+    for _ in 0..jobs {
+        let (video, _) = fake_video(pool, false).await?;
+        let enqueued = Instant::now();
+        videos::mark_uploaded_and_enqueue(pool, video).await?;
+        let claimed = rx
+            .recv()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("worker gone"))?;
+        out.push(claimed.duration_since(enqueued).as_secs_f64() * 1000.0);
+        // Spread enqueues over the poll cycle rather than right after a claim.
+        tokio::time::sleep(Duration::from_millis(rand_ms())).await;
+    }
+    stop.cancel();
+    out.sort_by(f64::total_cmp);
+    Ok(out)
+}
+
+fn rand_ms() -> u64 {
+    u64::from(uuid::Uuid::new_v4().as_u128() as u8 % 20)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(index).copied().unwrap_or(f64::NAN)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(40)
+        .connect(&db.url)
+        .await?;
+    vodnest_core::db::MIGRATOR.run(&pool).await?;
+
+    println!(
+        "queue throughput: claim + complete of {THROUGHPUT_JOBS} no-op jobs, median of {RUNS} runs"
+    );
+    let mut single = 0.0;
+    for workers in [1, 4, 16] {
+        let mut runs = Vec::new();
+        for _ in 0..RUNS {
+            runs.push(throughput(&pool, workers).await?);
+        }
+        let rate = median(runs);
+        if workers == 1 {
+            single = rate;
+        }
+        println!(
+            "  {workers:>2} workers: {rate:>7.0} jobs/s  ({:.2}x one worker; target >= 2000 jobs/s)",
+            rate / single
+        );
+    }
+
+    let poll = Duration::from_secs(1);
+    let notified = latencies(&pool, LATENCY_JOBS, settings(true, poll)).await?;
+    println!(
+        "enqueue-to-claim with NOTIFY over {LATENCY_JOBS} jobs: p50 {:.2} ms, p99 {:.2} ms \
+         (targets 10 / 50 ms)",
+        percentile(&notified, 0.5),
+        percentile(&notified, 0.99)
+    );
+    let poll = Duration::from_millis(250);
+    let polled = latencies(&pool, POLL_ONLY_JOBS, settings(false, poll)).await?;
+    println!(
+        "enqueue-to-claim without NOTIFY (poll {} ms) over {POLL_ONLY_JOBS} jobs: p50 {:.1} ms, \
+         p99 {:.1} ms, max {:.1} ms (bounded by the poll)",
+        poll.as_millis(),
+        percentile(&polled, 0.5),
+        percentile(&polled, 0.99),
+        polled.last().copied().unwrap_or(f64::NAN)
+    );
+    pool.close().await;
+    db.drop_database().await
+}
