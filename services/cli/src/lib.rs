@@ -1,11 +1,16 @@
 //! The `vodnest` command line.
 //!
+//! - [`upload`]: `vodnest upload FILE`, resumable multipart uploads through the HTTP API.
+//! - [`api`]: the HTTP API client; [`wait`]: following processing until it ends.
 //! - [`jobs`]: `vodnest jobs list|get|watch|cancel|retry|submit|stats` over the processor's
 //!   gRPC control plane.
 //! - [`output`]: tables for people, JSON for scripts.
 
+pub mod api;
 pub mod jobs;
 pub mod output;
+pub mod upload;
+pub mod wait;
 
 use std::process::ExitCode;
 
@@ -26,6 +31,17 @@ pub struct Cli {
         default_value = "http://127.0.0.1:50051"
     )]
     pub grpc: String,
+    /// The HTTP API, for uploads.
+    #[arg(
+        long,
+        global = true,
+        env = "VODNEST_API",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub api: String,
+    /// An API token (`ADMIN_TOKEN` or one created for you).
+    #[arg(long, global = true, env = "VODNEST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -35,6 +51,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Upload a video file (resumable: run it again after an interruption).
+    Upload(upload::UploadArgs),
     /// Inspect and steer processing jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -66,6 +84,13 @@ impl From<tonic::transport::Error> for CliError {
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Upload(args) => {
+            let token = cli.token.as_deref().ok_or_else(|| {
+                CliError("uploading needs an API token: pass --token or set VODNEST_TOKEN".into())
+            })?;
+            let api = api::ApiClient::new(&cli.api, token)?;
+            upload::run(&api, cli.json, args).await
+        }
         Command::Jobs(command) => jobs::run(&cli.grpc, cli.json, command).await,
     }
 }

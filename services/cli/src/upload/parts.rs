@@ -1,0 +1,273 @@
+//! Sending parts: presigned URLs fetched lazily in batches, each part read from the file and
+//! streamed to S3 in small chunks (so the progress bar moves smoothly and `--limit-rate` can
+//! pace it), and retried with backoff when the network or S3 stumbles.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_LENGTH, ETAG};
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::Mutex;
+
+use super::pace::Pace;
+use crate::CliError;
+use crate::api::{ApiClient, ApiError};
+
+/// The API hands out at most this many URLs per request.
+const URL_BATCH: usize = 100;
+/// A URL this close to its expiry is replaced before use.
+const URL_MARGIN: time::Duration = time::Duration::minutes(2);
+const CHUNK: usize = 256 * 1024;
+const ATTEMPTS: u32 = 6;
+
+/// How the file is cut: part `n` (from 1) starts at `(n - 1) * part_size`.
+#[derive(Debug, Clone, Copy)]
+pub struct Cut {
+    pub part_size: u64,
+    pub part_count: u32,
+    pub file_size: u64,
+}
+
+impl Cut {
+    /// The server's plan, if it fits the file.
+    pub fn checked(part_size: u64, part_count: u32, file_size: u64) -> Result<Self, CliError> {
+        let fits = part_size > 0
+            && u64::from(part_count) == file_size.div_ceil(part_size)
+            && part_count > 0;
+        if fits {
+            Ok(Self {
+                part_size,
+                part_count,
+                file_size,
+            })
+        } else {
+            Err(CliError(format!(
+                "the server's plan ({part_count} parts of {part_size} bytes) does not fit a \
+                 file of {file_size} bytes"
+            )))
+        }
+    }
+
+    pub fn range(&self, n: u32) -> (u64, u64) {
+        let offset = u64::from(n - 1) * self.part_size;
+        (offset, self.part_size.min(self.file_size - offset))
+    }
+}
+
+/// Presigned URLs, asked for in batches of the parts still to send.
+struct UrlBook {
+    api: ApiClient,
+    video_id: String,
+    /// The parts this run sends, in order.
+    todo: Vec<u32>,
+    urls: Mutex<HashMap<u32, (String, OffsetDateTime)>>,
+}
+
+impl UrlBook {
+    async fn url(&self, n: u32) -> Result<String, ApiError> {
+        let mut urls = self.urls.lock().await;
+        let fresh = |entry: Option<&(String, OffsetDateTime)>| {
+            entry.is_some_and(|(_, expires)| *expires - URL_MARGIN > OffsetDateTime::now_utc())
+        };
+        if let Some((url, _)) = urls.get(&n).filter(|e| fresh(Some(e))) {
+            return Ok(url.clone());
+        }
+        let start = self.todo.partition_point(|&p| p < n);
+        let mut batch = vec![n];
+        batch.extend(
+            self.todo[start..]
+                .iter()
+                .copied()
+                .filter(|p| *p != n && !fresh(urls.get(p)))
+                .take(URL_BATCH - 1),
+        );
+        for part in self.api.part_urls(&self.video_id, &batch).await? {
+            urls.insert(part.part_number, (part.url, part.expires_at));
+        }
+        urls.get(&n)
+            .map(|(url, _)| url.clone())
+            .ok_or_else(|| ApiError::Other(CliError(format!("the API sent no URL for part {n}"))))
+    }
+
+    async fn forget(&self, n: u32) {
+        self.urls.lock().await.remove(&n);
+    }
+}
+
+enum PutError {
+    /// The URL was refused (expired or otherwise): ask for a new one and try again.
+    Refused(String),
+    /// Worth another try after a pause.
+    Transient(String),
+    /// Trying again will not help.
+    Fatal(String),
+}
+
+pub struct PartSender {
+    http: reqwest::Client,
+    file: PathBuf,
+    cut: Cut,
+    book: UrlBook,
+    pace: Option<Arc<Pace>>,
+    progress: ProgressBar,
+}
+
+impl PartSender {
+    pub fn new(
+        api: &ApiClient,
+        video_id: &str,
+        file: PathBuf,
+        cut: Cut,
+        todo: Vec<u32>,
+        pace: Option<Arc<Pace>>,
+        progress: ProgressBar,
+    ) -> Self {
+        Self {
+            http: api.http().clone(),
+            file,
+            cut,
+            book: UrlBook {
+                api: api.clone(),
+                video_id: video_id.to_owned(),
+                todo,
+                urls: Mutex::new(HashMap::new()),
+            },
+            pace,
+            progress,
+        }
+    }
+
+    /// Sends part `n` and returns its ETag, retrying what can be retried.
+    pub async fn send(&self, n: u32) -> Result<(u32, String), CliError> {
+        let bytes = self.read_part(n).await?;
+        let mut last = String::new();
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let url = self.book.url(n).await?;
+            let counted = Arc::new(AtomicU64::new(0));
+            let result = self.put(&url, bytes.clone(), counted.clone()).await;
+            if result.is_err() {
+                // Those bytes will be sent again: take them back off the bar.
+                let back = counted.load(Ordering::Relaxed);
+                self.progress
+                    .set_position(self.progress.position().saturating_sub(back));
+            }
+            match result {
+                Ok(etag) => return Ok((n, etag)),
+                Err(PutError::Refused(why)) => {
+                    self.book.forget(n).await;
+                    last = why;
+                }
+                Err(PutError::Transient(why)) => last = why,
+                Err(PutError::Fatal(why)) => return Err(CliError(format!("part {n}: {why}"))),
+            }
+            self.progress
+                .suspend(|| eprintln!("part {n}: {last}; trying again"));
+        }
+        Err(CliError(format!(
+            "part {n} failed {ATTEMPTS} times; last: {last}"
+        )))
+    }
+
+    async fn read_part(&self, n: u32) -> Result<Bytes, CliError> {
+        let (offset, len) = self.cut.range(n);
+        let read = async {
+            let mut file = tokio::fs::File::open(&self.file).await?;
+            file.seek(std::io::SeekFrom::Start(offset)).await?;
+            let mut buf = BytesMut::zeroed(usize::try_from(len).map_err(std::io::Error::other)?);
+            file.read_exact(&mut buf).await?;
+            Ok::<_, std::io::Error>(buf.freeze())
+        };
+        read.await.map_err(|e| {
+            CliError(format!(
+                "cannot read part {n} of {}: {e}",
+                self.file.display()
+            ))
+        })
+    }
+
+    async fn put(
+        &self,
+        url: &str,
+        bytes: Bytes,
+        counted: Arc<AtomicU64>,
+    ) -> Result<String, PutError> {
+        let len = bytes.len();
+        let progress = self.progress.clone();
+        let pace = self.pace.clone();
+        let chunks = futures::stream::iter(
+            (0..len)
+                .step_by(CHUNK)
+                .map(move |at| bytes.slice(at..(at + CHUNK).min(len))),
+        )
+        .then(move |chunk| {
+            let progress = progress.clone();
+            let counted = counted.clone();
+            let pace = pace.clone();
+            async move {
+                if let Some(pace) = pace {
+                    pace.take(chunk.len()).await;
+                }
+                progress.inc(chunk.len() as u64);
+                counted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                Ok::<_, std::io::Error>(chunk)
+            }
+        });
+        let response = self
+            .http
+            .put(url)
+            // S3 wants the length up front; a streamed body would otherwise go chunked.
+            .header(CONTENT_LENGTH, len)
+            .body(reqwest::Body::wrap_stream(chunks))
+            .timeout(Duration::from_secs(30 * 60))
+            .send()
+            .await
+            .map_err(|e| PutError::Transient(format!("network error: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .headers()
+                .get(ETAG)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    PutError::Fatal("S3 returned no ETag (is ETag exposed by CORS?)".into())
+                });
+        }
+        let body = response.text().await.unwrap_or_default();
+        let why = format!("S3 answered {status}{}", s3_code(&body));
+        Err(match status {
+            StatusCode::FORBIDDEN => PutError::Refused(why),
+            s if s.is_server_error()
+                || s == StatusCode::REQUEST_TIMEOUT
+                || s == StatusCode::TOO_MANY_REQUESTS =>
+            {
+                PutError::Transient(why)
+            }
+            _ => PutError::Fatal(why),
+        })
+    }
+}
+
+fn s3_code(body: &str) -> String {
+    body.split_once("<Code>")
+        .and_then(|(_, rest)| rest.split_once("</Code>"))
+        .map(|(code, _)| format!(" ({code})"))
+        .unwrap_or_default()
+}
+
+/// 0.5 s, 1 s, 2 s … capped at 15 s, with ±20% jitter so parallel parts do not retry in step.
+fn backoff(attempt: u32) -> Duration {
+    let base = (0.5 * 2f64.powi(attempt.saturating_sub(1) as i32)).min(15.0);
+    Duration::from_secs_f64(base * (0.8 + rand::random::<f64>() * 0.4))
+}
