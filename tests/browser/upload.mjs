@@ -1,0 +1,63 @@
+// Uploads a file through the /upload page, reloads the page mid-upload, chooses the file again
+// and checks that the page resumes: only the parts S3 did not get are PUT again, and the status
+// turns ready. PUTs after the first two are held back before they reach the network, so the
+// reload interrupts them the way a closed tab would.
+// Usage: node tests/browser/upload.mjs --base URL --token TOKEN --file PATH [--screenshots DIR]
+import { launch, parseArgs, signIn, watchErrors } from './lib.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const result = { ok: false, putsBefore: 0, putsAfter: 0, resumeNote: '', status: '', consoleErrors: [] };
+const isPart = (request) => request.method() === 'PUT' && request.url().includes('partNumber=');
+let phase = 'before';
+const browser = await launch();
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await signIn(page, args.base, args.token);
+  await page.route('**/*', async (route) => {
+    const request = route.request();
+    if (!isPart(request)) return route.continue();
+    if (phase === 'after') { result.putsAfter += 1; return route.continue(); }
+    if (result.putsBefore < 2) { result.putsBefore += 1; return route.continue(); }
+    // Held: never sent. The reload drops it.
+  });
+  let finishedBefore = 0;
+  page.on('requestfinished', async (request) => {
+    if (!isPart(request) || phase !== 'before') return;
+    const response = await request.response();
+    if (response && response.status() === 200) finishedBefore += 1;
+  });
+
+  await page.goto(`${args.base}/upload`);
+  await page.setInputFiles('#file', args.file);
+  await page.fill('#title', 'browser upload');
+  await page.click('#upload-button');
+  const deadline = Date.now() + 60000;
+  while (finishedBefore < 2) {
+    if (Date.now() > deadline) throw new Error('the first two parts were not uploaded');
+    await page.waitForTimeout(50);
+  }
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/upload-progress.png` });
+
+  phase = 'after';
+  await page.reload();
+  result.consoleErrors = watchErrors(page);
+  await page.waitForSelector('#resume-note:not(.hidden)', { timeout: 10000 });
+  result.resumeNote = await page.textContent('#resume-text');
+  await page.setInputFiles('#file', args.file);
+  await page.click('#upload-button');
+  await page.waitForFunction(() => {
+    const text = document.getElementById('upload-text').textContent;
+    return text === 'Ready.' || !document.getElementById('upload-error').classList.contains('hidden');
+  }, null, { timeout: 180000 });
+  result.status = await page.textContent('#upload-text');
+  const error = await page.textContent('#upload-error');
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/upload.png`, fullPage: true });
+  result.ok = result.status === 'Ready.' && result.consoleErrors.length === 0;
+  if (!result.ok) result.reason = error || 'the page did not reach Ready. without errors';
+} catch (err) {
+  result.reason = String(err && err.message ? err.message : err);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(result.ok ? 0 : 1);
