@@ -1,10 +1,11 @@
-// Opens the watch page of a video and checks that it plays: currentTime advances, no fatal
-// hls.js error, no console or page errors.
+// Opens the watch page of a video and checks that it plays: currentTime advances, the quality
+// menu switches to the smallest rendition and playback goes on, no fatal hls.js error, no
+// console or page errors.
 // Usage: node tests/browser/watch.mjs --base URL --token TOKEN --video ID [--screenshots DIR]
 import { launch, parseArgs, signIn, watchErrors } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-const result = { ok: false, currentTime: 0, hlsErrors: [], consoleErrors: [] };
+const result = { ok: false, currentTime: 0, qualities: [], switchedTo: null, hlsErrors: [], consoleErrors: [] };
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
@@ -19,6 +20,21 @@ try {
   await page.waitForFunction((t0) => window.vodnestPlayer.video.currentTime >= t0 + 1.5,
     start, { timeout: 30000 });
   result.currentTime = await page.evaluate(() => window.vodnestPlayer.video.currentTime);
+
+  // Quality menu: every rendition is offered; choosing the smallest switches to it.
+  result.qualities = await page.$$eval('#quality option', (options) => options.map((o) => o.textContent));
+  if (result.qualities.length > 2) {
+    const smallest = await page.$$eval('#quality option', (options) => options[options.length - 1].value);
+    await page.selectOption('#quality', smallest);
+    await page.waitForFunction((level) => {
+      const hls = window.vodnestPlayer.hls;
+      return hls.currentLevel === Number(level) && window.vodnestPlayer.height === hls.levels[Number(level)].height;
+    }, smallest, { timeout: 30000 });
+    result.switchedTo = await page.evaluate(() => window.vodnestPlayer.height);
+    const t1 = await page.evaluate(() => window.vodnestPlayer.video.currentTime);
+    await page.waitForFunction((t) => window.vodnestPlayer.video.currentTime >= t + 1,
+      t1, { timeout: 30000 });
+  }
   result.hlsErrors = await page.evaluate(() => window.vodnestErrors);
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/watch.png` });
   const fatal = result.hlsErrors.filter((e) => e.fatal);

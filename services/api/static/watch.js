@@ -1,14 +1,39 @@
-// Watch page: play the HLS stream with hls.js (or natively on Safari); while the video is
-// still processing, show its progress and start by itself once it is playable.
+// Watch page: play the HLS stream with hls.js (or natively on Safari) with a quality menu
+// (auto plus each rendition); while the video is still processing, show its progress and start
+// by itself once it is playable.
 (function () {
   'use strict';
 
   const video = JSON.parse(document.getElementById('video-data').textContent);
   const element = document.getElementById('player');
   const status = document.getElementById('status');
+  const qualityBox = document.getElementById('quality-box');
+  const quality = document.getElementById('quality');
   window.vodnestErrors = [];
   window.vodnestPlayer = { video: element, hls: null };
   let started = false;
+  if (video.playback.poster_url) element.poster = video.playback.poster_url;
+
+  // The menu lists renditions tallest first; "Auto" lets hls.js pick by bandwidth and shows
+  // which one it picked.
+  function buildQualityMenu(hls) {
+    const levels = hls.levels.map((level, index) => ({ index, height: level.height, bitrate: level.bitrate }))
+      .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
+    if (levels.length < 2) return;
+    for (const level of levels) {
+      const option = document.createElement('option');
+      option.value = String(level.index);
+      option.textContent = `${level.height}p`;
+      quality.appendChild(option);
+    }
+    quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
+    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+      const level = hls.levels[data.level];
+      window.vodnestPlayer.height = level ? level.height : null;
+      quality.options[0].textContent = hls.autoLevelEnabled && level ? `Auto (${level.height}p)` : 'Auto';
+    });
+    qualityBox.classList.remove('hidden');
+  }
 
   function describe(state) {
     if (state.status === 'failed') return `Processing failed: ${state.error || 'unknown error'}`;
@@ -29,6 +54,7 @@
         if (data.fatal) status.textContent = `Playback error: ${data.details}`;
       });
       hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+        buildQualityMenu(hls);
         element.play().catch(() => { /* autoplay refused: the controls remain */ });
       });
       hls.loadSource(url);

@@ -34,6 +34,10 @@ pub struct ProcessorConfig {
     /// Longest ffprobe may take (seconds).
     #[arg(long, env = "PROBE_TIMEOUT_SECS", default_value_t = 60.0)]
     pub probe_timeout_secs: f64,
+    /// The ABR ladder as `HEIGHT:BITRATE` rungs; a source is encoded to every rung at or
+    /// below its own height.
+    #[arg(long, env = "PROCESSOR_LADDER", default_value = crate::media::ladder::DEFAULT)]
+    pub ladder: crate::media::ladder::Ladder,
     /// Where jobs keep their scratch files (default: the system temp dir).
     #[arg(long, env = "WORK_DIR")]
     pub work_dir: Option<PathBuf>,

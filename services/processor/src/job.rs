@@ -199,7 +199,7 @@ async fn process(
 
     videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
-    let plan = hls::plan(&probed);
+    let plan = hls::plan(&probed, &ctx.config.ladder);
     tracing::info!(
         duration_s = probed.duration_s,
         width = probed.width,

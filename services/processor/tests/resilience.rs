@@ -49,6 +49,8 @@ fn spawn_processor(db: &TestDatabase, lease_secs: f64, grace_secs: f64) -> Resul
         .env("JOB_LEASE_SECS", lease_secs.to_string())
         .env("QUEUE_POLL_SECS", "0.5")
         .env("SHUTDOWN_GRACE_SECS", grace_secs.to_string())
+        // One rendition keeps these timing-driven tests short; the ladder has its own tests.
+        .env("PROCESSOR_LADDER", "720:3000k")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)

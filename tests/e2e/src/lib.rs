@@ -56,6 +56,7 @@ impl TestSettings {
             shutdown_grace_secs: 5.0,
             transcode_timeout_secs: 600.0,
             probe_timeout_secs: 30.0,
+            ladder: Default::default(),
             work_dir: None,
             database,
             storage,

@@ -240,5 +240,17 @@ async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
         "the watch page did not play: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim())?;
+    // A 720p source gets the ladder's 720p, 480p and 360p; the menu offers them after "Auto".
+    ensure!(
+        result["qualities"].as_array().map(|q| q
+            .iter()
+            .skip(1)
+            .map(|o| o.as_str().unwrap_or_default())
+            .collect::<Vec<_>>())
+            == Some(vec!["720p", "480p", "360p"]),
+        "quality menu: {result}"
+    );
+    ensure!(result["switchedTo"] == 360, "switched to 360p: {result}");
     Ok(())
 }

@@ -9,14 +9,15 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::domain::Rendition;
 
+use super::ladder::Ladder;
 use super::probe::Probe;
 use super::{MediaError, process};
 
 pub const SEGMENT_SECONDS: u32 = 6;
 pub const KEYFRAME_SECONDS: u32 = 2;
 const AUDIO_BITRATE: u64 = 128_000;
-/// The ladder, top first: (name, height, video bits per second).
-const LADDER: [(&str, u32, u64); 1] = [("720p", 720, 3_000_000)];
+/// No rendition gets less video bitrate than this, however small.
+const MIN_VIDEO_BITRATE: u64 = 200_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenditionPlan {
@@ -43,34 +44,38 @@ pub struct HlsOutput {
     pub renditions: Vec<Rendition>,
 }
 
-/// The renditions for a source: never above its height (a smaller source gets one rendition
-/// at its own size), aspect ratio kept, dimensions even as H.264 needs.
-pub fn plan(probe: &Probe) -> Vec<RenditionPlan> {
-    let mut plans: Vec<RenditionPlan> = LADDER
+/// The renditions for a source: every rung of the ladder at or below its size (never
+/// upscaled; a source smaller than every rung gets one rendition at its own size, its bitrate
+/// scaled down from the smallest rung), aspect ratio kept, dimensions even as H.264 needs.
+/// A rung names the short side, so a portrait 1080x1920 source is "1080p" too.
+pub fn plan(probe: &Probe, ladder: &Ladder) -> Vec<RenditionPlan> {
+    let short = probe.width.min(probe.height).max(1);
+    let mut plans: Vec<RenditionPlan> = ladder
+        .rungs()
         .iter()
-        .filter(|(_, height, _)| *height <= probe.height)
-        .map(|(name, height, bitrate)| rendition(probe, name, *height, *bitrate))
+        .filter(|rung| rung.height <= short)
+        .map(|rung| rendition(probe, rung.height, rung.video_bitrate))
         .collect();
-    if plans.is_empty() {
-        let (top_height, top_bitrate) = (LADDER[0].1, LADDER[0].2);
-        let height = even(probe.height);
-        let bitrate = top_bitrate * u64::from(height) / u64::from(top_height);
-        plans.push(rendition(
-            probe,
-            &format!("{height}p"),
-            height,
-            bitrate.max(300_000),
-        ));
+    if plans.is_empty()
+        && let Some(smallest) = ladder.rungs().last()
+    {
+        let bitrate = smallest.video_bitrate * u64::from(short) / u64::from(smallest.height);
+        plans.push(rendition(probe, short, bitrate.max(MIN_VIDEO_BITRATE)));
     }
     plans
 }
 
-fn rendition(probe: &Probe, name: &str, height: u32, video_bitrate: u64) -> RenditionPlan {
-    let width = u64::from(probe.width) * u64::from(height) / u64::from(probe.height.max(1));
+/// The source scaled so that its short side is `short`.
+fn rendition(probe: &Probe, short: u32, video_bitrate: u64) -> RenditionPlan {
+    let source_short = u64::from(probe.width.min(probe.height).max(1));
+    let scale = |side: u32| {
+        let scaled = u64::from(side) * u64::from(short) / source_short;
+        even(u32::try_from(scaled).unwrap_or(u32::MAX))
+    };
     RenditionPlan {
-        name: name.to_owned(),
-        width: even(u32::try_from(width).unwrap_or(u32::MAX)),
-        height: even(height),
+        name: format!("{}p", even(short)),
+        width: scale(probe.width),
+        height: scale(probe.height),
         video_bitrate,
         audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
     }
@@ -281,16 +286,30 @@ mod tests {
         }
     }
 
+    fn sizes(plans: &[RenditionPlan]) -> Vec<(u32, u32)> {
+        plans.iter().map(|p| (p.width, p.height)).collect()
+    }
+
     #[test]
     fn never_upscales_and_keeps_even_dimensions() {
-        let hd = plan(&source(1920, 1080));
-        assert_eq!((hd[0].width, hd[0].height), (1280, 720));
-        let small = plan(&source(641, 359));
+        let ladder = Ladder::default();
+        let hd = plan(&source(1920, 1080), &ladder);
+        assert_eq!(
+            sizes(&hd),
+            [(1920, 1080), (1280, 720), (852, 480), (640, 360)]
+        );
+        assert_eq!(hd[0].name, "1080p");
+        let sd = plan(&source(1280, 720), &ladder);
+        assert_eq!(sizes(&sd), [(1280, 720), (852, 480), (640, 360)]);
+        let small = plan(&source(641, 359), &ladder);
         assert_eq!(small.len(), 1);
         assert!(small[0].height <= 359 && small[0].height.is_multiple_of(2));
         assert!(small[0].width.is_multiple_of(2));
-        let portrait = plan(&source(1080, 1920));
-        assert_eq!((portrait[0].width, portrait[0].height), (404, 720));
+        assert!(small[0].video_bitrate < 800_000);
+        // Portrait keeps its orientation: rungs name the short side.
+        let portrait = plan(&source(1080, 1920), &ladder);
+        assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
+        assert_eq!(portrait[0].name, "1080p");
     }
 
     #[test]
@@ -367,8 +386,40 @@ mod tests {
             .collect()
     }
 
+    /// The video stream's duration through the playlist, from its last frame's end.
+    async fn stream_duration(playlist: &Path) -> f64 {
+        let output = Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-allowed_extensions",
+                "ALL",
+                "-select_streams",
+                "v:0",
+            ])
+            .args([
+                "-show_entries",
+                "packet=pts_time,duration_time",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(playlist)
+            .output()
+            .await
+            .expect("ffprobe runs");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|l| {
+                let mut parts = l.trim().trim_end_matches(',').split(',');
+                let pts: f64 = parts.next()?.parse().ok()?;
+                let duration: f64 = parts.next()?.parse().ok()?;
+                Some(pts + duration)
+            })
+            .fold(0.0, f64::max)
+    }
+
     #[tokio::test]
-    async fn transcodes_to_hls_with_aligned_keyframes() {
+    async fn transcodes_a_ladder_with_aligned_keyframes() {
         for audio in [true, false] {
             let dir = tempfile::tempdir().expect("tempdir");
             let input = dir.path().join("in.mp4");
@@ -379,7 +430,12 @@ mod tests {
             assert_eq!(probed.has_audio, audio);
             let out = dir.path().join("hls");
             tokio::fs::create_dir_all(&out).await.expect("mkdir");
-            let plans = plan(&probed);
+            // A small ladder keeps the test quick; 480p is above the source and must be skipped.
+            let ladder: Ladder = "480:1000k,360:800k,240:400k,144:200k"
+                .parse()
+                .expect("ladder");
+            let plans = plan(&probed, &ladder);
+            assert_eq!(plans.len(), 3, "{plans:?}");
             let mut seen = Vec::new();
             let output = transcode(
                 &input,
@@ -401,9 +457,14 @@ mod tests {
                 .collect();
             assert!(keys.contains(&"master.m3u8"), "{keys:?}");
             assert!(keys.contains(&"360p/index.m3u8"), "{keys:?}");
-            assert!(keys.contains(&"360p/init.mp4"), "{keys:?}");
+            // ffmpeg numbers each variant's init segment (init_0.mp4 …) when there are several.
+            assert!(
+                keys.iter()
+                    .any(|k| k.starts_with("360p/init") && k.ends_with(".mp4")),
+                "{keys:?}"
+            );
             let segments = keys.iter().filter(|k| k.ends_with(".m4s")).count();
-            assert_eq!(segments, 2, "9 s in 6 s segments: {keys:?}");
+            assert_eq!(segments, 2 * plans.len(), "9 s in 6 s segments: {keys:?}");
             let keyframes = keyframe_times(&out.join("360p/index.m3u8")).await;
             assert!(keyframes.len() >= 4, "{keyframes:?}");
             let first = keyframes[0];
@@ -412,6 +473,19 @@ mod tests {
                 assert!(
                     (t - expected).abs() < 0.05,
                     "keyframe {i} at {t}: {keyframes:?}"
+                );
+            }
+            for r in &plans {
+                assert!(r.height <= probed.height, "no upscaling: {r:?}");
+                let playlist = out.join(&r.name).join("index.m3u8");
+                // Aligned keyframes let players switch renditions at any segment boundary.
+                assert_eq!(keyframe_times(&playlist).await, keyframes, "{}", r.name);
+                let duration = stream_duration(&playlist).await;
+                assert!(
+                    (duration - probed.duration_s).abs() <= 0.1,
+                    "{}: {duration} s vs the source's {} s",
+                    r.name,
+                    probed.duration_s
                 );
             }
         }

@@ -2,9 +2,11 @@
 //!
 //! - [`process`]: runs a child with a timeout, cancellation and the tail of its stderr.
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
+//! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
 //! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
 
 pub mod hls;
+pub mod ladder;
 pub mod probe;
 pub mod process;
 
