@@ -47,7 +47,8 @@
     started = true;
     status.textContent = '';
     if (window.Hls && window.Hls.isSupported()) {
-      const hls = new window.Hls();
+      // While processing, playlists are EVENT playlists: start at the beginning, not the edge.
+      const hls = new window.Hls({ startPosition: 0 });
       window.vodnestPlayer.hls = hls;
       hls.on(window.Hls.Events.ERROR, (_event, data) => {
         window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });

@@ -89,6 +89,8 @@ pub struct VideoRow {
     pub part_size: i64,
     pub part_count: i32,
     pub upload_expires_at: OffsetDateTime,
+    pub has_poster: bool,
+    pub has_storyboard: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -136,6 +138,9 @@ impl VideoView {
         let hls_url = row
             .playable
             .then(|| crate::storage::hls_url(media_base_url, row.id));
+        let media_url = |name: &str| crate::storage::media_url(media_base_url, row.id, name);
+        let poster_url = row.has_poster.then(|| media_url("poster.jpg"));
+        let storyboard_url = row.has_storyboard.then(|| media_url("storyboard.vtt"));
         Self {
             id: row.id,
             title: row.title,
@@ -150,8 +155,8 @@ impl VideoView {
             renditions: row.renditions.0,
             playback: Playback {
                 hls_url,
-                poster_url: None,
-                storyboard_url: None,
+                poster_url,
+                storyboard_url,
             },
             created_at: row.created_at,
             updated_at: row.updated_at,

@@ -27,8 +27,13 @@ pub fn media_prefix(id: Uuid) -> String {
 }
 
 pub fn hls_url(media_base_url: &str, id: Uuid) -> String {
+    media_url(media_base_url, id, "master.m3u8")
+}
+
+/// The public URL of an object under `videos/{id}/`.
+pub fn media_url(media_base_url: &str, id: Uuid, name: &str) -> String {
     format!(
-        "{}/{}master.m3u8",
+        "{}/{}{name}",
         media_base_url.trim_end_matches('/'),
         media_prefix(id)
     )
@@ -353,6 +358,28 @@ impl Storage {
         let body = ByteStream::from_path(path)
             .await
             .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        self.put_media(key, body, content_type, cache_control).await
+    }
+
+    /// Uploads bytes (a playlist, say) to the media bucket.
+    pub async fn put_media_bytes(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<(), StorageError> {
+        self.put_media(key, ByteStream::from(bytes), content_type, cache_control)
+            .await
+    }
+
+    async fn put_media(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+        cache_control: &str,
+    ) -> Result<(), StorageError> {
         self.client
             .put_object()
             .bucket(&self.media_bucket)

@@ -9,7 +9,7 @@ use crate::queue;
 
 const COLUMNS: &str = "id, title, filename, content_type, status, stage, progress, playable, error, \
      size_bytes, duration_s, width, height, renditions, upload_id, part_size, part_count, \
-     upload_expires_at, created_at, updated_at";
+     upload_expires_at, has_poster, has_storyboard, created_at, updated_at";
 
 /// What the API knows when an upload starts.
 #[derive(Debug, Clone)]
@@ -165,6 +165,28 @@ pub async fn set_progress(
     .bind(progress.clamp(0.0, 1.0))
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Every rendition has its first segments in storage: players can start. Fires the NOTIFY
+/// trigger once (a second call changes nothing).
+pub async fn mark_playable(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "update videos set playable = true \
+         where id = $1 and status = 'processing' and not playable",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// `poster.jpg` is in storage.
+pub async fn mark_poster(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update videos set has_poster = true where id = $1 and not has_poster")
+        .bind(id)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

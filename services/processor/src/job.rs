@@ -14,8 +14,10 @@ use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
-use crate::media::hls::{self, HlsOutput, OutputFile};
-use crate::media::{MediaError, probe};
+use crate::media::{self, MediaError, hls, probe};
+use crate::publish::{PublishError, Published, Publisher};
+
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 
 /// What a job needs from its processor.
 pub struct JobContext {
@@ -30,6 +32,8 @@ pub enum JobError {
     Media(#[from] MediaError),
     #[error("{0}")]
     Storage(#[from] StorageError),
+    #[error("{0}")]
+    Publish(#[from] PublishError),
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("scratch files: {0}")]
@@ -53,6 +57,8 @@ impl JobError {
         match self {
             Self::Media(e) => !e.is_permanent() && !matches!(e, MediaError::Canceled),
             Self::Storage(e) => e.is_transient(),
+            Self::Publish(PublishError::Storage(e)) => e.is_transient(),
+            Self::Publish(PublishError::Io(_)) => true,
             Self::Db(_) | Self::Io(_) => true,
             Self::RawMissing | Self::LeaseLost | Self::Stopped | Self::Shutdown => false,
         }
@@ -209,10 +215,27 @@ async fn process(
         "probed"
     );
 
+    poster(
+        ctx,
+        id,
+        &input,
+        &scratch.path().join("poster.jpg"),
+        &probed,
+        cancel,
+    )
+    .await?;
+
     videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
     let (progress_tx, progress_rx) = watch::channel(0.0f64);
     let reporter = tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx));
-    let output = hls::transcode(
+    let mut publisher = Publisher::new(
+        &ctx.storage,
+        media_prefix(id),
+        &out_dir,
+        &plan,
+        hls::output_frame_rate(&probed),
+    );
+    let transcode = hls::transcode(
         &input,
         &out_dir,
         &probed,
@@ -222,15 +245,66 @@ async fn process(
         },
         cancel,
         ctx.config.transcode_timeout(),
-    )
-    .await;
+    );
+    tokio::pin!(transcode);
+    // Publish what ffmpeg has closed every second while it goes on.
+    let mut tick = tokio::time::interval(PUBLISH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let renditions = loop {
+        tokio::select! {
+            result = &mut transcode => break result,
+            _ = tick.tick() => publish(ctx, id, &mut publisher, false).await?,
+        }
+    };
     reporter.abort();
-    let output = output?;
-    // The source is no longer needed; free the disk before uploading.
+    let renditions = renditions?;
+    // The source is no longer needed; free the disk before the last uploads.
     tokio::fs::remove_file(&input).await?;
+    videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
+    publish(ctx, id, &mut publisher, true).await?;
+    tracing::info!(files = publisher.files_uploaded(), "output published");
+    Ok(facts(&probed, renditions))
+}
 
-    upload(ctx, job, output.files.clone()).await?;
-    Ok(facts(&probed, output))
+/// One publishing pass; the pass that puts the master playlist up makes the video playable.
+async fn publish(
+    ctx: &JobContext,
+    id: uuid::Uuid,
+    publisher: &mut Publisher<'_>,
+    last: bool,
+) -> Result<(), JobError> {
+    if publisher.pass(last).await? == Published::BecamePlayable {
+        videos::mark_playable(&ctx.pool, id).await?;
+        tracing::info!("playable");
+    }
+    Ok(())
+}
+
+/// Writes and uploads the poster. A source whose frame cannot be grabbed still gets its HLS.
+async fn poster(
+    ctx: &JobContext,
+    id: uuid::Uuid,
+    input: &std::path::Path,
+    out: &std::path::Path,
+    probed: &probe::Probe,
+    cancel: &CancellationToken,
+) -> Result<(), JobError> {
+    if let Err(err) =
+        media::poster::write(input, out, probed, cancel, ctx.config.probe_timeout()).await
+    {
+        if matches!(err, MediaError::Canceled) {
+            return Err(err.into());
+        }
+        tracing::warn!(error = %err, "no poster");
+        return Ok(());
+    }
+    let (content_type, cache_control) = hls::headers("poster.jpg");
+    let key = format!("{}poster.jpg", media_prefix(id));
+    ctx.storage
+        .put_media_file(&key, out, content_type, cache_control)
+        .await?;
+    videos::mark_poster(&ctx.pool, id).await?;
+    Ok(())
 }
 
 /// Writes transcoding progress (0.1..0.9 overall) at most twice a second.
@@ -248,65 +322,11 @@ async fn report_progress(pool: PgPool, id: uuid::Uuid, mut progress: watch::Rece
     }
 }
 
-/// Uploads segments first, then rendition playlists, the master playlist last, so that no
-/// playlist is ever visible before what it lists.
-async fn upload(
-    ctx: &JobContext,
-    job: &ClaimedJob,
-    mut files: Vec<OutputFile>,
-) -> Result<(), JobError> {
-    files.sort_by_key(|f| upload_rank(&f.relative_key));
-    let prefix = media_prefix(job.video_id);
-    let total = files.len().max(1);
-    for (done, file) in files.iter().enumerate() {
-        let key = format!("{prefix}{}", file.relative_key);
-        ctx.storage
-            .put_media_file(&key, &file.path, file.content_type, file.cache_control)
-            .await?;
-        // Free the disk at once: memory and disk stay flat whatever the duration.
-        tokio::fs::remove_file(&file.path).await?;
-        if done.is_multiple_of(10) {
-            let fraction = done as f64 / total as f64;
-            videos::set_progress(&ctx.pool, job.video_id, "uploading", 0.9 + 0.1 * fraction)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-fn upload_rank(relative_key: &str) -> u8 {
-    if relative_key == "master.m3u8" {
-        2
-    } else if relative_key.ends_with(".m3u8") {
-        1
-    } else {
-        0
-    }
-}
-
-fn facts(probed: &probe::Probe, output: HlsOutput) -> MediaFacts {
+fn facts(probed: &probe::Probe, renditions: Vec<vodnest_core::domain::Rendition>) -> MediaFacts {
     MediaFacts {
         duration_s: Some(probed.duration_s),
         width: i32::try_from(probed.width).ok(),
         height: i32::try_from(probed.height).ok(),
-        renditions: output.renditions,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::upload_rank;
-
-    #[test]
-    fn master_playlist_goes_last() {
-        let mut keys = [
-            "master.m3u8",
-            "720p/index.m3u8",
-            "720p/seg_00001.m4s",
-            "720p/init.mp4",
-        ];
-        keys.sort_by_key(|k| upload_rank(k));
-        assert_eq!(keys.last(), Some(&"master.m3u8"));
-        assert_eq!(keys[2], "720p/index.m3u8");
+        renditions,
     }
 }

@@ -5,13 +5,15 @@
 //! - [`startup`]: wires the worker and the gRPC server together and runs them.
 //! - [`worker`]: the claim loop, slots and graceful shutdown.
 //! - [`job`]: one job from download to ready (or failed), under a renewed lease.
-//! - [`media`]: ffprobe, the HLS plan and the ffmpeg run.
+//! - [`media`]: ffprobe, the HLS plan, the ffmpeg run and the poster.
+//! - [`publish`]: uploads HLS output while ffmpeg writes it; marks the video playable.
 //! - [`grpc`]: the `vodnest.processor.v1.Processor` control plane.
 
 pub mod config;
 pub mod grpc;
 pub mod job;
 pub mod media;
+pub mod publish;
 pub mod startup;
 pub mod worker;
 

@@ -7,10 +7,34 @@ use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
+/// The video's state in a frame: the snapshot's video object, or the status frame itself.
+pub fn state(frame: &Value) -> &Value {
+    if frame["type"] == "snapshot" {
+        &frame["video"]
+    } else {
+        frame
+    }
+}
+
 /// Every frame received, in order, up to and including the one that showed a status in
 /// `until`. Fails if the socket closes first or nothing ends within `deadline` (a guard
 /// against a hung test, not a performance limit).
 pub async fn follow(url: &str, until: &[&str], deadline: Duration) -> Result<Vec<Value>> {
+    follow_until(url, deadline, |frame| {
+        state(frame)["status"]
+            .as_str()
+            .is_some_and(|s| until.contains(&s))
+    })
+    .await
+    .with_context(|| format!("waiting for a status in {until:?}"))
+}
+
+/// Every frame received up to and including the first snapshot or status frame `done` accepts.
+pub async fn follow_until(
+    url: &str,
+    deadline: Duration,
+    mut done: impl FnMut(&Value) -> bool,
+) -> Result<Vec<Value>> {
     let (mut socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .context("websocket connect")?;
@@ -23,22 +47,19 @@ pub async fn follow(url: &str, until: &[&str], deadline: Duration) -> Result<Vec
                 _ => continue,
             };
             let frame: Value = serde_json::from_str(text.as_str())?;
-            let status = match frame["type"].as_str() {
-                Some("snapshot") => frame["video"]["status"].as_str().map(str::to_owned),
-                Some("status") => frame["status"].as_str().map(str::to_owned),
-                _ => None,
-            };
+            let relevant = matches!(frame["type"].as_str(), Some("snapshot" | "status"));
+            let finished = relevant && done(&frame);
             frames.push(frame);
-            if status.is_some_and(|s| until.contains(&s.as_str())) {
+            if finished {
                 return Ok(());
             }
         }
-        bail!("the websocket closed before reaching {until:?}")
+        bail!("the websocket closed first")
     })
     .await;
     match result {
         Ok(Ok(())) => Ok(frames),
         Ok(Err(err)) => Err(err.context(format!("frames so far: {frames:?}"))),
-        Err(_) => bail!("no status in {until:?} within {deadline:?}; frames: {frames:?}"),
+        Err(_) => bail!("nothing matched within {deadline:?}; frames: {frames:?}"),
     }
 }

@@ -87,6 +87,25 @@ async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
         );
     }
 
+    let poster_url = video["playback"]["poster_url"]
+        .as_str()
+        .context("poster_url")?;
+    let poster = app.http.get(poster_url).send().await?;
+    ensure!(poster.status() == 200, "poster: {}", poster.status());
+    ensure!(
+        poster
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            == Some("image/jpeg"),
+        "poster Content-Type: {:?}",
+        poster.headers().get("content-type")
+    );
+    ensure!(
+        poster.bytes().await?.starts_with(&[0xff, 0xd8]),
+        "the poster is a JPEG"
+    );
+
     watch_in_chromium(&app, &id).await?;
     app.stop().await
 }

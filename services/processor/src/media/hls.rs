@@ -2,7 +2,7 @@
 //! keyframes every 2 s exactly (closed GOPs, no scene-cut keyframes), a VOD playlist per
 //! rendition and a master playlist, with progress read from `-progress pipe:1`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
@@ -18,6 +18,7 @@ pub const KEYFRAME_SECONDS: u32 = 2;
 const AUDIO_BITRATE: u64 = 128_000;
 /// No rendition gets less video bitrate than this, however small.
 const MIN_VIDEO_BITRATE: u64 = 200_000;
+const MAX_FRAME_RATE: f64 = 60.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RenditionPlan {
@@ -28,20 +29,17 @@ pub struct RenditionPlan {
     pub audio_bitrate: u64,
 }
 
-/// A file ffmpeg wrote, with where and how it is stored.
-#[derive(Debug, Clone)]
-pub struct OutputFile {
-    pub path: PathBuf,
-    /// Key below `videos/{id}/`, e.g. `720p/seg_00001.m4s`.
-    pub relative_key: String,
-    pub content_type: &'static str,
-    pub cache_control: &'static str,
+/// The output frame rate: the source's (variable rates become constant), at most 60.
+pub fn output_frame_rate(probe: &Probe) -> Option<f64> {
+    probe
+        .frame_rate
+        .filter(|r| r.is_finite() && *r >= 1.0)
+        .map(|r| r.min(MAX_FRAME_RATE))
 }
 
-#[derive(Debug, Clone)]
-pub struct HlsOutput {
-    pub files: Vec<OutputFile>,
-    pub renditions: Vec<Rendition>,
+/// The VBV ceiling the encoder works under, which is also a segment's peak bitrate.
+pub fn peak_video_bitrate(video_bitrate: u64) -> u64 {
+    video_bitrate * 107 / 100
 }
 
 /// The renditions for a source: every rung of the ladder at or below its size (never
@@ -110,9 +108,13 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
     for i in 0..count {
         filter.push_str(&format!("[s{i}]"));
     }
+    // A constant frame rate (variable-rate phone footage included) keeps keyframes on time.
+    let fps = output_frame_rate(probe)
+        .map(|rate| format!("fps={rate:.3},"))
+        .unwrap_or_default();
     for (i, r) in plan.iter().enumerate() {
         filter.push_str(&format!(
-            ";[s{i}]scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{i}]",
+            ";[s{i}]{fps}scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{i}]",
             r.width, r.height
         ));
     }
@@ -121,7 +123,7 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
     let mut stream_map = Vec::new();
     for (i, r) in plan.iter().enumerate() {
         let bitrate = r.video_bitrate.to_string();
-        let maxrate = (r.video_bitrate * 107 / 100).to_string();
+        let maxrate = peak_video_bitrate(r.video_bitrate).to_string();
         let bufsize = (r.video_bitrate * 3 / 2).to_string();
         push(&["-map", &format!("[v{i}]")]);
         push(&[
@@ -166,10 +168,12 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
     }
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
     push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
-    push(&["-hls_playlist_type", "vod", "-hls_segment_type", "fmp4"]);
+    // EVENT playlists that list a segment only once it is closed: the publisher uploads them
+    // while ffmpeg goes on, and turns them into VOD playlists at the end.
+    push(&["-hls_playlist_type", "event", "-hls_segment_type", "fmp4"]);
     push(&[
         "-hls_flags",
-        "independent_segments",
+        "independent_segments+temp_file",
         "-hls_fmp4_init_filename",
         "init.mp4",
     ]);
@@ -182,6 +186,7 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
 }
 
 /// Transcodes `input` into `out_dir`. `on_progress` gets 0..1 at most about twice a second.
+/// Returns the renditions as the video object lists them.
 pub async fn transcode(
     input: &Path,
     out_dir: &Path,
@@ -190,7 +195,7 @@ pub async fn transcode(
     mut on_progress: impl FnMut(f64) + Send,
     cancel: &CancellationToken,
     timeout: Duration,
-) -> Result<HlsOutput, MediaError> {
+) -> Result<Vec<Rendition>, MediaError> {
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
@@ -211,8 +216,7 @@ pub async fn transcode(
     })
     .await?;
     on_progress(1.0);
-    let files = list_output(out_dir).await?;
-    let renditions = plan
+    Ok(plan
         .iter()
         .map(|r| Rendition {
             name: r.name.clone(),
@@ -220,8 +224,7 @@ pub async fn transcode(
             height: r.height,
             bandwidth: r.video_bitrate + r.audio_bitrate,
         })
-        .collect();
-    Ok(HlsOutput { files, renditions })
+        .collect())
 }
 
 /// The fraction done from one `-progress` line (`out_time_us`, or `out_time_ms` which ffmpeg
@@ -236,36 +239,6 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
         "progress" if value.trim() == "end" => Some(1.0),
         _ => None,
     }
-}
-
-/// Every file under `out_dir`, with its key and headers.
-async fn list_output(out_dir: &Path) -> Result<Vec<OutputFile>, MediaError> {
-    let mut files = Vec::new();
-    let mut dirs = vec![out_dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        let mut entries = tokio::fs::read_dir(&dir).await?;
-        while let Some(entry) = entries.next_entry().await? {
-            let path = entry.path();
-            if entry.file_type().await?.is_dir() {
-                dirs.push(path);
-                continue;
-            }
-            let relative_key = path
-                .strip_prefix(out_dir)
-                .map_err(|e| std::io::Error::other(e.to_string()))?
-                .to_string_lossy()
-                .replace('\\', "/");
-            let (content_type, cache_control) = headers(&relative_key);
-            files.push(OutputFile {
-                path,
-                relative_key,
-                content_type,
-                cache_control,
-            });
-        }
-    }
-    files.sort_by(|a, b| a.relative_key.cmp(&b.relative_key));
-    Ok(files)
 }
 
 #[cfg(test)]
@@ -310,6 +283,24 @@ mod tests {
         let portrait = plan(&source(1080, 1920), &ladder);
         assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
         assert_eq!(portrait[0].name, "1080p");
+    }
+
+    /// Every file under `dir`, as keys relative to it, sorted.
+    fn files_under(dir: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut dirs = vec![dir.to_path_buf()];
+        while let Some(current) = dirs.pop() {
+            for entry in std::fs::read_dir(&current).expect("read_dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(rel) = path.strip_prefix(dir) {
+                    files.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        files.sort();
+        files
     }
 
     #[test]
@@ -437,7 +428,7 @@ mod tests {
             let plans = plan(&probed, &ladder);
             assert_eq!(plans.len(), 3, "{plans:?}");
             let mut seen = Vec::new();
-            let output = transcode(
+            let renditions = transcode(
                 &input,
                 &out,
                 &probed,
@@ -450,11 +441,9 @@ mod tests {
             .expect("transcode");
             assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
             assert_eq!(seen.last(), Some(&1.0));
-            let keys: Vec<_> = output
-                .files
-                .iter()
-                .map(|f| f.relative_key.as_str())
-                .collect();
+            assert_eq!(renditions.len(), plans.len());
+            let files = files_under(&out);
+            let keys: Vec<&str> = files.iter().map(String::as_str).collect();
             assert!(keys.contains(&"master.m3u8"), "{keys:?}");
             assert!(keys.contains(&"360p/index.m3u8"), "{keys:?}");
             // ffmpeg numbers each variant's init segment (init_0.mp4 …) when there are several.

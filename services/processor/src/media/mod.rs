@@ -4,9 +4,11 @@
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
 //! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
 //! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
+//! - [`poster`]: the poster frame.
 
 pub mod hls;
 pub mod ladder;
+pub mod poster;
 pub mod probe;
 pub mod process;
 

@@ -1,0 +1,338 @@
+//! Publishing HLS output while ffmpeg is still writing it, so a long video becomes watchable
+//! minutes into its transcode rather than hours.
+//!
+//! ffmpeg writes each rendition as an EVENT playlist and lists a segment only once it is
+//! closed (`temp_file`). Every pass uploads the segments (and init segment) a playlist lists
+//! that are not uploaded yet, deletes them locally at once, then uploads the playlist itself
+//! with a short cache lifetime. Once every rendition has a segment in storage the master
+//! playlist goes up and the video is marked `playable`. The final pass, after ffmpeg exits,
+//! turns every playlist into a VOD playlist (`#EXT-X-PLAYLIST-TYPE:VOD`, `#EXT-X-ENDLIST`)
+//! cached for long.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use vodnest_core::storage::Storage;
+
+use crate::media::hls::{self, RenditionPlan};
+
+const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// Playlists change while processing: players and CDNs must look again soon.
+const LIVE_PLAYLIST_CACHE: &str = "public, max-age=2";
+/// Final playlists only change if the video is processed again.
+const FINAL_PLAYLIST_CACHE: &str = "public, max-age=3600";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    Storage(#[from] vodnest_core::storage::StorageError),
+    #[error("reading ffmpeg's output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What one pass achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Some rendition has no segment in storage yet.
+    NotYet,
+    /// The master playlist is up: players can start. Returned once, by the pass that made it so.
+    BecamePlayable,
+    /// Playable since an earlier pass.
+    Playable,
+}
+
+pub struct Publisher<'a> {
+    storage: &'a Storage,
+    /// `videos/{id}/`
+    prefix: String,
+    out_dir: PathBuf,
+    renditions: Vec<RenditionPlan>,
+    frame_rate: Option<f64>,
+    uploaded: HashSet<String>,
+    /// The playlist text last uploaded, by rendition, so unchanged ones are not sent again.
+    playlists: HashMap<String, String>,
+    master_published: bool,
+}
+
+impl<'a> Publisher<'a> {
+    pub fn new(
+        storage: &'a Storage,
+        prefix: String,
+        out_dir: &Path,
+        renditions: &[RenditionPlan],
+        frame_rate: Option<f64>,
+    ) -> Self {
+        Self {
+            storage,
+            prefix,
+            out_dir: out_dir.to_path_buf(),
+            renditions: renditions.to_vec(),
+            frame_rate,
+            uploaded: HashSet::new(),
+            playlists: HashMap::new(),
+            master_published: false,
+        }
+    }
+
+    /// How many files (segments, init segments) have been uploaded so far.
+    pub fn files_uploaded(&self) -> usize {
+        self.uploaded.len()
+    }
+
+    /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
+    pub async fn pass(&mut self, last: bool) -> Result<Published, PublishError> {
+        let mut every_rendition_started = true;
+        for rendition in self.renditions.clone() {
+            let dir = self.out_dir.join(&rendition.name);
+            let text = match tokio::fs::read_to_string(dir.join("index.m3u8")).await {
+                Ok(text) => text,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound && !last => {
+                    every_rendition_started = false;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            let listed = listed_files(&text);
+            let segments = listed.iter().filter(|f| !f.is_init).count();
+            for file in listed {
+                let key = format!("{}/{}", rendition.name, file.name);
+                if self.uploaded.contains(&key) {
+                    continue;
+                }
+                let path = dir.join(&file.name);
+                let (content_type, cache_control) = hls::headers(&file.name);
+                self.storage
+                    .put_media_file(
+                        &format!("{}{key}", self.prefix),
+                        &path,
+                        content_type,
+                        cache_control,
+                    )
+                    .await?;
+                // Free the disk at once: it stays flat however long the video is.
+                tokio::fs::remove_file(&path).await?;
+                self.uploaded.insert(key);
+            }
+            if segments == 0 {
+                every_rendition_started = false;
+                continue;
+            }
+            let (text, cache) = if last {
+                (finalize(&text), FINAL_PLAYLIST_CACHE)
+            } else {
+                (text, LIVE_PLAYLIST_CACHE)
+            };
+            if self.playlists.get(&rendition.name) != Some(&text) {
+                self.storage
+                    .put_media_bytes(
+                        &format!("{}{}/index.m3u8", self.prefix, rendition.name),
+                        text.clone().into_bytes(),
+                        PLAYLIST_TYPE,
+                        cache,
+                    )
+                    .await?;
+                self.playlists.insert(rendition.name.clone(), text);
+            }
+        }
+        if self.master_published {
+            return Ok(Published::Playable);
+        }
+        if !every_rendition_started {
+            return Ok(Published::NotYet);
+        }
+        let codecs = read_codecs(&self.out_dir.join("master.m3u8")).await;
+        let master = master_playlist(&self.renditions, &codecs, self.frame_rate);
+        self.storage
+            .put_media_bytes(
+                &format!("{}master.m3u8", self.prefix),
+                master.into_bytes(),
+                PLAYLIST_TYPE,
+                FINAL_PLAYLIST_CACHE,
+            )
+            .await?;
+        self.master_published = true;
+        Ok(Published::BecamePlayable)
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Listed {
+    name: String,
+    is_init: bool,
+}
+
+/// The init segment and media segments a playlist lists, in order.
+fn listed_files(playlist: &str) -> Vec<Listed> {
+    let mut files = Vec::new();
+    for line in playlist.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("#EXT-X-MAP:") {
+            if let Some(uri) = attribute(rest, "URI") {
+                files.push(Listed {
+                    name: uri.to_owned(),
+                    is_init: true,
+                });
+            }
+        } else if !line.is_empty() && !line.starts_with('#') {
+            files.push(Listed {
+                name: line.to_owned(),
+                is_init: false,
+            });
+        }
+    }
+    files
+}
+
+/// A quoted or bare attribute of an HLS tag's attribute list.
+fn attribute<'t>(list: &'t str, name: &str) -> Option<&'t str> {
+    let start = list.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &list[start..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next(),
+        None => rest.split(',').next(),
+    }
+}
+
+/// The playlist as a finished VOD playlist.
+fn finalize(playlist: &str) -> String {
+    let mut out: String = playlist
+        .lines()
+        .map(|line| {
+            if line.starts_with("#EXT-X-PLAYLIST-TYPE:") {
+                "#EXT-X-PLAYLIST-TYPE:VOD"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    if !out.contains("#EXT-X-ENDLIST") {
+        out.push_str("\n#EXT-X-ENDLIST");
+    }
+    out.push('\n');
+    out
+}
+
+/// The CODECS ffmpeg wrote into its own master playlist, by rendition directory.
+async fn read_codecs(path: &Path) -> HashMap<String, String> {
+    let text = tokio::fs::read_to_string(path).await.unwrap_or_default();
+    let mut codecs = HashMap::new();
+    let mut pending = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("#EXT-X-STREAM-INF:") {
+            pending = attribute(rest, "CODECS").map(str::to_owned);
+        } else if !line.is_empty()
+            && !line.starts_with('#')
+            && let (Some(found), Some((dir, _))) = (pending.take(), line.split_once('/'))
+        {
+            codecs.insert(dir.to_owned(), found);
+        }
+    }
+    codecs
+}
+
+/// Our own master playlist: ffmpeg 5's lacks AVERAGE-BANDWIDTH and FRAME-RATE, and its
+/// BANDWIDTH is a guess from the first segment.
+pub fn master_playlist(
+    renditions: &[RenditionPlan],
+    codecs: &HashMap<String, String>,
+    frame_rate: Option<f64>,
+) -> String {
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for r in renditions {
+        let codec = codecs.get(&r.name).cloned().unwrap_or_else(|| {
+            let audio = if r.audio_bitrate > 0 {
+                ",mp4a.40.2"
+            } else {
+                ""
+            };
+            format!("avc1.640028{audio}")
+        });
+        let average = r.video_bitrate + r.audio_bitrate;
+        // The encoder may reach its VBV maxrate for a segment; BANDWIDTH is that peak.
+        let peak = hls::peak_video_bitrate(r.video_bitrate) + r.audio_bitrate;
+        out.push_str(&format!(
+            "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},RESOLUTION={}x{},CODECS=\"{codec}\"",
+            r.width, r.height
+        ));
+        if let Some(rate) = frame_rate {
+            out.push_str(&format!(",FRAME-RATE={rate:.3}"));
+        }
+        out.push_str(&format!("\n{}/index.m3u8\n", r.name));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVENT: &str = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:6\n\
+        #EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:EVENT\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+        #EXT-X-MAP:URI=\"init_0.mp4\"\n#EXTINF:6.000000,\nseg_00000.m4s\n#EXTINF:6.000000,\nseg_00001.m4s\n";
+
+    #[test]
+    fn lists_init_and_segments() {
+        let names: Vec<_> = listed_files(EVENT)
+            .into_iter()
+            .map(|f| (f.name, f.is_init))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("init_0.mp4".to_owned(), true),
+                ("seg_00000.m4s".to_owned(), false),
+                ("seg_00001.m4s".to_owned(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn finalizing_makes_a_vod_playlist() {
+        let vod = finalize(EVENT);
+        assert!(vod.contains("#EXT-X-PLAYLIST-TYPE:VOD"));
+        assert!(!vod.contains("EVENT"));
+        assert!(vod.trim_end().ends_with("#EXT-X-ENDLIST"));
+        // ffmpeg may already have ended it: never twice.
+        assert_eq!(finalize(&vod).matches("#EXT-X-ENDLIST").count(), 1);
+    }
+
+    #[test]
+    fn master_lists_every_rendition_with_its_attributes() {
+        let plan = |name: &str, w, h, v| RenditionPlan {
+            name: name.into(),
+            width: w,
+            height: h,
+            video_bitrate: v,
+            audio_bitrate: 128_000,
+        };
+        let renditions = [
+            plan("720p", 1280, 720, 3_000_000),
+            plan("360p", 640, 360, 800_000),
+        ];
+        let mut codecs = HashMap::new();
+        codecs.insert("720p".to_owned(), "avc1.64001f,mp4a.40.2".to_owned());
+        let master = master_playlist(&renditions, &codecs, Some(30.0));
+        assert!(master.contains("#EXT-X-INDEPENDENT-SEGMENTS"));
+        assert!(master.contains(
+            "AVERAGE-BANDWIDTH=3128000,RESOLUTION=1280x720,CODECS=\"avc1.64001f,mp4a.40.2\",FRAME-RATE=30.000\n720p/index.m3u8"
+        ));
+        assert!(master.contains("RESOLUTION=640x360,CODECS=\"avc1.640028,mp4a.40.2\""));
+    }
+
+    #[tokio::test]
+    async fn codecs_come_from_ffmpegs_master() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("master.m3u8");
+        tokio::fs::write(
+            &path,
+            "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,RESOLUTION=640x360,CODECS=\"avc1.42c01e,mp4a.40.2\"\n360p/index.m3u8\n",
+        )
+        .await
+        .expect("write");
+        let codecs = read_codecs(&path).await;
+        assert_eq!(
+            codecs.get("360p").map(String::as_str),
+            Some("avc1.42c01e,mp4a.40.2")
+        );
+    }
+}
