@@ -38,3 +38,18 @@ export async function signIn(page, base, token, screenshots) {
   await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
   if (new URL(page.url()).pathname === '/login') throw new Error('sign-in was refused');
 }
+
+// Runs `body(browser)`, then prints `result` as one JSON line and exits 1 unless `result.ok`.
+export async function report(result, body) {
+  const browser = await launch();
+  try {
+    await body(browser);
+  } catch (err) {
+    result.ok = false;
+    result.reason = String(err && err.message ? err.message : err);
+  } finally {
+    await browser.close();
+  }
+  console.log(JSON.stringify(result));
+  process.exit(result.ok ? 0 : 1);
+}

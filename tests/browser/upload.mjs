@@ -3,14 +3,13 @@
 // turns ready. PUTs after the first two are held back before they reach the network, so the
 // reload interrupts them the way a closed tab would.
 // Usage: node tests/browser/upload.mjs --base URL --token TOKEN --file PATH [--screenshots DIR]
-import { launch, parseArgs, signIn, watchErrors } from './lib.mjs';
+import { parseArgs, report, signIn, watchErrors } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const result = { ok: false, putsBefore: 0, putsAfter: 0, resumeNote: '', status: '', consoleErrors: [] };
 const isPart = (request) => request.method() === 'PUT' && request.url().includes('partNumber=');
 let phase = 'before';
-const browser = await launch();
-try {
+await report(result, async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await signIn(page, args.base, args.token);
   await page.route('**/*', async (route) => {
@@ -54,10 +53,4 @@ try {
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/upload.png`, fullPage: true });
   result.ok = result.status === 'Ready.' && result.consoleErrors.length === 0;
   if (!result.ok) result.reason = error || 'the page did not reach Ready. without errors';
-} catch (err) {
-  result.reason = String(err && err.message ? err.message : err);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
-process.exit(result.ok ? 0 : 1);
+});

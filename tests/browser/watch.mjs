@@ -2,12 +2,14 @@
 // menu switches to the smallest rendition and playback goes on, no fatal hls.js error, no
 // console or page errors.
 // Usage: node tests/browser/watch.mjs --base URL --token TOKEN --video ID [--screenshots DIR]
-import { launch, parseArgs, signIn, watchErrors } from './lib.mjs';
+import { parseArgs, report, signIn, watchErrors } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-const result = { ok: false, currentTime: 0, qualities: [], switchedTo: null, hlsErrors: [], consoleErrors: [] };
-const browser = await launch();
-try {
+const result = {
+  ok: false, currentTime: 0, qualities: [], switchedTo: null, storyboardPreview: null,
+  hlsErrors: [], consoleErrors: [],
+};
+await report(result, async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   result.consoleErrors = watchErrors(page);
   await signIn(page, args.base, args.token, args.screenshots);
@@ -35,15 +37,20 @@ try {
     await page.waitForFunction((t) => window.vodnestPlayer.video.currentTime >= t + 1,
       t1, { timeout: 30000 });
   }
+  // Storyboard: hovering the seek bar halfway shows that moment's thumbnail.
+  if (await page.isVisible('#scrubber')) {
+    const box = await page.locator('#scrubber').boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForSelector('#scrub-preview:not(.hidden)', { timeout: 5000 });
+    result.storyboardPreview = await page.evaluate(() => ({
+      image: document.getElementById('scrub-thumb').style.backgroundImage,
+      position: document.getElementById('scrub-thumb').style.backgroundPosition,
+      time: document.getElementById('scrub-time').textContent,
+    }));
+  }
   result.hlsErrors = await page.evaluate(() => window.vodnestErrors);
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/watch.png` });
   const fatal = result.hlsErrors.filter((e) => e.fatal);
   result.ok = fatal.length === 0 && result.consoleErrors.length === 0;
   if (!result.ok) result.reason = 'hls.js or the page reported errors';
-} catch (err) {
-  result.reason = String(err && err.message ? err.message : err);
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(result));
-process.exit(result.ok ? 0 : 1);
+});

@@ -68,6 +68,72 @@
     }
   }
 
+  // ---- storyboard: thumbnails while hovering the seek bar under the player -----------------
+  function clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+    const text = hms.map((n) => String(n).padStart(2, '0')).join(':');
+    return hms[0] > 0 ? text : text.slice(3);
+  }
+
+  function vttTime(text) {
+    const parts = text.trim().split(':').map(Number);
+    return parts.reduce((total, part) => total * 60 + part, 0);
+  }
+
+  // Cues of a WebVTT thumbnails track: { start, end, url, x, y, w, h }.
+  function parseStoryboard(text, base) {
+    const cues = [];
+    for (const block of text.split(/\r?\n\r?\n/)) {
+      const lines = block.trim().split(/\r?\n/);
+      const timing = lines.findIndex((line) => line.includes('-->'));
+      if (timing < 0 || !lines[timing + 1]) continue;
+      const [start, end] = lines[timing].split('-->').map(vttTime);
+      const [file, fragment] = lines[timing + 1].split('#xywh=');
+      if (!fragment) continue;
+      const [x, y, w, h] = fragment.split(',').map(Number);
+      cues.push({ start, end, url: new URL(file, base).href, x, y, w, h });
+    }
+    return cues;
+  }
+
+  async function setUpStoryboard(url) {
+    const scrubber = document.getElementById('scrubber');
+    const fill = document.getElementById('scrub-fill');
+    const preview = document.getElementById('scrub-preview');
+    const thumb = document.getElementById('scrub-thumb');
+    const time = document.getElementById('scrub-time');
+    const response = await fetch(url);
+    if (!response.ok) return;
+    const cues = parseStoryboard(await response.text(), url);
+    if (cues.length === 0) return;
+    const duration = () => element.duration || video.duration_s || cues[cues.length - 1].end;
+    const at = (event) => {
+      const box = scrubber.getBoundingClientRect();
+      const fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+      return { fraction, seconds: fraction * duration(), box };
+    };
+    scrubber.addEventListener('mousemove', (event) => {
+      const { fraction, seconds, box } = at(event);
+      const cue = cues.find((c) => seconds >= c.start && seconds < c.end) || cues[cues.length - 1];
+      thumb.style.width = `${cue.w}px`;
+      thumb.style.height = `${cue.h}px`;
+      thumb.style.backgroundImage = `url("${cue.url}")`;
+      thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+      time.textContent = clock(seconds);
+      const left = Math.min(box.width - cue.w / 2, Math.max(cue.w / 2, fraction * box.width));
+      preview.style.left = `${left}px`;
+      preview.classList.remove('hidden');
+    });
+    scrubber.addEventListener('mouseleave', () => preview.classList.add('hidden'));
+    scrubber.addEventListener('click', (event) => { element.currentTime = at(event).seconds; });
+    element.addEventListener('timeupdate', () => {
+      fill.style.width = `${(100 * element.currentTime) / duration()}%`;
+    });
+    window.vodnestPlayer.storyboard = cues.length;
+    scrubber.classList.remove('hidden');
+  }
+
   async function playWhenReady() {
     const response = await fetch(`/api/v1/videos/${video.id}`, { credentials: 'same-origin' });
     if (!response.ok) return;
@@ -82,6 +148,7 @@
     });
   }
 
+  if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});
   if (video.playable && video.playback.hls_url) {
     play(video.playback.hls_url);
   } else {

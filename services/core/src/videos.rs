@@ -190,6 +190,15 @@ pub async fn mark_poster(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::
     Ok(())
 }
 
+/// `storyboard.vtt` and its sheets are in storage.
+pub async fn mark_storyboard(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query("update videos set has_storyboard = true where id = $1 and not has_storyboard")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 /// What probing and transcoding learnt about the video.
 #[derive(Debug, Clone, Default)]
 pub struct MediaFacts {

@@ -14,7 +14,7 @@ use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
-use crate::media::{self, MediaError, hls, probe};
+use crate::media::{self, MediaError, hls, probe, storyboard};
 use crate::publish::{PublishError, Published, Publisher};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
@@ -258,10 +258,25 @@ async fn process(
     };
     reporter.abort();
     let renditions = renditions?;
-    // The source is no longer needed; free the disk before the last uploads.
-    tokio::fs::remove_file(&input).await?;
     videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
     publish(ctx, id, &mut publisher, true).await?;
+    // Already playable; the seek previews come last, from keyframes only (cheap).
+    let board = storyboard::plan(&probed);
+    let sheets = scratch.path().join(storyboard::DIR);
+    match storyboard::write(
+        &input,
+        &sheets,
+        &board,
+        cancel,
+        ctx.config.transcode_timeout(),
+    )
+    .await
+    {
+        Ok(()) => publish_storyboard(ctx, id, &sheets, &board, probed.duration_s).await?,
+        Err(MediaError::Canceled) => return Err(MediaError::Canceled.into()),
+        Err(err) => tracing::warn!(error = %err, "no storyboard"),
+    }
+    tokio::fs::remove_file(&input).await?;
     tracing::info!(files = publisher.files_uploaded(), "output published");
     Ok(facts(&probed, renditions))
 }
@@ -277,6 +292,44 @@ async fn publish(
         videos::mark_playable(&ctx.pool, id).await?;
         tracing::info!("playable");
     }
+    Ok(())
+}
+
+/// Uploads the storyboard's sheets, then its track (which names them), and records it.
+async fn publish_storyboard(
+    ctx: &JobContext,
+    id: uuid::Uuid,
+    dir: &std::path::Path,
+    board: &storyboard::Storyboard,
+    duration_s: f64,
+) -> Result<(), JobError> {
+    let prefix = media_prefix(id);
+    let mut sheets = 0;
+    let mut entries = tokio::fs::read_dir(dir).await?;
+    while let Some(entry) = entries.next_entry().await? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let (content_type, cache_control) = hls::headers(&name);
+        let key = format!("{prefix}{}/{name}", storyboard::DIR);
+        ctx.storage
+            .put_media_file(&key, &entry.path(), content_type, cache_control)
+            .await?;
+        tokio::fs::remove_file(entry.path()).await?;
+        sheets += 1;
+    }
+    if sheets == 0 {
+        tracing::warn!("ffmpeg wrote no storyboard sheet");
+        return Ok(());
+    }
+    let (content_type, cache_control) = hls::headers("storyboard.vtt");
+    ctx.storage
+        .put_media_bytes(
+            &format!("{prefix}storyboard.vtt"),
+            board.vtt(duration_s).into_bytes(),
+            content_type,
+            cache_control,
+        )
+        .await?;
+    videos::mark_storyboard(&ctx.pool, id).await?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! one helper per endpoint. The environment comes from the dev script (`./dev test`, or
 //! `eval "$(./dev env)"` before `cargo test`).
 
+pub mod browser;
 pub mod ws;
 
 pub use vodnest_testkit::{TestDatabase, clip, repo_root, storage_config};

@@ -2,9 +2,8 @@
 //! choose the file again, and the page resumes without re-sending a part S3 already holds; the
 //! status turns ready live.
 
-use anyhow::{Context, Result, ensure};
-use serde_json::Value;
-use vodnest_e2e::{TestApp, clip, repo_root};
+use anyhow::{Result, ensure};
+use vodnest_e2e::{TestApp, clip};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upload_page_resumes_after_a_reload() -> Result<()> {
@@ -13,29 +12,9 @@ async fn the_upload_page_resumes_after_a_reload() -> Result<()> {
     let file = dir.path().join("browser-replay.mp4");
     // About 20 MB: four 5 MiB parts at the test API's minimum part size.
     clip::make_clip(&file, 20, "7M").await?;
-    let root = repo_root();
-    let artifacts = root.join("tests/artifacts");
-    tokio::fs::create_dir_all(&artifacts).await?;
-    let output = tokio::process::Command::new("node")
-        .current_dir(&root)
-        .arg("tests/browser/upload.mjs")
-        .args(["--base", &app.api_url, "--token", &app.token])
-        .arg("--file")
-        .arg(&file)
-        .arg("--screenshots")
-        .arg(&artifacts)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .context("running node (./dev installs it)")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let result: Value = serde_json::from_str(stdout.trim()).with_context(|| {
-        format!(
-            "the page script printed no result: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
-    ensure!(output.status.success(), "the upload page failed: {result}");
+    let result =
+        vodnest_e2e::browser::run(&app, "upload.mjs", &["--file".as_ref(), file.as_os_str()])
+            .await?;
 
     let videos: Vec<(uuid::Uuid, i32, String)> =
         sqlx::query_as("select id, part_count, status from videos")

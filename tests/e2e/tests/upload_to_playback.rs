@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use vodnest_e2e::{TestApp, clip, repo_root, ws};
+use vodnest_e2e::{TestApp, clip, ws};
 
 const CLIP_SECONDS: u32 = 20;
 
@@ -105,6 +105,27 @@ async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
         poster.bytes().await?.starts_with(&[0xff, 0xd8]),
         "the poster is a JPEG"
     );
+
+    let storyboard_url = video["playback"]["storyboard_url"]
+        .as_str()
+        .context("storyboard_url")?;
+    let track = app.http.get(storyboard_url).send().await?;
+    ensure!(
+        track
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            == Some("text/vtt"),
+        "storyboard Content-Type: {:?}",
+        track.headers().get("content-type")
+    );
+    let track = track.text().await?;
+    ensure!(track.starts_with("WEBVTT"), "{track}");
+    // A 20 s clip, a tile every 2 s: ten cues, all on the first sheet.
+    ensure!(track.matches(" --> ").count() == 10, "{track}");
+    let sheet_url = storyboard_url.replace("storyboard.vtt", "storyboard/sheet_001.jpg");
+    let sheet = app.http.get(&sheet_url).send().await?;
+    ensure!(sheet.status() == 200, "sheet: {}", sheet.status());
 
     watch_in_chromium(&app, &id).await?;
     app.stop().await
@@ -240,26 +261,8 @@ async fn remux(playlist: &Path, dest: &Path) -> Result<()> {
 
 /// Runs the Playwright script that signs in, opens the watch page and waits for playback.
 async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
-    let root = repo_root();
-    let artifacts = root.join("tests/artifacts");
-    tokio::fs::create_dir_all(&artifacts).await?;
-    let output = tokio::process::Command::new("node")
-        .current_dir(&root)
-        .arg("tests/browser/watch.mjs")
-        .args(["--base", &app.api_url, "--token", &app.token, "--video", id])
-        .arg("--screenshots")
-        .arg(&artifacts)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .context("running node (./dev installs it)")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    ensure!(
-        output.status.success(),
-        "the watch page did not play: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.trim())?;
+    let result =
+        vodnest_e2e::browser::run(app, "watch.mjs", &["--video".as_ref(), id.as_ref()]).await?;
     // A 720p source gets the ladder's 720p, 480p and 360p; the menu offers them after "Auto".
     ensure!(
         result["qualities"].as_array().map(|q| q
@@ -271,5 +274,14 @@ async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
         "quality menu: {result}"
     );
     ensure!(result["switchedTo"] == 360, "switched to 360p: {result}");
+    // Halfway through a 20 s clip: the tile of 10 s, the sixth on the first sheet.
+    let preview = &result["storyboardPreview"];
+    ensure!(
+        preview["image"]
+            .as_str()
+            .is_some_and(|i| i.contains("storyboard/sheet_001.jpg")),
+        "storyboard preview: {result}"
+    );
+    ensure!(preview["time"] == "00:10", "preview time: {result}");
     Ok(())
 }

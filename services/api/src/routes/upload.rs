@@ -133,15 +133,31 @@ pub struct CompleteRequest {
 const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "EntityTooSmall"];
 
 /// Completes the upload and enqueues processing in the same transaction as the status
-/// change. Calling it again (or concurrently) is harmless: the video is no longer awaiting its
-/// upload, and one live job per video is all the queue allows.
+/// change. Calling it again (or concurrently) is harmless: completes of one video take turns
+/// under an advisory lock, so a second one sees the first's result instead of racing it
+/// in S3 (where it could find the object mid-write and delete it as too short).
 pub async fn complete(
     State(state): State<AppState>,
     _auth: Authenticated,
     VideoId(id): VideoId,
     Json(body): Json<CompleteRequest>,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
-    let row = find(&state, id).await?;
+    let mut turn = state.pool.begin().await?;
+    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
+        .bind(id)
+        .execute(&mut *turn)
+        .await?;
+    let answer = complete_in_turn(&state, id, body).await;
+    turn.commit().await?;
+    answer
+}
+
+async fn complete_in_turn(
+    state: &AppState,
+    id: Uuid,
+    body: CompleteRequest,
+) -> Result<(StatusCode, Json<One>), ApiError> {
+    let row = find(state, id).await?;
     match row.status() {
         VideoStatus::AwaitingUpload => {}
         VideoStatus::Failed => {
@@ -155,7 +171,7 @@ pub async fn complete(
             return Ok((
                 StatusCode::ACCEPTED,
                 Json(One {
-                    video: view(&state, row),
+                    video: view(state, row),
                 }),
             ));
         }
@@ -207,12 +223,12 @@ pub async fn complete(
             tracing::info!(video_id = %id, "upload complete; job enqueued");
             row
         }
-        None => find(&state, id).await?,
+        None => find(state, id).await?,
     };
     Ok((
         StatusCode::ACCEPTED,
         Json(One {
-            video: view(&state, row),
+            video: view(state, row),
         }),
     ))
 }

@@ -243,20 +243,11 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{make_clip, sample_probe};
     use super::*;
 
     fn source(width: u32, height: u32) -> Probe {
-        Probe {
-            duration_s: 10.0,
-            width,
-            height,
-            video_codec: "h264".into(),
-            pix_fmt: Some("yuv420p".into()),
-            frame_rate: Some(30.0),
-            has_audio: true,
-            audio_codec: Some("aac".into()),
-            rotation: 0,
-        }
+        sample_probe(10.0, width, height)
     }
 
     fn sizes(plans: &[RenditionPlan]) -> Vec<(u32, u32)> {
@@ -326,27 +317,6 @@ mod tests {
         assert_eq!(headers("720p/seg_00001.m4s").0, "video/iso.segment");
         assert_eq!(headers("720p/init.mp4").0, "video/mp4");
         assert!(headers("720p/seg_00001.m4s").1.contains("immutable"));
-    }
-
-    async fn make_clip(path: &Path, audio: bool) {
-        let mut command = Command::new("ffmpeg");
-        command.args(["-hide_banner", "-loglevel", "error", "-y"]);
-        command.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]);
-        if audio {
-            command.args(["-f", "lavfi", "-i", "sine=sample_rate=44100"]);
-        }
-        command.args([
-            "-t",
-            "9",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ]);
-        let status = command.arg(path).status().await.expect("ffmpeg runs");
-        assert!(status.success());
     }
 
     async fn keyframe_times(path: &Path) -> Vec<f64> {

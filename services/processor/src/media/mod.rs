@@ -5,12 +5,16 @@
 //! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
 //! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
 //! - [`poster`]: the poster frame.
+//! - [`storyboard`]: seek-preview sprite sheets and their WebVTT track.
 
 pub mod hls;
 pub mod ladder;
 pub mod poster;
 pub mod probe;
 pub mod process;
+pub mod storyboard;
+#[cfg(test)]
+mod test_support;
 
 use std::time::Duration;
 
