@@ -14,7 +14,7 @@ use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
-use crate::media::{self, MediaError, hls, probe, storyboard};
+use crate::media::{self, MediaError, fastpath, hls, probe, storyboard};
 use crate::publish::{PublishError, Published, Publisher};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
@@ -205,13 +205,24 @@ async fn process(
 
     videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
-    let plan = hls::plan(&probed, &ctx.config.ladder);
+    // A source that already is what the top rendition would be is copied, not encoded.
+    let keyframe_gap =
+        fastpath::keyframe_gap(&input, probed.duration_s, ctx.config.probe_timeout())
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot read the keyframe spacing");
+                None
+            });
+    let not_copied = fastpath::refusal(&probed, keyframe_gap);
+    let plan = hls::plan(&probed, &ctx.config.ladder, not_copied.is_none());
     tracing::info!(
         duration_s = probed.duration_s,
         width = probed.width,
         height = probed.height,
         codec = %probed.video_codec,
         renditions = plan.len(),
+        fast_path = not_copied.is_none(),
+        not_copied = not_copied.as_deref().unwrap_or(""),
         "probed"
     );
 

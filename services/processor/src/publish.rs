@@ -248,8 +248,14 @@ pub fn master_playlist(
             format!("avc1.640028{audio}")
         });
         let average = r.video_bitrate + r.audio_bitrate;
-        // The encoder may reach its VBV maxrate for a segment; BANDWIDTH is that peak.
-        let peak = hls::peak_video_bitrate(r.video_bitrate) + r.audio_bitrate;
+        // The encoder may reach its VBV maxrate for a segment; BANDWIDTH is that peak. A copied
+        // source was encoded under rules we do not know: allow it half as much again.
+        let peak_video = if r.copy {
+            r.video_bitrate * 3 / 2
+        } else {
+            hls::peak_video_bitrate(r.video_bitrate)
+        };
+        let peak = peak_video + r.audio_bitrate;
         out.push_str(&format!(
             "#EXT-X-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={average},RESOLUTION={}x{},CODECS=\"{codec}\"",
             r.width, r.height
@@ -304,6 +310,7 @@ mod tests {
             height: h,
             video_bitrate: v,
             audio_bitrate: 128_000,
+            copy: false,
         };
         let renditions = [
             plan("720p", 1280, 720, 3_000_000),

@@ -27,6 +27,8 @@ pub struct RenditionPlan {
     pub height: u32,
     pub video_bitrate: u64,
     pub audio_bitrate: u64,
+    /// The source's video is copied into this rendition, not encoded (the remux fast path).
+    pub copy: bool,
 }
 
 /// The output frame rate: the source's (variable rates become constant), at most 60.
@@ -45,15 +47,30 @@ pub fn peak_video_bitrate(video_bitrate: u64) -> u64 {
 /// The renditions for a source: every rung of the ladder at or below its size (never
 /// upscaled; a source smaller than every rung gets one rendition at its own size, its bitrate
 /// scaled down from the smallest rung), aspect ratio kept, dimensions even as H.264 needs.
-/// A rung names the short side, so a portrait 1080x1920 source is "1080p" too.
-pub fn plan(probe: &Probe, ladder: &Ladder) -> Vec<RenditionPlan> {
+/// A rung names the short side, so a portrait 1080x1920 source is "1080p" too. With
+/// `copy_top` (see `fastpath`) the source itself is the top rendition and only the rungs
+/// below it are encoded.
+pub fn plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Vec<RenditionPlan> {
     let short = probe.width.min(probe.height).max(1);
-    let mut plans: Vec<RenditionPlan> = ladder
-        .rungs()
-        .iter()
-        .filter(|rung| rung.height <= short)
-        .map(|rung| rendition(probe, rung.height, rung.video_bitrate))
-        .collect();
+    let mut plans = Vec::new();
+    if copy_top {
+        let smallest = ladder.rungs().last().map_or(800_000, |r| r.video_bitrate);
+        plans.push(RenditionPlan {
+            name: format!("{}p", even(short)),
+            width: probe.width,
+            height: probe.height,
+            video_bitrate: probe.video_bitrate.unwrap_or(smallest),
+            audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
+            copy: true,
+        });
+    }
+    plans.extend(
+        ladder
+            .rungs()
+            .iter()
+            .filter(|rung| rung.height < short || (!copy_top && rung.height == short))
+            .map(|rung| rendition(probe, rung.height, rung.video_bitrate)),
+    );
     if plans.is_empty()
         && let Some(smallest) = ladder.rungs().last()
     {
@@ -76,6 +93,7 @@ fn rendition(probe: &Probe, short: u32, video_bitrate: u64) -> RenditionPlan {
         height: scale(probe.height),
         video_bitrate,
         audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
+        copy: false,
     }
 }
 
@@ -102,42 +120,72 @@ pub fn headers(name: &str) -> (&'static str, &'static str) {
 fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<String> {
     let mut args: Vec<String> = Vec::new();
     let mut push = |items: &[&str]| args.extend(items.iter().map(|s| (*s).to_owned()));
-    let count = plan.len();
-    // One decode, split into every rendition's scaler.
-    let mut filter = format!("[0:v:0]split={count}");
-    for i in 0..count {
-        filter.push_str(&format!("[s{i}]"));
+    let encoded: Vec<(usize, &RenditionPlan)> =
+        plan.iter().enumerate().filter(|(_, r)| !r.copy).collect();
+    let copying = encoded.len() < plan.len();
+    if !encoded.is_empty() {
+        // One decode, split into every encoded rendition's scaler.
+        let mut filter = format!("[0:v:0]split={}", encoded.len());
+        for j in 0..encoded.len() {
+            filter.push_str(&format!("[s{j}]"));
+        }
+        // A constant frame rate (variable-rate phone footage included) keeps keyframes on
+        // time; a copied source keeps its own timing, which the encoded rungs must match.
+        let fps = output_frame_rate(probe)
+            .filter(|_| !copying)
+            .map(|rate| format!("fps={rate:.3},"))
+            .unwrap_or_default();
+        for (j, (i, r)) in encoded.iter().enumerate() {
+            filter.push_str(&format!(
+                ";[s{j}]{fps}scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{i}]",
+                r.width, r.height
+            ));
+        }
+        push(&["-filter_complex", &filter]);
     }
-    // A constant frame rate (variable-rate phone footage included) keeps keyframes on time.
-    let fps = output_frame_rate(probe)
-        .map(|rate| format!("fps={rate:.3},"))
-        .unwrap_or_default();
-    for (i, r) in plan.iter().enumerate() {
-        filter.push_str(&format!(
-            ";[s{i}]{fps}scale={}:{}:flags=bicubic,setsar=1,format=yuv420p[v{i}]",
-            r.width, r.height
-        ));
-    }
-    push(&["-filter_complex", &filter]);
-    let gop_expr = format!("expr:gte(t,n_forced*{KEYFRAME_SECONDS})");
+    // Keyframes every 2 s, or where the copied source has them, so every rendition cuts its
+    // segments at the same instants.
+    let keyframes = if copying {
+        "source".to_owned()
+    } else {
+        format!("expr:gte(t,n_forced*{KEYFRAME_SECONDS})")
+    };
     let mut stream_map = Vec::new();
     for (i, r) in plan.iter().enumerate() {
-        let bitrate = r.video_bitrate.to_string();
-        let maxrate = peak_video_bitrate(r.video_bitrate).to_string();
-        let bufsize = (r.video_bitrate * 3 / 2).to_string();
-        push(&["-map", &format!("[v{i}]")]);
-        push(&[
-            &format!("-c:v:{i}"),
-            "libx264",
-            &format!("-b:v:{i}"),
-            &bitrate,
-        ]);
-        push(&[
-            &format!("-maxrate:v:{i}"),
-            &maxrate,
-            &format!("-bufsize:v:{i}"),
-            &bufsize,
-        ]);
+        if r.copy {
+            push(&["-map", "0:v:0", &format!("-c:v:{i}"), "copy"]);
+        } else {
+            let bitrate = r.video_bitrate.to_string();
+            let maxrate = peak_video_bitrate(r.video_bitrate).to_string();
+            let bufsize = (r.video_bitrate * 3 / 2).to_string();
+            push(&["-map", &format!("[v{i}]")]);
+            push(&[
+                &format!("-c:v:{i}"),
+                "libx264",
+                &format!("-b:v:{i}"),
+                &bitrate,
+            ]);
+            push(&[
+                &format!("-maxrate:v:{i}"),
+                &maxrate,
+                &format!("-bufsize:v:{i}"),
+                &bufsize,
+            ]);
+            push(&[&format!("-force_key_frames:v:{i}"), &keyframes]);
+            // Closed GOPs and no scene-cut keyframes: only the forced ones.
+            push(&[
+                &format!("-preset:v:{i}"),
+                "veryfast",
+                &format!("-profile:v:{i}"),
+                "high",
+            ]);
+            push(&[
+                &format!("-sc_threshold:v:{i}"),
+                "0",
+                &format!("-flags:v:{i}"),
+                "+cgop",
+            ]);
+        }
         if probe.has_audio {
             push(&["-map", "0:a:0"]);
             stream_map.push(format!("v:{i},a:{i},name:{}", r.name));
@@ -145,15 +193,7 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
             stream_map.push(format!("v:{i},name:{}", r.name));
         }
     }
-    push(&["-preset", "veryfast", "-profile:v", "high"]);
-    push(&[
-        "-force_key_frames",
-        &gop_expr,
-        "-sc_threshold",
-        "0",
-        "-flags",
-        "+cgop",
-    ]);
+
     if probe.has_audio {
         push(&[
             "-c:a",
@@ -243,11 +283,15 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{make_clip, sample_probe};
+    use super::super::test_support::{keyframe_times, make_clip, sample_probe};
     use super::*;
 
     fn source(width: u32, height: u32) -> Probe {
         sample_probe(10.0, width, height)
+    }
+
+    fn plan_for(probe: &Probe, ladder: &Ladder) -> Vec<RenditionPlan> {
+        plan(probe, ladder, false)
     }
 
     fn sizes(plans: &[RenditionPlan]) -> Vec<(u32, u32)> {
@@ -257,21 +301,21 @@ mod tests {
     #[test]
     fn never_upscales_and_keeps_even_dimensions() {
         let ladder = Ladder::default();
-        let hd = plan(&source(1920, 1080), &ladder);
+        let hd = plan_for(&source(1920, 1080), &ladder);
         assert_eq!(
             sizes(&hd),
             [(1920, 1080), (1280, 720), (852, 480), (640, 360)]
         );
         assert_eq!(hd[0].name, "1080p");
-        let sd = plan(&source(1280, 720), &ladder);
+        let sd = plan_for(&source(1280, 720), &ladder);
         assert_eq!(sizes(&sd), [(1280, 720), (852, 480), (640, 360)]);
-        let small = plan(&source(641, 359), &ladder);
+        let small = plan_for(&source(641, 359), &ladder);
         assert_eq!(small.len(), 1);
         assert!(small[0].height <= 359 && small[0].height.is_multiple_of(2));
         assert!(small[0].width.is_multiple_of(2));
         assert!(small[0].video_bitrate < 800_000);
         // Portrait keeps its orientation: rungs name the short side.
-        let portrait = plan(&source(1080, 1920), &ladder);
+        let portrait = plan_for(&source(1080, 1920), &ladder);
         assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
         assert_eq!(portrait[0].name, "1080p");
     }
@@ -317,34 +361,6 @@ mod tests {
         assert_eq!(headers("720p/seg_00001.m4s").0, "video/iso.segment");
         assert_eq!(headers("720p/init.mp4").0, "video/mp4");
         assert!(headers("720p/seg_00001.m4s").1.contains("immutable"));
-    }
-
-    async fn keyframe_times(path: &Path) -> Vec<f64> {
-        let output = Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-select_streams",
-                "v:0",
-                "-skip_frame",
-                "nokey",
-            ])
-            .args([
-                "-show_entries",
-                "frame=pts_time",
-                "-of",
-                "csv=p=0",
-                "-allowed_extensions",
-                "ALL",
-            ])
-            .arg(path)
-            .output()
-            .await
-            .expect("ffprobe runs");
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
-            .collect()
     }
 
     /// The video stream's duration through the playlist, from its last frame's end.
@@ -395,7 +411,7 @@ mod tests {
             let ladder: Ladder = "480:1000k,360:800k,240:400k,144:200k"
                 .parse()
                 .expect("ladder");
-            let plans = plan(&probed, &ladder);
+            let plans = plan(&probed, &ladder, false);
             assert_eq!(plans.len(), 3, "{plans:?}");
             let mut seen = Vec::new();
             let renditions = transcode(

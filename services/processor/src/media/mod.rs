@@ -3,10 +3,12 @@
 //! - [`process`]: runs a child with a timeout, cancellation and the tail of its stderr.
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
 //! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
+//! - [`fastpath`]: when the source's video can be copied into the top rendition.
 //! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
 //! - [`poster`]: the poster frame.
 //! - [`storyboard`]: seek-preview sprite sheets and their WebVTT track.
 
+pub mod fastpath;
 pub mod hls;
 pub mod ladder;
 pub mod poster;

@@ -21,6 +21,8 @@ pub struct Probe {
     pub video_codec: String,
     pub pix_fmt: Option<String>,
     pub frame_rate: Option<f64>,
+    /// The video stream's bitrate (or the whole file's when the stream does not say).
+    pub video_bitrate: Option<u64>,
     pub has_audio: bool,
     pub audio_codec: Option<String>,
     pub rotation: i32,
@@ -36,6 +38,7 @@ struct Output {
 #[derive(Debug, Deserialize)]
 struct Format {
     duration: Option<String>,
+    bit_rate: Option<String>,
     format_name: Option<String>,
 }
 
@@ -48,6 +51,7 @@ struct Stream {
     pix_fmt: Option<String>,
     avg_frame_rate: Option<String>,
     duration: Option<String>,
+    bit_rate: Option<String>,
     #[serde(default)]
     tags: Tags,
     #[serde(default)]
@@ -162,6 +166,11 @@ pub(crate) fn parse(json: &str) -> Result<Probe, MediaError> {
         video_codec: video.codec_name.clone().unwrap_or_else(|| "unknown".into()),
         pix_fmt: video.pix_fmt.clone(),
         frame_rate: video.avg_frame_rate.as_deref().and_then(ratio),
+        video_bitrate: video
+            .bit_rate
+            .as_deref()
+            .or(format.and_then(|f| f.bit_rate.as_deref()))
+            .and_then(|b| b.parse().ok()),
         has_audio: audio.is_some(),
         audio_codec: audio.and_then(|a| a.codec_name.clone()),
         rotation,

@@ -16,6 +16,7 @@ pub fn sample_probe(duration_s: f64, width: u32, height: u32) -> Probe {
         video_codec: "h264".into(),
         pix_fmt: Some("yuv420p".into()),
         frame_rate: Some(30.0),
+        video_bitrate: Some(2_000_000),
         has_audio: true,
         audio_codec: Some("aac".into()),
         rotation: 0,
@@ -42,4 +43,76 @@ pub async fn make_clip(path: &Path, audio: bool) {
     ]);
     let status = command.arg(path).status().await.expect("ffmpeg runs");
     assert!(status.success());
+}
+
+/// Keyframe timestamps of a file or playlist's first video stream.
+pub async fn keyframe_times(path: &Path) -> Vec<f64> {
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-skip_frame",
+            "nokey",
+        ])
+        .args([
+            "-show_entries",
+            "frame=pts_time",
+            "-of",
+            "csv=p=0",
+            "-allowed_extensions",
+            "ALL",
+        ])
+        .arg(path)
+        .output()
+        .await
+        .expect("ffprobe runs");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect()
+}
+
+/// A `seconds`-long 640x360 clip encoded with `video_args` (codec and its options), with an AAC
+/// tone, into `path` (whose extension picks the container).
+pub async fn make_encoded(path: &Path, seconds: u32, video_args: &[&str]) {
+    let status = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size=640x360:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=sample_rate=48000:duration={seconds}"),
+        ])
+        .args(video_args)
+        .arg(path)
+        .status()
+        .await
+        .expect("ffmpeg runs");
+    assert!(status.success(), "ffmpeg could not make {}", path.display());
+}
+
+/// The MD5 of a file or playlist's video bitstream, to tell a copy from a re-encode.
+pub async fn video_md5(path: &Path) -> String {
+    let mut command = Command::new("ffmpeg");
+    command.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
+    // An HLS playlist names fMP4 init segments the demuxer would otherwise refuse.
+    if path.extension().is_some_and(|e| e == "m3u8") {
+        command.args(["-allowed_extensions", "ALL"]);
+    }
+    let output = command
+        .arg("-i")
+        .arg(path)
+        .args(["-map", "0:v:0", "-c", "copy", "-f", "md5", "-"])
+        .output()
+        .await
+        .expect("ffmpeg runs");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
