@@ -1,0 +1,232 @@
+//! Odd sources, generated at test time, through the real processor and LocalStack: each ends
+//! `ready` and playable, or `failed` with a reason a person can read; none is left stuck.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail, ensure};
+use serde_json::Value;
+use tokio::process::Command;
+use vodnest_core::storage::Storage;
+use vodnest_e2e::{TestApp, TestDatabase, TestSettings, storage_config};
+use vodnest_testkit::stage_upload;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Ready,
+    Failed,
+    /// A damaged file may still hold enough to play; either end is fine, stuck is not.
+    Either,
+}
+
+struct Case {
+    name: &'static str,
+    expect: Expect,
+    path: PathBuf,
+}
+
+async fn ffmpeg(args: &[&str], out: &Path) -> Result<()> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(args)
+        .arg(out)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+const TONE: [&str; 4] = ["-f", "lavfi", "-i", "sine=sample_rate=48000:duration=4"];
+
+fn picture(size: &str) -> [String; 4] {
+    [
+        "-f".into(),
+        "lavfi".into(),
+        "-i".into(),
+        format!("testsrc2=size={size}:rate=30:duration=4"),
+    ]
+}
+
+/// Every odd input, written into `dir`.
+async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
+    let mut cases = Vec::new();
+    let mut add = |name: &'static str, expect: Expect| {
+        let path = dir.join(name);
+        cases.push(Case {
+            name,
+            expect,
+            path: path.clone(),
+        });
+        path
+    };
+    let x264 = ["-c:v", "libx264", "-preset", "ultrafast"];
+    let landscape = picture("640x360");
+    let landscape: Vec<&str> = landscape.iter().map(String::as_str).collect();
+
+    let portrait = picture("360x640");
+    let portrait: Vec<&str> = portrait.iter().map(String::as_str).collect();
+    let out = add("portrait.mp4", Expect::Ready);
+    ffmpeg(
+        &[&portrait[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
+        &out,
+    )
+    .await?;
+
+    let out = add("no-audio.mp4", Expect::Ready);
+    ffmpeg(&[&landscape[..], &x264].concat(), &out).await?;
+
+    let out = add("ten-bit.mp4", Expect::Ready);
+    ffmpeg(
+        &[
+            &landscape[..],
+            &TONE,
+            &x264,
+            &["-pix_fmt", "yuv420p10le", "-c:a", "aac"],
+        ]
+        .concat(),
+        &out,
+    )
+    .await?;
+
+    // Frames dropped irregularly, timestamps kept: a variable frame rate.
+    let out = add("variable-rate.mp4", Expect::Ready);
+    let vfr = ["-vf", "select='lt(mod(n\\,10)\\,6)'", "-fps_mode", "vfr"];
+    ffmpeg(
+        &[&landscape[..], &TONE, &vfr, &x264, &["-c:a", "aac"]].concat(),
+        &out,
+    )
+    .await?;
+
+    let out = add("matroska.mkv", Expect::Ready);
+    ffmpeg(
+        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
+        &out,
+    )
+    .await?;
+
+    let out = add("vp9.webm", Expect::Ready);
+    let vp9 = [
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-c:a",
+        "libopus",
+    ];
+    ffmpeg(&[&landscape[..], &TONE, &vp9].concat(), &out).await?;
+
+    let out = add("quicktime.mov", Expect::Ready);
+    ffmpeg(
+        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
+        &out,
+    )
+    .await?;
+
+    // An MP4 cut in half loses its index (written last): not playable.
+    let whole = dir.join("whole.mp4");
+    ffmpeg(
+        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
+        &whole,
+    )
+    .await?;
+    let bytes = tokio::fs::read(&whole).await?;
+    let out = add("truncated.mp4", Expect::Either);
+    tokio::fs::write(&out, &bytes[..bytes.len() / 2]).await?;
+
+    // A zero-length file never reaches the processor: the API refuses `size_bytes: 0` (see
+    // failures.rs), and the probe refuses an empty file (media::probe's unit tests).
+    let out = add("random.mp4", Expect::Failed);
+    let noise: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    tokio::fs::write(&out, noise).await?;
+    Ok(cases)
+}
+
+async fn video(app: &TestApp, id: &str) -> Result<Value> {
+    app.video(id).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_inputs_end_ready_or_failed_with_a_reason() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.processor.concurrency = 2;
+    settings.processor.ladder = "360:600k,240:300k".parse().map_err(anyhow::Error::msg)?;
+    let app = TestApp::spawn_with(db, settings).await?;
+    let dir = tempfile::tempdir()?;
+    let cases = make_cases(dir.path()).await?;
+    let storage = Storage::from_env(&storage_config()?).await;
+    let mut staged = Vec::new();
+    for case in &cases {
+        staged.push(
+            stage_upload(&app.pool, &storage, &case.path)
+                .await?
+                .to_string(),
+        );
+    }
+
+    // A guard against a hung test, not a performance limit.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut problems = Vec::new();
+    for (case, id) in cases.iter().zip(&staged) {
+        let mut v = video(&app, id).await?;
+        while v["status"] != "ready" && v["status"] != "failed" {
+            if Instant::now() > deadline {
+                bail!("{} is stuck: {v}", case.name);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            v = video(&app, id).await?;
+        }
+        let ready = v["status"] == "ready";
+        eprintln!("{}: {} {}", case.name, v["status"], v["error"]);
+        let fine = match case.expect {
+            Expect::Ready => ready,
+            Expect::Failed => !ready,
+            Expect::Either => true,
+        };
+        if !fine {
+            problems.push(format!(
+                "{}: expected {:?}, got {v}",
+                case.name, case.expect
+            ));
+            continue;
+        }
+        if ready {
+            let renditions = v["renditions"].as_array().cloned().unwrap_or_default();
+            ensure!(
+                v["playable"] == true && !renditions.is_empty(),
+                "{}: {v}",
+                case.name
+            );
+            if case.name == "portrait.mp4" {
+                let top = &renditions[0];
+                ensure!(
+                    top["height"].as_u64() > top["width"].as_u64(),
+                    "portrait kept: {v}"
+                );
+            }
+        } else {
+            let error = v["error"].as_str().unwrap_or_default();
+            ensure!(error.len() > 10, "{}: a readable reason: {v}", case.name);
+            let (attempt,): (i32,) =
+                sqlx::query_as("select attempt from jobs where video_id = $1::uuid")
+                    .bind(id)
+                    .fetch_one(&app.pool)
+                    .await?;
+            ensure!(
+                attempt == 1,
+                "{}: bad input is not retried ({attempt} attempts)",
+                case.name
+            );
+        }
+    }
+    ensure!(problems.is_empty(), "{problems:#?}");
+    app.stop().await
+}
