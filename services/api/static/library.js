@@ -10,6 +10,19 @@
     return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
   }
 
+  // Once a video is ready its poster and duration exist: fetch them without a reload.
+  async function showFinished(card) {
+    const response = await fetch(`/api/v1/videos/${card.dataset.videoId}`, { credentials: 'same-origin' });
+    if (!response.ok) return;
+    const { video } = await response.json();
+    const poster = card.querySelector('[data-role=poster]');
+    if (video.playback.poster_url) {
+      poster.src = video.playback.poster_url;
+      poster.classList.remove('hidden');
+    }
+    if (video.duration_s) card.querySelector('[data-role=duration]').textContent = formatDuration(video.duration_s);
+  }
+
   function update(card, state) {
     const badge = card.querySelector('[data-role=badge]');
     badge.className = `badge badge-${state.status}`;
@@ -19,9 +32,10 @@
     const working = state.status === 'queued' || state.status === 'processing';
     progress.classList.toggle('hidden', !working);
     progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
+    if (state.status === 'ready') showFinished(card).catch(() => {});
   }
 
-  for (const el of document.querySelectorAll('.duration[data-duration]')) {
+  for (const el of document.querySelectorAll('[data-role=duration][data-duration]')) {
     el.textContent = formatDuration(Number(el.dataset.duration));
   }
   for (const card of document.querySelectorAll('.card[data-video-id]')) {

@@ -1,0 +1,50 @@
+// The library updates live: a queued video's badge turns processing (with its progress bar)
+// and then ready, and its poster and duration appear, without a reload. The status changes
+// are made in Postgres with psql, so they travel the real path: trigger, NOTIFY, the API's
+// listener, the websocket.
+// Usage: node tests/browser/library.mjs --base URL --token TOKEN --video ID --database-url URL
+//        [--screenshots DIR]
+import { execFileSync } from 'node:child_process';
+import { parseArgs, report, signIn, watchErrors } from './lib.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const result = { ok: false, badges: [], progress: null, poster: null, reloaded: true, consoleErrors: [] };
+const sql = (statement) => execFileSync('psql', [args['database-url'], '-qtAc', statement]);
+
+await report(result, async (browser) => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  result.consoleErrors = watchErrors(page);
+  await signIn(page, args.base, args.token);
+  await page.goto(`${args.base}/`);
+  await page.evaluate(() => { window.vodnestSameDocument = true; });
+  const card = `.card[data-video-id="${args.video}"]`;
+  const badge = `${card} [data-role=badge]`;
+  const badgeIs = (text) => page.waitForFunction(
+    ([selector, want]) => document.querySelector(selector)?.textContent.trim() === want,
+    [badge, text], { timeout: 15000 });
+
+  result.badges.push(await page.textContent(badge));
+  // Give the websocket its snapshot before changing anything.
+  await page.waitForTimeout(300);
+  sql(`update videos set status = 'processing', stage = 'transcoding', progress = 0.4 where id = '${args.video}'`);
+  await badgeIs('processing');
+  result.badges.push('processing');
+  await page.waitForFunction((selector) => document.querySelector(`${selector} .progress-bar`).style.width === '40%',
+    card, { timeout: 15000 });
+  result.progress = '40%';
+  sql(`update videos set status = 'ready', stage = null, progress = 1, playable = true, duration_s = 75, has_poster = true where id = '${args.video}'`);
+  await badgeIs('ready');
+  result.badges.push('ready');
+  await page.waitForFunction((selector) => {
+    const img = document.querySelector(`${selector} [data-role=poster]`);
+    return img && !img.classList.contains('hidden') && img.src.endsWith('/poster.jpg');
+  }, card, { timeout: 15000 });
+  result.poster = await page.getAttribute(`${card} [data-role=poster]`, 'src');
+  result.duration = await page.textContent(`${card} [data-role=duration]`);
+  result.reloaded = !(await page.evaluate(() => window.vodnestSameDocument === true));
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/library-live.png`, fullPage: true });
+  await page.waitForFunction((selector) => document.querySelector(`${selector} [data-role=poster]`).naturalWidth > 0,
+    card, { timeout: 15000 });
+  result.ok = !result.reloaded && result.duration === '1:15' && result.consoleErrors.length === 0;
+  if (!result.ok) result.reason = 'the library did not update in place';
+});
