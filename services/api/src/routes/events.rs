@@ -29,6 +29,9 @@ enum Frame<'a> {
     Deleted { id: Uuid },
 }
 
+const SOCKET_BUFFER: usize = 4 * 1024;
+const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+
 /// Auth and the video's existence are checked before the upgrade, so a client gets a plain
 /// 401 or 404 rather than a socket that closes at once.
 pub async fn subscribe(
@@ -44,7 +47,14 @@ pub async fn subscribe(
             format!("open this URL as a websocket: {e}"),
         )
     })?;
-    Ok(upgrade.on_upgrade(move |socket| stream(socket, state, id)))
+    // Frames are small status messages and clients only send pings, so small buffers do: the
+    // defaults (128 KiB each way) would cost 256 MiB for a thousand viewers.
+    Ok(upgrade
+        .read_buffer_size(SOCKET_BUFFER)
+        .write_buffer_size(SOCKET_BUFFER)
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| stream(socket, state, id)))
 }
 
 async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
