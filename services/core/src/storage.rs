@@ -13,7 +13,6 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use time::OffsetDateTime;
-use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use crate::config::StorageConfig;
@@ -224,6 +223,27 @@ impl Storage {
         })
     }
 
+    /// A presigned GET of the raw file, for ffmpeg to read with range requests. SigV4 caps
+    /// the lifetime at seven days.
+    pub async fn presign_raw_get(
+        &self,
+        id: Uuid,
+        expires_in: Duration,
+    ) -> Result<String, StorageError> {
+        let expires_in = expires_in.min(Duration::from_secs(7 * 24 * 3600));
+        let presigning = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StorageError::Request(e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .presigned(presigning)
+            .await
+            .map_err(sdk_error("GetObject (presign)"))?;
+        Ok(request.uri().to_owned())
+    }
+
     /// Every part S3 holds for the upload, in part-number order.
     pub async fn list_parts(
         &self,
@@ -317,23 +337,6 @@ impl Storage {
             Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
             Err(err) => Err(sdk_error("HeadObject")(err)),
         }
-    }
-
-    /// Streams the raw object to `dest`, returning its size.
-    pub async fn download_raw(&self, id: Uuid, dest: &Path) -> Result<u64, StorageError> {
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.raw_bucket)
-            .key(raw_key(id))
-            .send()
-            .await
-            .map_err(sdk_error("GetObject"))?;
-        let mut body = out.body.into_async_read();
-        let mut file = tokio::fs::File::create(dest).await?;
-        let copied = tokio::io::copy(&mut body, &mut file).await?;
-        file.flush().await?;
-        Ok(copied)
     }
 
     pub async fn delete_raw(&self, id: Uuid) -> Result<(), StorageError> {

@@ -18,6 +18,8 @@ use crate::media::{self, MediaError, fastpath, hls, probe, storyboard};
 use crate::publish::{PublishError, Published, Publisher};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
+const SOURCE_URL_SLACK: Duration = Duration::from_secs(3600);
 
 /// What a job needs from its processor.
 pub struct JobContext {
@@ -193,15 +195,21 @@ async fn process(
             .tempdir_in(dir)?,
         None => tempfile::Builder::new().prefix("vodnest-job-").tempdir()?,
     };
-    let input = scratch.path().join("source");
     let out_dir = scratch.path().join("hls");
     tokio::fs::create_dir_all(&out_dir).await?;
 
-    videos::set_progress(&ctx.pool, id, "downloading", 0.0).await?;
-    if ctx.storage.raw_size(id).await?.is_none() {
-        return Err(JobError::RawMissing);
+    match ctx.storage.raw_size(id).await? {
+        None => return Err(JobError::RawMissing),
+        Some(0) => return Err(MediaError::NotAVideo("the file is empty".into()).into()),
+        Some(_) => {}
     }
-    ctx.storage.download_raw(id, &input).await?;
+    // ffprobe and ffmpeg read the raw file from S3 with range requests: nothing is downloaded
+    // first, so processing starts at once and the disk holds only a few segments.
+    let input = media::Source::Url(
+        ctx.storage
+            .presign_raw_get(id, ctx.config.transcode_timeout() + SOURCE_URL_SLACK)
+            .await?,
+    );
 
     videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
@@ -287,7 +295,6 @@ async fn process(
         Err(MediaError::Canceled) => return Err(MediaError::Canceled.into()),
         Err(err) => tracing::warn!(error = %err, "no storyboard"),
     }
-    tokio::fs::remove_file(&input).await?;
     tracing::info!(files = publisher.files_uploaded(), "output published");
     Ok(facts(&probed, renditions))
 }
@@ -348,7 +355,7 @@ async fn publish_storyboard(
 async fn poster(
     ctx: &JobContext,
     id: uuid::Uuid,
-    input: &std::path::Path,
+    input: &media::Source,
     out: &std::path::Path,
     probed: &probe::Probe,
     cancel: &CancellationToken,

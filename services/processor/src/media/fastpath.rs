@@ -3,14 +3,13 @@
 //! copied into the top rendition instead of re-encoded; only the lower rungs are encoded, with
 //! keyframes forced where the source has them so every rendition cuts at the same instants.
 
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::probe::Probe;
-use super::{MediaError, hls, process};
+use super::{MediaError, Source, hls, process};
 
 /// Keyframes further apart than this would make segments much longer than 6 s.
 pub const MAX_KEYFRAME_GAP_S: f64 = hls::SEGMENT_SECONDS as f64 / 2.0;
@@ -45,7 +44,7 @@ pub fn refusal(probe: &Probe, keyframe_gap_s: Option<f64>) -> Option<String> {
 /// The longest gap between keyframes in the first two minutes (and from the last one to the
 /// end of that window, so a source with a single keyframe is not mistaken for a good one).
 pub async fn keyframe_gap(
-    input: &Path,
+    input: &Source,
     duration_s: f64,
     timeout: Duration,
 ) -> Result<Option<f64>, MediaError> {
@@ -61,7 +60,7 @@ pub async fn keyframe_gap(
         ])
         .args(["-read_intervals", &format!("%+{SAMPLE_S}")])
         .args(["-show_entries", "frame=pts_time", "-of", "csv=p=0"])
-        .arg(input);
+        .args(input.input_args());
     let finished = process::run(
         command,
         "ffprobe (keyframes)",
@@ -107,7 +106,8 @@ mod tests {
         "aac",
     ];
 
-    async fn probe_and_gap(path: &Path) -> (Probe, Option<f64>) {
+    async fn probe_and_gap(path: &std::path::Path) -> (Probe, Option<f64>) {
+        let path = &Source::File(path.to_path_buf());
         let probed = probe(path, Duration::from_secs(30)).await.expect("probe");
         let gap = keyframe_gap(path, probed.duration_s, Duration::from_secs(30))
             .await
@@ -134,7 +134,7 @@ mod tests {
         let out = dir.path().join("hls");
         tokio::fs::create_dir_all(&out).await.expect("mkdir");
         transcode(
-            &input,
+            &Source::File(input.clone()),
             &out,
             &probed,
             &plans,

@@ -11,7 +11,7 @@ use vodnest_core::domain::Rendition;
 
 use super::ladder::Ladder;
 use super::probe::Probe;
-use super::{MediaError, process};
+use super::{MediaError, Source, process};
 
 pub const SEGMENT_SECONDS: u32 = 6;
 pub const KEYFRAME_SECONDS: u32 = 2;
@@ -228,7 +228,7 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
 /// Transcodes `input` into `out_dir`. `on_progress` gets 0..1 at most about twice a second.
 /// Returns the renditions as the video object lists them.
 pub async fn transcode(
-    input: &Path,
+    input: &Source,
     out_dir: &Path,
     probe: &Probe,
     plan: &[RenditionPlan],
@@ -238,8 +238,8 @@ pub async fn transcode(
 ) -> Result<Vec<Rendition>, MediaError> {
     let mut command = Command::new("ffmpeg");
     command
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(input)
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
+        .args(input.input_args())
         .args(output_args(probe, plan, out_dir));
     let duration_us = probe.duration_s * 1_000_000.0;
     let mut last_report: Option<Instant> = None;
@@ -401,9 +401,10 @@ mod tests {
             let dir = tempfile::tempdir().expect("tempdir");
             let input = dir.path().join("in.mp4");
             make_clip(&input, audio).await;
-            let probed = super::super::probe::probe(&input, Duration::from_secs(30))
-                .await
-                .expect("probe");
+            let probed =
+                super::super::probe::probe(&Source::File(input.clone()), Duration::from_secs(30))
+                    .await
+                    .expect("probe");
             assert_eq!(probed.has_audio, audio);
             let out = dir.path().join("hls");
             tokio::fs::create_dir_all(&out).await.expect("mkdir");
@@ -415,7 +416,7 @@ mod tests {
             assert_eq!(plans.len(), 3, "{plans:?}");
             let mut seen = Vec::new();
             let renditions = transcode(
-                &input,
+                &Source::File(input.clone()),
                 &out,
                 &probed,
                 &plans,

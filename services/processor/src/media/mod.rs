@@ -18,7 +18,40 @@ pub mod storyboard;
 #[cfg(test)]
 mod test_support;
 
+use std::ffi::OsString;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// Where ffprobe and ffmpeg read the source: a local file, or a presigned S3 URL read with
+/// HTTP range requests, so that a raw file of tens of gigabytes never lands on the
+/// processor's disk.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    Url(String),
+}
+
+impl Source {
+    /// The input arguments: `-i` and the source, with reconnects for HTTP (a transfer that
+    /// breaks mid-way resumes at the byte where it stopped).
+    pub fn input_args(&self) -> Vec<OsString> {
+        match self {
+            Self::File(path) => vec!["-i".into(), path.into()],
+            Self::Url(url) => [
+                "-reconnect",
+                "1",
+                "-reconnect_on_network_error",
+                "1",
+                "-reconnect_delay_max",
+                "30",
+                "-i",
+                url,
+            ]
+            .map(OsString::from)
+            .to_vec(),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {

@@ -8,7 +8,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::probe::Probe;
-use super::{MediaError, process};
+use super::{MediaError, Source, process};
 
 const MAX_OFFSET_S: f64 = 60.0;
 
@@ -17,7 +17,7 @@ pub fn offset(probe: &Probe) -> f64 {
 }
 
 pub async fn write(
-    input: &Path,
+    input: &Source,
     out: &Path,
     probe: &Probe,
     cancel: &CancellationToken,
@@ -26,8 +26,8 @@ pub async fn write(
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(["-ss", &format!("{:.3}", offset(probe)), "-i"])
-        .arg(input)
+        .args(["-ss", &format!("{:.3}", offset(probe))])
+        .args(input.input_args())
         .args([
             "-frames:v",
             "1",

@@ -1,15 +1,14 @@
 //! What a source file is, as ffprobe reads it. Anything without a decodable video stream
 //! and a duration is refused here with a reason a person can act on.
 
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-use super::MediaError;
 use super::process;
+use super::{MediaError, Source};
 
 /// The facts the plan and the video object need.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +75,10 @@ struct Disposition {
     attached_pic: u8,
 }
 
-pub async fn probe(input: &Path, timeout: Duration) -> Result<Probe, MediaError> {
-    if tokio::fs::metadata(input).await?.len() == 0 {
+pub async fn probe(input: &Source, timeout: Duration) -> Result<Probe, MediaError> {
+    if let Source::File(path) = input
+        && tokio::fs::metadata(path).await?.len() == 0
+    {
         return Err(MediaError::NotAVideo("the file is empty".into()));
     }
     let mut command = Command::new("ffprobe");
@@ -90,7 +91,7 @@ pub async fn probe(input: &Path, timeout: Duration) -> Result<Probe, MediaError>
             "-show_format",
             "-show_streams",
         ])
-        .arg(input);
+        .args(input.input_args());
     let finished = match process::run(
         command,
         "ffprobe",
@@ -250,7 +251,7 @@ mod tests {
             .collect();
         tokio::fs::write(&noise, bytes).await.expect("write");
         for path in [empty, noise] {
-            let err = probe(&path, Duration::from_secs(30))
+            let err = probe(&Source::File(path.clone()), Duration::from_secs(30))
                 .await
                 .expect_err("not a video");
             assert!(err.is_permanent(), "{err}");

@@ -11,7 +11,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use super::probe::Probe;
-use super::{MediaError, process};
+use super::{MediaError, Source, process};
 
 /// Tiles per sheet side: 100 tiles per sheet.
 pub const COLUMNS: u32 = 10;
@@ -89,7 +89,7 @@ fn timestamp(seconds: f64) -> String {
 
 /// Writes `sheet_001.jpg`, `sheet_002.jpg` … into `dir`.
 pub async fn write(
-    input: &Path,
+    input: &Source,
     dir: &Path,
     board: &Storyboard,
     cancel: &CancellationToken,
@@ -99,8 +99,8 @@ pub async fn write(
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(["-skip_frame", "nokey", "-i"])
-        .arg(input)
+        .args(["-skip_frame", "nokey"])
+        .args(input.input_args())
         .args(["-an", "-vf", &board.filter(), "-q:v", "5", "-f", "image2"])
         .arg(dir.join("sheet_%03d.jpg"));
     process::run(
@@ -132,7 +132,7 @@ mod tests {
         let board = plan(&source(9.0, 640, 360));
         let sheets = dir.path().join("sheets");
         write(
-            &input,
+            &Source::File(input.clone()),
             &sheets,
             &board,
             &CancellationToken::new(),
