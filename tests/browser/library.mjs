@@ -45,6 +45,11 @@ await report(result, async (browser) => {
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/library-live.png`, fullPage: true });
   await page.waitForFunction((selector) => document.querySelector(`${selector} [data-role=poster]`).naturalWidth > 0,
     card, { timeout: 15000 });
-  result.ok = !result.reloaded && result.duration === '1:15' && result.consoleErrors.length === 0;
+  // Readable on a phone: nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  result.phoneOverflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/library-phone.png`, fullPage: true });
+  result.ok = !result.reloaded && result.duration === '1:15' && result.phoneOverflow <= 0
+    && result.consoleErrors.length === 0;
   if (!result.ok) result.reason = 'the library did not update in place';
 });

@@ -1,0 +1,329 @@
+//! HLS pipeline benchmarks (not tests): real ffmpeg, real LocalStack, the processor binary.
+//! Every figure is a median of `BENCH_RUNS` runs (default 3) measured in this one run; ratios
+//! compare against a baseline measured here too.
+//!
+//! - pipeline overhead: claim → ready (S3 reads and writes included) ÷ the same ffmpeg work on
+//!   local files (target <= 1.10);
+//! - ladder cost: the full ladder ÷ the top rung alone, local (target <= 1.8);
+//! - remux fast path: a 60 s 720p H.264/AAC source end to end, × realtime (target >= 50);
+//! - time to playable (claim → `playable`) for a 1-minute and a 10-minute source (target <= 5 s
+//!   both, ratio <= 1.2);
+//! - resources for those two: the processor's peak RSS (ffmpeg's own aside) and the high-water
+//!   mark of its work directory (target RSS <= 64 MiB, the same for both; disk: a few segments).
+//!
+//! Run: `eval "$(./dev env)" && cargo bench -p vodnest-processor --bench pipeline`
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use sqlx::PgPool;
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+use vodnest_core::storage::Storage;
+use vodnest_processor::media::ladder::Ladder;
+use vodnest_processor::media::{Source, fastpath, hls, probe};
+use vodnest_testkit::{TestDatabase, stage_upload, storage_config};
+
+/// What one processed source cost.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    claim_to_ready: f64,
+    claim_to_playable: f64,
+    peak_rss_mib: f64,
+    disk_peak_mib: f64,
+}
+
+async fn make_source(path: &Path, seconds: u32, size: &str, bitrate: &str) -> Result<()> {
+    let output = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("testsrc2=size={size}:rate=30:duration={seconds}"),
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            &format!("sine=sample_rate=48000:duration={seconds}"),
+        ])
+        // A 2 s GOP, as streaming software writes: eligible for the fast path.
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "60",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .args(["-b:v", bitrate, "-c:a", "aac", "-b:a", "128k"])
+        .arg(path)
+        .output()
+        .await?;
+    ensure!(
+        output.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// Stages `source`, runs a fresh processor process until the video is ready, and measures.
+async fn process_once(
+    db: &TestDatabase,
+    pool: &PgPool,
+    storage: &Storage,
+    source: &Path,
+) -> Result<Run> {
+    let work = tempfile::tempdir()?;
+    let id = stage_upload(pool, storage, source).await?;
+    let mut processor = Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
+        .env("DATABASE_URL", &db.url)
+        .env("GRPC_ADDR", "127.0.0.1:0")
+        .env("QUEUE_POLL_SECS", "0.2")
+        .env("WORK_DIR", work.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = processor.id().context("processor pid")?;
+
+    // The work directory's high-water mark, sampled every 50 ms.
+    let disk_peak = Arc::new(AtomicU64::new(0));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let (disk_peak, sampling, dir) = (
+            disk_peak.clone(),
+            sampling.clone(),
+            work.path().to_path_buf(),
+        );
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                disk_peak.fetch_max(dir_bytes(&dir), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+
+    let mut claim_to_playable = None;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let claim_to_ready = loop {
+        let (status, playable, since_claim, took): (String, bool, Option<f64>, Option<f64>) =
+            sqlx::query_as(
+                "select v.status, v.playable, \
+                    extract(epoch from now() - j.started_at)::float8, \
+                    extract(epoch from j.finished_at - j.started_at)::float8 \
+             from videos v join jobs j on j.video_id = v.id where v.id = $1",
+            )
+            .bind(id)
+            .fetch_one(pool)
+            .await?;
+        if playable && claim_to_playable.is_none() {
+            claim_to_playable = since_claim;
+        }
+        match status.as_str() {
+            "ready" => break took.context("a finished job has its times")?,
+            "failed" => bail!("the bench video failed"),
+            _ if Instant::now() > deadline => bail!("the bench video is stuck"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let peak_rss_mib = peak_rss_mib(pid).unwrap_or(f64::NAN);
+    sampling.store(false, Ordering::Relaxed);
+    sampler.await?;
+    processor.start_kill()?;
+    processor.wait().await?;
+    storage.delete_media(id).await?;
+    storage.delete_raw(id).await?;
+    Ok(Run {
+        claim_to_ready,
+        claim_to_playable: claim_to_playable.unwrap_or(claim_to_ready),
+        peak_rss_mib,
+        disk_peak_mib: disk_peak.load(Ordering::Relaxed) as f64 / 1048576.0,
+    })
+}
+
+/// The processor's own ffmpeg work for `source`, on local files, in seconds.
+async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> Result<f64> {
+    let input = Source::File(source.to_path_buf());
+    let probed = probe::probe(&input, Duration::from_secs(60)).await?;
+    let plan = match plan {
+        Some(plan) => plan.to_vec(),
+        None => processor_plan(&input, &probed).await?,
+    };
+    let out = tempfile::tempdir()?;
+    let started = Instant::now();
+    hls::transcode(
+        &input,
+        out.path(),
+        &probed,
+        &plan,
+        |_| {},
+        &CancellationToken::new(),
+        Duration::from_secs(3600),
+    )
+    .await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The plan the processor makes (fast path included) with the default ladder.
+async fn processor_plan(input: &Source, probed: &probe::Probe) -> Result<Vec<hls::RenditionPlan>> {
+    let gap = fastpath::keyframe_gap(input, probed.duration_s, Duration::from_secs(60)).await?;
+    Ok(hls::plan(
+        probed,
+        &Ladder::default(),
+        fastpath::refusal(probed, gap).is_none(),
+    ))
+}
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(3)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let pool = PgPool::connect(&db.url).await?;
+    vodnest_core::db::MIGRATOR.run(&pool).await?;
+    let storage = Storage::from_env(&storage_config()?).await;
+    let dir = tempfile::tempdir()?;
+    let one_min_1080: PathBuf = dir.path().join("60s-1080p.mp4");
+    let one_min_720: PathBuf = dir.path().join("60s-720p.mp4");
+    let ten_min_720: PathBuf = dir.path().join("600s-720p.mp4");
+    eprintln!("making sources…");
+    make_source(&one_min_1080, 60, "1920x1080", "6M").await?;
+    make_source(&one_min_720, 60, "1280x720", "3M").await?;
+    make_source(&ten_min_720, 600, "1280x720", "3M").await?;
+    let n = runs();
+
+    // Pipeline overhead and ladder cost on the 1080p minute (the full 4-rung ladder, no copy,
+    // so that the ffmpeg work dominates and the ratio speaks of the pipeline around it).
+    let probed = probe::probe(&Source::File(one_min_1080.clone()), Duration::from_secs(60)).await?;
+    let full = hls::plan(&probed, &Ladder::default(), false);
+    let top = [full[0].clone()];
+    let (mut local_full, mut local_top, mut piped) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        eprintln!("1080p minute, run {}/{n}…", i + 1);
+        local_full.push(local_transcode(&one_min_1080, Some(&full)).await?);
+        local_top.push(local_transcode(&one_min_1080, Some(&top)).await?);
+    }
+    // The processor takes the fast path on this source; its local baseline is the same plan.
+    let mut local_same = Vec::new();
+    for i in 0..n {
+        eprintln!("1080p minute through the processor, run {}/{n}…", i + 1);
+        piped.push(
+            process_once(&db, &pool, &storage, &one_min_1080)
+                .await?
+                .claim_to_ready,
+        );
+        local_same.push(local_transcode(&one_min_1080, None).await?);
+    }
+
+    let (mut short, mut long) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        eprintln!("720p minute through the processor, run {}/{n}…", i + 1);
+        short.push(process_once(&db, &pool, &storage, &one_min_720).await?);
+    }
+    for i in 0..n {
+        eprintln!("720p ten minutes through the processor, run {}/{n}…", i + 1);
+        long.push(process_once(&db, &pool, &storage, &ten_min_720).await?);
+    }
+    let m = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+
+    println!("runs per figure: {n} (medians)");
+    let (local, pipeline) = (median(local_same), median(piped));
+    println!(
+        "pipeline overhead   claim→ready {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
+        pipeline / local
+    );
+    let (full_s, top_s) = (median(local_full), median(local_top));
+    println!(
+        "ladder cost         {} rungs {full_s:.2} s ÷ top rung {top_s:.2} s = {:.2}   (target <= 1.8)",
+        full.len(),
+        full_s / top_s
+    );
+    let ready_short = m(&short, |r| r.claim_to_ready);
+    println!(
+        "remux fast path     60 s 720p claim→ready {ready_short:.2} s = {:.1}× realtime   (target >= 50×)",
+        60.0 / ready_short
+    );
+    let (play_short, play_long) = (
+        m(&short, |r| r.claim_to_playable),
+        m(&long, |r| r.claim_to_playable),
+    );
+    println!(
+        "time to playable    1 min {play_short:.2} s, 10 min {play_long:.2} s, ratio {:.2}   (target <= 5 s, ratio <= 1.2)",
+        play_long / play_short
+    );
+    println!(
+        "10 min 720p         claim→ready {:.1} s = {:.1}× realtime",
+        m(&long, |r| r.claim_to_ready),
+        600.0 / m(&long, |r| r.claim_to_ready)
+    );
+    println!(
+        "processor peak RSS  1 min {:.1} MiB, 10 min {:.1} MiB   (target <= 64 MiB, flat)",
+        m(&short, |r| r.peak_rss_mib),
+        m(&long, |r| r.peak_rss_mib)
+    );
+    println!(
+        "work dir peak       1 min {:.1} MiB, 10 min {:.1} MiB   (the raw file is streamed, not stored)",
+        m(&short, |r| r.disk_peak_mib),
+        m(&long, |r| r.disk_peak_mib)
+    );
+    pool.close().await;
+    db.drop_database().await
+}
