@@ -100,8 +100,12 @@ ensure_buckets() {
     [[ -f $STATE/localstack.started ]] && rm -f "$tfstate"
     terraform -chdir="$root" init -input=false -no-color >"$STATE/logs/terraform.log" 2>&1 ||
         { tail -n 30 "$STATE/logs/terraform.log" >&2; die "terraform init failed"; }
+    # Bucket names carry a hash of this checkout's path: two checkouts on one machine (a CI
+    # clone beside a working copy) share LocalStack without fighting over the same buckets.
+    local prefix
+    prefix="vodnest-$(printf '%s' "$REPO" | sha256sum | cut -c1-8)"
     terraform -chdir="$root" apply -auto-approve -input=false -no-color -state="$tfstate" \
-        >>"$STATE/logs/terraform.log" 2>&1 ||
+        -var "name_prefix=$prefix" >>"$STATE/logs/terraform.log" 2>&1 ||
         { tail -n 30 "$STATE/logs/terraform.log" >&2; die "terraform apply failed"; }
     local outputs
     outputs=$(terraform -chdir="$root" output -json -state="$tfstate")
