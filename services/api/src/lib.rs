@@ -8,11 +8,12 @@
 //! - [`auth`]: bearer tokens, `?token=` and session cookies.
 //! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
 //! - [`routes`]: the `/api/v1` handlers and health checks.
-//! - [`pages`]: the HTML pages and their static assets.
+//! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 
 pub mod auth;
 pub mod config;
+pub mod csp;
 pub mod error;
 pub mod hub;
 pub mod pages;

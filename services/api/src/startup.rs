@@ -8,12 +8,14 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vodnest_core::db;
 use vodnest_core::storage::Storage;
 
 use crate::config::ApiConfig;
+use crate::csp;
 use crate::hub::EventHub;
 use crate::pages::{self, Site};
 use crate::routes;
@@ -84,10 +86,24 @@ impl Application {
     }
 }
 
+/// The pages under their Content-Security-Policy. The SDK reads `AWS_ENDPOINT_URL` for S3 (and
+/// presigns upload URLs on it), so the policy reads it too.
+fn pages_with_policy(state: &AppState) -> Router<AppState> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
+    let pages = pages::router();
+    match csp::header(&state.config.storage.media_base_url, endpoint.as_deref()) {
+        Some(value) => pages.layer(SetResponseHeaderLayer::overriding(
+            axum::http::header::CONTENT_SECURITY_POLICY,
+            value,
+        )),
+        None => pages,
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::router())
-        .merge(pages::router())
+        .merge(pages_with_policy(&state))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(
