@@ -1,6 +1,6 @@
 //! Reads and writes of the `videos` table. Each write fires the NOTIFY trigger.
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -91,11 +91,12 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Err
 /// Marks an uploaded video `queued` and enqueues its job in the same transaction. Returns the
 /// video as this call left it, or `None` when a previous (or concurrent) call already did it:
 /// the video is then no longer `awaiting_upload` and nothing changes.
-pub async fn mark_uploaded_and_enqueue(
-    pool: &PgPool,
+pub async fn mark_uploaded_and_enqueue<'c>(
+    db: impl Acquire<'c, Database = Postgres>,
     id: Uuid,
 ) -> Result<Option<VideoRow>, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+    // A transaction of its own, or a savepoint inside the caller's.
+    let mut tx = db.begin().await?;
     let row: Option<VideoRow> = sqlx::query_as(&format!(
         "update videos set status = 'queued', stage = null, progress = 0, upload_id = null \
          where id = $1 and status = 'awaiting_upload' returning {COLUMNS}"

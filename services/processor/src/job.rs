@@ -15,7 +15,7 @@ use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
 use crate::media::{self, MediaError, fastpath, hls, probe, storyboard};
-use crate::publish::{PublishError, Published, Publisher};
+use crate::publish::{PublishError, Published, Publisher, move_to_storage};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
@@ -325,13 +325,12 @@ async fn publish_storyboard(
     let mut sheets = 0;
     let mut entries = tokio::fs::read_dir(dir).await?;
     while let Some(entry) = entries.next_entry().await? {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let (content_type, cache_control) = hls::headers(&name);
-        let key = format!("{prefix}{}/{name}", storyboard::DIR);
-        ctx.storage
-            .put_media_file(&key, &entry.path(), content_type, cache_control)
-            .await?;
-        tokio::fs::remove_file(entry.path()).await?;
+        let key = format!(
+            "{}/{}",
+            storyboard::DIR,
+            entry.file_name().to_string_lossy()
+        );
+        move_to_storage(&ctx.storage, &prefix, &key, &entry.path()).await?;
         sheets += 1;
     }
     if sheets == 0 {
@@ -369,11 +368,7 @@ async fn poster(
         tracing::warn!(error = %err, "no poster");
         return Ok(());
     }
-    let (content_type, cache_control) = hls::headers("poster.jpg");
-    let key = format!("{}poster.jpg", media_prefix(id));
-    ctx.storage
-        .put_media_file(&key, out, content_type, cache_control)
-        .await?;
+    move_to_storage(&ctx.storage, &media_prefix(id), "poster.jpg", out).await?;
     videos::mark_poster(&ctx.pool, id).await?;
     Ok(())
 }

@@ -99,18 +99,7 @@ impl<'a> Publisher<'a> {
                 if self.uploaded.contains(&key) {
                     continue;
                 }
-                let path = dir.join(&file.name);
-                let (content_type, cache_control) = hls::headers(&file.name);
-                self.storage
-                    .put_media_file(
-                        &format!("{}{key}", self.prefix),
-                        &path,
-                        content_type,
-                        cache_control,
-                    )
-                    .await?;
-                // Free the disk at once: it stays flat however long the video is.
-                tokio::fs::remove_file(&path).await?;
+                move_to_storage(self.storage, &self.prefix, &key, &dir.join(&file.name)).await?;
                 self.uploaded.insert(key);
             }
             if segments == 0 {
@@ -153,6 +142,22 @@ impl<'a> Publisher<'a> {
         self.master_published = true;
         Ok(Published::BecamePlayable)
     }
+}
+
+/// Uploads a local output file to `{prefix}{key}` with the headers its name calls for, then
+/// deletes it: the disk stays flat however long the video is.
+pub async fn move_to_storage(
+    storage: &Storage,
+    prefix: &str,
+    key: &str,
+    path: &Path,
+) -> Result<(), PublishError> {
+    let (content_type, cache_control) = hls::headers(key);
+    storage
+        .put_media_file(&format!("{prefix}{key}"), path, content_type, cache_control)
+        .await?;
+    tokio::fs::remove_file(path).await?;
+    Ok(())
 }
 
 #[derive(Debug, PartialEq)]

@@ -13,9 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
-use vodnest_core::queue;
-
-use vodnest_core::queue::ClaimedJob;
+use vodnest_core::queue::{self, ClaimedJob};
 
 /// What the claim loop needs to know.
 #[derive(Debug, Clone)]

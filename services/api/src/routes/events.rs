@@ -40,7 +40,7 @@ pub async fn subscribe(
     VideoId(id): VideoId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    find(&state, id).await?;
+    find(&state.pool, id).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::bad_request(
             "websocket_required",

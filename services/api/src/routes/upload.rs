@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::domain::{VideoRow, VideoStatus};
@@ -72,7 +73,7 @@ pub async fn presign_parts(
             format!("ask for between 1 and {MAX_PARTS_PER_REQUEST} parts at a time"),
         ));
     }
-    let row = find(&state, id).await?;
+    let row = find(&state.pool, id).await?;
     let upload_id = active_upload(&row)?;
     for &n in &body.part_numbers {
         check_part_number(&row, n)?;
@@ -107,7 +108,7 @@ pub async fn status(
     _auth: Authenticated,
     VideoId(id): VideoId,
 ) -> Result<Json<UploadStatus>, ApiError> {
-    let row = find(&state, id).await?;
+    let row = find(&state.pool, id).await?;
     let upload_id = active_upload(&row)?;
     let parts_done = state.storage.list_parts(id, upload_id).await?;
     Ok(Json(UploadStatus {
@@ -135,7 +136,9 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
 /// Completes the upload and enqueues processing in the same transaction as the status
 /// change. Calling it again (or concurrently) is harmless: completes of one video take turns
 /// under an advisory lock, so a second one sees the first's result instead of racing it
-/// in S3 (where it could find the object mid-write and delete it as too short).
+/// in S3 (where it could find the object mid-write and delete it as too short). Every
+/// database step runs on the lock's own connection: a complete never holds one pooled
+/// connection while waiting for another, so a burst of completes cannot starve the pool.
 pub async fn complete(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -147,17 +150,18 @@ pub async fn complete(
         .bind(id)
         .execute(&mut *turn)
         .await?;
-    let answer = complete_in_turn(&state, id, body).await;
+    let answer = complete_in_turn(&state, &mut turn, id, body).await;
     turn.commit().await?;
     answer
 }
 
 async fn complete_in_turn(
     state: &AppState,
+    db: &mut PgConnection,
     id: Uuid,
     body: CompleteRequest,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
-    let row = find(state, id).await?;
+    let row = find(&mut *db, id).await?;
     match row.status() {
         VideoStatus::AwaitingUpload => {}
         VideoStatus::Failed => {
@@ -214,16 +218,16 @@ async fn complete_in_turn(
             row.size_bytes
         );
         state.storage.delete_raw(id).await?;
-        videos::mark_upload_failed(&state.pool, id, &error).await?;
+        videos::mark_upload_failed(&mut *db, id, &error).await?;
         return Err(ApiError::invalid("size_mismatch", error));
     }
 
-    let row = match videos::mark_uploaded_and_enqueue(&state.pool, id).await? {
+    let row = match videos::mark_uploaded_and_enqueue(&mut *db, id).await? {
         Some(row) => {
             tracing::info!(video_id = %id, "upload complete; job enqueued");
             row
         }
-        None => find(state, id).await?,
+        None => find(&mut *db, id).await?,
     };
     Ok((
         StatusCode::ACCEPTED,
@@ -276,7 +280,7 @@ pub async fn abort(
     _auth: Authenticated,
     VideoId(id): VideoId,
 ) -> Result<StatusCode, ApiError> {
-    let row = find(&state, id).await?;
+    let row = find(&state.pool, id).await?;
     let upload_id = active_upload(&row)?;
     abort_upload(&state, id, upload_id, "the upload was canceled").await?;
     Ok(StatusCode::NO_CONTENT)

@@ -49,8 +49,9 @@ pub fn view(state: &AppState, row: VideoRow) -> VideoView {
 }
 
 /// Loads a video or answers 404.
-pub async fn find(state: &AppState, id: Uuid) -> Result<VideoRow, ApiError> {
-    videos::get(&state.pool, id)
+/// The video, or 404.
+pub async fn find(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<VideoRow, ApiError> {
+    videos::get(db, id)
         .await?
         .ok_or(ApiError::NotFound("no such video"))
 }
@@ -158,7 +159,7 @@ pub async fn get(
     _auth: Authenticated,
     VideoId(id): VideoId,
 ) -> Result<Json<One>, ApiError> {
-    let row = find(&state, id).await?;
+    let row = find(&state.pool, id).await?;
     Ok(Json(One {
         video: view(&state, row),
     }))
@@ -226,7 +227,7 @@ pub async fn delete(
     _auth: Authenticated,
     VideoId(id): VideoId,
 ) -> Result<StatusCode, ApiError> {
-    let row = find(&state, id).await?;
+    let row = find(&state.pool, id).await?;
     if let Some(upload_id) = &row.upload_id
         && let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await
     {
