@@ -19,14 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, bail};
 use sqlx::PgPool;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::storage::Storage;
 use vodnest_processor::media::ladder::Ladder;
 use vodnest_processor::media::{Source, fastpath, hls, probe};
-use vodnest_testkit::{TestDatabase, stage_upload, storage_config};
+use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 
 /// What one processed source cost.
 #[derive(Debug, Clone, Copy)]
@@ -38,41 +38,24 @@ struct Run {
 }
 
 async fn make_source(path: &Path, seconds: u32, size: &str, bitrate: &str) -> Result<()> {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size={size}:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=sample_rate=48000:duration={seconds}"),
-        ])
-        // A 2 s GOP, as streaming software writes: eligible for the fast path.
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "60",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args(["-b:v", bitrate, "-c:a", "aac", "-b:a", "128k"])
-        .arg(path)
-        .output()
-        .await?;
-    ensure!(
-        output.status.success(),
-        "ffmpeg: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(())
+    // A 2 s GOP, as streaming software writes: eligible for the fast path.
+    let encode = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-g",
+        "60",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        bitrate,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+    ];
+    clip::make(path, seconds, size, true, &encode).await
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

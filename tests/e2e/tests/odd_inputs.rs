@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail, ensure};
 use serde_json::Value;
-use tokio::process::Command;
 use vodnest_core::storage::Storage;
-use vodnest_e2e::{TestApp, TestDatabase, TestSettings, storage_config};
+use vodnest_e2e::{TestApp, TestDatabase, TestSettings, clip, storage_config};
 use vodnest_testkit::stage_upload;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,32 +24,6 @@ struct Case {
     path: PathBuf,
 }
 
-async fn ffmpeg(args: &[&str], out: &Path) -> Result<()> {
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(args)
-        .arg(out)
-        .output()
-        .await?;
-    ensure!(
-        output.status.success(),
-        "ffmpeg {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(())
-}
-
-const TONE: [&str; 4] = ["-f", "lavfi", "-i", "sine=sample_rate=48000:duration=4"];
-
-fn picture(size: &str) -> [String; 4] {
-    [
-        "-f".into(),
-        "lavfi".into(),
-        "-i".into(),
-        format!("testsrc2=size={size}:rate=30:duration=4"),
-    ]
-}
-
 /// Every odd input, written into `dir`.
 async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
     let mut cases = Vec::new();
@@ -63,50 +36,26 @@ async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
         });
         path
     };
-    let x264 = ["-c:v", "libx264", "-preset", "ultrafast"];
-    let landscape = picture("640x360");
-    let landscape: Vec<&str> = landscape.iter().map(String::as_str).collect();
+    const LANDSCAPE: &str = "640x360";
+    let x264_aac = ["-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac"];
 
-    let portrait = picture("360x640");
-    let portrait: Vec<&str> = portrait.iter().map(String::as_str).collect();
     let out = add("portrait.mp4", Expect::Ready);
-    ffmpeg(
-        &[&portrait[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
-        &out,
-    )
-    .await?;
+    clip::make(&out, 4, "360x640", true, &x264_aac).await?;
 
     let out = add("no-audio.mp4", Expect::Ready);
-    ffmpeg(&[&landscape[..], &x264].concat(), &out).await?;
+    clip::make(&out, 4, LANDSCAPE, false, &x264_aac[..4]).await?;
 
     let out = add("ten-bit.mp4", Expect::Ready);
-    ffmpeg(
-        &[
-            &landscape[..],
-            &TONE,
-            &x264,
-            &["-pix_fmt", "yuv420p10le", "-c:a", "aac"],
-        ]
-        .concat(),
-        &out,
-    )
-    .await?;
+    let ten_bit = [&x264_aac[..], &["-pix_fmt", "yuv420p10le"]].concat();
+    clip::make(&out, 4, LANDSCAPE, true, &ten_bit).await?;
 
     // Frames dropped irregularly, timestamps kept: a variable frame rate.
     let out = add("variable-rate.mp4", Expect::Ready);
     let vfr = ["-vf", "select='lt(mod(n\\,10)\\,6)'", "-fps_mode", "vfr"];
-    ffmpeg(
-        &[&landscape[..], &TONE, &vfr, &x264, &["-c:a", "aac"]].concat(),
-        &out,
-    )
-    .await?;
+    clip::make(&out, 4, LANDSCAPE, true, &[&vfr[..], &x264_aac].concat()).await?;
 
     let out = add("matroska.mkv", Expect::Ready);
-    ffmpeg(
-        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
-        &out,
-    )
-    .await?;
+    clip::make(&out, 4, LANDSCAPE, true, &x264_aac).await?;
 
     let out = add("vp9.webm", Expect::Ready);
     let vp9 = [
@@ -119,22 +68,14 @@ async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
         "-c:a",
         "libopus",
     ];
-    ffmpeg(&[&landscape[..], &TONE, &vp9].concat(), &out).await?;
+    clip::make(&out, 4, LANDSCAPE, true, &vp9).await?;
 
     let out = add("quicktime.mov", Expect::Ready);
-    ffmpeg(
-        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
-        &out,
-    )
-    .await?;
+    clip::make(&out, 4, LANDSCAPE, true, &x264_aac).await?;
 
     // An MP4 cut in half loses its index (written last): not playable.
     let whole = dir.join("whole.mp4");
-    ffmpeg(
-        &[&landscape[..], &TONE, &x264, &["-c:a", "aac"]].concat(),
-        &whole,
-    )
-    .await?;
+    clip::make(&whole, 4, LANDSCAPE, true, &x264_aac).await?;
     let bytes = tokio::fs::read(&whole).await?;
     let out = add("truncated.mp4", Expect::Either);
     tokio::fs::write(&out, &bytes[..bytes.len() / 2]).await?;

@@ -6,33 +6,28 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use tokio::process::Command;
 
-/// A `seconds`-long 1280x720 H.264/AAC clip. `video_bitrate` sets its size (a 20 s clip at
-/// 3 Mb/s is about 7.5 MB: two 5 MiB parts).
-pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result<()> {
-    let seconds = seconds.to_string();
-    let output = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args(["-t", &seconds])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ])
-        .args([
-            "-b:v",
-            video_bitrate,
-            "-minrate",
-            video_bitrate,
-            "-maxrate",
-            video_bitrate,
-        ])
-        .args(["-bufsize", "1M", "-x264-params", "nal-hrd=cbr"])
-        .args(["-c:a", "aac", "-b:a", "128k"])
+/// A test-pattern clip `seconds` long at `size` (e.g. `640x360`), 30 fps, with a 48 kHz tone
+/// when `audio`, encoded with `encode` (codecs and their options) into `path`, whose extension
+/// picks the container.
+pub async fn make(
+    path: &Path,
+    seconds: u32,
+    size: &str,
+    audio: bool,
+    encode: &[&str],
+) -> Result<()> {
+    let mut command = Command::new("ffmpeg");
+    command
+        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
+        .args(["-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=30:duration={seconds}"));
+    if audio {
+        command.args(["-f", "lavfi", "-i"]).arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={seconds}"
+        ));
+    }
+    let output = command
+        .args(encode)
         .arg(path)
         .kill_on_drop(true)
         .output()
@@ -40,11 +35,40 @@ pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result
         .context("running ffmpeg (is it installed? ./dev installs it)")?;
     if !output.status.success() {
         bail!(
-            "ffmpeg could not make the test clip: {}",
+            "ffmpeg could not make {}: {}",
+            path.display(),
             String::from_utf8_lossy(&output.stderr)
         );
     }
     Ok(())
+}
+
+/// A `seconds`-long 1280x720 H.264/AAC clip. `video_bitrate` sets its size (a 20 s clip at
+/// 3 Mb/s is about 7.5 MB: two 5 MiB parts).
+pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result<()> {
+    let encode = [
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+        "-b:v",
+        video_bitrate,
+        "-minrate",
+        video_bitrate,
+        "-maxrate",
+        video_bitrate,
+        "-bufsize",
+        "1M",
+        "-x264-params",
+        "nal-hrd=cbr",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+    ];
+    make(path, seconds, "1280x720", true, &encode).await
 }
 
 /// The container duration in seconds as ffprobe reads it.

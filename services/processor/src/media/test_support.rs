@@ -25,24 +25,17 @@ pub fn sample_probe(duration_s: f64, width: u32, height: u32) -> Probe {
 
 /// A 9 s 640x360 H.264 clip, with a tone if `audio`.
 pub async fn make_clip(path: &Path, audio: bool) {
-    let mut command = Command::new("ffmpeg");
-    command.args(["-hide_banner", "-loglevel", "error", "-y"]);
-    command.args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30"]);
-    if audio {
-        command.args(["-f", "lavfi", "-i", "sine=sample_rate=44100"]);
-    }
-    command.args([
-        "-t",
-        "9",
+    let encode = [
         "-c:v",
         "libx264",
         "-preset",
         "ultrafast",
         "-pix_fmt",
         "yuv420p",
-    ]);
-    let status = command.arg(path).status().await.expect("ffmpeg runs");
-    assert!(status.success());
+    ];
+    vodnest_testkit::clip::make(path, 9, "640x360", audio, &encode)
+        .await
+        .expect("ffmpeg makes the clip");
 }
 
 /// Keyframe timestamps of a file or playlist's first video stream.
@@ -77,26 +70,9 @@ pub async fn keyframe_times(path: &Path) -> Vec<f64> {
 /// A `seconds`-long 640x360 clip encoded with `video_args` (codec and its options), with an AAC
 /// tone, into `path` (whose extension picks the container).
 pub async fn make_encoded(path: &Path, seconds: u32, video_args: &[&str]) {
-    let status = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("testsrc2=size=640x360:rate=30:duration={seconds}"),
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            &format!("sine=sample_rate=48000:duration={seconds}"),
-        ])
-        .args(video_args)
-        .arg(path)
-        .status()
+    vodnest_testkit::clip::make(path, seconds, "640x360", true, video_args)
         .await
-        .expect("ffmpeg runs");
-    assert!(status.success(), "ffmpeg could not make {}", path.display());
+        .expect("ffmpeg makes the clip");
 }
 
 /// The MD5 of a file or playlist's video bitstream, to tell a copy from a re-encode.
