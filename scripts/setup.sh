@@ -79,11 +79,14 @@ ensure_localstack() {
 # Terraform's CLI config: the offline provider mirror when this machine has one.
 terraform_cli_config() {
     local rc=$STATE/terraform/cli.tfrc
-    mkdir -p "$STATE/terraform"
+    mkdir -p "$STATE/terraform/plugin-cache"
+    # The cache lets every root (and every test's scratch copy) link the ~600 MB provider
+    # instead of copying it.
+    printf 'plugin_cache_dir = "%s"\n' "$STATE/terraform/plugin-cache" >"$rc"
     if [[ -d /opt/tf-plugins ]]; then
-        printf 'provider_installation {\n  filesystem_mirror {\n    path = "/opt/tf-plugins"\n  }\n}\n' >"$rc"
+        printf 'provider_installation {\n  filesystem_mirror {\n    path = "/opt/tf-plugins"\n  }\n}\n' >>"$rc"
     else
-        printf 'provider_installation {\n  direct {}\n}\n' >"$rc"
+        printf 'provider_installation {\n  direct {}\n}\n' >>"$rc"
     fi
     export TF_CLI_CONFIG_FILE=$rc
 }
@@ -119,6 +122,25 @@ jq_field() {
     node -e 'const o = JSON.parse(process.argv[1]); console.log(o[process.argv[2]].value)' "$1" "$2"
 }
 
+# moto (an AWS emulator) for the test that applies the whole AWS Terraform root: the machine's
+# python3 when it has moto's server, a venv cached across checkouts otherwise.
+ensure_moto() {
+    log "moto (AWS emulator for the Terraform test)"
+    local venv=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/moto-venv
+    if python3 -c 'import moto.server, flask_cors' >/dev/null 2>&1; then
+        MOTO_PYTHON=$(command -v python3)
+        return
+    fi
+    if ! "$venv/bin/python" -c 'import moto.server, flask_cors' >/dev/null 2>&1; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        rm -rf "$venv"
+        mkdir -p "$(dirname "$venv")"
+        python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
+        "$venv/bin/pip" install --quiet 'moto[server]>=5'
+    fi
+    MOTO_PYTHON=$venv/bin/python
+}
+
 ensure_npm() {
     log "npm packages (hls.js, playwright-core)"
     if [[ ! -d $REPO/node_modules/hls.js || ! -d $REPO/node_modules/playwright-core ||
@@ -148,6 +170,8 @@ export ADMIN_TOKEN='$token'
 export API_ADDR=\${API_ADDR:-127.0.0.1:3000}
 export GRPC_ADDR=\${GRPC_ADDR:-127.0.0.1:50051}
 export VENDOR_DIR='$REPO/node_modules'
+export TF_CLI_CONFIG_FILE='$TF_CLI_CONFIG_FILE'
+export MOTO_PYTHON='$MOTO_PYTHON'
 export CHROMIUM=\${CHROMIUM:-/usr/bin/chromium}
 export RUST_LOG=\${RUST_LOG:-info}
 ENV
@@ -160,5 +184,6 @@ setup() {
     ensure_localstack
     ensure_buckets
     ensure_npm
+    ensure_moto
     write_env
 }

@@ -15,7 +15,8 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn env(name: &str) -> Result<String> {
+/// A variable the dev script exports, or an error that says how to get it.
+pub fn env(name: &str) -> Result<String> {
     std::env::var(name).with_context(|| {
         format!(
             "{name} is not set: run the tests with `./dev test`, or `eval \"$(./dev env)\"` first"

@@ -95,6 +95,31 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
       days_after_initiation = 1
     }
   }
+  # Raw files are only read again to re-process a video: archive them (an instant-retrieval
+  # class keeps re-processing working) or expire them, when asked to.
+  dynamic "rule" {
+    for_each = var.raw_archive_days == null && var.raw_expiration_days == null ? [] : [1]
+    content {
+      id     = "age-raw-files"
+      status = "Enabled"
+      filter {
+        prefix = "raw/"
+      }
+      dynamic "transition" {
+        for_each = var.raw_archive_days == null ? [] : [var.raw_archive_days]
+        content {
+          days          = transition.value
+          storage_class = var.raw_archive_storage_class
+        }
+      }
+      dynamic "expiration" {
+        for_each = var.raw_expiration_days == null ? [] : [var.raw_expiration_days]
+        content {
+          days = expiration.value
+        }
+      }
+    }
+  }
 }
 
 # Local development only: viewers read the media bucket directly (no CDN in front).

@@ -14,6 +14,24 @@ variable "raw_lifecycle" {
   default     = true
 }
 
+variable "raw_archive_days" {
+  description = "Move raw files to raw_archive_storage_class this many days after upload (null: never)."
+  type        = number
+  default     = null
+}
+
+variable "raw_archive_storage_class" {
+  description = "GLACIER_IR keeps them instantly readable for re-processing."
+  type        = string
+  default     = "GLACIER_IR"
+}
+
+variable "raw_expiration_days" {
+  description = "Delete raw files this many days after upload (null: keep them). Re-processing needs them."
+  type        = number
+  default     = null
+}
+
 variable "media_public_read" {
   description = "Let anyone read the media bucket (local development without a CDN)."
   type        = bool

@@ -1,0 +1,121 @@
+variable "region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; bucket names must be globally unique, so make it yours."
+  type        = string
+}
+
+variable "api_image" {
+  description = "Container image of vodnest-api (see the Dockerfile)."
+  type        = string
+}
+
+variable "processor_image" {
+  description = "Container image of vodnest-processor (same Dockerfile, with ffmpeg)."
+  type        = string
+}
+
+variable "database_password" {
+  description = "Password of the RDS `vodnest` user (8 or more characters, no '/', '\"' or '@')."
+  type        = string
+  sensitive   = true
+}
+
+variable "admin_token" {
+  description = "ADMIN_TOKEN: the bootstrap bearer token (`openssl rand -hex 32`)."
+  type        = string
+  sensitive   = true
+}
+
+variable "app_origin" {
+  description = "https origin the pages are served from (e.g. https://vod.example.com, pointed at the load balancer); the load balancer's own name when null."
+  type        = string
+  default     = null
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of app_origin's domain, for HTTPS on the load balancer."
+  type        = string
+  default     = null
+}
+
+variable "api_count" {
+  type    = number
+  default = 1
+}
+
+variable "processor_count" {
+  type    = number
+  default = 1
+}
+
+variable "processor_cpu" {
+  description = "Fargate CPU units per processor task (1024 = 1 vCPU)."
+  type        = number
+  default     = 2048
+}
+
+variable "processor_memory" {
+  description = "MiB per processor task."
+  type        = number
+  default     = 4096
+}
+
+variable "processor_concurrency" {
+  type    = number
+  default = 1
+}
+
+variable "database_instance_class" {
+  type    = string
+  default = "db.t4g.micro"
+}
+
+variable "database_deletion_protection" {
+  description = "Set to false before `terraform destroy`."
+  type        = bool
+  default     = true
+}
+
+variable "database_final_snapshot" {
+  type    = bool
+  default = true
+}
+
+variable "raw_archive_days" {
+  description = "Move raw uploads to Glacier Instant Retrieval after this many days (null: never)."
+  type        = number
+  default     = 30
+}
+
+variable "raw_expiration_days" {
+  description = "Delete raw uploads after this many days (null: keep; re-processing needs them)."
+  type        = number
+  default     = null
+}
+
+variable "force_destroy_buckets" {
+  description = "Let `terraform destroy` delete buckets that still hold videos."
+  type        = bool
+  default     = false
+}
+
+variable "cdn_price_class" {
+  type    = string
+  default = "PriceClass_100"
+}
+
+variable "cdn_cors_headers_policy" {
+  description = "CORS through a CloudFront response-headers policy (false only for emulators without that API)."
+  type        = bool
+  default     = true
+}
+
+variable "aws_endpoint" {
+  description = "Send every AWS call to this endpoint (an emulator such as moto, for tests). Null for AWS."
+  type        = string
+  default     = null
+}

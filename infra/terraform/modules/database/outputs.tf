@@ -1,0 +1,13 @@
+output "address" {
+  value = aws_db_instance.main.address
+}
+
+output "port" {
+  value = aws_db_instance.main.port
+}
+
+output "url" {
+  description = "DATABASE_URL, TLS required."
+  value       = "postgres://${aws_db_instance.main.username}:${urlencode(var.password)}@${aws_db_instance.main.address}:${aws_db_instance.main.port}/${aws_db_instance.main.db_name}?sslmode=require"
+  sensitive   = true
+}

@@ -1,0 +1,15 @@
+variable "name_prefix" {
+  description = "Name tag prefix."
+  type        = string
+}
+
+variable "region" {
+  description = "AWS region (for the S3 gateway endpoint's service name)."
+  type        = string
+}
+
+variable "cidr_block" {
+  description = "The VPC's address range; subnets are /20 slices of a /16."
+  type        = string
+  default     = "10.40.0.0/16"
+}

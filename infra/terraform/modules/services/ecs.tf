@@ -1,0 +1,137 @@
+# The two services on Fargate. Each task's environment is the contract's variables (plus any
+# extras the operator adds); the secrets come from Secrets Manager.
+
+locals {
+  api_port  = 3000
+  grpc_port = 50051
+
+  api_environment = merge({
+    AWS_REGION       = var.region
+    API_ADDR         = "0.0.0.0:${local.api_port}"
+    RAW_BUCKET       = var.raw_bucket
+    MEDIA_BUCKET     = var.media_bucket
+    MEDIA_BASE_URL   = var.media_base_url
+    MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
+    },
+    # Session cookies get the Secure flag when the pages are served over HTTPS.
+    var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },
+  var.api_extra_environment)
+
+  processor_environment = merge({
+    AWS_REGION            = var.region
+    GRPC_ADDR             = "0.0.0.0:${local.grpc_port}"
+    RAW_BUCKET            = var.raw_bucket
+    MEDIA_BUCKET          = var.media_bucket
+    MEDIA_BASE_URL        = var.media_base_url
+    PROCESSOR_CONCURRENCY = tostring(var.processor_concurrency)
+  }, var.processor_extra_environment)
+}
+
+resource "aws_ecs_cluster" "main" {
+  name = var.name_prefix
+}
+
+resource "aws_cloudwatch_log_group" "api" {
+  name              = "/vodnest/${var.name_prefix}/api"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_cloudwatch_log_group" "processor" {
+  name              = "/vodnest/${var.name_prefix}/processor"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_ecs_task_definition" "api" {
+  family                   = "${var.name_prefix}-api"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.api_cpu
+  memory                   = var.api_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.api.arn
+  container_definitions = jsonencode([{
+    name         = "api"
+    image        = var.api_image
+    command      = ["vodnest-api"]
+    essential    = true
+    portMappings = [{ containerPort = local.api_port, protocol = "tcp" }]
+    environment  = [for name, value in local.api_environment : { name = name, value = value }]
+    secrets = [
+      { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
+      { name = "ADMIN_TOKEN", valueFrom = aws_secretsmanager_secret.admin_token.arn },
+    ]
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.api.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "api"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_task_definition" "processor" {
+  family                   = "${var.name_prefix}-processor"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.processor_cpu
+  memory                   = var.processor_memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.processor.arn
+  container_definitions = jsonencode([{
+    name         = "processor"
+    image        = var.processor_image
+    command      = ["vodnest-processor"]
+    essential    = true
+    portMappings = [{ containerPort = local.grpc_port, protocol = "tcp" }]
+    environment  = [for name, value in local.processor_environment : { name = name, value = value }]
+    secrets = [
+      { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
+    ]
+    # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by default)
+    # before ECS's SIGKILL; 120 s is Fargate's ceiling.
+    stopTimeout = 120
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.processor.name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = "processor"
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "api" {
+  name                              = "api"
+  cluster                           = aws_ecs_cluster.main.id
+  task_definition                   = aws_ecs_task_definition.api.arn
+  desired_count                     = var.api_count
+  launch_type                       = "FARGATE"
+  health_check_grace_period_seconds = 60
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.api.id]
+    assign_public_ip = true
+  }
+  load_balancer {
+    target_group_arn = aws_lb_target_group.api.arn
+    container_name   = "api"
+    container_port   = local.api_port
+  }
+  depends_on = [aws_lb_listener.http]
+}
+
+resource "aws_ecs_service" "processor" {
+  name            = "processor"
+  cluster         = aws_ecs_cluster.main.id
+  task_definition = aws_ecs_task_definition.processor.arn
+  desired_count   = var.processor_count
+  launch_type     = "FARGATE"
+  network_configuration {
+    subnets          = var.subnet_ids
+    security_groups  = [aws_security_group.processor.id]
+    assign_public_ip = true
+  }
+}

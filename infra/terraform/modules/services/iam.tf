@@ -1,0 +1,104 @@
+# Least privilege. The execution role (ECS itself) pulls images, writes logs and reads the two
+# secrets. The task roles are what the services' code may do in S3:
+# - API: the multipart upload of raw/{id} (create, presigned part PUTs, list, complete, abort),
+#   the size check and deletes of raw/{id}, and deleting videos/{id}/ when a video is deleted;
+# - processor: read raw/{id}, write and delete videos/{id}/….
+# Both may HeadBucket/List their buckets (readiness, listing a video's prefix to delete it).
+# Job state is in Postgres, not IAM.
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "execution" {
+  name               = "${var.name_prefix}-ecs-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "execution" {
+  statement {
+    sid       = "PullImages"
+    actions   = ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "WriteLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*", "${aws_cloudwatch_log_group.processor.arn}:*"]
+  }
+  statement {
+    sid       = "ReadSecrets"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.database_url.arn, aws_secretsmanager_secret.admin_token.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution" {
+  name   = "pull-log-secrets"
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution.json
+}
+
+resource "aws_iam_role" "api" {
+  name               = "${var.name_prefix}-api"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "api" {
+  statement {
+    sid       = "RawUploads"
+    actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    resources = ["${var.raw_bucket_arn}/raw/*"]
+  }
+  statement {
+    sid       = "DeleteVideoMedia"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${var.media_bucket_arn}/videos/*"]
+  }
+  statement {
+    sid       = "Buckets"
+    actions   = ["s3:ListBucket"]
+    resources = [var.raw_bucket_arn, var.media_bucket_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "api" {
+  name   = "s3"
+  role   = aws_iam_role.api.id
+  policy = data.aws_iam_policy_document.api.json
+}
+
+resource "aws_iam_role" "processor" {
+  name               = "${var.name_prefix}-processor"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+data "aws_iam_policy_document" "processor" {
+  statement {
+    sid       = "ReadRaw"
+    actions   = ["s3:GetObject"]
+    resources = ["${var.raw_bucket_arn}/raw/*"]
+  }
+  statement {
+    sid       = "WriteMedia"
+    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    resources = ["${var.media_bucket_arn}/videos/*"]
+  }
+  statement {
+    sid       = "Buckets"
+    actions   = ["s3:ListBucket"]
+    resources = [var.raw_bucket_arn, var.media_bucket_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "processor" {
+  name   = "s3"
+  role   = aws_iam_role.processor.id
+  policy = data.aws_iam_policy_document.processor.json
+}

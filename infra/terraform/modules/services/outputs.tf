@@ -1,0 +1,36 @@
+output "load_balancer_dns_name" {
+  value = aws_lb.api.dns_name
+}
+
+output "app_url" {
+  description = "Where the pages and the API answer."
+  value       = var.certificate_arn == null ? "http://${aws_lb.api.dns_name}" : "https://${aws_lb.api.dns_name}"
+}
+
+output "cluster_name" {
+  value = aws_ecs_cluster.main.name
+}
+
+output "api_service_name" {
+  value = aws_ecs_service.api.name
+}
+
+output "processor_service_name" {
+  value = aws_ecs_service.processor.name
+}
+
+output "api_security_group_id" {
+  value = aws_security_group.api.id
+}
+
+output "processor_security_group_id" {
+  value = aws_security_group.processor.id
+}
+
+output "api_log_group" {
+  value = aws_cloudwatch_log_group.api.name
+}
+
+output "processor_log_group" {
+  value = aws_cloudwatch_log_group.processor.name
+}

@@ -1,0 +1,233 @@
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::process::Command;
+
+/// Guards against a hung provider, not a performance bound: an apply against an emulator takes
+/// one to three minutes.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// One Terraform root of `infra/terraform/environments/`, with its own data directory and
+/// state file in a scratch directory, so tests never touch the dev script's state.
+pub struct Terraform {
+    root: PathBuf,
+    scratch: TempDir,
+    vars: Vec<String>,
+    envs: Vec<(String, String)>,
+    destroy_on_drop: bool,
+    applied: bool,
+}
+
+/// A resource of the applied state, as `terraform show -json` describes it.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub address: String,
+    pub kind: String,
+    pub values: Value,
+}
+
+impl Terraform {
+    pub fn root(environment: &str) -> Result<Self> {
+        let root = vodnest_testkit::repo_root()
+            .join("infra/terraform/environments")
+            .join(environment);
+        if !root.is_dir() {
+            bail!("no Terraform root at {}", root.display());
+        }
+        Ok(Self {
+            root,
+            scratch: tempfile::tempdir()?,
+            vars: Vec::new(),
+            envs: Vec::new(),
+            destroy_on_drop: false,
+            applied: false,
+        })
+    }
+
+    /// The roots under `infra/terraform/environments/`.
+    pub fn environments() -> Result<Vec<String>> {
+        let dir = vodnest_testkit::repo_root().join("infra/terraform/environments");
+        let mut names = Vec::new();
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push(format!("{name}={value}"));
+        self
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.envs.push((name.into(), value.into()));
+        self
+    }
+
+    /// Destroys what was applied when dropped before [`Terraform::destroy`] ran (a failed
+    /// assertion), for emulators that outlive the test such as the shared LocalStack.
+    pub fn destroy_on_drop(mut self) -> Self {
+        self.destroy_on_drop = true;
+        self
+    }
+
+    fn state(&self) -> PathBuf {
+        self.scratch.path().join("terraform.tfstate")
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut command = std::process::Command::new("terraform");
+        command
+            .arg(format!("-chdir={}", self.root.display()))
+            .args(args)
+            .env("TF_DATA_DIR", self.scratch.path().join("data"))
+            .env("TF_IN_AUTOMATION", "1")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)));
+        command
+    }
+
+    fn with_vars<'a>(&'a self, args: &[&'a str]) -> Vec<String> {
+        let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        all.push(format!("-state={}", self.state().display()));
+        for var in &self.vars {
+            all.push("-var".into());
+            all.push(var.clone());
+        }
+        all
+    }
+
+    /// Runs terraform; its stdout, or an error carrying the end of its output.
+    pub async fn run(&self, args: &[&str]) -> Result<String> {
+        let mut command = Command::from(self.command(args));
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
+            .await
+            .with_context(|| format!("terraform {} hung", args[0]))?
+            .context("running terraform (is it installed? ./dev installs what it needs)")?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            bail!(
+                "terraform {} in {} failed ({}):\n{}\n{}",
+                args.join(" "),
+                self.root.display(),
+                output.status,
+                tail(&stdout, 40),
+                tail(&stderr, 40)
+            );
+        }
+        Ok(stdout)
+    }
+
+    pub async fn init(&self) -> Result<()> {
+        self.run(&["init", "-input=false", "-no-color", "-backend=false"])
+            .await
+            .map(drop)
+    }
+
+    pub async fn validate(&self) -> Result<()> {
+        self.run(&["validate", "-no-color"]).await.map(drop)
+    }
+
+    pub async fn apply(&mut self) -> Result<()> {
+        self.applied = true;
+        let args = self.with_vars(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args).await.map(drop)
+    }
+
+    pub async fn destroy(&mut self) -> Result<()> {
+        let args = self.with_vars(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.run(&args).await?;
+        self.applied = false;
+        Ok(())
+    }
+
+    /// `terraform output -json` of the applied state: `{name: {value, ...}}`.
+    pub async fn outputs(&self) -> Result<Value> {
+        let state = format!("-state={}", self.state().display());
+        let json = self.run(&["output", "-json", &state]).await?;
+        Ok(serde_json::from_str(&json)?)
+    }
+
+    /// The value of one output, as a string.
+    pub async fn output(&self, name: &str) -> Result<String> {
+        let outputs = self.outputs().await?;
+        outputs[name]["value"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("output {name} missing or not a string: {outputs}"))
+    }
+
+    /// Every managed resource of the applied state, modules included.
+    pub async fn resources(&self) -> Result<Vec<Resource>> {
+        let state = self.state();
+        let json = self
+            .run(&["show", "-json", &state.to_string_lossy()])
+            .await?;
+        let shown: Value = serde_json::from_str(&json)?;
+        let mut found = Vec::new();
+        collect(&shown["values"]["root_module"], &mut found);
+        Ok(found)
+    }
+
+    /// The one resource at `address` (e.g. `module.cdn.aws_cloudfront_distribution.media`).
+    pub async fn resource(&self, address: &str) -> Result<Resource> {
+        self.resources()
+            .await?
+            .into_iter()
+            .find(|r| r.address == address)
+            .with_context(|| format!("no resource {address} in the state"))
+    }
+
+    pub fn root_dir(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl Drop for Terraform {
+    fn drop(&mut self) {
+        if self.applied && self.destroy_on_drop {
+            let args = self.with_vars(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+            let _ = self
+                .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+fn collect(module: &Value, found: &mut Vec<Resource>) {
+    for resource in module["resources"].as_array().into_iter().flatten() {
+        if resource["mode"] == "managed" {
+            found.push(Resource {
+                address: resource["address"].as_str().unwrap_or_default().to_owned(),
+                kind: resource["type"].as_str().unwrap_or_default().to_owned(),
+                values: resource["values"].clone(),
+            });
+        }
+    }
+    for child in module["child_modules"].as_array().into_iter().flatten() {
+        collect(child, found);
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
