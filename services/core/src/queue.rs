@@ -6,6 +6,7 @@
 //! ran out and whose job was claimed again can neither extend it nor finish it. No transaction
 //! is ever held across ffmpeg or S3 transfers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{PgExecutor, PgPool};
@@ -45,37 +46,67 @@ pub async fn enqueue(db: impl PgExecutor<'_>, video_id: Uuid) -> Result<bool, sq
     Ok(inserted.rows_affected() > 0)
 }
 
+/// Who claims the next job, and for how long (see [`succeed_and_claim`]).
+#[derive(Debug, Clone)]
+pub struct Claimer {
+    pub worker_id: Arc<str>,
+    pub lease: Duration,
+}
+
+/// The claim, as CTEs ending in `claimed` (the job now held, if any). Parameters: `$1` the
+/// worker id, `$2` the lease in seconds, `$3` a job id never to claim (the one being finished
+/// in the same statement, or null). The statement defines a CTE `gate` before these: no row
+/// is claimed unless it has a row.
+///
+/// A `FOR UPDATE` that finds a row changed since its snapshot keeps the row locked even when
+/// the row no longer qualifies; a statement that both claims and then waits for a lock could
+/// deadlock against another doing the same. `gate` lets [`succeed_and_claim`] finish its own
+/// writes (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
+///
+/// Two index probes instead of one OR: each stops at its first unlocked row, so a claim costs
+/// the same with ten queued jobs or a million. A job whose lease ran out goes first: it is the
+/// oldest work.
+macro_rules! claim_ctes {
+    () => {
+        "expired as ( \
+             select id from jobs \
+             where exists (select 1 from gate) and state = 'running' and lease_expires_at < now() \
+                 and attempt < max_attempts and id is distinct from $3 \
+             order by lease_expires_at limit 1 for update skip locked \
+         ), due as ( \
+             select id from jobs \
+             where exists (select 1 from gate) and state = 'queued' and run_at <= now() \
+                 and not exists (select 1 from expired) \
+             order by run_at limit 1 for update skip locked \
+         ), next as (select id from expired union all select id from due), \
+         claimed as ( \
+             update jobs j set \
+                 state = 'running', \
+                 attempt = j.attempt + 1, \
+                 lease_expires_at = now() + make_interval(secs => $2), \
+                 worker_id = $1, \
+                 started_at = now(), \
+                 last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
+             from next where j.id = next.id \
+             returning j.id, j.video_id, j.attempt, j.max_attempts \
+         )"
+    };
+}
+
 /// Claims the next due job, or a running one whose lease expired (which counts as an attempt).
 pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
     lease: Duration,
 ) -> Result<Option<ClaimedJob>, sqlx::Error> {
-    sqlx::query_as(
-        // Two index probes instead of one OR: each stops at its first unlocked row, so a
-        // claim costs the same with ten queued jobs or a million. A job whose lease ran out
-        // goes first: it is the oldest work.
-        "with expired as ( \
-             select id from jobs \
-             where state = 'running' and lease_expires_at < now() and attempt < max_attempts \
-             order by lease_expires_at limit 1 for update skip locked \
-         ), due as ( \
-             select id from jobs \
-             where state = 'queued' and run_at <= now() and not exists (select 1 from expired) \
-             order by run_at limit 1 for update skip locked \
-         ), next as (select id from expired union all select id from due) \
-         update jobs j set \
-             state = 'running', \
-             attempt = j.attempt + 1, \
-             lease_expires_at = now() + make_interval(secs => $2), \
-             worker_id = $1, \
-             started_at = now(), \
-             last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
-         from next where j.id = next.id \
-         returning j.id, j.video_id, j.attempt, j.max_attempts",
-    )
+    sqlx::query_as(concat!(
+        "with gate as (select 1), ",
+        claim_ctes!(),
+        " select id, video_id, attempt, max_attempts from claimed"
+    ))
     .bind(worker_id)
     .bind(lease.as_secs_f64())
+    .bind(None::<Uuid>)
     .fetch_optional(pool)
     .await
 }
@@ -142,32 +173,73 @@ async fn finish_job(
     fenced(job, done.rows_affected())
 }
 
-/// The job succeeded: job and video change in one statement, or not at all (one round trip:
-/// this is the queue's hot path).
+/// The job succeeded: job and video change in one statement, or not at all.
 pub async fn succeed(
     pool: &PgPool,
     job: &ClaimedJob,
     facts: &MediaFacts,
 ) -> Result<(), QueueError> {
-    let done = sqlx::query(
+    let done = succeed_and_claim(pool, job, facts, None).await?;
+    fenced(job, u64::from(done.recorded))
+}
+
+/// What [`succeed_and_claim`] did.
+#[derive(Debug)]
+pub struct Succeeded {
+    /// False when the attempt was fenced off: another attempt owns the job.
+    pub recorded: bool,
+    /// The job claimed in the same statement, to run next.
+    pub next: Option<ClaimedJob>,
+}
+
+/// Records a success and, with a `claimer`, claims the next job in the same statement: one
+/// round trip and one transaction per job on the queue's hot path instead of two.
+pub async fn succeed_and_claim(
+    pool: &PgPool,
+    job: &ClaimedJob,
+    facts: &MediaFacts,
+    claimer: Option<&Claimer>,
+) -> Result<Succeeded, sqlx::Error> {
+    type Row = (i64, Option<Uuid>, Option<Uuid>, Option<i32>, Option<i32>);
+    let (recorded, id, video_id, attempt, max_attempts): Row = sqlx::query_as(concat!(
         "with done as ( \
              update jobs set state = 'succeeded', lease_expires_at = null, finished_at = now() \
-             where id = $1 and attempt = $2 and state = 'running' \
+             where id = $3 and attempt = $4 and state = 'running' \
              returning video_id \
-         ) \
-         update videos v set status = 'ready', stage = null, progress = 1, playable = true, \
-             error = null, duration_s = $3, width = $4, height = $5, renditions = $6 \
-         from done where v.id = done.video_id",
-    )
+         ), video as ( \
+             update videos v set status = 'ready', stage = null, progress = 1, playable = true, \
+                 error = null, duration_s = $5, width = $6, height = $7, renditions = $8 \
+             from done where v.id = done.video_id \
+             returning v.id \
+         ), recorded as (select count(*) as n from video), \
+         gate as (select 1 from recorded where $1::text is not null), ",
+        claim_ctes!(),
+        " select (select n from recorded), c.id, c.video_id, c.attempt, c.max_attempts \
+          from (select 1) one left join claimed c on true"
+    ))
+    .bind(claimer.map(|c| &*c.worker_id))
+    .bind(claimer.map_or(0.0, |c| c.lease.as_secs_f64()))
     .bind(job.id)
     .bind(job.attempt)
     .bind(facts.duration_s)
     .bind(facts.width)
     .bind(facts.height)
     .bind(sqlx::types::Json(&facts.renditions))
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    fenced(job, done.rows_affected())
+    let next = match (id, video_id, attempt, max_attempts) {
+        (Some(id), Some(video_id), Some(attempt), Some(max_attempts)) => Some(ClaimedJob {
+            id,
+            video_id,
+            attempt,
+            max_attempts,
+        }),
+        _ => None,
+    };
+    Ok(Succeeded {
+        recorded: recorded > 0,
+        next,
+    })
 }
 
 /// What became of a failed attempt.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vodnest_core::queue::{self, FailOutcome, QueueError};
+use vodnest_core::queue::{self, Claimer, FailOutcome, QueueError};
 use vodnest_core::videos::{self, MediaFacts, NewVideo};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -86,6 +86,73 @@ async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool)
             .await
             .expect("count");
     assert_eq!(succeeded, JOBS as i64);
+}
+
+/// The processor's hot path: each success claims the next job in the same statement. Many
+/// workers chaining at once must neither deadlock nor complete a job twice.
+#[sqlx::test(migrations = "../../migrations")]
+async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
+    const JOBS: usize = 1000;
+    const WORKERS: usize = 16;
+    for _ in 0..JOBS {
+        queued_video(&pool).await;
+    }
+    let done: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
+    let mut workers = Vec::new();
+    for w in 0..WORKERS {
+        let (pool, done) = (pool.clone(), done.clone());
+        workers.push(tokio::spawn(async move {
+            let claimer = Claimer {
+                worker_id: format!("worker-{w}").into(),
+                lease: LEASE,
+            };
+            let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
+                .await
+                .expect("claim");
+            while let Some(job) = next {
+                let outcome =
+                    queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), Some(&claimer))
+                        .await
+                        .expect("no deadlock, no error");
+                assert!(outcome.recorded, "a claimed job is ours to finish");
+                *done.lock().expect("lock").entry(job.id).or_default() += 1;
+                next = outcome.next;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+    let done = done.lock().expect("lock").clone();
+    assert_eq!(done.len(), JOBS, "every job was completed");
+    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
+    let (ready,): (i64,) = sqlx::query_as("select count(*) from videos where status = 'ready'")
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+    assert_eq!(
+        ready, JOBS as i64,
+        "every video was marked ready with its job"
+    );
+}
+
+/// Finishing without a claimer claims nothing.
+#[sqlx::test(migrations = "../../migrations")]
+async fn success_without_a_claimer_claims_nothing(pool: PgPool) {
+    let first = queued_video(&pool).await;
+    let second = queued_video(&pool).await;
+    let job = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("a job");
+    let outcome = queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None)
+        .await
+        .expect("succeed");
+    assert!(outcome.recorded && outcome.next.is_none());
+    let finished = if job.video_id == first { first } else { second };
+    let waiting = if finished == first { second } else { first };
+    assert_eq!(job_state(&pool, finished).await, ("succeeded".into(), 1));
+    assert_eq!(job_state(&pool, waiting).await, ("queued".into(), 0));
 }
 
 #[sqlx::test(migrations = "../../migrations")]

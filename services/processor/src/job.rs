@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use vodnest_core::queue::{self, ClaimedJob, FailOutcome, QueueError};
+use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, QueueError};
 use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
@@ -71,20 +71,28 @@ impl JobError {
 pub struct Transcode(pub Arc<JobContext>);
 
 impl crate::worker::JobRunner for Transcode {
-    async fn run(&self, job: ClaimedJob, stopped: CancellationToken, shutdown: CancellationToken) {
-        run(self.0.clone(), job, stopped, shutdown).await;
+    async fn run(
+        &self,
+        job: ClaimedJob,
+        stopped: CancellationToken,
+        shutdown: CancellationToken,
+        next: Option<Claimer>,
+    ) -> Option<ClaimedJob> {
+        run(self.0.clone(), job, stopped, shutdown, next).await
     }
 }
 
 /// Runs the job to an outcome recorded in the database. `stopped` fires when the job is
 /// canceled or deleted; `shutdown` when the processor gives up waiting for its jobs: the job
-/// is then released for another processor.
+/// is then released for another processor. On success with `next`, returns the job claimed
+/// in the same statement.
 pub async fn run(
     ctx: Arc<JobContext>,
     job: ClaimedJob,
     stopped: CancellationToken,
     shutdown: CancellationToken,
-) {
+    next: Option<Claimer>,
+) -> Option<ClaimedJob> {
     let span = tracing::info_span!("job", job_id = %job.id, video_id = %job.video_id, attempt = job.attempt);
     async move {
         let started = Instant::now();
@@ -102,7 +110,7 @@ pub async fn run(
             }
         };
         heartbeat.abort();
-        record(&ctx, &job, result, started.elapsed()).await;
+        record(&ctx, &job, result, started.elapsed(), next.as_ref()).await
     }
     .instrument(span)
     .await
@@ -113,11 +121,22 @@ async fn record(
     job: &ClaimedJob,
     result: Result<MediaFacts, JobError>,
     took: Duration,
-) {
+    claimer: Option<&Claimer>,
+) -> Option<ClaimedJob> {
+    let mut next = None;
     let recorded = match result {
-        Ok(facts) => queue::succeed(&ctx.pool, job, &facts)
-            .await
-            .map(|()| tracing::info!(took_s = took.as_secs_f64(), "video ready")),
+        Ok(facts) => match queue::succeed_and_claim(&ctx.pool, job, &facts, claimer).await {
+            Ok(done) => {
+                next = done.next;
+                if done.recorded {
+                    tracing::info!(took_s = took.as_secs_f64(), "video ready");
+                    Ok(())
+                } else {
+                    Err(QueueError::Fenced(job.id))
+                }
+            }
+            Err(err) => Err(err.into()),
+        },
         Err(JobError::Shutdown) => queue::release(&ctx.pool, job)
             .await
             .map(|()| tracing::info!("job released for another processor")),
@@ -150,6 +169,7 @@ async fn record(
         }
         Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
     }
+    next
 }
 
 /// If the video was deleted while we worked, what we uploaded belongs to no one.

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
-use vodnest_core::queue::{self, ClaimedJob};
+use vodnest_core::queue::{self, ClaimedJob, Claimer};
 
 /// What the claim loop needs to know.
 #[derive(Debug, Clone)]
@@ -31,12 +31,15 @@ pub struct WorkerSettings {
 pub trait JobRunner: Send + Sync + 'static {
     /// Runs the job to an outcome recorded in the database. `stopped` fires when it is
     /// canceled or deleted elsewhere; `shutdown` when the processor stops waiting for it.
+    /// With `next`, a runner that succeeds claims the following job in the same statement
+    /// ([`queue::succeed_and_claim`]) and returns it: the slot runs it at once.
     fn run(
         &self,
         job: ClaimedJob,
         stopped: CancellationToken,
         shutdown: CancellationToken,
-    ) -> impl Future<Output = ()> + Send;
+        next: Option<Claimer>,
+    ) -> impl Future<Output = Option<ClaimedJob>> + Send;
 }
 
 /// A name that tells operators which process holds a job.
@@ -102,6 +105,10 @@ pub async fn run<R: JobRunner>(
     ));
     let release = CancellationToken::new();
     let mut running = JoinSet::new();
+    let claimer = Claimer {
+        worker_id: worker_id.as_str().into(),
+        lease: settings.lease,
+    };
     tracing::info!(%worker_id, concurrency = settings.concurrency, "worker started");
 
     loop {
@@ -112,15 +119,29 @@ pub async fn run<R: JobRunner>(
                 Err(_) => break,
             },
         };
-        match queue::claim(&pool, &worker_id, settings.lease).await {
+        match queue::claim(&pool, &claimer.worker_id, claimer.lease).await {
             Ok(Some(claimed)) => {
-                let (runner, release, jobs_here) =
-                    (runner.clone(), release.clone(), jobs_here.clone());
-                let stopped = jobs_here.insert(claimed.id);
+                let (runner, release, jobs_here, stop) = (
+                    runner.clone(),
+                    release.clone(),
+                    jobs_here.clone(),
+                    stop.clone(),
+                );
+                let claimer = claimer.clone();
                 running.spawn(async move {
-                    let id = claimed.id;
-                    runner.run(claimed, stopped, release).await;
-                    jobs_here.remove(id);
+                    // The slot keeps running jobs while each success hands it the next one.
+                    let mut job = claimed;
+                    loop {
+                        let id = job.id;
+                        let stopped = jobs_here.insert(id);
+                        let next = (!stop.is_cancelled()).then(|| claimer.clone());
+                        let after = runner.run(job, stopped, release.clone(), next).await;
+                        jobs_here.remove(id);
+                        match after {
+                            Some(next) => job = next,
+                            None => break,
+                        }
+                    }
                     drop(permit);
                 });
                 // Look again at once: more jobs may be due.
