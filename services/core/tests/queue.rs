@@ -74,18 +74,31 @@ async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool)
             }
         }));
     }
+    assert_each_completed_once(&pool, workers, &done, JOBS).await;
+}
+
+/// Waits for the workers, then checks that they completed each of `jobs` jobs exactly once
+/// and that the database agrees (jobs succeeded on their first attempt, videos ready).
+async fn assert_each_completed_once(
+    pool: &PgPool,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    done: &Mutex<HashMap<Uuid, usize>>,
+    jobs: usize,
+) {
     for worker in workers {
         worker.await.expect("worker");
     }
     let done = done.lock().expect("lock").clone();
-    assert_eq!(done.len(), JOBS, "every job was completed");
+    assert_eq!(done.len(), jobs, "every job was completed");
     assert!(done.values().all(|&n| n == 1), "no job was completed twice");
-    let (succeeded,): (i64,) =
-        sqlx::query_as("select count(*) from jobs where state = 'succeeded' and attempt = 1")
-            .fetch_one(&pool)
-            .await
-            .expect("count");
-    assert_eq!(succeeded, JOBS as i64);
+    let (succeeded, ready): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from jobs where state = 'succeeded' and attempt = 1), \
+                (select count(*) from videos where status = 'ready')",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("count");
+    assert_eq!((succeeded, ready), (jobs as i64, jobs as i64));
 }
 
 /// The processor's hot path: each success claims the next job in the same statement. Many
@@ -120,20 +133,7 @@ async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
             }
         }));
     }
-    for worker in workers {
-        worker.await.expect("worker");
-    }
-    let done = done.lock().expect("lock").clone();
-    assert_eq!(done.len(), JOBS, "every job was completed");
-    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
-    let (ready,): (i64,) = sqlx::query_as("select count(*) from videos where status = 'ready'")
-        .fetch_one(&pool)
-        .await
-        .expect("count");
-    assert_eq!(
-        ready, JOBS as i64,
-        "every video was marked ready with its job"
-    );
+    assert_each_completed_once(&pool, workers, &done, JOBS).await;
 }
 
 /// Finishing without a claimer claims nothing.

@@ -257,7 +257,7 @@ fn check_task_environments(
 ) -> Result<()> {
     let expected = [
         (
-            "module.services.aws_ecs_task_definition.api",
+            r#"module.services.aws_ecs_task_definition.service["api"]"#,
             vec![
                 "ADMIN_TOKEN",
                 "API_ADDR",
@@ -270,7 +270,7 @@ fn check_task_environments(
             ],
         ),
         (
-            "module.services.aws_ecs_task_definition.processor",
+            r#"module.services.aws_ecs_task_definition.service["processor"]"#,
             vec![
                 "AWS_REGION",
                 "DATABASE_URL",
@@ -354,8 +354,14 @@ fn check_database(resources: &[Resource]) -> Result<()> {
 /// videos/*; neither gets a wildcard action or a whole bucket's objects.
 fn check_least_privilege(resources: &[Resource]) -> Result<()> {
     for (address, writes) in [
-        ("module.services.aws_iam_role_policy.api", "/raw/*"),
-        ("module.services.aws_iam_role_policy.processor", "/videos/*"),
+        (
+            r#"module.services.aws_iam_role_policy.task["api"]"#,
+            "/raw/*",
+        ),
+        (
+            r#"module.services.aws_iam_role_policy.task["processor"]"#,
+            "/videos/*",
+        ),
     ] {
         let policy = one(resources, address)?;
         let document: Value =

@@ -25,79 +25,68 @@ locals {
     MEDIA_BASE_URL        = var.media_base_url
     PROCESSOR_CONCURRENCY = tostring(var.processor_concurrency)
   }, var.processor_extra_environment)
+
+  task_settings = {
+    api = {
+      image       = var.api_image
+      cpu         = var.api_cpu
+      memory      = var.api_memory
+      port        = local.api_port
+      environment = local.api_environment
+      secrets = {
+        DATABASE_URL = aws_secretsmanager_secret.database_url.arn
+        ADMIN_TOKEN  = aws_secretsmanager_secret.admin_token.arn
+      }
+      stop_timeout = 30
+    }
+    processor = {
+      image       = var.processor_image
+      cpu         = var.processor_cpu
+      memory      = var.processor_memory
+      port        = local.grpc_port
+      environment = local.processor_environment
+      secrets     = { DATABASE_URL = aws_secretsmanager_secret.database_url.arn }
+      # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by
+      # default) before ECS's SIGKILL; 120 s is Fargate's ceiling.
+      stop_timeout = 120
+    }
+  }
 }
 
 resource "aws_ecs_cluster" "main" {
   name = var.name_prefix
 }
 
-resource "aws_cloudwatch_log_group" "api" {
-  name              = "/vodnest/${var.name_prefix}/api"
+resource "aws_cloudwatch_log_group" "service" {
+  for_each          = local.task_settings
+  name              = "/vodnest/${var.name_prefix}/${each.key}"
   retention_in_days = var.log_retention_days
 }
 
-resource "aws_cloudwatch_log_group" "processor" {
-  name              = "/vodnest/${var.name_prefix}/processor"
-  retention_in_days = var.log_retention_days
-}
-
-resource "aws_ecs_task_definition" "api" {
-  family                   = "${var.name_prefix}-api"
+resource "aws_ecs_task_definition" "service" {
+  for_each                 = local.task_settings
+  family                   = "${var.name_prefix}-${each.key}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = var.api_cpu
-  memory                   = var.api_memory
+  cpu                      = each.value.cpu
+  memory                   = each.value.memory
   execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.api.arn
+  task_role_arn            = aws_iam_role.task[each.key].arn
   container_definitions = jsonencode([{
-    name         = "api"
-    image        = var.api_image
-    command      = ["vodnest-api"]
+    name         = each.key
+    image        = each.value.image
+    command      = ["vodnest-${each.key}"]
     essential    = true
-    portMappings = [{ containerPort = local.api_port, protocol = "tcp" }]
-    environment  = [for name, value in local.api_environment : { name = name, value = value }]
-    secrets = [
-      { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
-      { name = "ADMIN_TOKEN", valueFrom = aws_secretsmanager_secret.admin_token.arn },
-    ]
+    portMappings = [{ containerPort = each.value.port, protocol = "tcp" }]
+    environment  = [for name, value in each.value.environment : { name = name, value = value }]
+    secrets      = [for name, secret in each.value.secrets : { name = name, valueFrom = secret }]
+    stopTimeout  = each.value.stop_timeout
     logConfiguration = {
       logDriver = "awslogs"
       options = {
-        awslogs-group         = aws_cloudwatch_log_group.api.name
+        awslogs-group         = aws_cloudwatch_log_group.service[each.key].name
         awslogs-region        = var.region
-        awslogs-stream-prefix = "api"
-      }
-    }
-  }])
-}
-
-resource "aws_ecs_task_definition" "processor" {
-  family                   = "${var.name_prefix}-processor"
-  requires_compatibilities = ["FARGATE"]
-  network_mode             = "awsvpc"
-  cpu                      = var.processor_cpu
-  memory                   = var.processor_memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.processor.arn
-  container_definitions = jsonencode([{
-    name         = "processor"
-    image        = var.processor_image
-    command      = ["vodnest-processor"]
-    essential    = true
-    portMappings = [{ containerPort = local.grpc_port, protocol = "tcp" }]
-    environment  = [for name, value in local.processor_environment : { name = name, value = value }]
-    secrets = [
-      { name = "DATABASE_URL", valueFrom = aws_secretsmanager_secret.database_url.arn },
-    ]
-    # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by default)
-    # before ECS's SIGKILL; 120 s is Fargate's ceiling.
-    stopTimeout = 120
-    logConfiguration = {
-      logDriver = "awslogs"
-      options = {
-        awslogs-group         = aws_cloudwatch_log_group.processor.name
-        awslogs-region        = var.region
-        awslogs-stream-prefix = "processor"
+        awslogs-stream-prefix = each.key
       }
     }
   }])
@@ -106,7 +95,7 @@ resource "aws_ecs_task_definition" "processor" {
 resource "aws_ecs_service" "api" {
   name                              = "api"
   cluster                           = aws_ecs_cluster.main.id
-  task_definition                   = aws_ecs_task_definition.api.arn
+  task_definition                   = aws_ecs_task_definition.service["api"].arn
   desired_count                     = var.api_count
   launch_type                       = "FARGATE"
   health_check_grace_period_seconds = 60
@@ -126,7 +115,7 @@ resource "aws_ecs_service" "api" {
 resource "aws_ecs_service" "processor" {
   name            = "processor"
   cluster         = aws_ecs_cluster.main.id
-  task_definition = aws_ecs_task_definition.processor.arn
+  task_definition = aws_ecs_task_definition.service["processor"].arn
   desired_count   = var.processor_count
   launch_type     = "FARGATE"
   network_configuration {

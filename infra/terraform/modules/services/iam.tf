@@ -30,7 +30,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.api.arn}:*", "${aws_cloudwatch_log_group.processor.arn}:*"]
+    resources = [for group in aws_cloudwatch_log_group.service : "${group.arn}:*"]
   }
   statement {
     sid       = "ReadSecrets"
@@ -43,11 +43,6 @@ resource "aws_iam_role_policy" "execution" {
   name   = "pull-log-secrets"
   role   = aws_iam_role.execution.id
   policy = data.aws_iam_policy_document.execution.json
-}
-
-resource "aws_iam_role" "api" {
-  name               = "${var.name_prefix}-api"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
 data "aws_iam_policy_document" "api" {
@@ -68,17 +63,6 @@ data "aws_iam_policy_document" "api" {
   }
 }
 
-resource "aws_iam_role_policy" "api" {
-  name   = "s3"
-  role   = aws_iam_role.api.id
-  policy = data.aws_iam_policy_document.api.json
-}
-
-resource "aws_iam_role" "processor" {
-  name               = "${var.name_prefix}-processor"
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
-}
-
 data "aws_iam_policy_document" "processor" {
   statement {
     sid       = "ReadRaw"
@@ -97,8 +81,18 @@ data "aws_iam_policy_document" "processor" {
   }
 }
 
-resource "aws_iam_role_policy" "processor" {
+resource "aws_iam_role" "task" {
+  for_each           = toset(["api", "processor"])
+  name               = "${var.name_prefix}-${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = {
+    api       = data.aws_iam_policy_document.api.json
+    processor = data.aws_iam_policy_document.processor.json
+  }
   name   = "s3"
-  role   = aws_iam_role.processor.id
-  policy = data.aws_iam_policy_document.processor.json
+  role   = aws_iam_role.task[each.key].id
+  policy = each.value
 }

@@ -28,9 +28,9 @@ output "processor_security_group_id" {
 }
 
 output "api_log_group" {
-  value = aws_cloudwatch_log_group.api.name
+  value = aws_cloudwatch_log_group.service["api"].name
 }
 
 output "processor_log_group" {
-  value = aws_cloudwatch_log_group.processor.name
+  value = aws_cloudwatch_log_group.service["processor"].name
 }
