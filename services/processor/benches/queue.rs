@@ -1,7 +1,9 @@
 //! Queue benchmarks (not tests): the real claim loop (`worker::run`) with a runner that does
 //! nothing but complete the job, against the local Postgres.
 //!
-//! - throughput of claim + complete with 1, 4 and 16 workers (target: >= 2,000 jobs/s);
+//! - throughput of claim + complete with 1, 4 and 16 workers (target: >= 2,000 jobs/s), as the
+//!   processor runs it (each success claims the next job in the same statement) and against a
+//!   baseline of a claim and a complete per job, alternated within one run;
 //! - enqueue-to-claim latency on an idle queue, p50/p99 over 1,000 jobs, with NOTIFY
 //!   (target: p50 <= 10 ms, p99 <= 50 ms) and with notifications off (bounded by the poll).
 //!
