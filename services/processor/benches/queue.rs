@@ -117,7 +117,16 @@ async fn fill(pool: &PgPool, count: usize) -> Result<()> {
     Ok(())
 }
 
-async fn throughput(pool: &PgPool, workers: usize, chain: bool) -> Result<f64> {
+/// How the workers are arranged: `Processes` runs N claim loops of one slot each, each with
+/// its own LISTEN connection (N processors); `Slots` one claim loop with N slots (one
+/// processor with PROCESSOR_CONCURRENCY = N).
+#[derive(Clone, Copy)]
+enum Shape {
+    Processes,
+    Slots,
+}
+
+async fn throughput(pool: &PgPool, workers: usize, chain: bool, shape: Shape) -> Result<f64> {
     reset(pool).await?;
     fill(pool, THROUGHPUT_JOBS).await?;
     let runner = Arc::new(Complete {
@@ -128,13 +137,16 @@ async fn throughput(pool: &PgPool, workers: usize, chain: bool) -> Result<f64> {
         finished: Notify::new(),
         claimed: None,
     });
+    let mut arrangement = settings(true, Duration::from_secs(1));
+    let loops = match shape {
+        Shape::Processes => workers,
+        Shape::Slots => {
+            arrangement.concurrency = workers;
+            1
+        }
+    };
     let started = Instant::now();
-    let stop = start_workers(
-        pool,
-        &runner,
-        workers,
-        &settings(true, Duration::from_secs(1)),
-    );
+    let stop = start_workers(pool, &runner, loops, &arrangement);
     runner.finished.notified().await;
     let elapsed = started.elapsed();
     stop.cancel();
@@ -208,20 +220,25 @@ async fn main() -> Result<()> {
 
     println!(
         "queue throughput: claim + complete of {THROUGHPUT_JOBS} no-op jobs, median of {RUNS} runs; \
-         baseline = a claim and a complete per job, chained = the complete claims the next job"
+         baseline = a claim and a complete per job, chained = the complete claims the next job \
+         (as the processor does); N processors = N claim loops with their own LISTEN, \
+         N slots = one processor with PROCESSOR_CONCURRENCY = N"
     );
     for workers in [1, 4, 16] {
-        let (mut baseline, mut chained) = (Vec::new(), Vec::new());
-        // Alternate the two so that machine noise hits both alike.
+        let (mut baseline, mut chained, mut slots) = (Vec::new(), Vec::new(), Vec::new());
+        // Interleaved so that machine noise hits all three alike.
         for _ in 0..RUNS {
-            baseline.push(throughput(&pool, workers, false).await?);
-            chained.push(throughput(&pool, workers, true).await?);
+            baseline.push(throughput(&pool, workers, false, Shape::Processes).await?);
+            chained.push(throughput(&pool, workers, true, Shape::Processes).await?);
+            slots.push(throughput(&pool, workers, true, Shape::Slots).await?);
         }
-        let (baseline, chained) = (median(baseline), median(chained));
+        let (baseline, chained, slots) = (median(baseline), median(chained), median(slots));
         println!(
-            "  {workers:>2} workers: chained {chained:>6.0} jobs/s, baseline {baseline:>6.0} jobs/s \
-             ({:.2}x; target >= 2000 jobs/s)",
-            chained / baseline
+            "  {workers:>2} processors: chained {chained:>6.0} jobs/s, baseline {baseline:>6.0} \
+             jobs/s ({:.2}x); {workers:>2} slots in one processor: chained {slots:>6.0} jobs/s \
+             ({:.2}x baseline); target >= 2000 jobs/s",
+            chained / baseline,
+            slots / baseline
         );
     }
 
