@@ -3,7 +3,6 @@
 //! failures, exhausted leases and release.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -55,85 +54,77 @@ async fn expire_leases(pool: &PgPool) {
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool) {
-    const JOBS: usize = 200;
-    const WORKERS: usize = 8;
-    for _ in 0..JOBS {
-        queued_video(&pool).await;
-    }
-    let done: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
-    let mut workers = Vec::new();
-    for w in 0..WORKERS {
-        let (pool, done) = (pool.clone(), done.clone());
-        workers.push(tokio::spawn(async move {
-            let worker = format!("worker-{w}");
-            while let Some(job) = queue::claim(&pool, &worker, LEASE).await.expect("claim") {
-                queue::succeed(&pool, &job, &MediaFacts::default())
-                    .await
-                    .expect("a claimed job is ours to finish");
-                *done.lock().expect("lock").entry(job.id).or_default() += 1;
-            }
-        }));
-    }
-    assert_each_completed_once(&pool, workers, &done, JOBS).await;
-}
-
-/// Waits for the workers, then checks that they completed each of `jobs` jobs exactly once
-/// and that the database agrees (jobs succeeded on their first attempt, videos ready).
-async fn assert_each_completed_once(
-    pool: &PgPool,
-    workers: Vec<tokio::task::JoinHandle<()>>,
-    done: &Mutex<HashMap<Uuid, usize>>,
-    jobs: usize,
-) {
-    for worker in workers {
-        worker.await.expect("worker");
-    }
-    let done = done.lock().expect("lock").clone();
-    assert_eq!(done.len(), jobs, "every job was completed");
-    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
-    let (succeeded, ready): (i64, i64) = sqlx::query_as(
-        "select (select count(*) from jobs where state = 'succeeded' and attempt = 1), \
-                (select count(*) from videos where status = 'ready')",
-    )
-    .fetch_one(pool)
-    .await
-    .expect("count");
-    assert_eq!((succeeded, ready), (jobs as i64, jobs as i64));
+    run_workers_to_the_end(pool, 200, 8, |pool, worker| async move {
+        let mut done = Vec::new();
+        while let Some(job) = queue::claim(&pool, &worker, LEASE).await.expect("claim") {
+            queue::succeed(&pool, &job, &MediaFacts::default())
+                .await
+                .expect("a claimed job is ours to finish");
+            done.push(job.id);
+        }
+        done
+    })
+    .await;
 }
 
 /// The processor's hot path: each success claims the next job in the same statement. Many
 /// workers chaining at once must neither deadlock nor complete a job twice.
 #[sqlx::test(migrations = "../../migrations")]
 async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
-    const JOBS: usize = 1000;
-    const WORKERS: usize = 16;
-    for _ in 0..JOBS {
+    run_workers_to_the_end(pool, 1000, 16, |pool, worker| async move {
+        let claimer = Claimer {
+            worker_id: worker.into(),
+            lease: LEASE,
+        };
+        let mut done = Vec::new();
+        let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
+            .await
+            .expect("claim");
+        while let Some(job) = next {
+            let outcome =
+                queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), Some(&claimer))
+                    .await
+                    .expect("no deadlock, no error");
+            assert!(outcome.recorded, "a claimed job is ours to finish");
+            done.push(job.id);
+            next = outcome.next;
+        }
+        done
+    })
+    .await;
+}
+
+/// Queues `jobs` jobs, runs `workers` copies of `work` (each given the pool and a worker id,
+/// each returning the ids of the jobs it completed) until the queue is empty, then checks that
+/// every job was completed exactly once and that the database agrees (jobs succeeded on their
+/// first attempt, videos ready).
+async fn run_workers_to_the_end<W, F>(pool: PgPool, jobs: usize, workers: usize, work: W)
+where
+    W: Fn(PgPool, String) -> F,
+    F: Future<Output = Vec<Uuid>> + Send + 'static,
+{
+    for _ in 0..jobs {
         queued_video(&pool).await;
     }
-    let done: Arc<Mutex<HashMap<Uuid, usize>>> = Arc::default();
-    let mut workers = Vec::new();
-    for w in 0..WORKERS {
-        let (pool, done) = (pool.clone(), done.clone());
-        workers.push(tokio::spawn(async move {
-            let claimer = Claimer {
-                worker_id: format!("worker-{w}").into(),
-                lease: LEASE,
-            };
-            let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
-                .await
-                .expect("claim");
-            while let Some(job) = next {
-                let outcome =
-                    queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), Some(&claimer))
-                        .await
-                        .expect("no deadlock, no error");
-                assert!(outcome.recorded, "a claimed job is ours to finish");
-                *done.lock().expect("lock").entry(job.id).or_default() += 1;
-                next = outcome.next;
-            }
-        }));
+    let running: Vec<_> = (0..workers)
+        .map(|w| tokio::spawn(work(pool.clone(), format!("worker-{w}"))))
+        .collect();
+    let mut done: HashMap<Uuid, usize> = HashMap::new();
+    for worker in running {
+        for id in worker.await.expect("worker") {
+            *done.entry(id).or_default() += 1;
+        }
     }
-    assert_each_completed_once(&pool, workers, &done, JOBS).await;
+    assert_eq!(done.len(), jobs, "every job was completed");
+    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
+    let (succeeded, ready): (i64, i64) = sqlx::query_as(
+        "select (select count(*) from jobs where state = 'succeeded' and attempt = 1), \
+                (select count(*) from videos where status = 'ready')",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!((succeeded, ready), (jobs as i64, jobs as i64));
 }
 
 /// Finishing without a claimer claims nothing.
