@@ -39,22 +39,8 @@ struct Run {
 
 async fn make_source(path: &Path, seconds: u32, size: &str, bitrate: &str) -> Result<()> {
     // A 2 s GOP, as streaming software writes: eligible for the fast path.
-    let encode = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "60",
-        "-pix_fmt",
-        "yuv420p",
-        "-b:v",
-        bitrate,
-        "-c:a",
-        "aac",
-        "-b:a",
-        "128k",
-    ];
+    let rates = ["-b:v", bitrate, "-b:a", "128k"];
+    let encode = [&clip::X264[..], &clip::GOP_2S, &clip::AAC, &rates].concat();
     clip::make(path, seconds, size, true, &encode).await
 }
 

@@ -58,17 +58,7 @@ async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
     clip::make(&out, 4, LANDSCAPE, true, &x264_aac).await?;
 
     let out = add("vp9.webm", Expect::Ready);
-    let vp9 = [
-        "-c:v",
-        "libvpx-vp9",
-        "-deadline",
-        "realtime",
-        "-cpu-used",
-        "8",
-        "-c:a",
-        "libopus",
-    ];
-    clip::make(&out, 4, LANDSCAPE, true, &vp9).await?;
+    clip::make(&out, 4, LANDSCAPE, true, &clip::VP9_OPUS).await?;
 
     let out = add("quicktime.mov", Expect::Ready);
     clip::make(&out, 4, LANDSCAPE, true, &x264_aac).await?;

@@ -6,6 +6,35 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use tokio::process::Command;
 
+/// H.264 at libx264's fastest preset, 8-bit 4:2:0: the cheapest encode a player takes.
+pub const X264: [&str; 6] = [
+    "-c:v",
+    "libx264",
+    "-preset",
+    "ultrafast",
+    "-pix_fmt",
+    "yuv420p",
+];
+
+/// A keyframe every 2 s at the clips' 30 fps, as streaming software writes (the processor's
+/// remux fast path takes such sources).
+pub const GOP_2S: [&str; 2] = ["-g", "60"];
+
+/// AAC audio.
+pub const AAC: [&str; 2] = ["-c:a", "aac"];
+
+/// VP9 at libvpx's fastest realtime settings, with Opus audio (for a `.webm`).
+pub const VP9_OPUS: [&str; 8] = [
+    "-c:v",
+    "libvpx-vp9",
+    "-deadline",
+    "realtime",
+    "-cpu-used",
+    "8",
+    "-c:a",
+    "libopus",
+];
+
 /// A test-pattern clip `seconds` long at `size` (e.g. `640x360`), 30 fps, with a 48 kHz tone
 /// when `audio`, encoded with `encode` (codecs and their options) into `path`, whose extension
 /// picks the container.
@@ -46,13 +75,7 @@ pub async fn make(
 /// A `seconds`-long 1280x720 H.264/AAC clip. `video_bitrate` sets its size (a 20 s clip at
 /// 3 Mb/s is about 7.5 MB: two 5 MiB parts).
 pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result<()> {
-    let encode = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
+    let rate = [
         "-b:v",
         video_bitrate,
         "-minrate",
@@ -68,7 +91,14 @@ pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result
         "-b:a",
         "128k",
     ];
-    make(path, seconds, "1280x720", true, &encode).await
+    make(
+        path,
+        seconds,
+        "1280x720",
+        true,
+        &[&X264[..], &rate].concat(),
+    )
+    .await
 }
 
 /// The container duration in seconds as ffprobe reads it.

@@ -92,19 +92,7 @@ mod tests {
     use super::super::probe::probe;
     use super::super::test_support::{keyframe_times, make_encoded, sample_probe, video_md5};
     use super::*;
-
-    const H264_2S_GOP: [&str; 10] = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "60",
-        "-pix_fmt",
-        "yuv420p",
-        "-c:a",
-        "aac",
-    ];
+    use vodnest_testkit::clip::{AAC, GOP_2S, VP9_OPUS, X264};
 
     async fn probe_and_gap(path: &std::path::Path) -> (Probe, Option<f64>) {
         let path = &Source::File(path.to_path_buf());
@@ -119,7 +107,7 @@ mod tests {
     async fn an_h264_aac_source_is_copied_into_the_top_rendition() {
         let dir = tempfile::tempdir().expect("tempdir");
         let input = dir.path().join("in.mp4");
-        make_encoded(&input, 9, &H264_2S_GOP).await;
+        make_encoded(&input, 9, &[&X264[..], &GOP_2S, &AAC].concat()).await;
         let (probed, gap) = probe_and_gap(&input).await;
         assert_eq!(refusal(&probed, gap), None, "gap {gap:?}");
         let ladder: Ladder = "360:800k,240:400k".parse().expect("ladder");
@@ -172,20 +160,7 @@ mod tests {
                 ],
                 "hevc",
             ),
-            (
-                "vp9.webm",
-                &[
-                    "-c:v",
-                    "libvpx-vp9",
-                    "-deadline",
-                    "realtime",
-                    "-cpu-used",
-                    "8",
-                    "-c:a",
-                    "libopus",
-                ],
-                "vp9",
-            ),
+            ("vp9.webm", &VP9_OPUS, "vp9"),
             (
                 "sparse.mp4",
                 &[

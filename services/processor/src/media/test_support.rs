@@ -25,15 +25,7 @@ pub fn sample_probe(duration_s: f64, width: u32, height: u32) -> Probe {
 
 /// A 9 s 640x360 H.264 clip, with a tone if `audio`.
 pub async fn make_clip(path: &Path, audio: bool) {
-    let encode = [
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-pix_fmt",
-        "yuv420p",
-    ];
-    vodnest_testkit::clip::make(path, 9, "640x360", audio, &encode)
+    vodnest_testkit::clip::make(path, 9, "640x360", audio, &vodnest_testkit::clip::X264)
         .await
         .expect("ffmpeg makes the clip");
 }
