@@ -5,24 +5,24 @@ locals {
   api_port  = 3000
   grpc_port = 50051
 
-  api_environment = merge({
-    AWS_REGION       = var.region
+  # What both services read.
+  shared_environment = {
+    AWS_REGION     = var.region
+    RAW_BUCKET     = var.raw_bucket
+    MEDIA_BUCKET   = var.media_bucket
+    MEDIA_BASE_URL = var.media_base_url
+  }
+
+  api_environment = merge(local.shared_environment, {
     API_ADDR         = "0.0.0.0:${local.api_port}"
-    RAW_BUCKET       = var.raw_bucket
-    MEDIA_BUCKET     = var.media_bucket
-    MEDIA_BASE_URL   = var.media_base_url
     MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
     },
     # Session cookies get the Secure flag when the pages are served over HTTPS.
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },
   var.api_extra_environment)
 
-  processor_environment = merge({
-    AWS_REGION            = var.region
+  processor_environment = merge(local.shared_environment, {
     GRPC_ADDR             = "0.0.0.0:${local.grpc_port}"
-    RAW_BUCKET            = var.raw_bucket
-    MEDIA_BUCKET          = var.media_bucket
-    MEDIA_BASE_URL        = var.media_base_url
     PROCESSOR_CONCURRENCY = tostring(var.processor_concurrency)
   }, var.processor_extra_environment)
 
@@ -34,8 +34,7 @@ locals {
       port        = local.api_port
       environment = local.api_environment
       secrets = {
-        DATABASE_URL = aws_secretsmanager_secret.database_url.arn
-        ADMIN_TOKEN  = aws_secretsmanager_secret.admin_token.arn
+        for name, secret in aws_secretsmanager_secret.environment : name => secret.arn
       }
       stop_timeout = 30
     }
@@ -45,7 +44,7 @@ locals {
       memory      = var.processor_memory
       port        = local.grpc_port
       environment = local.processor_environment
-      secrets     = { DATABASE_URL = aws_secretsmanager_secret.database_url.arn }
+      secrets     = { DATABASE_URL = aws_secretsmanager_secret.environment["DATABASE_URL"].arn }
       # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by
       # default) before ECS's SIGKILL; 120 s is Fargate's ceiling.
       stop_timeout = 120

@@ -35,7 +35,7 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "ReadSecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.database_url.arn, aws_secretsmanager_secret.admin_token.arn]
+    resources = [for secret in aws_secretsmanager_secret.environment : secret.arn]
   }
 }
 
@@ -45,7 +45,17 @@ resource "aws_iam_role_policy" "execution" {
   policy = data.aws_iam_policy_document.execution.json
 }
 
+# Both services: HeadBucket (readiness) and listing a video's prefix (to delete it).
+data "aws_iam_policy_document" "list_buckets" {
+  statement {
+    sid       = "Buckets"
+    actions   = ["s3:ListBucket"]
+    resources = [var.raw_bucket_arn, var.media_bucket_arn]
+  }
+}
+
 data "aws_iam_policy_document" "api" {
+  source_policy_documents = [data.aws_iam_policy_document.list_buckets.json]
   statement {
     sid       = "RawUploads"
     actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
@@ -56,14 +66,10 @@ data "aws_iam_policy_document" "api" {
     actions   = ["s3:DeleteObject"]
     resources = ["${var.media_bucket_arn}/videos/*"]
   }
-  statement {
-    sid       = "Buckets"
-    actions   = ["s3:ListBucket"]
-    resources = [var.raw_bucket_arn, var.media_bucket_arn]
-  }
 }
 
 data "aws_iam_policy_document" "processor" {
+  source_policy_documents = [data.aws_iam_policy_document.list_buckets.json]
   statement {
     sid       = "ReadRaw"
     actions   = ["s3:GetObject"]
@@ -73,11 +79,6 @@ data "aws_iam_policy_document" "processor" {
     sid       = "WriteMedia"
     actions   = ["s3:PutObject", "s3:DeleteObject"]
     resources = ["${var.media_bucket_arn}/videos/*"]
-  }
-  statement {
-    sid       = "Buckets"
-    actions   = ["s3:ListBucket"]
-    resources = [var.raw_bucket_arn, var.media_bucket_arn]
   }
 }
 
