@@ -179,8 +179,9 @@ pub async fn succeed(
     job: &ClaimedJob,
     facts: &MediaFacts,
 ) -> Result<(), QueueError> {
-    let done = succeed_and_claim(pool, job, facts, None).await?;
-    fenced(job, u64::from(done.recorded))
+    succeed_and_claim(pool, job, facts, None)
+        .await?
+        .recorded_for(job)
 }
 
 /// What [`succeed_and_claim`] did.
@@ -190,6 +191,13 @@ pub struct Succeeded {
     pub recorded: bool,
     /// The job claimed in the same statement, to run next.
     pub next: Option<ClaimedJob>,
+}
+
+impl Succeeded {
+    /// `Fenced` when the success of `job` was not recorded.
+    pub fn recorded_for(&self, job: &ClaimedJob) -> Result<(), QueueError> {
+        fenced(job, u64::from(self.recorded))
+    }
 }
 
 /// Records a success and, with a `claimer`, claims the next job in the same statement: one

@@ -127,13 +127,9 @@ async fn record(
     let recorded = match result {
         Ok(facts) => match queue::succeed_and_claim(&ctx.pool, job, &facts, claimer).await {
             Ok(done) => {
+                let recorded = done.recorded_for(job);
                 next = done.next;
-                if done.recorded {
-                    tracing::info!(took_s = took.as_secs_f64(), "video ready");
-                    Ok(())
-                } else {
-                    Err(QueueError::Fenced(job.id))
-                }
+                recorded.map(|()| tracing::info!(took_s = took.as_secs_f64(), "video ready"))
             }
             Err(err) => Err(err.into()),
         },
