@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use tokio::process::Command;
 /// one to three minutes.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
+const DESTROY: &[&str] = &["destroy", "-auto-approve", "-input=false", "-no-color"];
+
 /// One Terraform root of `infra/terraform/environments/`, with its own data directory and
 /// state file in a scratch directory, so tests never touch the dev script's state.
 pub struct Terraform {
@@ -20,6 +22,19 @@ pub struct Terraform {
     envs: Vec<(String, String)>,
     destroy_on_drop: bool,
     applied: bool,
+}
+
+/// The outputs of an applied root: `{name: {value, ...}}`.
+pub struct Outputs(Value);
+
+impl Outputs {
+    /// The value of one output, as a string.
+    pub fn string(&self, name: &str) -> Result<String> {
+        self.0[name]["value"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("output {name} missing or not a string: {}", self.0))
+    }
 }
 
 /// A resource of the applied state, as `terraform show -json` describes it.
@@ -85,18 +100,19 @@ impl Terraform {
         self.scratch.path().join("terraform.tfstate")
     }
 
-    fn command(&self, args: &[&str]) -> std::process::Command {
+    fn command<S: AsRef<str>>(&self, args: &[S]) -> std::process::Command {
         let mut command = std::process::Command::new("terraform");
         command
             .arg(format!("-chdir={}", self.root.display()))
-            .args(args)
+            .args(args.iter().map(AsRef::as_ref))
             .env("TF_DATA_DIR", self.scratch.path().join("data"))
             .env("TF_IN_AUTOMATION", "1")
             .envs(self.envs.iter().map(|(k, v)| (k, v)));
         command
     }
 
-    fn with_vars<'a>(&'a self, args: &[&'a str]) -> Vec<String> {
+    /// `args` followed by the state file and every `-var`.
+    fn with_vars(&self, args: &[&str]) -> Vec<String> {
         let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
         all.push(format!("-state={}", self.state().display()));
         for var in &self.vars {
@@ -107,7 +123,7 @@ impl Terraform {
     }
 
     /// Runs terraform; its stdout, or an error carrying the end of its output.
-    pub async fn run(&self, args: &[&str]) -> Result<String> {
+    pub async fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String> {
         let mut command = Command::from(self.command(args));
         command
             .stdout(Stdio::piped())
@@ -115,14 +131,14 @@ impl Terraform {
             .kill_on_drop(true);
         let output = tokio::time::timeout(COMMAND_TIMEOUT, command.output())
             .await
-            .with_context(|| format!("terraform {} hung", args[0]))?
+            .with_context(|| format!("terraform {} hung", args[0].as_ref()))?
             .context("running terraform (is it installed? ./dev installs what it needs)")?;
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             bail!(
                 "terraform {} in {} failed ({}):\n{}\n{}",
-                args.join(" "),
+                args.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" "),
                 self.root.display(),
                 output.status,
                 tail(&stdout, 40),
@@ -144,33 +160,22 @@ impl Terraform {
 
     pub async fn apply(&mut self) -> Result<()> {
         self.applied = true;
-        let args = self.with_vars(&["apply", "-auto-approve", "-input=false", "-no-color"]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&args).await.map(drop)
+        self.run(&self.with_vars(&["apply", "-auto-approve", "-input=false", "-no-color"]))
+            .await
+            .map(drop)
     }
 
     pub async fn destroy(&mut self) -> Result<()> {
-        let args = self.with_vars(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.run(&args).await?;
+        self.run(&self.with_vars(DESTROY)).await?;
         self.applied = false;
         Ok(())
     }
 
-    /// `terraform output -json` of the applied state: `{name: {value, ...}}`.
-    pub async fn outputs(&self) -> Result<Value> {
+    /// `terraform output -json` of the applied state.
+    pub async fn outputs(&self) -> Result<Outputs> {
         let state = format!("-state={}", self.state().display());
         let json = self.run(&["output", "-json", &state]).await?;
-        Ok(serde_json::from_str(&json)?)
-    }
-
-    /// The value of one output, as a string.
-    pub async fn output(&self, name: &str) -> Result<String> {
-        let outputs = self.outputs().await?;
-        outputs[name]["value"]
-            .as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("output {name} missing or not a string: {outputs}"))
+        Ok(Outputs(serde_json::from_str(&json)?))
     }
 
     /// Every managed resource of the applied state, modules included.
@@ -184,27 +189,13 @@ impl Terraform {
         collect(&shown["values"]["root_module"], &mut found);
         Ok(found)
     }
-
-    /// The one resource at `address` (e.g. `module.cdn.aws_cloudfront_distribution.media`).
-    pub async fn resource(&self, address: &str) -> Result<Resource> {
-        self.resources()
-            .await?
-            .into_iter()
-            .find(|r| r.address == address)
-            .with_context(|| format!("no resource {address} in the state"))
-    }
-
-    pub fn root_dir(&self) -> &Path {
-        &self.root
-    }
 }
 
 impl Drop for Terraform {
     fn drop(&mut self) {
         if self.applied && self.destroy_on_drop {
-            let args = self.with_vars(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
             let _ = self
-                .command(&args.iter().map(String::as_str).collect::<Vec<_>>())
+                .command(&self.with_vars(DESTROY))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();

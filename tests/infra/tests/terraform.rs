@@ -47,11 +47,12 @@ async fn local_root_applies_to_localstack_as_intended_and_destroys() -> Result<(
     local.init().await?;
     local.apply().await?;
 
-    let raw = local.output("raw_bucket").await?;
-    let media = local.output("media_bucket").await?;
+    let outputs = local.outputs().await?;
+    let raw = outputs.string("raw_bucket")?;
+    let media = outputs.string("media_bucket")?;
     assert_eq!(raw, format!("{prefix}-raw"));
     assert_eq!(
-        local.output("media_base_url").await?,
+        outputs.string("media_base_url")?,
         format!("{}/{media}", endpoint.trim_end_matches('/'))
     );
     let s3 = s3_client(&endpoint);
@@ -97,10 +98,11 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
     aws.init().await?;
     aws.apply().await?;
 
-    let raw = aws.output("raw_bucket").await?;
-    let media = aws.output("media_bucket").await?;
-    let app_url = aws.output("app_url").await?;
-    let media_base_url = aws.output("media_base_url").await?;
+    let outputs = aws.outputs().await?;
+    let raw = outputs.string("raw_bucket")?;
+    let media = outputs.string("media_bucket")?;
+    let app_url = outputs.string("app_url")?;
+    let media_base_url = outputs.string("media_base_url")?;
     assert!(media_base_url.starts_with("https://") && media_base_url.ends_with(".cloudfront.net"));
 
     // S3 as applied, read back from moto.
@@ -108,9 +110,8 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
     check_raw_bucket(&s3, &raw, &app_url, true).await?;
     check_encrypted_and_private(&s3, &raw, true).await?;
     check_encrypted_and_private(&s3, &media, true).await?;
-    let distribution = aws
-        .resource("module.cdn.aws_cloudfront_distribution.media")
-        .await?;
+    let resources = aws.resources().await?;
+    let distribution = one(&resources, "module.cdn.aws_cloudfront_distribution.media")?;
     let policy = bucket_policy(&s3, &media).await?;
     assert_eq!(
         policy["Statement"],
@@ -123,8 +124,7 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
         "only the distribution may read the media bucket: {policy}"
     );
 
-    let resources = aws.resources().await?;
-    check_cdn(&distribution, &resources)?;
+    check_cdn(distribution, &resources)?;
     check_task_environments(&resources, &raw, &media, &media_base_url)?;
     check_load_balancer(&resources)?;
     check_database(&resources)?;
