@@ -124,14 +124,16 @@ jq_field() {
 
 # moto (an AWS emulator) for the test that applies the whole AWS Terraform root: the machine's
 # python3 when it has moto's server, a venv cached across checkouts otherwise.
+has_moto() { "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }
+
 ensure_moto() {
     log "moto (AWS emulator for the Terraform test)"
     local venv=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/moto-venv
-    if python3 -c 'import moto.server, flask_cors' >/dev/null 2>&1; then
+    if has_moto python3; then
         MOTO_PYTHON=$(command -v python3)
         return
     fi
-    if ! "$venv/bin/python" -c 'import moto.server, flask_cors' >/dev/null 2>&1; then
+    if ! has_moto "$venv/bin/python"; then
         command -v python3 >/dev/null || apt_install python3 python3-venv
         rm -rf "$venv"
         mkdir -p "$(dirname "$venv")"
