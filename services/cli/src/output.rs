@@ -32,6 +32,7 @@ pub fn job_json(job: &Job) -> Value {
         "id": job.id,
         "video_id": job.video_id,
         "state": state_name(job.state),
+        "kind": job.kind,
         "attempt": job.attempt,
         "max_attempts": job.max_attempts,
         "progress": job.progress,
@@ -85,6 +86,7 @@ pub fn job_row(job: &Job) -> Vec<String> {
     vec![
         job.id.clone(),
         job.video_id.clone(),
+        job.kind.clone(),
         state_name(job.state).to_owned(),
         format!("{}/{}", job.attempt, job.max_attempts),
         if job.stage.is_empty() {
@@ -96,7 +98,9 @@ pub fn job_row(job: &Job) -> Vec<String> {
     ]
 }
 
-pub const JOB_HEADER: [&str; 6] = ["JOB", "VIDEO", "STATE", "ATTEMPT", "PROGRESS", "CREATED"];
+pub const JOB_HEADER: [&str; 7] = [
+    "JOB", "VIDEO", "KIND", "STATE", "ATTEMPT", "PROGRESS", "CREATED",
+];
 
 /// One job, one field per line.
 pub fn job_details(job: &Job) -> String {

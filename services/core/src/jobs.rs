@@ -12,6 +12,7 @@ pub struct JobRow {
     pub id: Uuid,
     pub video_id: Uuid,
     pub state: String,
+    pub kind: String,
     pub attempt: i32,
     pub max_attempts: i32,
     pub last_error: Option<String>,
@@ -42,7 +43,7 @@ pub enum JobsError {
     Db(#[from] sqlx::Error),
 }
 
-const SELECT: &str = "select j.id, j.video_id, j.state, j.attempt, j.max_attempts, j.last_error, \
+const SELECT: &str = "select j.id, j.video_id, j.state, j.kind, j.attempt, j.max_attempts, j.last_error, \
      j.worker_id, j.created_at, j.updated_at, j.run_at, j.lease_expires_at, v.progress, v.stage, \
      v.status as video_status, v.playable from jobs j join videos v on v.id = j.video_id";
 
@@ -117,21 +118,24 @@ async fn latest_for_video(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsE
 /// Cancels a queued or running job; a running worker loses its lease at its next heartbeat.
 pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
     let mut tx = pool.begin().await?;
-    let video: Option<(Uuid,)> = sqlx::query_as(
+    let video: Option<(Uuid, String)> = sqlx::query_as(
         "update jobs set state = 'canceled', lease_expires_at = null, finished_at = now() \
-         where id = $1 and state in ('queued', 'running') returning video_id",
+         where id = $1 and state in ('queued', 'running') returning video_id, kind",
     )
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((video_id,)) = video else {
+    let Some((video_id, kind)) = video else {
         let job = get(pool, id).await?;
         return Err(JobsError::InvalidState(format!(
             "the job is {}; only queued or running jobs can be canceled",
             job.state
         )));
     };
-    crate::videos::mark_failed(&mut *tx, video_id, "processing was canceled").await?;
+    // A canceled ladder job leaves its video watchable with the renditions it has.
+    if kind == queue::JobKind::Transcode.as_str() {
+        crate::videos::mark_failed(&mut *tx, video_id, "processing was canceled").await?;
+    }
     tx.commit().await?;
     get(pool, id).await
 }

@@ -24,6 +24,36 @@ pub enum QueueError {
     Fenced(Uuid),
 }
 
+/// What a job does (see migrations/0006_job_kind.sql).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Turns the upload into HLS; its success makes the video `ready`.
+    Transcode,
+    /// Encodes the rungs below a copied top rendition, once the video is already `ready`.
+    Ladder,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Transcode => "transcode",
+            Self::Ladder => "ladder",
+        }
+    }
+}
+
+impl TryFrom<String> for JobKind {
+    type Error = String;
+
+    fn try_from(kind: String) -> Result<Self, Self::Error> {
+        match kind.as_str() {
+            "transcode" => Ok(Self::Transcode),
+            "ladder" => Ok(Self::Ladder),
+            _ => Err(format!("unknown job kind {kind:?}")),
+        }
+    }
+}
+
 /// A job this worker holds under a lease.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedJob {
@@ -31,6 +61,8 @@ pub struct ClaimedJob {
     pub video_id: Uuid,
     pub attempt: i32,
     pub max_attempts: i32,
+    #[sqlx(try_from = "String")]
+    pub kind: JobKind,
 }
 
 /// Enqueues processing for a video, at most one live job per video (a second call is a no-op).
@@ -88,7 +120,7 @@ macro_rules! claim_ctes {
                  started_at = now(), \
                  last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
              from next where j.id = next.id \
-             returning j.id, j.video_id, j.attempt, j.max_attempts \
+             returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind \
          )"
     };
 }
@@ -102,7 +134,7 @@ pub async fn claim(
     sqlx::query_as(concat!(
         "with gate as (select 1), ",
         claim_ctes!(),
-        " select id, video_id, attempt, max_attempts from claimed"
+        " select id, video_id, attempt, max_attempts, kind from claimed"
     ))
     .bind(worker_id)
     .bind(lease.as_secs_f64())
@@ -112,18 +144,19 @@ pub async fn claim(
 }
 
 /// Ends the jobs whose lease ran out on their last attempt (their processor crashed or was
-/// cut off every time): job and video `failed`, with the reason. Returns their video ids.
+/// cut off every time): job and video `failed`, with the reason (a ladder job's video stays
+/// as it is: it is watchable). Returns the ids of the videos that failed.
 pub async fn fail_exhausted_leases(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
     let rows: Vec<(Uuid,)> = sqlx::query_as(
         "with dead as ( \
              update jobs set state = 'failed', lease_expires_at = null, finished_at = now(), \
                  last_error = 'the processor running it stopped answering on its last attempt' \
              where state = 'running' and lease_expires_at < now() and attempt >= max_attempts \
-             returning video_id, last_error \
+             returning video_id, last_error, kind \
          ) \
          update videos v set status = 'failed', stage = null, playable = false, \
              error = dead.last_error \
-         from dead where v.id = dead.video_id \
+         from dead where v.id = dead.video_id and dead.kind = 'transcode' \
          returning v.id",
     )
     .fetch_all(pool)
@@ -179,7 +212,7 @@ pub async fn succeed(
     job: &ClaimedJob,
     facts: &MediaFacts,
 ) -> Result<(), QueueError> {
-    succeed_and_claim(pool, job, facts, None)
+    succeed_and_claim(pool, job, facts, None, None)
         .await?
         .recorded_for(job)
 }
@@ -201,15 +234,25 @@ impl Succeeded {
 }
 
 /// Records a success and, with a `claimer`, claims the next job in the same statement: one
-/// round trip and one transaction per job on the queue's hot path instead of two.
+/// round trip and one transaction per job on the queue's hot path instead of two. A
+/// `follow_up` job for the same video is enqueued by that statement too, so a crash can never
+/// leave a success without it.
 pub async fn succeed_and_claim(
     pool: &PgPool,
     job: &ClaimedJob,
     facts: &MediaFacts,
+    follow_up: Option<JobKind>,
     claimer: Option<&Claimer>,
 ) -> Result<Succeeded, sqlx::Error> {
-    type Row = (i64, Option<Uuid>, Option<Uuid>, Option<i32>, Option<i32>);
-    let (recorded, id, video_id, attempt, max_attempts): Row = sqlx::query_as(concat!(
+    type Row = (
+        i64,
+        Option<Uuid>,
+        Option<Uuid>,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+    );
+    let (recorded, id, video_id, attempt, max_attempts, kind): Row = sqlx::query_as(concat!(
         "with done as ( \
              update jobs set state = 'succeeded', lease_expires_at = null, finished_at = now() \
              where id = $3 and attempt = $4 and state = 'running' \
@@ -219,10 +262,13 @@ pub async fn succeed_and_claim(
                  error = null, duration_s = $5, width = $6, height = $7, renditions = $8 \
              from done where v.id = done.video_id \
              returning v.id \
+         ), follow_up as ( \
+             insert into jobs (id, video_id, kind) select $10, video_id, $9 from done \
+             where $9::text is not null \
          ), recorded as (select count(*) as n from video), \
          gate as (select 1 from recorded where $1::text is not null), ",
         claim_ctes!(),
-        " select (select n from recorded), c.id, c.video_id, c.attempt, c.max_attempts \
+        " select (select n from recorded), c.id, c.video_id, c.attempt, c.max_attempts, c.kind \
           from (select 1) one left join claimed c on true"
     ))
     .bind(claimer.map(|c| &*c.worker_id))
@@ -233,15 +279,20 @@ pub async fn succeed_and_claim(
     .bind(facts.width)
     .bind(facts.height)
     .bind(sqlx::types::Json(&facts.renditions))
+    .bind(follow_up.map(JobKind::as_str))
+    .bind(Uuid::now_v7())
     .fetch_one(pool)
     .await?;
-    let next = match (id, video_id, attempt, max_attempts) {
-        (Some(id), Some(video_id), Some(attempt), Some(max_attempts)) => Some(ClaimedJob {
-            id,
-            video_id,
-            attempt,
-            max_attempts,
-        }),
+    let next = match (id, video_id, attempt, max_attempts, kind) {
+        (Some(id), Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) => {
+            Some(ClaimedJob {
+                id,
+                video_id,
+                attempt,
+                max_attempts,
+                kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            })
+        }
         _ => None,
     };
     Ok(Succeeded {
@@ -258,7 +309,8 @@ pub enum FailOutcome {
 }
 
 /// Records a failed attempt: a transient one is retried with backoff while attempts remain;
-/// a permanent one (bad input) fails the job and the video at once.
+/// a permanent one (bad input) fails the job and the video at once. A ladder job's video is
+/// left `ready` with the renditions it has.
 pub async fn fail(
     pool: &PgPool,
     job: &ClaimedJob,
@@ -281,11 +333,15 @@ pub async fn fail(
         .await?
         .rows_affected();
         fenced(job, rows)?;
-        videos::mark_requeued(&mut *tx, job.video_id, error).await?;
+        if job.kind == JobKind::Transcode {
+            videos::mark_requeued(&mut *tx, job.video_id, error).await?;
+        }
         FailOutcome::RetryAt(OffsetDateTime::now_utc() + delay)
     } else {
         finish_job(&mut *tx, job, "failed", Some(error)).await?;
-        videos::mark_failed(&mut *tx, job.video_id, error).await?;
+        if job.kind == JobKind::Transcode {
+            videos::mark_failed(&mut *tx, job.video_id, error).await?;
+        }
         FailOutcome::Failed
     };
     tx.commit().await?;

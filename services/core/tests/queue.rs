@@ -1,6 +1,6 @@
 //! The job queue against a real Postgres (`#[sqlx::test]` gives each test a fresh database):
 //! exactly-once claiming under concurrency, lease fencing, retries with backoff, permanent
-//! failures, exhausted leases and release.
+//! failures, exhausted leases and release; the ladder job a copied top rung leaves behind.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +8,8 @@ use std::time::Duration;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vodnest_core::queue::{self, Claimer, FailOutcome, QueueError};
+use vodnest_core::domain::Rendition;
+use vodnest_core::queue::{self, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::videos::{self, MediaFacts, NewVideo};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -82,7 +83,7 @@ async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
             .expect("claim");
         while let Some(job) = next {
             let outcome =
-                queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), Some(&claimer))
+                queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None, Some(&claimer))
                     .await
                     .expect("no deadlock, no error");
             assert!(outcome.recorded, "a claimed job is ours to finish");
@@ -136,7 +137,7 @@ async fn success_without_a_claimer_claims_nothing(pool: PgPool) {
         .await
         .expect("claim")
         .expect("a job");
-    let outcome = queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None)
+    let outcome = queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None, None)
         .await
         .expect("succeed");
     assert!(outcome.recorded && outcome.next.is_none());
@@ -326,4 +327,128 @@ async fn enqueueing_twice_keeps_one_live_job(pool: PgPool) {
         .await
         .expect("count");
     assert_eq!(count, 1);
+}
+
+fn rendition(name: &str, height: u32) -> Rendition {
+    Rendition {
+        name: name.into(),
+        width: height * 16 / 9,
+        height,
+        bandwidth: 1_000_000,
+    }
+}
+
+/// A video made `ready` by a transcode job that copied its top rung, with the ladder job that
+/// success enqueued, claimed.
+async fn ready_video_with_a_ladder_job(pool: &PgPool) -> (Uuid, queue::ClaimedJob) {
+    let video = queued_video(pool).await;
+    let transcode = queue::claim(pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("job");
+    assert_eq!(transcode.kind, JobKind::Transcode);
+    let top = MediaFacts {
+        renditions: vec![rendition("720p", 720)],
+        ..MediaFacts::default()
+    };
+    let done = queue::succeed_and_claim(pool, &transcode, &top, Some(JobKind::Ladder), None)
+        .await
+        .expect("succeed");
+    assert!(done.recorded && done.next.is_none());
+    let row = videos::get(pool, video).await.expect("get").expect("video");
+    assert_eq!((row.status.as_str(), row.playable), ("ready", true));
+    let ladder = queue::claim(pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("the ladder job was enqueued with the success");
+    assert_eq!((ladder.video_id, ladder.kind), (video, JobKind::Ladder));
+    (video, ladder)
+}
+
+async fn video_status(pool: &PgPool, video: Uuid) -> (String, Vec<String>) {
+    let row = videos::get(pool, video).await.expect("get").expect("video");
+    let names = row.renditions.0.iter().map(|r| r.name.clone()).collect();
+    (row.status, names)
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_ladder_job_adds_renditions_to_a_ready_video(pool: PgPool) {
+    let (video, ladder) = ready_video_with_a_ladder_job(&pool).await;
+    let full = MediaFacts {
+        renditions: vec![rendition("720p", 720), rendition("360p", 360)],
+        ..MediaFacts::default()
+    };
+    queue::succeed(&pool, &ladder, &full)
+        .await
+        .expect("succeed");
+    assert_eq!(
+        video_status(&pool, video).await,
+        ("ready".into(), vec!["720p".into(), "360p".into()])
+    );
+    let kinds: Vec<(String, String)> =
+        sqlx::query_as("select kind, state from jobs where video_id = $1 order by created_at")
+            .bind(video)
+            .fetch_all(&pool)
+            .await
+            .expect("jobs");
+    let expected = [("transcode", "succeeded"), ("ladder", "succeeded")];
+    assert_eq!(kinds, expected.map(|(k, s)| (k.to_owned(), s.to_owned())));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_failed_or_canceled_ladder_job_leaves_the_video_watchable(pool: PgPool) {
+    let watchable = ("ready".to_owned(), vec!["720p".to_owned()]);
+    let (video, ladder) = ready_video_with_a_ladder_job(&pool).await;
+    let retry = queue::fail(&pool, &ladder, "S3 hiccup", true)
+        .await
+        .expect("fail");
+    assert!(matches!(retry, FailOutcome::RetryAt(_)));
+    assert_eq!(video_status(&pool, video).await, watchable);
+    sqlx::query("update jobs set run_at = now() where video_id = $1")
+        .bind(video)
+        .execute(&pool)
+        .await
+        .expect("due now");
+    let again = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("job");
+    let failed = queue::fail(&pool, &again, "not a video", false)
+        .await
+        .expect("fail");
+    assert_eq!(failed, FailOutcome::Failed);
+    assert_eq!(video_status(&pool, video).await, watchable);
+
+    let (video, ladder) = ready_video_with_a_ladder_job(&pool).await;
+    vodnest_core::jobs::cancel(&pool, ladder.id)
+        .await
+        .expect("cancel");
+    assert_eq!(video_status(&pool, video).await, watchable);
+
+    let (video, _) = ready_video_with_a_ladder_job(&pool).await;
+    for _ in 0..2 {
+        expire_leases(&pool).await;
+        queue::claim(&pool, "crashy", LEASE)
+            .await
+            .expect("claim")
+            .expect("job");
+    }
+    expire_leases(&pool).await;
+    assert_eq!(
+        queue::fail_exhausted_leases(&pool).await.expect("reap"),
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(job_state_of_kind(&pool, video, "ladder").await, "failed");
+    assert_eq!(video_status(&pool, video).await, watchable);
+}
+
+async fn job_state_of_kind(pool: &PgPool, video: Uuid, kind: &str) -> String {
+    let (state,): (String,) =
+        sqlx::query_as("select state from jobs where video_id = $1 and kind = $2")
+            .bind(video)
+            .bind(kind)
+            .fetch_one(pool)
+            .await
+            .expect("job");
+    state
 }

@@ -2,10 +2,12 @@
 //! Every figure is a median of `BENCH_RUNS` runs (default 3) measured in this one run; ratios
 //! compare against a baseline measured here too.
 //!
-//! - pipeline overhead: claim → ready (S3 reads and writes included) ÷ the same ffmpeg work on
-//!   local files (target <= 1.10);
+//! - pipeline overhead: the processor's time on a video (S3 I/O included; both jobs when the
+//!   fast path defers the lower rungs to a ladder job) ÷ the same ffmpeg work on local files
+//!   (target <= 1.10);
 //! - ladder cost: the full ladder ÷ the top rung alone, local (target <= 1.8);
-//! - remux fast path: a 60 s 720p H.264/AAC source end to end, × realtime (target >= 50);
+//! - remux fast path: a 60 s 720p H.264/AAC source end to end (claim → `ready`, the copied
+//!   rendition published), × realtime (target >= 50); and when its ladder job is done;
 //! - time to playable (claim → `playable`) for a 1-minute and a 10-minute source (target <= 5 s
 //!   both, ratio <= 1.2);
 //! - resources for those two: the processor's peak RSS (ffmpeg's own aside) and the high-water
@@ -33,6 +35,10 @@ use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 struct Run {
     claim_to_ready: f64,
     claim_to_playable: f64,
+    /// Every job of the video, first claim to last finish (the ladder job included).
+    claim_to_done: f64,
+    /// The time its jobs ran, queue waits between them excluded.
+    processing: f64,
     peak_rss_mib: f64,
     disk_peak_mib: f64,
 }
@@ -125,28 +131,54 @@ async fn process_once(
     };
 
     let mut claim_to_playable = None;
+    let mut claim_to_ready = None;
     let deadline = Instant::now() + Duration::from_secs(1800);
-    let claim_to_ready = loop {
-        let (status, playable, since_claim, took): (String, bool, Option<f64>, Option<f64>) =
-            sqlx::query_as(
-                "select v.status, v.playable, \
-                    extract(epoch from now() - j.started_at)::float8, \
-                    extract(epoch from j.finished_at - j.started_at)::float8 \
-             from videos v join jobs j on j.video_id = v.id where v.id = $1",
-            )
-            .bind(id)
-            .fetch_one(pool)
-            .await?;
+    let (claim_to_done, processing) = loop {
+        type Row = (
+            String,
+            bool,
+            Option<f64>,
+            Option<f64>,
+            i64,
+            Option<f64>,
+            Option<f64>,
+        );
+        let (status, playable, since_claim, took, live, done, processing): Row = sqlx::query_as(
+            "select v.status, v.playable, \
+                    extract(epoch from now() - t.started_at)::float8, \
+                    extract(epoch from t.finished_at - t.started_at)::float8, \
+                    (select count(*) from jobs where video_id = v.id \
+                        and state in ('queued', 'running')), \
+                    (select extract(epoch from max(finished_at) - min(started_at))::float8 \
+                        from jobs where video_id = v.id), \
+                    (select sum(extract(epoch from finished_at - started_at))::float8 \
+                        from jobs where video_id = v.id) \
+                 from videos v join jobs t on t.video_id = v.id and t.kind = 'transcode' \
+                 where v.id = $1",
+        )
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
         if playable && claim_to_playable.is_none() {
             claim_to_playable = since_claim;
         }
         match status.as_str() {
-            "ready" => break took.context("a finished job has its times")?,
+            "ready" if claim_to_ready.is_none() => claim_to_ready = took,
             "failed" => bail!("the bench video failed"),
-            _ if Instant::now() > deadline => bail!("the bench video is stuck"),
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            _ => {}
         }
+        if claim_to_ready.is_some() && live == 0 {
+            break (
+                done.context("finished jobs have their times")?,
+                processing.context("finished jobs have their times")?,
+            );
+        }
+        if Instant::now() > deadline {
+            bail!("the bench video is stuck");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    let claim_to_ready = claim_to_ready.context("the video became ready")?;
     let peak_rss_mib = peak_rss_mib(pid).unwrap_or(f64::NAN);
     sampling.store(false, Ordering::Relaxed);
     sampler.await?;
@@ -157,6 +189,8 @@ async fn process_once(
     Ok(Run {
         claim_to_ready,
         claim_to_playable: claim_to_playable.unwrap_or(claim_to_ready),
+        claim_to_done,
+        processing,
         peak_rss_mib,
         disk_peak_mib: disk_peak.load(Ordering::Relaxed) as f64 / 1048576.0,
     })
@@ -237,7 +271,7 @@ async fn main() -> Result<()> {
         piped.push(
             process_once(&db, &pool, &storage, &one_min_1080)
                 .await?
-                .claim_to_ready,
+                .processing,
         );
         local_same.push(local_transcode(&one_min_1080, None).await?);
     }
@@ -256,7 +290,7 @@ async fn main() -> Result<()> {
     println!("runs per figure: {n} (medians)");
     let (local, pipeline) = (median(local_same), median(piped));
     println!(
-        "pipeline overhead   claim→ready {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
+        "pipeline overhead   processing {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
         pipeline / local
     );
     let (full_s, top_s) = (median(local_full), median(local_top));
@@ -270,6 +304,11 @@ async fn main() -> Result<()> {
         "remux fast path     60 s 720p claim→ready {ready_short:.2} s = {:.1}× realtime   (target >= 50×)",
         60.0 / ready_short
     );
+    let done_short = m(&short, |r| r.claim_to_done);
+    println!(
+        "  and its ladder    claim→every rung {done_short:.2} s = {:.1}× realtime",
+        60.0 / done_short
+    );
     let (play_short, play_long) = (
         m(&short, |r| r.claim_to_playable),
         m(&long, |r| r.claim_to_playable),
@@ -279,9 +318,11 @@ async fn main() -> Result<()> {
         play_long / play_short
     );
     println!(
-        "10 min 720p         claim→ready {:.1} s = {:.1}× realtime",
+        "10 min 720p         claim→ready {:.1} s = {:.1}× realtime, every rung {:.1} s = {:.1}×",
         m(&long, |r| r.claim_to_ready),
-        600.0 / m(&long, |r| r.claim_to_ready)
+        600.0 / m(&long, |r| r.claim_to_ready),
+        m(&long, |r| r.claim_to_done),
+        600.0 / m(&long, |r| r.claim_to_done)
     );
     println!(
         "processor peak RSS  1 min {:.1} MiB, 10 min {:.1} MiB   (target <= 64 MiB, flat)",

@@ -52,8 +52,14 @@ impl JobRunner for Complete {
             let _ = claimed.send(Instant::now());
         }
         let next = next.filter(|_| self.chain);
-        let done =
-            queue::succeed_and_claim(&self.pool, &job, &MediaFacts::default(), next.as_ref()).await;
+        let done = queue::succeed_and_claim(
+            &self.pool,
+            &job,
+            &MediaFacts::default(),
+            None,
+            next.as_ref(),
+        )
+        .await;
         if self.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.target {
             self.finished.notify_one();
         }

@@ -86,6 +86,7 @@ fn job(row: &JobRow) -> Job {
         lease_expires_at: row.lease_expires_at.map(timestamp),
         progress: row.progress,
         stage: row.stage.clone().unwrap_or_default(),
+        kind: row.kind.clone(),
     }
 }
 

@@ -1,6 +1,11 @@
-//! Running one claimed job: download the raw file, probe it, transcode it to HLS, upload the
-//! output, and record the outcome. A heartbeat renews the lease meanwhile; losing the lease
-//! (another attempt took the job, or the video was deleted) stops the work.
+//! Running one claimed job: probe the raw file (read from S3 as ffmpeg goes), transcode it to
+//! HLS, upload the output, and record the outcome. A heartbeat renews the lease meanwhile;
+//! losing the lease (another attempt took the job, or the video was deleted) stops the work.
+//!
+//! A source that can be copied into the top rendition (the remux fast path) is made `ready`
+//! with that rendition alone, in about the time it takes to copy it; the success enqueues a
+//! `ladder` job that encodes the rungs below it, the poster and the storyboard, and then
+//! publishes the master playlist that lists them all.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,13 +14,13 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, QueueError};
+use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
 use crate::media::{self, MediaError, fastpath, hls, probe, storyboard};
-use crate::publish::{PublishError, Published, Publisher, move_to_storage};
+use crate::publish::{Master, PublishError, Published, Publisher, move_to_storage};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
@@ -116,27 +121,48 @@ pub async fn run(
     .await
 }
 
+/// What a successful job leaves behind.
+struct Done {
+    facts: MediaFacts,
+    follow_up: Option<JobKind>,
+}
+
 async fn record(
     ctx: &JobContext,
     job: &ClaimedJob,
-    result: Result<MediaFacts, JobError>,
+    result: Result<Done, JobError>,
     took: Duration,
     claimer: Option<&Claimer>,
 ) -> Option<ClaimedJob> {
     let mut next = None;
     let recorded = match result {
-        Ok(facts) => match queue::succeed_and_claim(&ctx.pool, job, &facts, claimer).await {
-            Ok(done) => {
-                let recorded = done.recorded_for(job);
-                next = done.next;
-                recorded.map(|()| tracing::info!(took_s = took.as_secs_f64(), "video ready"))
+        Ok(done) => {
+            match queue::succeed_and_claim(&ctx.pool, job, &done.facts, done.follow_up, claimer)
+                .await
+            {
+                Ok(done) => {
+                    let recorded = done.recorded_for(job);
+                    next = done.next;
+                    recorded.map(|()| {
+                        tracing::info!(
+                            took_s = took.as_secs_f64(),
+                            kind = job.kind.as_str(),
+                            "job succeeded"
+                        )
+                    })
+                }
+                Err(err) => Err(err.into()),
             }
-            Err(err) => Err(err.into()),
-        },
+        }
         Err(JobError::Shutdown) => queue::release(&ctx.pool, job)
             .await
             .map(|()| tracing::info!("job released for another processor")),
         Err(JobError::LeaseLost) => Err(QueueError::Fenced(job.id)),
+        // A canceled ladder job's video is watchable: only a deleted one loses its output.
+        Err(JobError::Stopped) if job.kind == JobKind::Ladder => {
+            remove_orphaned_output(ctx, job).await;
+            Ok(())
+        }
         Err(JobError::Stopped) => {
             tracing::info!("job canceled; removing its partial output");
             if let Err(err) = ctx.storage.delete_media(job.video_id).await {
@@ -199,12 +225,65 @@ async fn heartbeat(ctx: Arc<JobContext>, job: ClaimedJob, lost: CancellationToke
     }
 }
 
+/// What this job's ffmpeg run writes and publishes.
+struct Work {
+    /// Every rendition ffmpeg writes.
+    plan: Vec<hls::RenditionPlan>,
+    /// The ones already in storage (a ladder job's copied top rung).
+    already_published: Vec<String>,
+    master: Master,
+    /// Poster and storyboard are made by the job that completes the ladder.
+    extras: bool,
+    follow_up: Option<JobKind>,
+    /// The renditions the video lists once this job succeeds.
+    listed: usize,
+}
+
+impl Work {
+    /// A transcode job: the whole ladder, or the copied top rung alone with a ladder job to
+    /// follow, which makes the video watchable in about the time the copy takes.
+    fn transcode(plan: Vec<hls::RenditionPlan>) -> Self {
+        let copied_first = plan.len() > 1 && plan[0].copy;
+        let plan = if copied_first {
+            plan[..1].to_vec()
+        } else {
+            plan
+        };
+        Self {
+            listed: plan.len(),
+            plan,
+            already_published: Vec::new(),
+            master: if copied_first {
+                Master::Partial
+            } else {
+                Master::Complete
+            },
+            extras: !copied_first,
+            follow_up: copied_first.then_some(JobKind::Ladder),
+        }
+    }
+
+    /// A ladder job: the same plan as its transcode job's, the top rung now in storage.
+    fn ladder(plan: Vec<hls::RenditionPlan>) -> Self {
+        Self {
+            listed: plan.len(),
+            already_published: plan.iter().take(1).map(|r| r.name.clone()).collect(),
+            plan,
+            master: Master::Extended,
+            extras: true,
+            follow_up: None,
+        }
+    }
+}
+
 async fn process(
     ctx: &JobContext,
     job: &ClaimedJob,
     cancel: &CancellationToken,
-) -> Result<MediaFacts, JobError> {
+) -> Result<Done, JobError> {
     let id = job.video_id;
+    // The video is `ready` during a ladder job: its progress and stage stay as they are.
+    let transcoding = job.kind == JobKind::Transcode;
     let scratch = match &ctx.config.work_dir {
         Some(dir) => tempfile::Builder::new()
             .prefix("vodnest-job-")
@@ -227,54 +306,48 @@ async fn process(
             .await?,
     );
 
-    videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
+    if transcoding {
+        videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
+    }
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
-    // A source that already is what the top rendition would be is copied, not encoded.
-    let keyframe_gap =
-        fastpath::keyframe_gap(&input, probed.duration_s, ctx.config.probe_timeout())
-            .await
-            .unwrap_or_else(|err| {
-                tracing::warn!(error = %err, "cannot read the keyframe spacing");
-                None
-            });
-    let not_copied = fastpath::refusal(&probed, keyframe_gap);
-    let plan = hls::plan(&probed, &ctx.config.ladder, not_copied.is_none());
-    tracing::info!(
-        duration_s = probed.duration_s,
-        width = probed.width,
-        height = probed.height,
-        codec = %probed.video_codec,
-        renditions = plan.len(),
-        fast_path = not_copied.is_none(),
-        not_copied = not_copied.as_deref().unwrap_or(""),
-        "probed"
-    );
+    let work = match job.kind {
+        JobKind::Transcode => Work::transcode(plan(ctx, &input, &probed).await),
+        // Enqueued only by a transcode job that copied the top rung.
+        JobKind::Ladder => Work::ladder(hls::plan(&probed, &ctx.config.ladder, true)),
+    };
 
-    poster(
-        ctx,
-        id,
-        &input,
-        &scratch.path().join("poster.jpg"),
-        &probed,
-        cancel,
-    )
-    .await?;
+    if work.extras {
+        poster(
+            ctx,
+            id,
+            &input,
+            &scratch.path().join("poster.jpg"),
+            &probed,
+            cancel,
+        )
+        .await?;
+    }
 
-    videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
+    if transcoding {
+        videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
+    }
     let (progress_tx, progress_rx) = watch::channel(0.0f64);
-    let reporter = tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx));
+    let reporter =
+        transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx)));
     let mut publisher = Publisher::new(
         &ctx.storage,
         media_prefix(id),
         &out_dir,
-        &plan,
+        &work.plan,
         hls::output_frame_rate(&probed),
-    );
+    )
+    .with_master(work.master)
+    .already_published(work.already_published.iter().cloned());
     let transcode = hls::transcode(
         &input,
         &out_dir,
         &probed,
-        &plan,
+        &work.plan,
         move |fraction| {
             progress_tx.send_replace(fraction);
         },
@@ -291,28 +364,89 @@ async fn process(
             _ = tick.tick() => publish(ctx, id, &mut publisher, false).await?,
         }
     };
-    reporter.abort();
-    let renditions = renditions?;
-    videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
+    let mut renditions = renditions?;
+    renditions.truncate(work.listed);
+    if transcoding {
+        videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
+    }
     publish(ctx, id, &mut publisher, true).await?;
-    // Already playable; the seek previews come last, from keyframes only (cheap).
-    let board = storyboard::plan(&probed);
-    let sheets = scratch.path().join(storyboard::DIR);
+    if work.extras {
+        // Already playable; the seek previews come last, from keyframes only (cheap).
+        storyboard(
+            ctx,
+            id,
+            &input,
+            &scratch.path().join(storyboard::DIR),
+            &probed,
+            cancel,
+        )
+        .await?;
+    }
+    tracing::info!(files = publisher.files_uploaded(), "output published");
+    Ok(Done {
+        facts: facts(&probed, renditions),
+        follow_up: work.follow_up,
+    })
+}
+
+/// The plan for a transcode job: a source that already is what the top rendition would be is
+/// copied, not encoded.
+async fn plan(
+    ctx: &JobContext,
+    input: &media::Source,
+    probed: &probe::Probe,
+) -> Vec<hls::RenditionPlan> {
+    let keyframe_gap = fastpath::keyframe_gap(input, probed.duration_s, ctx.config.probe_timeout())
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot read the keyframe spacing");
+            None
+        });
+    let not_copied = fastpath::refusal(probed, keyframe_gap);
+    let plan = hls::plan(probed, &ctx.config.ladder, not_copied.is_none());
+    tracing::info!(
+        duration_s = probed.duration_s,
+        width = probed.width,
+        height = probed.height,
+        codec = %probed.video_codec,
+        renditions = plan.len(),
+        fast_path = not_copied.is_none(),
+        not_copied = not_copied.as_deref().unwrap_or(""),
+        "probed"
+    );
+    plan
+}
+
+/// Writes and publishes the seek previews. A source whose sheets cannot be made still gets
+/// its HLS.
+async fn storyboard(
+    ctx: &JobContext,
+    id: uuid::Uuid,
+    input: &media::Source,
+    sheets: &std::path::Path,
+    probed: &probe::Probe,
+    cancel: &CancellationToken,
+) -> Result<(), JobError> {
+    let board = storyboard::plan(probed);
     match storyboard::write(
-        &input,
-        &sheets,
+        input,
+        sheets,
         &board,
         cancel,
         ctx.config.transcode_timeout(),
     )
     .await
     {
-        Ok(()) => publish_storyboard(ctx, id, &sheets, &board, probed.duration_s).await?,
-        Err(MediaError::Canceled) => return Err(MediaError::Canceled.into()),
-        Err(err) => tracing::warn!(error = %err, "no storyboard"),
+        Ok(()) => publish_storyboard(ctx, id, sheets, &board, probed.duration_s).await,
+        Err(MediaError::Canceled) => Err(MediaError::Canceled.into()),
+        Err(err) => {
+            tracing::warn!(error = %err, "no storyboard");
+            Ok(())
+        }
     }
-    tracing::info!(files = publisher.files_uploaded(), "output published");
-    Ok(facts(&probed, renditions))
 }
 
 /// One publishing pass; the pass that puts the master playlist up makes the video playable.

@@ -8,6 +8,11 @@
 //! playlist goes up and the video is marked `playable`. The final pass, after ffmpeg exits,
 //! turns every playlist into a VOD playlist (`#EXT-X-PLAYLIST-TYPE:VOD`, `#EXT-X-ENDLIST`)
 //! cached for long.
+//!
+//! A ladder job (see `job`) runs the whole ladder again, copy included, so that ffmpeg cuts
+//! every rung at the same instants and names every codec; the renditions already in storage
+//! are deleted locally instead of uploaded, and its master playlist, listing every rung, goes
+//! up only at the end, when every playlist it lists is final.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +35,17 @@ pub enum PublishError {
     Io(#[from] std::io::Error),
 }
 
+/// When the master playlist goes up, and how long it may be cached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Master {
+    /// As soon as every rendition has a segment (the video becomes playable); final.
+    Complete,
+    /// Likewise, but a ladder job will add renditions to it: cached briefly.
+    Partial,
+    /// After the last pass only: it adds renditions to a video already being watched.
+    Extended,
+}
+
 /// What one pass achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
@@ -48,7 +64,12 @@ pub struct Publisher<'a> {
     out_dir: PathBuf,
     renditions: Vec<RenditionPlan>,
     frame_rate: Option<f64>,
-    uploaded: HashSet<String>,
+    master: Master,
+    /// Renditions an earlier job put in storage: their files are deleted, not uploaded.
+    already_published: HashSet<String>,
+    /// Files uploaded or (for `already_published`) deleted.
+    handled: HashSet<String>,
+    files_uploaded: usize,
     /// The playlist text last uploaded, by rendition, so unchanged ones are not sent again.
     playlists: HashMap<String, String>,
     master_published: bool,
@@ -68,21 +89,36 @@ impl<'a> Publisher<'a> {
             out_dir: out_dir.to_path_buf(),
             renditions: renditions.to_vec(),
             frame_rate,
-            uploaded: HashSet::new(),
+            master: Master::Complete,
+            already_published: HashSet::new(),
+            handled: HashSet::new(),
+            files_uploaded: 0,
             playlists: HashMap::new(),
             master_published: false,
         }
     }
 
+    pub fn with_master(mut self, master: Master) -> Self {
+        self.master = master;
+        self
+    }
+
+    /// These renditions are in storage already (the copied top rung, for a ladder job).
+    pub fn already_published(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.already_published.extend(names);
+        self
+    }
+
     /// How many files (segments, init segments) have been uploaded so far.
     pub fn files_uploaded(&self) -> usize {
-        self.uploaded.len()
+        self.files_uploaded
     }
 
     /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
     pub async fn pass(&mut self, last: bool) -> Result<Published, PublishError> {
         let mut every_rendition_started = true;
         for rendition in self.renditions.clone() {
+            let skipped = self.already_published.contains(&rendition.name);
             let dir = self.out_dir.join(&rendition.name);
             let text = match tokio::fs::read_to_string(dir.join("index.m3u8")).await {
                 Ok(text) => text,
@@ -96,14 +132,23 @@ impl<'a> Publisher<'a> {
             let segments = listed.iter().filter(|f| !f.is_init).count();
             for file in listed {
                 let key = format!("{}/{}", rendition.name, file.name);
-                if self.uploaded.contains(&key) {
+                if self.handled.contains(&key) {
                     continue;
                 }
-                move_to_storage(self.storage, &self.prefix, &key, &dir.join(&file.name)).await?;
-                self.uploaded.insert(key);
+                let path = dir.join(&file.name);
+                if skipped {
+                    tokio::fs::remove_file(&path).await?;
+                } else {
+                    move_to_storage(self.storage, &self.prefix, &key, &path).await?;
+                    self.files_uploaded += 1;
+                }
+                self.handled.insert(key);
             }
             if segments == 0 {
                 every_rendition_started = false;
+                continue;
+            }
+            if skipped {
                 continue;
             }
             let (text, cache) = if last {
@@ -126,9 +171,13 @@ impl<'a> Publisher<'a> {
         if self.master_published {
             return Ok(Published::Playable);
         }
-        if !every_rendition_started {
+        if !every_rendition_started || (self.master == Master::Extended && !last) {
             return Ok(Published::NotYet);
         }
+        let cache = match self.master {
+            Master::Partial => LIVE_PLAYLIST_CACHE,
+            Master::Complete | Master::Extended => FINAL_PLAYLIST_CACHE,
+        };
         let codecs = read_codecs(&self.out_dir.join("master.m3u8")).await;
         let master = master_playlist(&self.renditions, &codecs, self.frame_rate);
         self.storage
@@ -136,7 +185,7 @@ impl<'a> Publisher<'a> {
                 &format!("{}master.m3u8", self.prefix),
                 master.into_bytes(),
                 PLAYLIST_TYPE,
-                FINAL_PLAYLIST_CACHE,
+                cache,
             )
             .await?;
         self.master_published = true;

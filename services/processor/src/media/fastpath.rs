@@ -16,6 +16,13 @@ pub const MAX_KEYFRAME_GAP_S: f64 = hls::SEGMENT_SECONDS as f64 / 2.0;
 /// How much of the source is read to judge its keyframe spacing.
 const SAMPLE_S: u32 = 120;
 
+/// The copied rendition copies the audio too when it is AAC in stereo or mono: encoding a
+/// long source's audio would cost more than copying its video (60 s of audio takes ~1.5 s to
+/// encode here, the copy ~0.2 s for both streams).
+pub fn audio_copyable(probe: &Probe) -> bool {
+    probe.audio_codec.as_deref() == Some("aac") && probe.audio_channels.is_some_and(|c| c <= 2)
+}
+
 /// Why the source cannot be copied, or `None` when it can.
 pub fn refusal(probe: &Probe, keyframe_gap_s: Option<f64>) -> Option<String> {
     let pix_fmt = probe.pix_fmt.as_deref().unwrap_or("unknown");
@@ -90,7 +97,9 @@ mod tests {
     use super::super::hls::{plan, transcode};
     use super::super::ladder::Ladder;
     use super::super::probe::probe;
-    use super::super::test_support::{keyframe_times, make_encoded, sample_probe, video_md5};
+    use super::super::test_support::{
+        audio_md5, keyframe_times, make_encoded, sample_probe, video_md5,
+    };
     use super::*;
     use vodnest_testkit::clip::{AAC, GOP_2S, VP9_OPUS, X264};
 
@@ -132,10 +141,14 @@ mod tests {
         )
         .await
         .expect("transcode");
-        // Copied: the very same H.264 bitstream.
+        // Copied: the very same H.264 and AAC bitstreams.
         let source = video_md5(&input).await;
         assert!(source.starts_with("MD5="), "{source:?}");
         assert_eq!(video_md5(&out.join("360p/index.m3u8")).await, source);
+        let sound = audio_md5(&input).await;
+        assert!(sound.starts_with("MD5="), "{sound:?}");
+        assert_eq!(audio_md5(&out.join("360p/index.m3u8")).await, sound);
+        assert_ne!(audio_md5(&out.join("240p/index.m3u8")).await, sound);
         // The encoded rung has its keyframes where the source has them.
         let top = keyframe_times(&out.join("360p/index.m3u8")).await;
         assert!(top.len() >= 4, "{top:?}");
@@ -217,6 +230,12 @@ mod tests {
             ..good.clone()
         };
         assert!(refusal(&opus, Some(2.0)).is_some());
+        assert!(audio_copyable(&good));
+        let surround = Probe {
+            audio_channels: Some(6),
+            ..good.clone()
+        };
+        assert!(refusal(&surround, Some(2.0)).is_none() && !audio_copyable(&surround));
         let silent = Probe {
             has_audio: false,
             audio_codec: None,

@@ -11,7 +11,7 @@ use vodnest_core::domain::Rendition;
 
 use super::ladder::Ladder;
 use super::probe::Probe;
-use super::{MediaError, Source, process};
+use super::{MediaError, Source, fastpath, process};
 
 pub const SEGMENT_SECONDS: u32 = 6;
 pub const KEYFRAME_SECONDS: u32 = 2;
@@ -208,27 +208,29 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
                 &format!("-flags:v:{i}"),
                 "+cgop",
             ]);
+            // Beside a copy, no B-frames: their encoder delay would shift every output's
+            // timestamps, and the copy published alone by the transcode job (see `job`) would
+            // no longer line up with the rungs its ladder job encodes.
+            if copying {
+                push(&[&format!("-bf:v:{i}"), "0"]);
+            }
         }
         if probe.has_audio {
+            // Every rendition carries its own audio stream: audio stream i goes with video i.
             push(&["-map", "0:a:0"]);
+            if r.copy && fastpath::audio_copyable(probe) {
+                push(&[&format!("-c:a:{i}"), "copy"]);
+            } else {
+                push(&[&format!("-c:a:{i}"), "aac"]);
+                push(&[&format!("-b:a:{i}"), &AUDIO_BITRATE.to_string()]);
+                push(&[&format!("-ac:a:{i}"), "2", &format!("-ar:a:{i}"), "48000"]);
+            }
             stream_map.push(format!("v:{i},a:{i},name:{}", r.name));
         } else {
             stream_map.push(format!("v:{i},name:{}", r.name));
         }
     }
 
-    if probe.has_audio {
-        push(&[
-            "-c:a",
-            "aac",
-            "-b:a",
-            &AUDIO_BITRATE.to_string(),
-            "-ac",
-            "2",
-            "-ar",
-            "48000",
-        ]);
-    }
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
     push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
     // EVENT playlists that list a segment only once it is closed: the publisher uploads them

@@ -24,6 +24,7 @@ pub struct Probe {
     pub video_bitrate: Option<u64>,
     pub has_audio: bool,
     pub audio_codec: Option<String>,
+    pub audio_channels: Option<u32>,
     pub rotation: i32,
 }
 
@@ -51,6 +52,7 @@ struct Stream {
     avg_frame_rate: Option<String>,
     duration: Option<String>,
     bit_rate: Option<String>,
+    channels: Option<u32>,
     #[serde(default)]
     tags: Tags,
     #[serde(default)]
@@ -174,6 +176,7 @@ pub(crate) fn parse(json: &str) -> Result<Probe, MediaError> {
             .and_then(|b| b.parse().ok()),
         has_audio: audio.is_some(),
         audio_codec: audio.and_then(|a| a.codec_name.clone()),
+        audio_channels: audio.and_then(|a| a.channels),
         rotation,
     })
 }

@@ -19,6 +19,7 @@ pub fn sample_probe(duration_s: f64, width: u32, height: u32) -> Probe {
         video_bitrate: Some(2_000_000),
         has_audio: true,
         audio_codec: Some("aac".into()),
+        audio_channels: Some(2),
         rotation: 0,
     }
 }
@@ -69,6 +70,15 @@ pub async fn make_encoded(path: &Path, seconds: u32, video_args: &[&str]) {
 
 /// The MD5 of a file or playlist's video bitstream, to tell a copy from a re-encode.
 pub async fn video_md5(path: &Path) -> String {
+    stream_md5(path, "0:v:0").await
+}
+
+/// The MD5 of a file or playlist's first audio stream.
+pub async fn audio_md5(path: &Path) -> String {
+    stream_md5(path, "0:a:0").await
+}
+
+async fn stream_md5(path: &Path, stream: &str) -> String {
     let mut command = Command::new("ffmpeg");
     command.args(["-hide_banner", "-loglevel", "error", "-nostdin"]);
     // An HLS playlist names fMP4 init segments the demuxer would otherwise refuse.
@@ -78,7 +88,7 @@ pub async fn video_md5(path: &Path) -> String {
     let output = command
         .arg("-i")
         .arg(path)
-        .args(["-map", "0:v:0", "-c", "copy", "-f", "md5", "-"])
+        .args(["-map", stream, "-c", "copy", "-f", "md5", "-"])
         .output()
         .await
         .expect("ffmpeg runs");
