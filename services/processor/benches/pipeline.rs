@@ -27,7 +27,8 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::storage::Storage;
 use vodnest_processor::media::ladder::Ladder;
-use vodnest_processor::media::{Source, fastpath, hls, probe};
+use vodnest_processor::media::{Source, fastpath, hls, probe, process};
+use vodnest_processor::publish::local_bytes;
 use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 
 /// What one processed source cost.
@@ -75,24 +76,6 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            match entry.metadata() {
-                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
-                Ok(meta) => total += meta.len(),
-                Err(_) => {}
-            }
-        }
-    }
-    total
-}
-
 /// Stages `source`, runs a fresh processor process until the video is ready, and measures.
 async fn process_once(
     db: &TestDatabase,
@@ -124,7 +107,7 @@ async fn process_once(
         );
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
-                disk_peak.fetch_max(dir_bytes(&dir), Ordering::Relaxed);
+                disk_peak.fetch_max(local_bytes(&dir).await, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
@@ -212,8 +195,7 @@ async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> 
         &probed,
         &plan,
         |_| {},
-        &CancellationToken::new(),
-        Duration::from_secs(3600),
+        process::Control::new(&CancellationToken::new(), Duration::from_secs(3600)),
     )
     .await?;
     Ok(started.elapsed().as_secs_f64())

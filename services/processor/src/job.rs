@@ -14,15 +14,22 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use vodnest_core::domain::Rendition;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
 use crate::config::ProcessorConfig;
-use crate::media::{self, MediaError, fastpath, hls, probe, storyboard};
-use crate::publish::{Master, PublishError, Published, Publisher, move_to_storage};
+use crate::media::{self, MediaError, fastpath, hls, probe, process, storyboard};
+use crate::publish::{Master, PublishError, Published, Publisher, local_bytes, move_to_storage};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// Until the video is playable, its first segments are looked for this often.
+const PUBLISH_FIRST_EVERY: Duration = Duration::from_millis(200);
+/// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this: a copy
+/// writes far faster than storage takes it, and the disk must not hold the whole video.
+const MAX_BACKLOG_BYTES: u64 = 64 << 20;
+const BACKLOG_CHECK_EVERY: Duration = Duration::from_millis(100);
 /// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
 const SOURCE_URL_SLACK: Duration = Duration::from_secs(3600);
 
@@ -343,6 +350,7 @@ async fn process(
     )
     .with_master(work.master)
     .already_published(work.already_published.iter().cloned());
+    let (pause, paused) = watch::channel(false);
     let transcode = hls::transcode(
         &input,
         &out_dir,
@@ -351,19 +359,10 @@ async fn process(
         move |fraction| {
             progress_tx.send_replace(fraction);
         },
-        cancel,
-        ctx.config.transcode_timeout(),
+        process::Control::new(cancel, ctx.config.transcode_timeout()).pausable(paused),
     );
-    tokio::pin!(transcode);
-    // Publish what ffmpeg has closed every second while it goes on.
-    let mut tick = tokio::time::interval(PUBLISH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let renditions = loop {
-        tokio::select! {
-            result = &mut transcode => break result,
-            _ = tick.tick() => publish(ctx, id, &mut publisher, false).await?,
-        }
-    };
+    let renditions =
+        publish_while_encoding(ctx, id, &mut publisher, &out_dir, transcode, &pause).await;
     if let Some(reporter) = reporter {
         reporter.abort();
     }
@@ -449,18 +448,77 @@ async fn storyboard(
     }
 }
 
+/// Runs `encoding` while publishing what it has closed so far, and holds it (paused) whenever
+/// its output outruns the uploads.
+async fn publish_while_encoding(
+    ctx: &JobContext,
+    id: uuid::Uuid,
+    publisher: &mut Publisher<'_>,
+    out_dir: &std::path::Path,
+    encoding: impl Future<Output = Result<Vec<Rendition>, MediaError>>,
+    pause: &watch::Sender<bool>,
+) -> Result<Vec<Rendition>, JobError> {
+    let finished = CancellationToken::new();
+    let encode = async {
+        let result = encoding.await;
+        finished.cancel();
+        result.map_err(JobError::from)
+    };
+    let publishing = async {
+        let mut playable = false;
+        loop {
+            // A paused ffmpeg waits for this pass: no sleeping then.
+            if !*pause.borrow() {
+                let wait = if playable {
+                    PUBLISH_EVERY
+                } else {
+                    PUBLISH_FIRST_EVERY
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = finished.cancelled() => return Ok(()),
+                }
+            }
+            playable |= publish(ctx, id, publisher, false).await?;
+            // Everything ffmpeg closed is uploaded: it may go on.
+            pause.send_replace(false);
+        }
+    };
+    let watching = async {
+        loop {
+            tokio::time::sleep(BACKLOG_CHECK_EVERY).await;
+            if !*pause.borrow() && local_bytes(out_dir).await > MAX_BACKLOG_BYTES {
+                pause.send_replace(true);
+            }
+        }
+    };
+    let publishing = async {
+        tokio::select! {
+            done = publishing => done,
+            never = watching => match never {},
+        }
+    };
+    let (renditions, ()) = tokio::try_join!(encode, publishing)?;
+    Ok(renditions)
+}
+
 /// One publishing pass; the pass that puts the master playlist up makes the video playable.
+/// Returns whether the video is playable.
 async fn publish(
     ctx: &JobContext,
     id: uuid::Uuid,
     publisher: &mut Publisher<'_>,
     last: bool,
-) -> Result<(), JobError> {
-    if publisher.pass(last).await? == Published::BecamePlayable {
-        videos::mark_playable(&ctx.pool, id).await?;
-        tracing::info!("playable");
-    }
-    Ok(())
+) -> Result<bool, JobError> {
+    Ok(match publisher.pass(last).await? {
+        Published::BecamePlayable => {
+            videos::mark_playable(&ctx.pool, id).await?;
+            tracing::info!("playable");
+            true
+        }
+        Published::Playable => true,
+        Published::NotYet => false,
+    })
 }
 
 /// Uploads the storyboard's sheets, then its track (which names them), and records it.

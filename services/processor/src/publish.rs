@@ -9,6 +9,10 @@
 //! turns every playlist into a VOD playlist (`#EXT-X-PLAYLIST-TYPE:VOD`, `#EXT-X-ENDLIST`)
 //! cached for long.
 //!
+//! Until the video is playable, a pass uploads only the first segment of each rendition (and a
+//! playlist cut after it) before the master playlist: a fast source (a copy runs hundreds of
+//! times realtime) must not make players wait for a long backlog of segments.
+//!
 //! A ladder job (see `job`) runs the whole ladder again, copy included, so that ffmpeg cuts
 //! every rung at the same instants and names every codec; the renditions already in storage
 //! are deleted locally instead of uploaded, and its master playlist, listing every rung, goes
@@ -117,6 +121,8 @@ impl<'a> Publisher<'a> {
     /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
     pub async fn pass(&mut self, last: bool) -> Result<Published, PublishError> {
         let mut every_rendition_started = true;
+        // Playable first: the first segment of each rendition, then the master.
+        let first_only = !last && !self.master_published && self.master != Master::Extended;
         for rendition in self.renditions.clone() {
             let skipped = self.already_published.contains(&rendition.name);
             let dir = self.out_dir.join(&rendition.name);
@@ -128,7 +134,14 @@ impl<'a> Publisher<'a> {
                 }
                 Err(err) => return Err(err.into()),
             };
-            let listed = listed_files(&text);
+            let mut listed = listed_files(&text);
+            let cut = first_only
+                .then(|| listed.iter().position(|f| !f.is_init))
+                .flatten()
+                .filter(|first| first + 1 < listed.len());
+            if let Some(first) = cut {
+                listed.truncate(first + 1);
+            }
             let segments = listed.iter().filter(|f| !f.is_init).count();
             for file in listed {
                 let key = format!("{}/{}", rendition.name, file.name);
@@ -153,6 +166,8 @@ impl<'a> Publisher<'a> {
             }
             let (text, cache) = if last {
                 (finalize(&text), FINAL_PLAYLIST_CACHE)
+            } else if cut.is_some() {
+                (through_first_segment(&text), LIVE_PLAYLIST_CACHE)
             } else {
                 (text, LIVE_PLAYLIST_CACHE)
             };
@@ -191,6 +206,25 @@ impl<'a> Publisher<'a> {
         self.master_published = true;
         Ok(Published::BecamePlayable)
     }
+}
+
+/// Bytes under `dir` (ffmpeg's output not uploaded yet); unreadable entries count as nothing.
+pub async fn local_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(mut entries) = tokio::fs::read_dir(&current).await else {
+            continue;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            match entry.metadata().await {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }
 
 /// Uploads a local output file to `{prefix}{key}` with the headers its name calls for, then
@@ -244,6 +278,20 @@ fn attribute<'t>(list: &'t str, name: &str) -> Option<&'t str> {
         Some(quoted) => quoted.split('"').next(),
         None => rest.split(',').next(),
     }
+}
+
+/// The playlist cut after its first media segment.
+fn through_first_segment(playlist: &str) -> String {
+    let mut out = String::new();
+    for line in playlist.lines() {
+        out.push_str(line);
+        out.push('\n');
+        let line = line.trim();
+        if !line.is_empty() && !line.starts_with('#') {
+            break;
+        }
+    }
+    out
 }
 
 /// The playlist as a finished VOD playlist.
@@ -344,6 +392,14 @@ mod tests {
                 ("seg_00001.m4s".to_owned(), false)
             ]
         );
+    }
+
+    #[test]
+    fn a_playlist_cut_after_its_first_segment() {
+        let cut = through_first_segment(EVENT);
+        assert!(cut.ends_with("#EXTINF:6.000000,\nseg_00000.m4s\n"), "{cut}");
+        assert!(cut.contains("#EXT-X-MAP:URI=\"init_0.mp4\""));
+        assert!(!cut.contains("seg_00001"));
     }
 
     #[test]

@@ -136,8 +136,7 @@ mod tests {
             &probed,
             &plans,
             |_| {},
-            &CancellationToken::new(),
-            Duration::from_secs(120),
+            process::Control::new(&CancellationToken::new(), Duration::from_secs(120)),
         )
         .await
         .expect("transcode");

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
-use tokio_util::sync::CancellationToken;
 use vodnest_core::domain::Rendition;
 
 use super::ladder::Ladder;
@@ -258,8 +257,7 @@ pub async fn transcode(
     probe: &Probe,
     plan: &[RenditionPlan],
     mut on_progress: impl FnMut(f64) + Send,
-    cancel: &CancellationToken,
-    timeout: Duration,
+    control: process::Control<'_>,
 ) -> Result<Vec<Rendition>, MediaError> {
     let mut command = Command::new("ffmpeg");
     command
@@ -268,7 +266,7 @@ pub async fn transcode(
         .args(output_args(probe, plan, out_dir));
     let duration_us = probe.duration_s * 1_000_000.0;
     let mut last_report: Option<Instant> = None;
-    process::run(command, "ffmpeg", timeout, cancel, false, |line| {
+    process::run_with(command, "ffmpeg", control, false, |line| {
         let Some(fraction) = progress_fraction(line, duration_us) else {
             return;
         };
@@ -310,6 +308,7 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
 mod tests {
     use super::super::test_support::{keyframe_times, make_clip, sample_probe};
     use super::*;
+    use tokio_util::sync::CancellationToken;
 
     fn source(width: u32, height: u32) -> Probe {
         sample_probe(10.0, width, height)
@@ -446,8 +445,7 @@ mod tests {
                 &probed,
                 &plans,
                 |f| seen.push(f),
-                &CancellationToken::new(),
-                Duration::from_secs(120),
+                process::Control::new(&CancellationToken::new(), Duration::from_secs(120)),
             )
             .await
             .expect("transcode");

@@ -1,13 +1,18 @@
 //! Running ffprobe/ffmpeg: the child dies with its future (`kill_on_drop`), on timeout and on
 //! cancellation; stdout is handed over line by line while it runs (ffmpeg's `-progress`), and
-//! the last lines of stderr are kept for the error message.
+//! the last lines of stderr are kept for the error message. A run can be paused (SIGSTOP) and
+//! resumed (SIGCONT) from outside: the publisher does so when ffmpeg writes output faster than
+//! it can be uploaded, so the disk holds a bounded backlog.
 
 use std::collections::VecDeque;
 use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::MediaError;
@@ -21,16 +26,63 @@ pub struct Finished {
     pub stdout: String,
 }
 
+/// How a run ends early or waits, from outside.
+#[derive(Debug, Clone)]
+pub struct Control<'a> {
+    pub cancel: &'a CancellationToken,
+    pub timeout: Duration,
+    /// While true, the child is stopped.
+    pub pause: Option<watch::Receiver<bool>>,
+}
+
+impl<'a> Control<'a> {
+    pub fn new(cancel: &'a CancellationToken, timeout: Duration) -> Self {
+        Self {
+            cancel,
+            timeout,
+            pause: None,
+        }
+    }
+
+    pub fn pausable(mut self, pause: watch::Receiver<bool>) -> Self {
+        self.pause = Some(pause);
+        self
+    }
+}
+
 /// Runs `command` to completion. `on_line` sees each stdout line as it comes; stdout is also
 /// returned whole when `keep_stdout` is set (ffprobe's JSON).
 pub async fn run(
-    mut command: Command,
+    command: Command,
     what: &str,
     timeout: Duration,
     cancel: &CancellationToken,
     keep_stdout: bool,
+    on_line: impl FnMut(&str) + Send,
+) -> Result<Finished, MediaError> {
+    run_with(
+        command,
+        what,
+        Control::new(cancel, timeout),
+        keep_stdout,
+        on_line,
+    )
+    .await
+}
+
+/// [`run`], pausable.
+pub async fn run_with(
+    mut command: Command,
+    what: &str,
+    control: Control<'_>,
+    keep_stdout: bool,
     mut on_line: impl FnMut(&str) + Send,
 ) -> Result<Finished, MediaError> {
+    let Control {
+        cancel,
+        timeout,
+        pause,
+    } = control;
     command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -40,6 +92,10 @@ pub async fn run(
         what: what.to_owned(),
         source,
     })?;
+    let pid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let stderr_task = tokio::spawn(async move {
@@ -69,8 +125,29 @@ pub async fn run(
         (kept, status)
     };
 
+    // Signals go only while the child is ours to wait for: its pid cannot have been reused.
+    let pausing = async {
+        if let (Some(mut pause), Some(pid)) = (pause, pid) {
+            while pause.changed().await.is_ok() {
+                let paused = *pause.borrow_and_update();
+                let signal = if paused {
+                    Signal::SIGSTOP
+                } else {
+                    Signal::SIGCONT
+                };
+                if let Err(err) = kill(pid, signal) {
+                    tracing::warn!(error = %err, paused, "cannot pause or resume {what}");
+                }
+            }
+            // Whoever paused it is gone: never leave it stopped.
+            let _ = kill(pid, Signal::SIGCONT);
+        }
+        std::future::pending::<std::convert::Infallible>().await
+    };
+
     let (kept, status) = tokio::select! {
         done = run => done,
+        never = pausing => match never {},
         _ = tokio::time::sleep(timeout) => {
             return Err(MediaError::Timeout { what: what.to_owned(), after: timeout });
         }
@@ -145,6 +222,37 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("line50"), "{text}");
         assert!(!text.contains("line20\n"), "only the tail is kept: {text}");
+    }
+
+    #[tokio::test]
+    async fn a_paused_child_stops_until_resumed() {
+        let cancel = CancellationToken::new();
+        let (pause, paused) = watch::channel(false);
+        let seen = std::sync::Mutex::new(Vec::<std::time::Instant>::new());
+        // Counts quickly; paused for 600 ms once it has printed its third line.
+        let running = run_with(
+            sh("i=0; while [ $i -lt 30 ]; do echo $i; i=$((i+1)); sleep 0.02; done"),
+            "sh",
+            Control::new(&cancel, Duration::from_secs(10)).pausable(paused),
+            false,
+            |_| {
+                let mut seen = seen.lock().expect("lock");
+                seen.push(std::time::Instant::now());
+                if seen.len() == 3 {
+                    pause.send_replace(true);
+                }
+            },
+        );
+        let resume = async {
+            tokio::time::sleep(Duration::from_millis(600)).await;
+            pause.send_replace(false);
+        };
+        let (done, ()) = tokio::join!(running, resume);
+        done.expect("runs to the end once resumed");
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen.len(), 30);
+        let longest = seen.windows(2).map(|w| w[1] - w[0]).max().expect("gaps");
+        assert!(longest >= Duration::from_millis(300), "{longest:?}");
     }
 
     #[tokio::test]
