@@ -26,10 +26,11 @@ use crate::publish::{Master, PublishError, Published, Publisher, local_bytes, mo
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// Until the video is playable, its first segments are looked for this often.
 const PUBLISH_FIRST_EVERY: Duration = Duration::from_millis(200);
-/// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this: a copy
-/// writes far faster than storage takes it, and the disk must not hold the whole video.
-const MAX_BACKLOG_BYTES: u64 = 64 << 20;
-const BACKLOG_CHECK_EVERY: Duration = Duration::from_millis(100);
+/// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this (a few
+/// segments): a copy writes far faster than storage takes it, and the disk must not hold the
+/// whole video.
+const MAX_BACKLOG_BYTES: u64 = 16 << 20;
+const BACKLOG_CHECK_EVERY: Duration = Duration::from_millis(50);
 /// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
 const SOURCE_URL_SLACK: Duration = Duration::from_secs(3600);
 
@@ -323,68 +324,59 @@ async fn process(
         JobKind::Ladder => Work::ladder(hls::plan(&probed, &ctx.config.ladder, true)),
     };
 
-    if work.extras {
-        poster(
-            ctx,
-            id,
-            &input,
-            &scratch.path().join("poster.jpg"),
-            &probed,
-            cancel,
+    // The poster and the seek previews are made beside the encode: they decode one frame and
+    // the keyframes, and mostly wait on range reads of the source.
+    let extras = async {
+        if work.extras {
+            let poster_path = scratch.path().join("poster.jpg");
+            poster(ctx, id, &input, &poster_path, &probed, cancel).await?;
+            let sheets = scratch.path().join(storyboard::DIR);
+            storyboard(ctx, id, &input, &sheets, &probed, cancel).await?;
+        }
+        Ok::<(), JobError>(())
+    };
+    let encoding = async {
+        if transcoding {
+            videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
+        }
+        let (progress_tx, progress_rx) = watch::channel(0.0f64);
+        let reporter =
+            transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx)));
+        let mut publisher = Publisher::new(
+            &ctx.storage,
+            media_prefix(id),
+            &out_dir,
+            &work.plan,
+            hls::output_frame_rate(&probed),
         )
-        .await?;
-    }
-
-    if transcoding {
-        videos::set_progress(&ctx.pool, id, "transcoding", 0.1).await?;
-    }
-    let (progress_tx, progress_rx) = watch::channel(0.0f64);
-    let reporter =
-        transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), id, progress_rx)));
-    let mut publisher = Publisher::new(
-        &ctx.storage,
-        media_prefix(id),
-        &out_dir,
-        &work.plan,
-        hls::output_frame_rate(&probed),
-    )
-    .with_master(work.master)
-    .already_published(work.already_published.iter().cloned());
-    let (pause, paused) = watch::channel(false);
-    let transcode = hls::transcode(
-        &input,
-        &out_dir,
-        &probed,
-        &work.plan,
-        move |fraction| {
-            progress_tx.send_replace(fraction);
-        },
-        process::Control::new(cancel, ctx.config.transcode_timeout()).pausable(paused),
-    );
-    let renditions =
-        publish_while_encoding(ctx, id, &mut publisher, &out_dir, transcode, &pause).await;
-    if let Some(reporter) = reporter {
-        reporter.abort();
-    }
-    let mut renditions = renditions?;
-    renditions.truncate(work.listed);
-    if transcoding {
-        videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
-    }
-    publish(ctx, id, &mut publisher, true).await?;
-    if work.extras {
-        // Already playable; the seek previews come last, from keyframes only (cheap).
-        storyboard(
-            ctx,
-            id,
+        .with_master(work.master)
+        .already_published(work.already_published.iter().cloned());
+        let (pause, paused) = watch::channel(false);
+        let transcode = hls::transcode(
             &input,
-            &scratch.path().join(storyboard::DIR),
+            &out_dir,
             &probed,
-            cancel,
-        )
-        .await?;
-    }
-    tracing::info!(files = publisher.files_uploaded(), "output published");
+            &work.plan,
+            move |fraction| {
+                progress_tx.send_replace(fraction);
+            },
+            process::Control::new(cancel, ctx.config.transcode_timeout()).pausable(paused),
+        );
+        let renditions =
+            publish_while_encoding(ctx, id, &mut publisher, &out_dir, transcode, &pause).await;
+        if let Some(reporter) = reporter {
+            reporter.abort();
+        }
+        let mut renditions = renditions?;
+        renditions.truncate(work.listed);
+        if transcoding {
+            videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
+        }
+        publish(ctx, id, &mut publisher, true).await?;
+        tracing::info!(files = publisher.files_uploaded(), "output published");
+        Ok::<_, JobError>(renditions)
+    };
+    let (renditions, ()) = tokio::try_join!(encoding, extras)?;
     Ok(Done {
         facts: facts(&probed, renditions),
         follow_up: work.follow_up,

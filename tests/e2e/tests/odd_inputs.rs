@@ -60,6 +60,9 @@ async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
     let out = add("vp9.webm", Expect::Ready);
     clip::make(&out, 4, LANDSCAPE, true, &clip::VP9_OPUS).await?;
 
+    let out = add("av1.mp4", Expect::Ready);
+    clip::make(&out, 4, LANDSCAPE, true, &clip::AV1_AAC).await?;
+
     let out = add("quicktime.mov", Expect::Ready);
     clip::make(&out, 4, LANDSCAPE, true, &x264_aac).await?;
 

@@ -23,6 +23,9 @@ pub const GOP_2S: [&str; 2] = ["-g", "60"];
 /// AAC audio.
 pub const AAC: [&str; 2] = ["-c:a", "aac"];
 
+/// AV1 at SVT-AV1's fastest preset, with AAC audio.
+pub const AV1_AAC: [&str; 6] = ["-c:v", "libsvtav1", "-preset", "12", "-c:a", "aac"];
+
 /// VP9 at libvpx's fastest realtime settings, with Opus audio (for a `.webm`).
 pub const VP9_OPUS: [&str; 8] = [
     "-c:v",

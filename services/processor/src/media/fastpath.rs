@@ -101,7 +101,7 @@ mod tests {
         audio_md5, keyframe_times, make_encoded, sample_probe, video_md5,
     };
     use super::*;
-    use vodnest_testkit::clip::{AAC, GOP_2S, VP9_OPUS, X264};
+    use vodnest_testkit::clip::{AAC, AV1_AAC, GOP_2S, VP9_OPUS, X264};
 
     async fn probe_and_gap(path: &std::path::Path) -> (Probe, Option<f64>) {
         let path = &Source::File(path.to_path_buf());
@@ -155,9 +155,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hevc_vp9_and_sparse_keyframes_are_transcoded() {
+    async fn hevc_vp9_av1_and_sparse_keyframes_are_transcoded() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let cases: [(&str, &[&str], &str); 3] = [
+        let cases: [(&str, &[&str], &str); 4] = [
             (
                 "hevc.mp4",
                 &[
@@ -173,6 +173,7 @@ mod tests {
                 "hevc",
             ),
             ("vp9.webm", &VP9_OPUS, "vp9"),
+            ("av1.mp4", &AV1_AAC, "av1"),
             (
                 "sparse.mp4",
                 &[
