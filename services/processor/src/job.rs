@@ -235,16 +235,12 @@ async fn heartbeat(ctx: Arc<JobContext>, job: ClaimedJob, lost: CancellationToke
 
 /// What this job's ffmpeg run writes and publishes.
 struct Work {
-    /// Every rendition ffmpeg writes.
+    /// Every rendition ffmpeg writes (and the video lists once this job succeeds).
     plan: Vec<hls::RenditionPlan>,
     /// The ones already in storage (a ladder job's copied top rung).
     already_published: Vec<String>,
-    master: Master,
-    /// Poster and storyboard are made by the job that completes the ladder.
-    extras: bool,
+    /// A transcode job that published the copy alone leaves the ladder to this job.
     follow_up: Option<JobKind>,
-    /// The renditions the video lists once this job succeeds.
-    listed: usize,
 }
 
 impl Work {
@@ -258,15 +254,8 @@ impl Work {
             plan
         };
         Self {
-            listed: plan.len(),
             plan,
             already_published: Vec::new(),
-            master: if copied_first {
-                Master::Partial
-            } else {
-                Master::Complete
-            },
-            extras: !copied_first,
             follow_up: copied_first.then_some(JobKind::Ladder),
         }
     }
@@ -274,12 +263,24 @@ impl Work {
     /// A ladder job: the same plan as its transcode job's, the top rung now in storage.
     fn ladder(plan: Vec<hls::RenditionPlan>) -> Self {
         Self {
-            listed: plan.len(),
             already_published: plan.iter().take(1).map(|r| r.name.clone()).collect(),
             plan,
-            master: Master::Extended,
-            extras: true,
             follow_up: None,
+        }
+    }
+
+    /// The job that completes the ladder also makes the poster and the storyboard.
+    fn completes_ladder(&self) -> bool {
+        self.follow_up.is_none()
+    }
+
+    fn master(&self) -> Master {
+        if self.follow_up.is_some() {
+            Master::Partial
+        } else if self.already_published.is_empty() {
+            Master::Complete
+        } else {
+            Master::Extended
         }
     }
 }
@@ -327,7 +328,7 @@ async fn process(
     // The poster and the seek previews are made beside the encode: they decode one frame and
     // the keyframes, and mostly wait on range reads of the source.
     let extras = async {
-        if work.extras {
+        if work.completes_ladder() {
             let poster_path = scratch.path().join("poster.jpg");
             poster(ctx, id, &input, &poster_path, &probed, cancel).await?;
             let sheets = scratch.path().join(storyboard::DIR);
@@ -349,7 +350,7 @@ async fn process(
             &work.plan,
             hls::output_frame_rate(&probed),
         )
-        .with_master(work.master)
+        .with_master(work.master())
         .already_published(work.already_published.iter().cloned());
         let (pause, paused) = watch::channel(false);
         let transcode = hls::transcode(
@@ -367,8 +368,7 @@ async fn process(
         if let Some(reporter) = reporter {
             reporter.abort();
         }
-        let mut renditions = renditions?;
-        renditions.truncate(work.listed);
+        let renditions = renditions?;
         if transcoding {
             videos::set_progress(&ctx.pool, id, "finalizing", 0.95).await?;
         }
