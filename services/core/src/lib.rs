@@ -6,6 +6,7 @@
 //! - [`domain`]: videos, their status and the JSON shape the API returns.
 //! - [`videos`]: reads and writes of the `videos` table.
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
+//! - [`group_commit`]: one commit for the job successes a processor reports together.
 //! - [`events`]: the NOTIFY channels and their payloads.
 //! - [`auth`]: API tokens and browser sessions.
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
+pub mod group_commit;
 pub mod jobs;
 pub mod queue;
 pub mod shutdown;

@@ -22,6 +22,11 @@ pub enum QueueError {
     /// The job's lease was taken over by another attempt; this worker must stop.
     #[error("job {0} is no longer held by this attempt")]
     Fenced(Uuid),
+    /// The statement that recorded a group of successes failed (see `GroupCommit`).
+    #[error("database: {0}")]
+    Shared(Arc<sqlx::Error>),
+    #[error("the group commit task has stopped")]
+    GroupCommitGone,
 }
 
 /// What a job does (see migrations/0006_job_kind.sql).
@@ -85,31 +90,30 @@ pub struct Claimer {
     pub lease: Duration,
 }
 
-/// The claim, as CTEs ending in `claimed` (the job now held, if any). Parameters: `$1` the
-/// worker id, `$2` the lease in seconds, `$3` a job id never to claim (the one being finished
-/// in the same statement, or null). The statement defines a CTE `gate` before these: no row
-/// is claimed unless it has a row.
+/// The claim, as CTEs ending in `claimed` (the jobs now held). Parameters: `$1` the worker
+/// id, `$2` the lease in seconds, `$3` job ids never to claim (those being finished in the
+/// same statement), `$4` how many jobs to claim. The statement defines a CTE `gate` before
+/// these: no row is claimed unless it has a row.
 ///
 /// A `FOR UPDATE` that finds a row changed since its snapshot keeps the row locked even when
 /// the row no longer qualifies; a statement that both claims and then waits for a lock could
-/// deadlock against another doing the same. `gate` lets [`succeed_and_claim`] finish its own
-/// writes (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
+/// deadlock against another doing the same. `gate` lets [`succeed_all`] finish its own writes
+/// (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
 ///
-/// Two index probes instead of one OR: each stops at its first unlocked row, so a claim costs
-/// the same with ten queued jobs or a million. A job whose lease ran out goes first: it is the
+/// Two index probes instead of one OR: each stops after the rows it needs, so a claim costs
+/// the same with ten queued jobs or a million. Jobs whose lease ran out go first: they are the
 /// oldest work.
 macro_rules! claim_ctes {
     () => {
         "expired as ( \
              select id from jobs \
              where exists (select 1 from gate) and state = 'running' and lease_expires_at < now() \
-                 and attempt < max_attempts and id is distinct from $3 \
-             order by lease_expires_at limit 1 for update skip locked \
+                 and attempt < max_attempts and id <> all($3::uuid[]) \
+             order by lease_expires_at limit $4 for update skip locked \
          ), due as ( \
              select id from jobs \
              where exists (select 1 from gate) and state = 'queued' and run_at <= now() \
-                 and not exists (select 1 from expired) \
-             order by run_at limit 1 for update skip locked \
+             order by run_at limit $4 - (select count(*) from expired) for update skip locked \
          ), next as (select id from expired union all select id from due), \
          claimed as ( \
              update jobs j set \
@@ -138,7 +142,8 @@ pub async fn claim(
     ))
     .bind(worker_id)
     .bind(lease.as_secs_f64())
-    .bind(None::<Uuid>)
+    .bind(Vec::<Uuid>::new())
+    .bind(1_i64)
     .fetch_optional(pool)
     .await
 }
@@ -217,7 +222,7 @@ pub async fn succeed(
         .recorded_for(job)
 }
 
-/// What [`succeed_and_claim`] did.
+/// What [`succeed_all`] did for one success.
 #[derive(Debug)]
 pub struct Succeeded {
     /// False when the attempt was fenced off: another attempt owns the job.
@@ -233,10 +238,20 @@ impl Succeeded {
     }
 }
 
-/// Records a success and, with a `claimer`, claims the next job in the same statement: one
-/// round trip and one transaction per job on the queue's hot path instead of two. A
-/// `follow_up` job for the same video is enqueued by that statement too, so a crash can never
-/// leave a success without it.
+/// One job's success, as [`succeed_all`] records it.
+#[derive(Debug, Clone, Copy)]
+pub struct Success<'a> {
+    pub job: &'a ClaimedJob,
+    pub facts: &'a MediaFacts,
+    /// A job for the same video to enqueue with the success (a crash cannot part them).
+    pub follow_up: Option<JobKind>,
+    /// Claim a job in the same statement, to run next in this one's place.
+    pub claim_next: bool,
+}
+
+/// [`succeed_all`] for one job: with a `claimer`, the next job is claimed in the same
+/// statement, one round trip and one transaction per job on the queue's hot path instead of
+/// two.
 pub async fn succeed_and_claim(
     pool: &PgPool,
     job: &ClaimedJob,
@@ -244,61 +259,106 @@ pub async fn succeed_and_claim(
     follow_up: Option<JobKind>,
     claimer: Option<&Claimer>,
 ) -> Result<Succeeded, sqlx::Error> {
-    type Row = (
-        i64,
-        Option<Uuid>,
-        Option<Uuid>,
-        Option<i32>,
-        Option<i32>,
-        Option<String>,
-    );
-    let (recorded, id, video_id, attempt, max_attempts, kind): Row = sqlx::query_as(concat!(
-        "with done as ( \
-             update jobs set state = 'succeeded', lease_expires_at = null, finished_at = now() \
-             where id = $3 and attempt = $4 and state = 'running' \
-             returning video_id \
+    let success = Success {
+        job,
+        facts,
+        follow_up,
+        claim_next: claimer.is_some(),
+    };
+    let mut done = succeed_all(pool, &[success], claimer).await?;
+    done.pop()
+        .ok_or_else(|| sqlx::Error::Protocol("no outcome for the success".into()))
+}
+
+/// Records several successes in one statement (one commit: see `GroupCommit`), each fenced on
+/// its own, and claims a job for each that asks for one, as `claimer`. Every job and its video
+/// change together or not at all. The outcomes come in the order of `successes`.
+pub async fn succeed_all(
+    pool: &PgPool,
+    successes: &[Success<'_>],
+    claimer: Option<&Claimer>,
+) -> Result<Vec<Succeeded>, sqlx::Error> {
+    let wanted = match claimer {
+        Some(_) => successes.iter().filter(|s| s.claim_next).count(),
+        None => 0,
+    };
+    let renditions = successes
+        .iter()
+        .map(|s| serde_json::to_string(&s.facts.renditions))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| sqlx::Error::Encode(e.into()))?;
+    type Row = (bool, Uuid, Option<Uuid>, Option<i32>, Option<i32>, Option<String>);
+    let rows: Vec<Row> = sqlx::query_as(concat!(
+        "with input as ( \
+             select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[], \
+                 $9::text[], $10::text[], $11::uuid[]) \
+                 as t(id, attempt, duration_s, width, height, renditions, follow_up, follow_up_id) \
+         ), done as ( \
+             update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now() \
+             from input i where j.id = i.id and j.attempt = i.attempt and j.state = 'running' \
+             returning j.id, j.video_id \
          ), video as ( \
              update videos v set status = 'ready', stage = null, progress = 1, playable = true, \
-                 error = null, duration_s = $5, width = $6, height = $7, renditions = $8 \
-             from done where v.id = done.video_id \
-             returning v.id \
+                 error = null, duration_s = i.duration_s, width = i.width, height = i.height, \
+                 renditions = i.renditions::jsonb \
+             from done d join input i on i.id = d.id where v.id = d.video_id \
+             returning d.id \
          ), follow_up as ( \
-             insert into jobs (id, video_id, kind) select $10, video_id, $9 from done \
-             where $9::text is not null \
-         ), recorded as (select count(*) as n from video), \
-         gate as (select 1 from recorded where $1::text is not null), ",
+             insert into jobs (id, video_id, kind) \
+             select i.follow_up_id, d.video_id, i.follow_up from done d join input i on i.id = d.id \
+             where i.follow_up is not null \
+         ), gate as ( \
+             select 1 from (select count(*) from video) written where $1::text is not null \
+         ), ",
         claim_ctes!(),
-        " select (select n from recorded), c.id, c.video_id, c.attempt, c.max_attempts, c.kind \
-          from (select 1) one left join claimed c on true"
+        " select false, id, null, null, null, null from video \
+          union all \
+          select true, id, video_id, attempt, max_attempts, kind from claimed"
     ))
     .bind(claimer.map(|c| &*c.worker_id))
     .bind(claimer.map_or(0.0, |c| c.lease.as_secs_f64()))
-    .bind(job.id)
-    .bind(job.attempt)
-    .bind(facts.duration_s)
-    .bind(facts.width)
-    .bind(facts.height)
-    .bind(sqlx::types::Json(&facts.renditions))
-    .bind(follow_up.map(JobKind::as_str))
-    .bind(Uuid::now_v7())
-    .fetch_one(pool)
+    .bind(successes.iter().map(|s| s.job.id).collect::<Vec<_>>())
+    .bind(i64::try_from(wanted).unwrap_or(i64::MAX))
+    .bind(successes.iter().map(|s| s.job.attempt).collect::<Vec<_>>())
+    .bind(successes.iter().map(|s| s.facts.duration_s).collect::<Vec<_>>())
+    .bind(successes.iter().map(|s| s.facts.width).collect::<Vec<_>>())
+    .bind(successes.iter().map(|s| s.facts.height).collect::<Vec<_>>())
+    .bind(renditions)
+    .bind(successes.iter().map(|s| s.follow_up.map(JobKind::as_str)).collect::<Vec<_>>())
+    .bind(successes.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    .fetch_all(pool)
     .await?;
-    let next = match (id, video_id, attempt, max_attempts, kind) {
-        (Some(id), Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) => {
-            Some(ClaimedJob {
-                id,
-                video_id,
-                attempt,
-                max_attempts,
-                kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
-            })
+
+    let mut recorded = std::collections::HashSet::new();
+    let mut claimed = Vec::new();
+    for (is_claim, id, video_id, attempt, max_attempts, kind) in rows {
+        match (is_claim, video_id, attempt, max_attempts, kind) {
+            (true, Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) => {
+                claimed.push(ClaimedJob {
+                    id,
+                    video_id,
+                    attempt,
+                    max_attempts,
+                    kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
+                });
+            }
+            _ => {
+                recorded.insert(id);
+            }
         }
-        _ => None,
-    };
-    Ok(Succeeded {
-        recorded: recorded > 0,
-        next,
-    })
+    }
+    let mut claimed = claimed.into_iter();
+    Ok(successes
+        .iter()
+        .map(|s| Succeeded {
+            recorded: recorded.contains(&s.job.id),
+            next: if s.claim_next && claimer.is_some() {
+                claimed.next()
+            } else {
+                None
+            },
+        })
+        .collect())
 }
 
 /// What became of a failed attempt.

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::domain::Rendition;
+use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::videos::{self, MediaFacts, NewVideo};
 
@@ -93,6 +94,104 @@ async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
         done
     })
     .await;
+}
+
+/// One processor's slots share a group commit: successes reported together are recorded by one
+/// statement that also claims a job for each. Every job still completes exactly once.
+#[sqlx::test(migrations = "../../migrations")]
+async fn grouped_successes_complete_every_job_once(pool: PgPool) {
+    let group = GroupCommit::start(pool.clone());
+    let claimer = Claimer {
+        worker_id: "processor".into(),
+        lease: LEASE,
+    };
+    run_workers_to_the_end(pool, 1000, 16, move |pool, _slot| {
+        let (group, claimer) = (group.clone(), claimer.clone());
+        async move {
+            let mut done = Vec::new();
+            let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
+                .await
+                .expect("claim");
+            while let Some(job) = next {
+                let outcome = group
+                    .succeed_and_claim(&job, &MediaFacts::default(), None, Some(&claimer))
+                    .await
+                    .expect("no deadlock, no error");
+                assert!(outcome.recorded, "a claimed job is ours to finish");
+                done.push(job.id);
+                next = outcome.next;
+            }
+            done
+        }
+    })
+    .await;
+}
+
+/// In one statement each success is fenced on its own, and only those that ask claim a job.
+#[sqlx::test(migrations = "../../migrations")]
+async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
+    for _ in 0..4 {
+        queued_video(&pool).await;
+    }
+    let mut held = Vec::new();
+    for worker in ["a", "b", "c"] {
+        held.push(
+            queue::claim(&pool, worker, LEASE)
+                .await
+                .expect("claim")
+                .expect("a job"),
+        );
+    }
+    let taken_over = held[0].clone();
+    sqlx::query("update jobs set lease_expires_at = now() - interval '1 second' where id = $1")
+        .bind(taken_over.id)
+        .execute(&pool)
+        .await
+        .expect("expire one lease");
+    let owner = queue::claim(&pool, "owner", LEASE)
+        .await
+        .expect("claim")
+        .expect("an expired job goes first");
+    assert_eq!(owner.id, taken_over.id);
+
+    let facts = MediaFacts::default();
+    let success = |job, claim_next| queue::Success {
+        job,
+        facts: &facts,
+        follow_up: None,
+        claim_next,
+    };
+    let claimer = Claimer {
+        worker_id: "b".into(),
+        lease: LEASE,
+    };
+    let outcomes = queue::succeed_all(
+        &pool,
+        &[
+            success(&taken_over, true),
+            success(&held[1], false),
+            success(&held[2], true),
+        ],
+        Some(&claimer),
+    )
+    .await
+    .expect("succeed");
+    let recorded: Vec<bool> = outcomes.iter().map(|o| o.recorded).collect();
+    assert_eq!(recorded, [false, true, true], "the fenced one alone is refused");
+    assert!(outcomes[1].next.is_none(), "no claim asked");
+    // Two asked (the fenced one too: its slot is free); one job was left queued, and it goes to
+    // the first that asked.
+    let claimed: Vec<_> = outcomes.iter().filter_map(|o| o.next.as_ref()).collect();
+    assert_eq!(claimed.len(), 1, "only one job was left to claim");
+    assert!(outcomes[0].next.is_some());
+    let (state, worker): (String, String) =
+        sqlx::query_as("select state, worker_id from jobs where id = $1")
+            .bind(claimed[0].id)
+            .fetch_one(&pool)
+            .await
+            .expect("job");
+    assert_eq!((state.as_str(), worker.as_str()), ("running", "b"));
+    assert_eq!(job_state(&pool, taken_over.video_id).await, ("running".into(), 2));
 }
 
 /// Queues `jobs` jobs, runs `workers` copies of `work` (each given the pool and a worker id,

@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
+use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, ClaimedJob, Claimer};
 use vodnest_core::videos::{self, MediaFacts};
 use vodnest_processor::worker::{self, JobRunner, WorkerSettings};
@@ -28,16 +29,32 @@ const RUNS: usize = 3;
 const LATENCY_JOBS: usize = 1000;
 const POLL_ONLY_JOBS: usize = 40;
 
-/// Completes every job at once and counts them.
-struct Complete {
-    pool: PgPool,
-    /// Claim the next job in the statement that completes this one (as the processor does);
-    /// off, each job takes a claim and a complete: the baseline.
-    chain: bool,
+/// How a job's success is recorded.
+#[derive(Clone, Copy, PartialEq)]
+enum Record {
+    /// A complete per job, and a claim per job: the baseline.
+    Apart,
+    /// The complete claims the next job in the same statement, one statement per job.
+    Chained,
+    /// As the processor does it: chained, and the successes reported while a statement is in
+    /// flight share the next one (`GroupCommit`, one per claim loop, as one per processor).
+    Grouped,
+}
+
+/// Counts completed jobs across the claim loops of one run.
+struct Tally {
     done: AtomicUsize,
     target: usize,
     finished: Notify,
     claimed: Option<mpsc::UnboundedSender<Instant>>,
+}
+
+/// Completes every job at once and counts it.
+struct Complete {
+    pool: PgPool,
+    record: Record,
+    group: GroupCommit,
+    tally: Arc<Tally>,
 }
 
 impl JobRunner for Complete {
@@ -48,20 +65,25 @@ impl JobRunner for Complete {
         _shutdown: CancellationToken,
         next: Option<Claimer>,
     ) -> Option<ClaimedJob> {
-        if let Some(claimed) = &self.claimed {
+        if let Some(claimed) = &self.tally.claimed {
             let _ = claimed.send(Instant::now());
         }
-        let next = next.filter(|_| self.chain);
-        let done = queue::succeed_and_claim(
-            &self.pool,
-            &job,
-            &MediaFacts::default(),
-            None,
-            next.as_ref(),
-        )
-        .await;
-        if self.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.target {
-            self.finished.notify_one();
+        let facts = MediaFacts::default();
+        let next = next.filter(|_| self.record != Record::Apart);
+        let done = match self.record {
+            Record::Grouped => {
+                self.group
+                    .succeed_and_claim(&job, &facts, None, next.as_ref())
+                    .await
+            }
+            Record::Apart | Record::Chained => {
+                queue::succeed_and_claim(&self.pool, &job, &facts, None, next.as_ref())
+                    .await
+                    .map_err(Into::into)
+            }
+        };
+        if self.tally.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.tally.target {
+            self.tally.finished.notify_one();
         }
         match done {
             Ok(done) => done.next,
@@ -83,18 +105,26 @@ fn settings(listen: bool, poll: Duration) -> WorkerSettings {
     }
 }
 
+/// `loops` claim loops, each with its own runner (and so its own group commit).
 fn start_workers(
     pool: &PgPool,
-    runner: &Arc<Complete>,
-    n: usize,
+    record: Record,
+    tally: &Arc<Tally>,
+    loops: usize,
     s: &WorkerSettings,
 ) -> CancellationToken {
     let stop = CancellationToken::new();
-    for i in 0..n {
+    for i in 0..loops {
+        let runner = Arc::new(Complete {
+            pool: pool.clone(),
+            record,
+            group: GroupCommit::start(pool.clone()),
+            tally: tally.clone(),
+        });
         tokio::spawn(worker::run(
             pool.clone(),
             s.clone(),
-            runner.clone(),
+            runner,
             format!("bench-{i}"),
             stop.clone(),
         ));
@@ -132,12 +162,10 @@ enum Shape {
     Slots,
 }
 
-async fn throughput(pool: &PgPool, workers: usize, chain: bool, shape: Shape) -> Result<f64> {
+async fn throughput(pool: &PgPool, workers: usize, record: Record, shape: Shape) -> Result<f64> {
     reset(pool).await?;
     fill(pool, THROUGHPUT_JOBS).await?;
-    let runner = Arc::new(Complete {
-        pool: pool.clone(),
-        chain,
+    let tally = Arc::new(Tally {
         done: AtomicUsize::new(0),
         target: THROUGHPUT_JOBS,
         finished: Notify::new(),
@@ -152,8 +180,8 @@ async fn throughput(pool: &PgPool, workers: usize, chain: bool, shape: Shape) ->
         }
     };
     let started = Instant::now();
-    let stop = start_workers(pool, &runner, loops, &arrangement);
-    runner.finished.notified().await;
+    let stop = start_workers(pool, record, &tally, loops, &arrangement);
+    tally.finished.notified().await;
     let elapsed = started.elapsed();
     stop.cancel();
     let (succeeded,): (i64,) =
@@ -172,15 +200,13 @@ async fn throughput(pool: &PgPool, workers: usize, chain: bool, shape: Shape) ->
 async fn latencies(pool: &PgPool, jobs: usize, s: WorkerSettings) -> Result<Vec<f64>> {
     reset(pool).await?;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let runner = Arc::new(Complete {
-        pool: pool.clone(),
-        chain: true,
+    let tally = Arc::new(Tally {
         done: AtomicUsize::new(0),
         target: usize::MAX,
         finished: Notify::new(),
         claimed: Some(tx),
     });
-    let stop = start_workers(pool, &runner, 1, &s);
+    let stop = start_workers(pool, Record::Grouped, &tally, 1, &s);
     // Let the worker go idle (listening, or sleeping in its poll).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut out = Vec::with_capacity(jobs);
@@ -226,25 +252,33 @@ async fn main() -> Result<()> {
 
     println!(
         "queue throughput: claim + complete of {THROUGHPUT_JOBS} no-op jobs, median of {RUNS} runs; \
-         baseline = a claim and a complete per job, chained = the complete claims the next job \
-         (as the processor does); N processors = N claim loops with their own LISTEN, \
-         N slots = one processor with PROCESSOR_CONCURRENCY = N"
+         baseline = a claim and a complete per job; chained = the complete claims the next job; \
+         grouped = chained, and the successes one processor reports together share a commit \
+         (as the processor does); N processors = N claim loops with their own LISTEN and group \
+         commit, N slots = one processor with PROCESSOR_CONCURRENCY = N; target >= 2000 jobs/s"
     );
     for workers in [1, 4, 16] {
-        let (mut baseline, mut chained, mut slots) = (Vec::new(), Vec::new(), Vec::new());
-        // Interleaved so that machine noise hits all three alike.
+        let mut figures: [Vec<f64>; 4] = Default::default();
+        // Interleaved so that machine noise hits all alike.
         for _ in 0..RUNS {
-            baseline.push(throughput(&pool, workers, false, Shape::Processes).await?);
-            chained.push(throughput(&pool, workers, true, Shape::Processes).await?);
-            slots.push(throughput(&pool, workers, true, Shape::Slots).await?);
+            let runs = [
+                (Record::Apart, Shape::Processes),
+                (Record::Grouped, Shape::Processes),
+                (Record::Chained, Shape::Slots),
+                (Record::Grouped, Shape::Slots),
+            ];
+            for (figure, (record, shape)) in figures.iter_mut().zip(runs) {
+                figure.push(throughput(&pool, workers, record, shape).await?);
+            }
         }
-        let (baseline, chained, slots) = (median(baseline), median(chained), median(slots));
+        let [baseline, processes, slots_chained, slots_grouped] = figures.map(median);
         println!(
-            "  {workers:>2} processors: chained {chained:>6.0} jobs/s, baseline {baseline:>6.0} \
-             jobs/s ({:.2}x); {workers:>2} slots in one processor: chained {slots:>6.0} jobs/s \
-             ({:.2}x baseline); target >= 2000 jobs/s",
-            chained / baseline,
-            slots / baseline
+            "  {workers:>2} processors: {processes:>6.0} jobs/s, baseline {baseline:>6.0} ({:.2}x); \
+             {workers:>2} slots in one processor: grouped {slots_grouped:>6.0} jobs/s ({:.2}x), \
+             chained without grouping {slots_chained:>6.0} ({:.2}x)",
+            processes / baseline,
+            slots_grouped / baseline,
+            slots_chained / baseline,
         );
     }
 

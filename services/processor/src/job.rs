@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use vodnest_core::domain::Rendition;
+use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
@@ -39,6 +40,20 @@ pub struct JobContext {
     pub pool: PgPool,
     pub storage: Storage,
     pub config: Arc<ProcessorConfig>,
+    /// Records this processor's successes, several to a commit when they come together.
+    successes: GroupCommit,
+}
+
+impl JobContext {
+    /// Needs a Tokio runtime (it starts the group-commit task).
+    pub fn new(pool: PgPool, storage: Storage, config: ProcessorConfig) -> Self {
+        Self {
+            successes: GroupCommit::start(pool.clone()),
+            pool,
+            storage,
+            config: Arc::new(config),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,7 +160,9 @@ async fn record(
     let mut next = None;
     let recorded = match result {
         Ok(done) => {
-            match queue::succeed_and_claim(&ctx.pool, job, &done.facts, done.follow_up, claimer)
+            match ctx
+                .successes
+                .succeed_and_claim(job, &done.facts, done.follow_up, claimer)
                 .await
             {
                 Ok(done) => {
@@ -159,7 +176,7 @@ async fn record(
                         )
                     })
                 }
-                Err(err) => Err(err.into()),
+                Err(err) => Err(err),
             }
         }
         Err(JobError::Shutdown) => queue::release(&ctx.pool, job)

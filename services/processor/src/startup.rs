@@ -31,11 +31,7 @@ impl Processor {
         let storage = Storage::from_env(&config.storage).await;
         let grpc_listener = TcpListener::bind(config.grpc_addr).await?;
         Ok(Self {
-            ctx: Arc::new(JobContext {
-                pool,
-                storage,
-                config: Arc::new(config),
-            }),
+            ctx: Arc::new(JobContext::new(pool, storage, config)),
             grpc_listener,
             worker_id: worker::worker_id(),
         })

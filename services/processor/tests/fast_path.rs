@@ -92,11 +92,7 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     let id = stage_upload(&pool, &storage, &source).await?;
     let config =
         ProcessorConfig::try_parse_from(["vodnest-processor", "--ladder", "360:600k,240:300k"])?;
-    let ctx = Arc::new(JobContext {
-        pool: pool.clone(),
-        storage: storage.clone(),
-        config: Arc::new(config),
-    });
+    let ctx = Arc::new(JobContext::new(pool.clone(), storage.clone(), config));
     let prefix = media_prefix(id);
 
     // The transcode job: the copy alone, ready; the master will change, so it is cached briefly.
