@@ -101,7 +101,8 @@ pub struct Claimer {
 /// (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
 ///
 /// Two index probes instead of one OR: each stops after the rows it needs, so a claim costs
-/// the same with ten queued jobs or a million. Jobs whose lease ran out go first: they are the
+/// the same with ten queued jobs or a million. (Rows are picked out by `id = any(...)`, not a
+/// join: with the limit a parameter, a join may be planned as a scan of the whole table.) Jobs whose lease ran out go first: they are the
 /// oldest work.
 macro_rules! claim_ctes {
     () => {
@@ -123,7 +124,7 @@ macro_rules! claim_ctes {
                  worker_id = $1, \
                  started_at = now(), \
                  last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
-             from next where j.id = next.id \
+             where j.id = any(array(select id from next)) \
              returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind \
          )"
     };
@@ -295,7 +296,9 @@ pub async fn succeed_all(
                  as t(id, attempt, duration_s, width, height, renditions, follow_up, follow_up_id) \
          ), done as ( \
              update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now() \
-             from input i where j.id = i.id and j.attempt = i.attempt and j.state = 'running' \
+             from input i \
+             where j.id = any($3::uuid[]) and j.id = i.id and j.attempt = i.attempt \
+                 and j.state = 'running' \
              returning j.id, j.video_id \
          ), video as ( \
              update videos v set status = 'ready', stage = null, progress = 1, playable = true, \
