@@ -91,6 +91,9 @@ async fn record_batches(pool: PgPool, mut incoming: mpsc::UnboundedReceiver<Requ
         };
         let mut claimer = first.claimer.clone();
         let mut batch = vec![first];
+        // The slots answered by the last statement are about to report again: let them run
+        // first, so that they share this statement rather than wait for the next.
+        tokio::task::yield_now().await;
         while batch.len() < MAX_BATCH {
             let Ok(request) = incoming.try_recv() else {
                 break;

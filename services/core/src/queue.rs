@@ -288,7 +288,14 @@ pub async fn succeed_all(
         .map(|s| serde_json::to_string(&s.facts.renditions))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| sqlx::Error::Encode(e.into()))?;
-    type Row = (bool, Uuid, Option<Uuid>, Option<i32>, Option<i32>, Option<String>);
+    type Row = (
+        bool,
+        Uuid,
+        Option<Uuid>,
+        Option<i32>,
+        Option<i32>,
+        Option<String>,
+    );
     let rows: Vec<Row> = sqlx::query_as(concat!(
         "with input as ( \
              select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[], \

@@ -177,7 +177,11 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
     .await
     .expect("succeed");
     let recorded: Vec<bool> = outcomes.iter().map(|o| o.recorded).collect();
-    assert_eq!(recorded, [false, true, true], "the fenced one alone is refused");
+    assert_eq!(
+        recorded,
+        [false, true, true],
+        "the fenced one alone is refused"
+    );
     assert!(outcomes[1].next.is_none(), "no claim asked");
     // Two asked (the fenced one too: its slot is free); one job was left queued, and it goes to
     // the first that asked.
@@ -191,7 +195,10 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
             .await
             .expect("job");
     assert_eq!((state.as_str(), worker.as_str()), ("running", "b"));
-    assert_eq!(job_state(&pool, taken_over.video_id).await, ("running".into(), 2));
+    assert_eq!(
+        job_state(&pool, taken_over.video_id).await,
+        ("running".into(), 2)
+    );
 }
 
 /// Queues `jobs` jobs, runs `workers` copies of `work` (each given the pool and a worker id,

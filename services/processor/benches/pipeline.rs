@@ -262,7 +262,10 @@ async fn main() -> Result<()> {
     // transcoded whole.
     let (mut local_whole, mut piped_whole) = (Vec::new(), Vec::new());
     for i in 0..n {
-        eprintln!("1080p minute, transcoded whole, through the processor, run {}/{n}…", i + 1);
+        eprintln!(
+            "1080p minute, transcoded whole, through the processor, run {}/{n}…",
+            i + 1
+        );
         piped_whole.push(
             process_once(&db, &pool, &storage, &one_min_1080_sparse)
                 .await?
