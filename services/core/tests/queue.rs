@@ -73,25 +73,12 @@ async fn every_job_is_completed_exactly_once_by_concurrent_workers(pool: PgPool)
 /// workers chaining at once must neither deadlock nor complete a job twice.
 #[sqlx::test(migrations = "../../migrations")]
 async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
-    run_workers_to_the_end(pool, 1000, 16, |pool, worker| async move {
+    run_workers_to_the_end(pool, 1000, 16, |pool, worker| {
         let claimer = Claimer {
             worker_id: worker.into(),
             lease: LEASE,
         };
-        let mut done = Vec::new();
-        let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
-            .await
-            .expect("claim");
-        while let Some(job) = next {
-            let outcome =
-                queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None, Some(&claimer))
-                    .await
-                    .expect("no deadlock, no error");
-            assert!(outcome.recorded, "a claimed job is ours to finish");
-            done.push(job.id);
-            next = outcome.next;
-        }
-        done
+        chain_to_the_end(pool, claimer, None)
     })
     .await;
 }
@@ -106,25 +93,36 @@ async fn grouped_successes_complete_every_job_once(pool: PgPool) {
         lease: LEASE,
     };
     run_workers_to_the_end(pool, 1000, 16, move |pool, _slot| {
-        let (group, claimer) = (group.clone(), claimer.clone());
-        async move {
-            let mut done = Vec::new();
-            let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
-                .await
-                .expect("claim");
-            while let Some(job) = next {
-                let outcome = group
-                    .succeed_and_claim(&job, &MediaFacts::default(), None, Some(&claimer))
-                    .await
-                    .expect("no deadlock, no error");
-                assert!(outcome.recorded, "a claimed job is ours to finish");
-                done.push(job.id);
-                next = outcome.next;
-            }
-            done
-        }
+        chain_to_the_end(pool, claimer.clone(), Some(group.clone()))
     })
     .await;
+}
+
+/// Claims a job, then completes jobs until none is left, each success claiming the next; the
+/// successes go through `group` when given, as a processor's slots report them.
+async fn chain_to_the_end(pool: PgPool, claimer: Claimer, group: Option<GroupCommit>) -> Vec<Uuid> {
+    let mut done = Vec::new();
+    let mut next = queue::claim(&pool, &claimer.worker_id, LEASE)
+        .await
+        .expect("claim");
+    let facts = MediaFacts::default();
+    while let Some(job) = next {
+        let outcome = match &group {
+            Some(group) => {
+                group
+                    .succeed_and_claim(&job, &facts, None, Some(&claimer))
+                    .await
+            }
+            None => queue::succeed_and_claim(&pool, &job, &facts, None, Some(&claimer))
+                .await
+                .map_err(QueueError::from),
+        }
+        .expect("no deadlock, no error");
+        assert!(outcome.recorded, "a claimed job is ours to finish");
+        done.push(job.id);
+        next = outcome.next;
+    }
+    done
 }
 
 /// In one statement each success is fenced on its own, and only those that ask claim a job.
