@@ -32,7 +32,8 @@ pub trait JobRunner: Send + Sync + 'static {
     /// Runs the job to an outcome recorded in the database. `stopped` fires when it is
     /// canceled or deleted elsewhere; `shutdown` when the processor stops waiting for it.
     /// With `next`, a runner that succeeds claims the following job in the same statement
-    /// ([`queue::succeed_and_claim`]) and returns it: the slot runs it at once.
+    /// ([`queue::succeed_and_claim`]; the processor's slots share one through its
+    /// `GroupCommit`) and returns it: the slot runs it at once.
     fn run(
         &self,
         job: ClaimedJob,
