@@ -7,7 +7,6 @@
 //! (`benches/commit_ceiling.sh`). One commit for many successes lifts that cap. Nothing waits
 //! for a batch to fill: a lone success goes at once, as it did without batching.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -79,10 +78,10 @@ impl GroupCommit {
 }
 
 async fn record_batches(pool: PgPool, mut incoming: mpsc::UnboundedReceiver<Request>) {
-    // A request that could not join the batch before it starts the next one.
-    let mut held: VecDeque<Request> = VecDeque::new();
+    // A request that claims as another worker ends a batch and starts the next one.
+    let mut carried: Option<Request> = None;
     loop {
-        let first = match held.pop_front() {
+        let first = match carried.take() {
             Some(request) => request,
             None => match incoming.recv().await {
                 Some(request) => request,
@@ -98,14 +97,14 @@ async fn record_batches(pool: PgPool, mut incoming: mpsc::UnboundedReceiver<Requ
             let Ok(request) = incoming.try_recv() else {
                 break;
             };
-            if request.fits(claimer.as_ref()) {
-                if claimer.is_none() {
-                    claimer = request.claimer.clone();
-                }
-                batch.push(request);
-            } else {
-                held.push_back(request);
+            if !request.fits(claimer.as_ref()) {
+                carried = Some(request);
+                break;
             }
+            if claimer.is_none() {
+                claimer = request.claimer.clone();
+            }
+            batch.push(request);
         }
         record(&pool, batch, claimer.as_ref()).await;
     }

@@ -101,9 +101,9 @@ pub struct Claimer {
 /// (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
 ///
 /// Two index probes instead of one OR: each stops after the rows it needs, so a claim costs
-/// the same with ten queued jobs or a million. (Rows are picked out by `id = any(...)`, not a
-/// join: with the limit a parameter, a join may be planned as a scan of the whole table.) Jobs whose lease ran out go first: they are the
-/// oldest work.
+/// the same with ten queued jobs or a million. Jobs whose lease ran out go first: they are the
+/// oldest work. Rows are picked out by `id = any(...)`, not a join: with the limit a
+/// parameter, a join may be planned as a scan of the whole table.
 macro_rules! claim_ctes {
     () => {
         "expired as ( \
@@ -279,10 +279,9 @@ pub async fn succeed_all(
     successes: &[Success<'_>],
     claimer: Option<&Claimer>,
 ) -> Result<Vec<Succeeded>, sqlx::Error> {
-    let wanted = match claimer {
-        Some(_) => successes.iter().filter(|s| s.claim_next).count(),
-        None => 0,
-    };
+    // Without a claimer nothing is claimed, whatever the successes ask.
+    let claims = |s: &Success<'_>| s.claim_next && claimer.is_some();
+    let wanted = successes.iter().filter(|s| claims(s)).count();
     let renditions = successes
         .iter()
         .map(|s| serde_json::to_string(&s.facts.renditions))
@@ -342,31 +341,31 @@ pub async fn succeed_all(
     let mut recorded = std::collections::HashSet::new();
     let mut claimed = Vec::new();
     for (is_claim, id, video_id, attempt, max_attempts, kind) in rows {
-        match (is_claim, video_id, attempt, max_attempts, kind) {
-            (true, Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) => {
-                claimed.push(ClaimedJob {
-                    id,
-                    video_id,
-                    attempt,
-                    max_attempts,
-                    kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
-                });
-            }
-            _ => {
-                recorded.insert(id);
-            }
+        if !is_claim {
+            recorded.insert(id);
+            continue;
         }
+        let (Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) =
+            (video_id, attempt, max_attempts, kind)
+        else {
+            return Err(sqlx::Error::Protocol(format!(
+                "claimed job {id} came back incomplete"
+            )));
+        };
+        claimed.push(ClaimedJob {
+            id,
+            video_id,
+            attempt,
+            max_attempts,
+            kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
+        });
     }
     let mut claimed = claimed.into_iter();
     Ok(successes
         .iter()
         .map(|s| Succeeded {
             recorded: recorded.contains(&s.job.id),
-            next: if s.claim_next && claimer.is_some() {
-                claimed.next()
-            } else {
-                None
-            },
+            next: claims(s).then(|| claimed.next()).flatten(),
         })
         .collect())
 }

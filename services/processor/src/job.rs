@@ -159,26 +159,22 @@ async fn record(
 ) -> Option<ClaimedJob> {
     let mut next = None;
     let recorded = match result {
-        Ok(done) => {
-            match ctx
-                .successes
-                .succeed_and_claim(job, &done.facts, done.follow_up, claimer)
-                .await
-            {
-                Ok(done) => {
-                    let recorded = done.recorded_for(job);
-                    next = done.next;
-                    recorded.map(|()| {
-                        tracing::info!(
-                            took_s = took.as_secs_f64(),
-                            kind = job.kind.as_str(),
-                            "job succeeded"
-                        )
-                    })
-                }
-                Err(err) => Err(err),
-            }
-        }
+        Ok(done) => ctx
+            .successes
+            .succeed_and_claim(job, &done.facts, done.follow_up, claimer)
+            .await
+            .and_then(|done| {
+                let recorded = done.recorded_for(job);
+                next = done.next;
+                recorded
+            })
+            .map(|()| {
+                tracing::info!(
+                    took_s = took.as_secs_f64(),
+                    kind = job.kind.as_str(),
+                    "job succeeded"
+                )
+            }),
         Err(JobError::Shutdown) => queue::release(&ctx.pool, job)
             .await
             .map(|()| tracing::info!("job released for another processor")),
