@@ -14,8 +14,10 @@
 //!   mark of its work directory (target RSS <= 64 MiB, the same for both; disk: a few segments).
 //!
 //! Run: `eval "$(./dev env)" && cargo bench -p vodnest-processor --bench pipeline`
+//! (`BENCH_ONLY=overhead`, `ladder` or `lengths` runs one section; `BENCH_RUNS=5` takes more
+//! runs per figure).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +29,7 @@ use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::storage::Storage;
 use vodnest_processor::media::ladder::Ladder;
-use vodnest_processor::media::{Source, fastpath, hls, probe, process};
+use vodnest_processor::media::{Source, fastpath, hls, poster, probe, process, storyboard};
 use vodnest_processor::publish::local_bytes;
 use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 
@@ -42,6 +44,17 @@ struct Run {
     processing: f64,
     peak_rss_mib: f64,
     disk_peak_mib: f64,
+    cpu: PipelineCpu,
+}
+
+/// CPU seconds spent on one processed source, by process.
+#[derive(Debug, Clone, Copy, Default)]
+struct PipelineCpu {
+    /// Every ffmpeg and ffprobe the processor ran.
+    children: f64,
+    processor: f64,
+    /// LocalStack serving the source and taking the output (when its pid is known).
+    localstack: f64,
 }
 
 /// H.264/AAC with a 2 s GOP, as streaming software writes: eligible for the fast path.
@@ -74,6 +87,32 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// A process's CPU seconds: its own, and its children's that it has waited for.
+fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
+    // /proc counts in USER_HZ, 100 per second on every Linux build.
+    const TICKS: f64 = 100.0;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // utime, stime, cutime and cstime: fields 14 to 17, the 12th to 15th after the name.
+    let field = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((
+        (field(11)? + field(12)?) / TICKS,
+        (field(13)? + field(14)?) / TICKS,
+    ))
+}
+
+/// CPU seconds of the children this bench has waited for (the local ffmpeg runs).
+fn own_children_cpu() -> f64 {
+    cpu_seconds(std::process::id()).map_or(f64::NAN, |(_, children)| children)
+}
+
+/// LocalStack's CPU seconds so far, when `./dev` started it here.
+fn localstack_cpu() -> Option<f64> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.dev/pids/localstack.pid");
+    let pid = std::fs::read_to_string(file).ok()?.trim().parse().ok()?;
+    cpu_seconds(pid).map(|(own, children)| own + children)
+}
+
 fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib: f64 = status
@@ -95,6 +134,7 @@ async fn process_once(
 ) -> Result<Run> {
     let work = tempfile::tempdir()?;
     let id = stage_upload(pool, storage, source).await?;
+    let localstack_before = localstack_cpu();
     let mut processor = Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
         .env("DATABASE_URL", &db.url)
         .env("GRPC_ADDR", "127.0.0.1:0")
@@ -173,6 +213,15 @@ async fn process_once(
     };
     let claim_to_ready = claim_to_ready.context("the video became ready")?;
     let peak_rss_mib = peak_rss_mib(pid).unwrap_or(f64::NAN);
+    let (processor_cpu, children_cpu) = cpu_seconds(pid).unwrap_or((f64::NAN, f64::NAN));
+    let cpu = PipelineCpu {
+        children: children_cpu,
+        processor: processor_cpu,
+        localstack: match (localstack_before, localstack_cpu()) {
+            (Some(before), Some(after)) => after - before,
+            _ => f64::NAN,
+        },
+    };
     sampling.store(false, Ordering::Relaxed);
     sampler.await?;
     processor.start_kill()?;
@@ -186,11 +235,29 @@ async fn process_once(
         processing,
         peak_rss_mib,
         disk_peak_mib: disk_peak.load(Ordering::Relaxed) as f64 / 1048576.0,
+        cpu,
     })
 }
 
-/// The processor's own ffmpeg work for `source`, on local files, in seconds.
-async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> Result<f64> {
+/// Wall-clock and CPU seconds of local ffmpeg work.
+#[derive(Debug, Clone, Copy)]
+struct Local {
+    wall: f64,
+    cpu: f64,
+}
+
+/// Times `work`, which runs ffmpeg on local files, and counts the CPU its children took.
+async fn local(work: impl Future<Output = Result<()>>) -> Result<Local> {
+    let (cpu_before, started) = (own_children_cpu(), Instant::now());
+    work.await?;
+    Ok(Local {
+        wall: started.elapsed().as_secs_f64(),
+        cpu: own_children_cpu() - cpu_before,
+    })
+}
+
+/// The processor's own ffmpeg work for `source`, on local files.
+async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> Result<Local> {
     let input = Source::File(source.to_path_buf());
     let probed = probe::probe(&input, Duration::from_secs(60)).await?;
     let plan = match plan {
@@ -198,17 +265,41 @@ async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> 
         None => processor_plan(&input, &probed).await?,
     };
     let out = tempfile::tempdir()?;
-    let started = Instant::now();
-    hls::transcode(
-        &input,
-        out.path(),
-        &probed,
-        &plan,
-        |_| {},
-        process::Control::new(&CancellationToken::new(), Duration::from_secs(3600)),
-    )
-    .await?;
-    Ok(started.elapsed().as_secs_f64())
+    local(async {
+        hls::transcode(
+            &input,
+            out.path(),
+            &probed,
+            &plan,
+            |_| {},
+            process::Control::new(&CancellationToken::new(), Duration::from_secs(3600)),
+        )
+        .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// The poster and the storyboard the processor makes beside the encode, on local files.
+async fn local_previews(source: &Path) -> Result<Local> {
+    let input = Source::File(source.to_path_buf());
+    let probed = probe::probe(&input, Duration::from_secs(60)).await?;
+    let out = tempfile::tempdir()?;
+    let (cancel, timeout) = (CancellationToken::new(), Duration::from_secs(600));
+    local(async {
+        poster::write(
+            &input,
+            &out.path().join("poster.jpg"),
+            &probed,
+            &cancel,
+            timeout,
+        )
+        .await?;
+        let board = storyboard::plan(&probed);
+        storyboard::write(&input, &out.path().join("sheets"), &board, &cancel, timeout).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// The plan the processor makes (fast path included) with the default ladder.
@@ -229,126 +320,187 @@ fn runs() -> usize {
         .unwrap_or(3)
 }
 
+fn median_of<T>(items: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    median(items.iter().map(f).collect())
+}
+
+/// What every section needs: a database, storage, and where the sources go.
+struct Bench {
+    db: TestDatabase,
+    pool: PgPool,
+    storage: Storage,
+    sources: tempfile::TempDir,
+    runs: usize,
+}
+
+impl Bench {
+    async fn process(&self, source: &Path) -> Result<Run> {
+        process_once(&self.db, &self.pool, &self.storage, source).await
+    }
+
+    /// Pipeline overhead: claim → ready of a 1080p minute transcoded whole (keyframes 20 s
+    /// apart: the fast path refuses it, so one job encodes the whole ladder) ÷ the same
+    /// ffmpeg command on local files, and where the CPU went.
+    async fn overhead(&self) -> Result<()> {
+        let source = self.sources.path().join("60s-1080p-gop20.mp4");
+        make_source_with_gop(&source, 60, "1920x1080", "6M", &["-g", "600"]).await?;
+        let n = self.runs;
+        let (mut locals, mut piped) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            eprintln!(
+                "1080p minute, transcoded whole, through the processor, run {}/{n}…",
+                i + 1
+            );
+            // Alternating which goes first keeps a drift in the machine's speed out of the ratio.
+            if i % 2 == 0 {
+                piped.push(self.process(&source).await?);
+                locals.push(local_transcode(&source, None).await?);
+            } else {
+                locals.push(local_transcode(&source, None).await?);
+                piped.push(self.process(&source).await?);
+            }
+        }
+        let previews = local_previews(&source).await?;
+        let (local, pipeline) = (
+            median_of(&locals, |l| l.wall),
+            median_of(&piped, |r| r.claim_to_ready),
+        );
+        println!(
+            "pipeline overhead   1080p minute transcoded whole: claim→ready {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
+            pipeline / local
+        );
+        let cpu = |r: &Run| r.cpu.children + r.cpu.processor + r.cpu.localstack;
+        let local_cpu = median_of(&locals, |l| l.cpu);
+        println!(
+            "  its CPU           {:.1} s ÷ local ffmpeg {local_cpu:.1} s = {:.2}; of it: ffmpegs {:.1} s (poster and storyboard alone, local: {:.1} s), processor {:.1} s, LocalStack {:.1} s",
+            median_of(&piped, cpu),
+            median_of(&piped, cpu) / local_cpu,
+            median_of(&piped, |r| r.cpu.children),
+            previews.cpu,
+            median_of(&piped, |r| r.cpu.processor),
+            median_of(&piped, |r| r.cpu.localstack),
+        );
+        Ok(())
+    }
+
+    /// The ladder's cost on a 1080p minute, and the fast path's two jobs against the same
+    /// plan as one local command.
+    async fn ladder(&self) -> Result<()> {
+        let source = self.sources.path().join("60s-1080p.mp4");
+        make_source(&source, 60, "1920x1080", "6M").await?;
+        let n = self.runs;
+        let probed = probe::probe(&Source::File(source.clone()), Duration::from_secs(60)).await?;
+        let full = hls::plan(&probed, &Ladder::default(), false);
+        let top = [full[0].clone()];
+        let (mut local_full, mut local_top) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            eprintln!("1080p minute, ladder and top rung, run {}/{n}…", i + 1);
+            local_full.push(local_transcode(&source, Some(&full)).await?.wall);
+            local_top.push(local_transcode(&source, Some(&top)).await?.wall);
+        }
+        let (mut local_same, mut piped) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            eprintln!("1080p minute through the processor, run {}/{n}…", i + 1);
+            piped.push(self.process(&source).await?.processing);
+            local_same.push(local_transcode(&source, None).await?.wall);
+        }
+        let (local, pipeline) = (median(local_same), median(piped));
+        println!(
+            "  fast path         1080p minute copied then laddered: both jobs {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}",
+            pipeline / local
+        );
+        let (full_s, top_s) = (median(local_full), median(local_top));
+        println!(
+            "ladder cost         {} rungs {full_s:.2} s ÷ top rung {top_s:.2} s = {:.2}   (target <= 1.8)",
+            full.len(),
+            full_s / top_s
+        );
+        Ok(())
+    }
+
+    /// The fast path, time to playable and resources, on a 1-minute and a 10-minute 720p
+    /// source.
+    async fn lengths(&self) -> Result<()> {
+        let one_min = self.sources.path().join("60s-720p.mp4");
+        let ten_min = self.sources.path().join("600s-720p.mp4");
+        make_source(&one_min, 60, "1280x720", "3M").await?;
+        make_source(&ten_min, 600, "1280x720", "3M").await?;
+        let n = self.runs;
+        let (mut short, mut long) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            eprintln!("720p minute through the processor, run {}/{n}…", i + 1);
+            short.push(self.process(&one_min).await?);
+        }
+        for i in 0..n {
+            eprintln!("720p ten minutes through the processor, run {}/{n}…", i + 1);
+            long.push(self.process(&ten_min).await?);
+        }
+        let ready_short = median_of(&short, |r| r.claim_to_ready);
+        println!(
+            "remux fast path     60 s 720p claim→ready {ready_short:.2} s = {:.1}× realtime   (target >= 50×)",
+            60.0 / ready_short
+        );
+        let done_short = median_of(&short, |r| r.claim_to_done);
+        println!(
+            "  and its ladder    claim→every rung {done_short:.2} s = {:.1}× realtime",
+            60.0 / done_short
+        );
+        let (play_short, play_long) = (
+            median_of(&short, |r| r.claim_to_playable),
+            median_of(&long, |r| r.claim_to_playable),
+        );
+        println!(
+            "time to playable    1 min {play_short:.2} s, 10 min {play_long:.2} s, ratio {:.2}   (target <= 5 s, ratio <= 1.2)",
+            play_long / play_short
+        );
+        let (ready_long, done_long) = (
+            median_of(&long, |r| r.claim_to_ready),
+            median_of(&long, |r| r.claim_to_done),
+        );
+        println!(
+            "10 min 720p         claim→ready {ready_long:.1} s = {:.1}× realtime, every rung {done_long:.1} s = {:.1}×",
+            600.0 / ready_long,
+            600.0 / done_long
+        );
+        println!(
+            "processor peak RSS  1 min {:.1} MiB, 10 min {:.1} MiB   (target <= 64 MiB, flat)",
+            median_of(&short, |r| r.peak_rss_mib),
+            median_of(&long, |r| r.peak_rss_mib)
+        );
+        println!(
+            "work dir peak       1 min {:.1} MiB, 10 min {:.1} MiB   (the raw file is streamed, not stored)",
+            median_of(&short, |r| r.disk_peak_mib),
+            median_of(&long, |r| r.disk_peak_mib)
+        );
+        Ok(())
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
+    // BENCH_ONLY=overhead (or ladder, lengths) runs that section alone.
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
     let db = TestDatabase::create().await?;
     let pool = PgPool::connect(&db.url).await?;
     vodnest_core::db::MIGRATOR.run(&pool).await?;
-    let storage = Storage::from_env(&storage_config()?).await;
-    let dir = tempfile::tempdir()?;
-    let one_min_1080: PathBuf = dir.path().join("60s-1080p.mp4");
-    let one_min_720: PathBuf = dir.path().join("60s-720p.mp4");
-    // Keyframes 20 s apart: the fast path refuses it, so one job transcodes the whole ladder.
-    let one_min_1080_sparse: PathBuf = dir.path().join("60s-1080p-gop20.mp4");
-    let ten_min_720: PathBuf = dir.path().join("600s-720p.mp4");
-    eprintln!("making sources…");
-    make_source(&one_min_1080, 60, "1920x1080", "6M").await?;
-    make_source(&one_min_720, 60, "1280x720", "3M").await?;
-    make_source_with_gop(&one_min_1080_sparse, 60, "1920x1080", "6M", &["-g", "600"]).await?;
-    make_source(&ten_min_720, 600, "1280x720", "3M").await?;
-    let n = runs();
-
-    // Ladder cost on the 1080p minute (the full 4-rung ladder, no copy).
-    let probed = probe::probe(&Source::File(one_min_1080.clone()), Duration::from_secs(60)).await?;
-    let full = hls::plan(&probed, &Ladder::default(), false);
-    let top = [full[0].clone()];
-    let (mut local_full, mut local_top, mut piped) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        eprintln!("1080p minute, run {}/{n}…", i + 1);
-        local_full.push(local_transcode(&one_min_1080, Some(&full)).await?);
-        local_top.push(local_transcode(&one_min_1080, Some(&top)).await?);
+    let bench = Bench {
+        storage: Storage::from_env(&storage_config()?).await,
+        pool,
+        db,
+        sources: tempfile::tempdir()?,
+        runs: runs(),
+    };
+    println!("runs per figure: {} (medians)", bench.runs);
+    if wanted("overhead") {
+        bench.overhead().await?;
     }
-    // Claim → ready is one ffmpeg command and the pipeline around it when the source is
-    // transcoded whole.
-    let (mut local_whole, mut piped_whole) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        eprintln!(
-            "1080p minute, transcoded whole, through the processor, run {}/{n}…",
-            i + 1
-        );
-        piped_whole.push(
-            process_once(&db, &pool, &storage, &one_min_1080_sparse)
-                .await?
-                .claim_to_ready,
-        );
-        local_whole.push(local_transcode(&one_min_1080_sparse, None).await?);
+    if wanted("ladder") {
+        bench.ladder().await?;
     }
-    // The processor takes the fast path on this source; its local baseline is the same plan,
-    // against the time both jobs ran.
-    let mut local_same = Vec::new();
-    for i in 0..n {
-        eprintln!("1080p minute through the processor, run {}/{n}…", i + 1);
-        piped.push(
-            process_once(&db, &pool, &storage, &one_min_1080)
-                .await?
-                .processing,
-        );
-        local_same.push(local_transcode(&one_min_1080, None).await?);
+    if wanted("lengths") {
+        bench.lengths().await?;
     }
-
-    let (mut short, mut long) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        eprintln!("720p minute through the processor, run {}/{n}…", i + 1);
-        short.push(process_once(&db, &pool, &storage, &one_min_720).await?);
-    }
-    for i in 0..n {
-        eprintln!("720p ten minutes through the processor, run {}/{n}…", i + 1);
-        long.push(process_once(&db, &pool, &storage, &ten_min_720).await?);
-    }
-    let m = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
-
-    println!("runs per figure: {n} (medians)");
-    let (local, pipeline) = (median(local_whole), median(piped_whole));
-    println!(
-        "pipeline overhead   1080p minute transcoded whole: claim→ready {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
-        pipeline / local
-    );
-    let (local, pipeline) = (median(local_same), median(piped));
-    println!(
-        "  fast path         1080p minute copied then laddered: both jobs {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}",
-        pipeline / local
-    );
-    let (full_s, top_s) = (median(local_full), median(local_top));
-    println!(
-        "ladder cost         {} rungs {full_s:.2} s ÷ top rung {top_s:.2} s = {:.2}   (target <= 1.8)",
-        full.len(),
-        full_s / top_s
-    );
-    let ready_short = m(&short, |r| r.claim_to_ready);
-    println!(
-        "remux fast path     60 s 720p claim→ready {ready_short:.2} s = {:.1}× realtime   (target >= 50×)",
-        60.0 / ready_short
-    );
-    let done_short = m(&short, |r| r.claim_to_done);
-    println!(
-        "  and its ladder    claim→every rung {done_short:.2} s = {:.1}× realtime",
-        60.0 / done_short
-    );
-    let (play_short, play_long) = (
-        m(&short, |r| r.claim_to_playable),
-        m(&long, |r| r.claim_to_playable),
-    );
-    println!(
-        "time to playable    1 min {play_short:.2} s, 10 min {play_long:.2} s, ratio {:.2}   (target <= 5 s, ratio <= 1.2)",
-        play_long / play_short
-    );
-    println!(
-        "10 min 720p         claim→ready {:.1} s = {:.1}× realtime, every rung {:.1} s = {:.1}×",
-        m(&long, |r| r.claim_to_ready),
-        600.0 / m(&long, |r| r.claim_to_ready),
-        m(&long, |r| r.claim_to_done),
-        600.0 / m(&long, |r| r.claim_to_done)
-    );
-    println!(
-        "processor peak RSS  1 min {:.1} MiB, 10 min {:.1} MiB   (target <= 64 MiB, flat)",
-        m(&short, |r| r.peak_rss_mib),
-        m(&long, |r| r.peak_rss_mib)
-    );
-    println!(
-        "work dir peak       1 min {:.1} MiB, 10 min {:.1} MiB   (the raw file is streamed, not stored)",
-        m(&short, |r| r.disk_peak_mib),
-        m(&long, |r| r.disk_peak_mib)
-    );
-    pool.close().await;
-    db.drop_database().await
+    bench.pool.close().await;
+    bench.db.drop_database().await
 }
