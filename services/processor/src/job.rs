@@ -20,18 +20,14 @@ use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, Queue
 use vodnest_core::storage::{Storage, StorageError, media_prefix};
 use vodnest_core::videos::{self, MediaFacts};
 
+use crate::backlog;
 use crate::config::ProcessorConfig;
 use crate::media::{self, MediaError, fastpath, hls, probe, process, storyboard};
-use crate::publish::{Master, PublishError, Published, Publisher, local_bytes, move_to_storage};
+use crate::publish::{Master, PublishError, Published, Publisher, move_to_storage};
 
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// Until the video is playable, its first segments are looked for this often.
 const PUBLISH_FIRST_EVERY: Duration = Duration::from_millis(200);
-/// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this (a few
-/// segments): a copy writes far faster than storage takes it, and the disk must not hold the
-/// whole video.
-const MAX_BACKLOG_BYTES: u64 = 16 << 20;
-const BACKLOG_CHECK_EVERY: Duration = Duration::from_millis(50);
 /// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
 const SOURCE_URL_SLACK: Duration = Duration::from_secs(3600);
 
@@ -365,6 +361,11 @@ async fn process(
         )
         .with_master(work.master())
         .already_published(work.already_published.iter().cloned());
+        // ffmpeg would make them; made first, they can be watched for closed segments.
+        let rendition_dirs: Vec<_> = work.plan.iter().map(|r| out_dir.join(&r.name)).collect();
+        for dir in &rendition_dirs {
+            tokio::fs::create_dir_all(dir).await?;
+        }
         let (pause, paused) = watch::channel(false);
         let transcode = hls::transcode(
             &input,
@@ -376,8 +377,16 @@ async fn process(
             },
             process::Control::new(cancel, ctx.config.transcode_timeout()).pausable(paused),
         );
-        let renditions =
-            publish_while_encoding(ctx, id, &mut publisher, &out_dir, transcode, &pause).await;
+        let renditions = publish_while_encoding(
+            ctx,
+            id,
+            &mut publisher,
+            &out_dir,
+            &rendition_dirs,
+            transcode,
+            &pause,
+        )
+        .await;
         if let Some(reporter) = reporter {
             reporter.abort();
         }
@@ -460,6 +469,7 @@ async fn publish_while_encoding(
     id: uuid::Uuid,
     publisher: &mut Publisher<'_>,
     out_dir: &std::path::Path,
+    rendition_dirs: &[std::path::PathBuf],
     encoding: impl Future<Output = Result<Vec<Rendition>, MediaError>>,
     pause: &watch::Sender<bool>,
 ) -> Result<Vec<Rendition>, JobError> {
@@ -469,10 +479,11 @@ async fn publish_while_encoding(
         finished.cancel();
         result.map_err(JobError::from)
     };
+    let mut paused = pause.subscribe();
     let publishing = async {
         let mut playable = false;
         loop {
-            // A paused ffmpeg waits for this pass: no sleeping then.
+            // A paused ffmpeg waits for this pass: it starts at once.
             if !*pause.borrow() {
                 let wait = if playable {
                     PUBLISH_EVERY
@@ -481,6 +492,7 @@ async fn publish_while_encoding(
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    _ = paused.wait_for(|paused| *paused) => {}
                     _ = finished.cancelled() => return Ok(()),
                 }
             }
@@ -489,14 +501,7 @@ async fn publish_while_encoding(
             pause.send_replace(false);
         }
     };
-    let watching = async {
-        loop {
-            tokio::time::sleep(BACKLOG_CHECK_EVERY).await;
-            if !*pause.borrow() && local_bytes(out_dir).await > MAX_BACKLOG_BYTES {
-                pause.send_replace(true);
-            }
-        }
-    };
+    let watching = backlog::hold_back(out_dir, rendition_dirs, pause);
     let publishing = async {
         tokio::select! {
             done = publishing => done,

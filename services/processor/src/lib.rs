@@ -7,8 +7,10 @@
 //! - [`job`]: one job from download to ready (or failed), under a renewed lease.
 //! - [`media`]: ffprobe, the HLS plan, the ffmpeg run and the poster.
 //! - [`publish`]: uploads HLS output while ffmpeg writes it; marks the video playable.
+//! - [`backlog`]: pauses ffmpeg while its output outruns the uploads.
 //! - [`grpc`]: the `vodnest.processor.v1.Processor` control plane.
 
+pub mod backlog;
 pub mod config;
 pub mod grpc;
 pub mod job;

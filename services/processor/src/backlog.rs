@@ -1,0 +1,192 @@
+//! Holding ffmpeg back while its output outruns the uploads: a copy writes far faster than
+//! storage takes it, and the disk must hold a few segments, not the whole video.
+//!
+//! The output is measured each time ffmpeg closes or renames a file in a rendition directory
+//! (inotify), so ffmpeg stops within a segment of the limit however fast it writes. Polling
+//! let a copy running at hundreds of megabytes a second write 17 segments (40 MB) between two
+//! looks 50 ms apart. Without inotify (its limits reached), the output is polled.
+
+use std::convert::Infallible;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use tokio::sync::{Notify, watch};
+
+use crate::publish::local_bytes;
+
+/// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this: a few
+/// segments.
+pub const MAX_BACKLOG_BYTES: u64 = 16 << 20;
+/// How often the output is measured when inotify is not available.
+const POLL_EVERY: Duration = Duration::from_millis(50);
+
+/// Sets `pause` whenever the bytes under `out_dir` exceed [`MAX_BACKLOG_BYTES`]; whoever
+/// uploads the backlog clears it. `dirs` are where ffmpeg closes its files (they must exist).
+/// Runs until dropped.
+pub async fn hold_back(
+    out_dir: &Path,
+    dirs: &[PathBuf],
+    pause: &watch::Sender<bool>,
+) -> Infallible {
+    let mut closes = FileCloses::watch(dirs)
+        .inspect_err(|err| tracing::warn!(error = %err, "no inotify; polling the output instead"))
+        .ok();
+    loop {
+        match closes.as_ref() {
+            Some(watching) => {
+                if let Err(err) = watching.next().await {
+                    tracing::warn!(error = %err, "inotify failed; polling the output instead");
+                    closes = None;
+                }
+            }
+            None => tokio::time::sleep(POLL_EVERY).await,
+        }
+        if !*pause.borrow() && local_bytes(out_dir).await > MAX_BACKLOG_BYTES {
+            pause.send_replace(true);
+        }
+    }
+}
+
+/// Files closed after writing or renamed into watched directories. A thread blocks on
+/// inotify's reads (Tokio's `AsyncFd` would need `unsafe`) and wakes [`FileCloses::next`];
+/// it ends once every watch is gone: removed on drop, or its directory deleted.
+struct FileCloses {
+    inotify: Arc<Inotify>,
+    watches: Vec<WatchDescriptor>,
+    closed: Arc<Notify>,
+    failed: Arc<AtomicBool>,
+}
+
+impl FileCloses {
+    fn watch(dirs: &[PathBuf]) -> io::Result<Self> {
+        let inotify = Arc::new(Inotify::init(InitFlags::IN_CLOEXEC)?);
+        let watches = dirs
+            .iter()
+            .map(|dir| {
+                inotify.add_watch(
+                    dir.as_path(),
+                    AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (closed, failed) = (Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)));
+        let reader = {
+            let (inotify, closed, failed) = (inotify.clone(), closed.clone(), failed.clone());
+            let mut live = watches.len();
+            move || {
+                while live > 0 {
+                    match inotify.read_events() {
+                        Ok(events) => {
+                            let gone = events
+                                .iter()
+                                .filter(|e| e.mask.contains(AddWatchFlags::IN_IGNORED));
+                            live = live.saturating_sub(gone.count());
+                        }
+                        Err(Errno::EINTR) => continue,
+                        Err(_) => {
+                            failed.store(true, Ordering::Release);
+                            live = 0;
+                        }
+                    }
+                    // A permit is kept when no one waits: a close is never missed.
+                    closed.notify_one();
+                }
+            }
+        };
+        std::thread::Builder::new()
+            .name("output-closes".into())
+            .spawn(reader)?;
+        Ok(Self {
+            inotify,
+            watches,
+            closed,
+            failed,
+        })
+    }
+
+    /// Waits until a file was closed since the last call.
+    async fn next(&self) -> io::Result<()> {
+        self.closed.notified().await;
+        if self.failed.load(Ordering::Acquire) {
+            return Err(io::Error::other("reading inotify events failed"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileCloses {
+    fn drop(&mut self) {
+        // Each removal queues an event that wakes the reader; the last one ends it.
+        for watch in &self.watches {
+            let _ = self.inotify.rm_watch(*watch);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn seen(closes: &FileCloses) -> Result<io::Result<()>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_secs(5), closes.next()).await
+    }
+
+    #[tokio::test]
+    async fn a_closed_or_renamed_file_is_an_event() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
+        tokio::fs::write(dir.path().join("seg.m4s.tmp"), b"x")
+            .await
+            .expect("write");
+        seen(&closes)
+            .await
+            .expect("a close is seen")
+            .expect("inotify read");
+        // A watch that starts after the file was written sees the rename alone.
+        let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
+        tokio::fs::rename(dir.path().join("seg.m4s.tmp"), dir.path().join("seg.m4s"))
+            .await
+            .expect("rename");
+        seen(&closes)
+            .await
+            .expect("a rename is seen")
+            .expect("inotify read");
+    }
+
+    #[tokio::test]
+    async fn pauses_as_soon_as_a_closed_file_takes_the_output_past_the_limit() {
+        let out = tempfile::tempdir().expect("temp dir");
+        let dir = out.path().join("720p");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let (pause, mut paused) = watch::channel(false);
+        let watching = hold_back(out.path(), std::slice::from_ref(&dir), &pause);
+        let writing = async {
+            // Under the limit: no pause.
+            tokio::fs::write(dir.join("a.m4s"), vec![0u8; 8 << 20])
+                .await
+                .expect("write");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert!(!*paused.borrow(), "paused under the limit");
+            // Over it, written as ffmpeg does (a temporary file renamed).
+            tokio::fs::write(dir.join("b.m4s.tmp"), vec![0u8; 9 << 20])
+                .await
+                .expect("write");
+            tokio::fs::rename(dir.join("b.m4s.tmp"), dir.join("b.m4s"))
+                .await
+                .expect("rename");
+            tokio::time::timeout(Duration::from_secs(5), paused.wait_for(|p| *p))
+                .await
+                .expect("paused once past the limit")
+                .expect("the pause channel is open");
+        };
+        tokio::select! {
+            () = writing => {}
+            never = watching => match never {},
+        }
+    }
+}
