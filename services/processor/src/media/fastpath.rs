@@ -14,7 +14,7 @@ use super::{MediaError, Source, hls, process};
 /// Keyframes further apart than this would make segments much longer than 6 s.
 pub const MAX_KEYFRAME_GAP_S: f64 = hls::SEGMENT_SECONDS as f64 / 2.0;
 /// How much of the source is read to judge its keyframe spacing.
-const SAMPLE_S: u32 = 120;
+const SAMPLE_S: u32 = 60;
 
 /// The copied rendition copies the audio too when it is AAC in stereo or mono: encoding a
 /// long source's audio would cost more than copying its video (60 s of audio takes ~1.5 s to
@@ -48,8 +48,11 @@ pub fn refusal(probe: &Probe, keyframe_gap_s: Option<f64>) -> Option<String> {
     }
 }
 
-/// The longest gap between keyframes in the first two minutes (and from the last one to the
-/// end of that window, so a source with a single keyframe is not mistaken for a good one).
+/// The longest gap between keyframes in the first minute (and from the last one to the end of
+/// that window, so a source with a single keyframe is not mistaken for a good one). The
+/// container's keyframe flags are what the HLS muxer cuts at; reading them decodes nothing.
+/// The window is as long for a 4-hour source as for a 1-minute one, so the time to playable
+/// does not grow with the duration.
 pub async fn keyframe_gap(
     input: &Source,
     duration_s: f64,
@@ -57,16 +60,9 @@ pub async fn keyframe_gap(
 ) -> Result<Option<f64>, MediaError> {
     let mut command = Command::new("ffprobe");
     command
-        .args([
-            "-v",
-            "error",
-            "-select_streams",
-            "v:0",
-            "-skip_frame",
-            "nokey",
-        ])
+        .args(["-v", "error", "-select_streams", "v:0"])
         .args(["-read_intervals", &format!("%+{SAMPLE_S}")])
-        .args(["-show_entries", "frame=pts_time", "-of", "csv=p=0"])
+        .args(["-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
         .args(input.input_args());
     let finished = process::run(
         command,
@@ -77,11 +73,15 @@ pub async fn keyframe_gap(
         |_| {},
     )
     .await?;
-    let times: Vec<f64> = finished
+    let mut times: Vec<f64> = finished
         .stdout
         .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .filter_map(|line| {
+            let (pts, flags) = line.trim().split_once(',')?;
+            flags.starts_with('K').then(|| pts.parse().ok()).flatten()
+        })
         .collect();
+    times.sort_by(f64::total_cmp);
     Ok(max_gap(&times, duration_s.min(f64::from(SAMPLE_S))))
 }
 
