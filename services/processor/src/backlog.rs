@@ -2,20 +2,20 @@
 //! storage takes it, and the disk must hold a few segments, not the whole video.
 //!
 //! The output is measured each time ffmpeg closes or renames a file in a rendition directory
-//! (inotify), so ffmpeg stops within a segment of the limit however fast it writes. Polling
-//! let a copy running at hundreds of megabytes a second write 17 segments (40 MB) between two
-//! looks 50 ms apart. Without inotify (its limits reached), the output is polled.
+//! ([`FileCloses`], inotify), so ffmpeg stops within a segment of the limit however fast it
+//! writes. Polling let a copy running at hundreds of megabytes a second write 17 segments
+//! (40 MB) between two looks 50 ms apart. Without inotify (its limits reached), the output is
+//! polled. The same events tell the publisher when a video's first segments are closed.
 
 use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::publish::local_bytes;
 
@@ -26,21 +26,18 @@ pub const MAX_BACKLOG_BYTES: u64 = 16 << 20;
 const POLL_EVERY: Duration = Duration::from_millis(50);
 
 /// Sets `pause` whenever the bytes under `out_dir` exceed [`MAX_BACKLOG_BYTES`]; whoever
-/// uploads the backlog clears it. `dirs` are where ffmpeg closes its files (they must exist).
-/// Runs until dropped.
+/// uploads the backlog clears it. Measures on each change of `closes` (see [`FileCloses`]), or
+/// every 50 ms without it. Runs until dropped.
 pub async fn hold_back(
     out_dir: &Path,
-    dirs: &[PathBuf],
+    mut closes: Option<watch::Receiver<u64>>,
     pause: &watch::Sender<bool>,
 ) -> Infallible {
-    let mut closes = FileCloses::watch(dirs)
-        .inspect_err(|err| tracing::warn!(error = %err, "no inotify; polling the output instead"))
-        .ok();
     loop {
-        match closes.as_ref() {
-            Some(watching) => {
-                if let Err(err) = watching.next().await {
-                    tracing::warn!(error = %err, "inotify failed; polling the output instead");
+        match closes.as_mut() {
+            Some(closed) => {
+                if closed.changed().await.is_err() {
+                    tracing::warn!("inotify stopped; polling the output instead");
                     closes = None;
                 }
             }
@@ -52,18 +49,20 @@ pub async fn hold_back(
     }
 }
 
-/// Files closed after writing or renamed into watched directories. A thread blocks on
-/// inotify's reads (Tokio's `AsyncFd` would need `unsafe`) and wakes [`FileCloses::next`];
-/// it ends once every watch is gone: removed on drop, or its directory deleted.
-struct FileCloses {
+/// Counts the files ffmpeg closes after writing or renames into the watched directories
+/// (segments and playlists: ffmpeg writes them as temporary files it renames). A thread blocks
+/// on inotify's reads (Tokio's `AsyncFd` would need `unsafe`) and bumps the count; it ends,
+/// and the count's receivers see the channel close, once every watch is gone (removed on
+/// drop, or its directory deleted) or reading fails.
+pub struct FileCloses {
     inotify: Arc<Inotify>,
     watches: Vec<WatchDescriptor>,
-    closed: Arc<Notify>,
-    failed: Arc<AtomicBool>,
+    count: watch::Receiver<u64>,
 }
 
 impl FileCloses {
-    fn watch(dirs: &[PathBuf]) -> io::Result<Self> {
+    /// Watches `dirs`, which must exist.
+    pub fn watch(dirs: &[PathBuf]) -> io::Result<Self> {
         let inotify = Arc::new(Inotify::init(InitFlags::IN_CLOEXEC)?);
         let watches = dirs
             .iter()
@@ -74,9 +73,9 @@ impl FileCloses {
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let (closed, failed) = (Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)));
+        let (counter, count) = watch::channel(0u64);
         let reader = {
-            let (inotify, closed, failed) = (inotify.clone(), closed.clone(), failed.clone());
+            let inotify = inotify.clone();
             let mut live = watches.len();
             move || {
                 while live > 0 {
@@ -86,15 +85,14 @@ impl FileCloses {
                                 .iter()
                                 .filter(|e| e.mask.contains(AddWatchFlags::IN_IGNORED));
                             live = live.saturating_sub(gone.count());
+                            counter.send_modify(|n| *n += 1);
                         }
-                        Err(Errno::EINTR) => continue,
-                        Err(_) => {
-                            failed.store(true, Ordering::Release);
-                            live = 0;
+                        Err(Errno::EINTR) => {}
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot read inotify events");
+                            return;
                         }
                     }
-                    // A permit is kept when no one waits: a close is never missed.
-                    closed.notify_one();
                 }
             }
         };
@@ -104,18 +102,13 @@ impl FileCloses {
         Ok(Self {
             inotify,
             watches,
-            closed,
-            failed,
+            count,
         })
     }
 
-    /// Waits until a file was closed since the last call.
-    async fn next(&self) -> io::Result<()> {
-        self.closed.notified().await;
-        if self.failed.load(Ordering::Acquire) {
-            return Err(io::Error::other("reading inotify events failed"));
-        }
-        Ok(())
+    /// Changes each time files were closed; `changed()` fails once no more will be seen.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.count.clone()
     }
 }
 
@@ -132,30 +125,41 @@ impl Drop for FileCloses {
 mod tests {
     use super::*;
 
-    async fn seen(closes: &FileCloses) -> Result<io::Result<()>, tokio::time::error::Elapsed> {
-        tokio::time::timeout(Duration::from_secs(5), closes.next()).await
+    async fn seen(count: &mut watch::Receiver<u64>) -> Result<(), tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_secs(5), count.changed())
+            .await
+            .map(|changed| changed.expect("inotify is read"))
     }
 
     #[tokio::test]
     async fn a_closed_or_renamed_file_is_an_event() {
         let dir = tempfile::tempdir().expect("temp dir");
         let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
+        let mut count = closes.subscribe();
         tokio::fs::write(dir.path().join("seg.m4s.tmp"), b"x")
             .await
             .expect("write");
-        seen(&closes)
-            .await
-            .expect("a close is seen")
-            .expect("inotify read");
+        seen(&mut count).await.expect("a close is seen");
         // A watch that starts after the file was written sees the rename alone.
         let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
+        let mut count = closes.subscribe();
         tokio::fs::rename(dir.path().join("seg.m4s.tmp"), dir.path().join("seg.m4s"))
             .await
             .expect("rename");
-        seen(&closes)
-            .await
-            .expect("a rename is seen")
-            .expect("inotify read");
+        seen(&mut count).await.expect("a rename is seen");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_watch_ends_its_events() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
+        let mut count = closes.subscribe();
+        drop(closes);
+        // The reader thread sees its watch removed and ends: the count's channel closes.
+        let ended = tokio::time::timeout(Duration::from_secs(5), async {
+            while count.changed().await.is_ok() {}
+        });
+        ended.await.expect("the reader ends");
     }
 
     #[tokio::test]
@@ -164,7 +168,8 @@ mod tests {
         let dir = out.path().join("720p");
         std::fs::create_dir(&dir).expect("mkdir");
         let (pause, mut paused) = watch::channel(false);
-        let watching = hold_back(out.path(), std::slice::from_ref(&dir), &pause);
+        let closes = FileCloses::watch(std::slice::from_ref(&dir)).expect("inotify");
+        let watching = hold_back(out.path(), Some(closes.subscribe()), &pause);
         let writing = async {
             // Under the limit: no pause.
             tokio::fs::write(dir.join("a.m4s"), vec![0u8; 8 << 20])

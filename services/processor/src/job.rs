@@ -473,6 +473,11 @@ async fn publish_while_encoding(
     encoding: impl Future<Output = Result<Vec<Rendition>, MediaError>>,
     pause: &watch::Sender<bool>,
 ) -> Result<Vec<Rendition>, JobError> {
+    // Made before ffmpeg starts, so that no closed file is missed.
+    let closes = backlog::FileCloses::watch(rendition_dirs)
+        .inspect_err(|err| tracing::warn!(error = %err, "no inotify; polling the output instead"))
+        .ok();
+    let subscribe = || closes.as_ref().map(backlog::FileCloses::subscribe);
     let finished = CancellationToken::new();
     let encode = async {
         let result = encoding.await;
@@ -480,6 +485,7 @@ async fn publish_while_encoding(
         result.map_err(JobError::from)
     };
     let mut paused = pause.subscribe();
+    let mut first_segments = subscribe();
     let publishing = async {
         let mut playable = false;
         loop {
@@ -492,6 +498,8 @@ async fn publish_while_encoding(
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    // Until playable, every file ffmpeg closes may be a first segment.
+                    _ = changed(&mut first_segments), if !playable => {}
                     _ = paused.wait_for(|paused| *paused) => {}
                     _ = finished.cancelled() => return Ok(()),
                 }
@@ -501,7 +509,7 @@ async fn publish_while_encoding(
             pause.send_replace(false);
         }
     };
-    let watching = backlog::hold_back(out_dir, rendition_dirs, pause);
+    let watching = backlog::hold_back(out_dir, subscribe(), pause);
     let publishing = async {
         tokio::select! {
             done = publishing => done,
@@ -510,6 +518,16 @@ async fn publish_while_encoding(
     };
     let (renditions, ()) = tokio::try_join!(encode, publishing)?;
     Ok(renditions)
+}
+
+/// Resolves when `closes` changes; never without it or once it has ended (a timer takes over).
+async fn changed(closes: &mut Option<watch::Receiver<u64>>) {
+    if let Some(count) = closes
+        && count.changed().await.is_ok()
+    {
+        return;
+    }
+    std::future::pending().await
 }
 
 /// One publishing pass; the pass that puts the master playlist up makes the video playable.
