@@ -369,12 +369,13 @@ impl Bench {
             "pipeline overhead   1080p minute transcoded whole: claim→ready {pipeline:.2} s ÷ local ffmpeg {local:.2} s = {:.2}   (target <= 1.10)",
             pipeline / local
         );
-        let cpu = |r: &Run| r.cpu.children + r.cpu.processor + r.cpu.localstack;
+        let piped_cpu = median_of(&piped, |r| {
+            r.cpu.children + r.cpu.processor + r.cpu.localstack
+        });
         let local_cpu = median_of(&locals, |l| l.cpu);
         println!(
-            "  its CPU           {:.1} s ÷ local ffmpeg {local_cpu:.1} s = {:.2}; of it: ffmpegs {:.1} s (poster and storyboard alone, local: {:.1} s), processor {:.1} s, LocalStack {:.1} s",
-            median_of(&piped, cpu),
-            median_of(&piped, cpu) / local_cpu,
+            "  its CPU           {piped_cpu:.1} s ÷ local ffmpeg {local_cpu:.1} s = {:.2}; of it: ffmpegs {:.1} s (poster and storyboard alone, local: {:.1} s), processor {:.1} s, LocalStack {:.1} s",
+            piped_cpu / local_cpu,
             median_of(&piped, |r| r.cpu.children),
             previews.cpu,
             median_of(&piped, |r| r.cpu.processor),

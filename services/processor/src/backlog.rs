@@ -34,19 +34,28 @@ pub async fn hold_back(
     pause: &watch::Sender<bool>,
 ) -> Infallible {
     loop {
-        match closes.as_mut() {
-            Some(closed) => {
-                if closed.changed().await.is_err() {
-                    tracing::warn!("inotify stopped; polling the output instead");
-                    closes = None;
-                }
-            }
-            None => tokio::time::sleep(POLL_EVERY).await,
+        if !next_close(&mut closes).await {
+            tokio::time::sleep(POLL_EVERY).await;
         }
         if !*pause.borrow() && local_bytes(out_dir).await > MAX_BACKLOG_BYTES {
             pause.send_replace(true);
         }
     }
+}
+
+/// Waits for the next change of `closes` (a [`FileCloses::subscribe`] count). Returns `false`
+/// at once when there is none to wait for: no inotify, or its reader has stopped (`closes`
+/// then becomes `None`); the caller falls back to a timer.
+pub async fn next_close(closes: &mut Option<watch::Receiver<u64>>) -> bool {
+    let Some(count) = closes else {
+        return false;
+    };
+    if count.changed().await.is_ok() {
+        return true;
+    }
+    tracing::warn!("inotify stopped; the output is polled instead");
+    *closes = None;
+    false
 }
 
 /// Counts the files ffmpeg closes after writing or renames into the watched directories

@@ -361,11 +361,6 @@ async fn process(
         )
         .with_master(work.master())
         .already_published(work.already_published.iter().cloned());
-        // ffmpeg would make them; made first, they can be watched for closed segments.
-        let rendition_dirs: Vec<_> = work.plan.iter().map(|r| out_dir.join(&r.name)).collect();
-        for dir in &rendition_dirs {
-            tokio::fs::create_dir_all(dir).await?;
-        }
         let (pause, paused) = watch::channel(false);
         let transcode = hls::transcode(
             &input,
@@ -377,16 +372,8 @@ async fn process(
             },
             process::Control::new(cancel, ctx.config.transcode_timeout()).pausable(paused),
         );
-        let renditions = publish_while_encoding(
-            ctx,
-            id,
-            &mut publisher,
-            &out_dir,
-            &rendition_dirs,
-            transcode,
-            &pause,
-        )
-        .await;
+        let renditions =
+            publish_while_encoding(ctx, id, &mut publisher, &out_dir, transcode, &pause).await;
         if let Some(reporter) = reporter {
             reporter.abort();
         }
@@ -469,12 +456,15 @@ async fn publish_while_encoding(
     id: uuid::Uuid,
     publisher: &mut Publisher<'_>,
     out_dir: &std::path::Path,
-    rendition_dirs: &[std::path::PathBuf],
     encoding: impl Future<Output = Result<Vec<Rendition>, MediaError>>,
     pause: &watch::Sender<bool>,
 ) -> Result<Vec<Rendition>, JobError> {
-    // Made before ffmpeg starts, so that no closed file is missed.
-    let closes = backlog::FileCloses::watch(rendition_dirs)
+    // ffmpeg would make them; made (and watched) before it starts, no closed file is missed.
+    let rendition_dirs = publisher.rendition_dirs();
+    for dir in &rendition_dirs {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let closes = backlog::FileCloses::watch(&rendition_dirs)
         .inspect_err(|err| tracing::warn!(error = %err, "no inotify; polling the output instead"))
         .ok();
     let subscribe = || closes.as_ref().map(backlog::FileCloses::subscribe);
@@ -499,7 +489,8 @@ async fn publish_while_encoding(
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     // Until playable, every file ffmpeg closes may be a first segment.
-                    _ = changed(&mut first_segments), if !playable => {}
+                    _ = backlog::next_close(&mut first_segments),
+                        if !playable && first_segments.is_some() => {}
                     _ = paused.wait_for(|paused| *paused) => {}
                     _ = finished.cancelled() => return Ok(()),
                 }
@@ -518,16 +509,6 @@ async fn publish_while_encoding(
     };
     let (renditions, ()) = tokio::try_join!(encode, publishing)?;
     Ok(renditions)
-}
-
-/// Resolves when `closes` changes; never without it or once it has ended (a timer takes over).
-async fn changed(closes: &mut Option<watch::Receiver<u64>>) {
-    if let Some(count) = closes
-        && count.changed().await.is_ok()
-    {
-        return;
-    }
-    std::future::pending().await
 }
 
 /// One publishing pass; the pass that puts the master playlist up makes the video playable.

@@ -118,6 +118,18 @@ impl<'a> Publisher<'a> {
         self.files_uploaded
     }
 
+    /// Where ffmpeg writes each rendition (its `%v` directory), in the plan's order.
+    pub fn rendition_dirs(&self) -> Vec<PathBuf> {
+        self.renditions
+            .iter()
+            .map(|r| self.rendition_dir(r))
+            .collect()
+    }
+
+    fn rendition_dir(&self, rendition: &RenditionPlan) -> PathBuf {
+        self.out_dir.join(&rendition.name)
+    }
+
     /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
     pub async fn pass(&mut self, last: bool) -> Result<Published, PublishError> {
         let mut every_rendition_started = true;
@@ -125,7 +137,7 @@ impl<'a> Publisher<'a> {
         let first_only = !last && !self.master_published && self.master != Master::Extended;
         for rendition in self.renditions.clone() {
             let skipped = self.already_published.contains(&rendition.name);
-            let dir = self.out_dir.join(&rendition.name);
+            let dir = self.rendition_dir(&rendition);
             let text = match tokio::fs::read_to_string(dir.join("index.m3u8")).await {
                 Ok(text) => text,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound && !last => {
