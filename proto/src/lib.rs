@@ -1,4 +1,5 @@
-//! Generated types for the `vodnest.processor.v1` gRPC service.
+//! Generated types for the `vodnest.processor.v1` gRPC service, and [`job_state`]: the job
+//! state's names and conversions at this boundary.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
@@ -9,3 +10,5 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/processor_descriptor.bin"));
 }
+
+pub mod job_state;

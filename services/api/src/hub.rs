@@ -144,11 +144,12 @@ mod tests {
     fn event(id: Uuid, progress: f64) -> VideoEvent {
         VideoEvent {
             id,
-            status: "processing".into(),
+            status: vodnest_core::domain::VideoStatus::Processing,
             progress,
             playable: false,
             stage: Some("transcoding".into()),
             error: None,
+            deleted: false,
         }
     }
 

@@ -30,38 +30,44 @@ pub async fn token_is_valid(
     if admin_token.is_some_and(|admin| !admin.is_empty() && digest(admin) == presented) {
         return Ok(true);
     }
-    let found: Option<(i32,)> =
-        sqlx::query_as("select 1 from api_tokens where token_hash = $1 and revoked_at is null")
-            .bind(&presented[..])
-            .fetch_optional(pool)
-            .await?;
+    let found = sqlx::query_scalar!(
+        "select 1 from api_tokens where token_hash = $1 and revoked_at is null",
+        &presented[..],
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(found.is_some())
 }
 
 /// Opens a session and returns the secret to put in the cookie.
 pub async fn create_session(pool: &PgPool, ttl: Duration) -> Result<String, sqlx::Error> {
     let secret = new_secret();
-    sqlx::query("insert into sessions (id_hash, expires_at) values ($1, $2)")
-        .bind(&digest(&secret)[..])
-        .bind(OffsetDateTime::now_utc() + ttl)
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "insert into sessions (id_hash, expires_at) values ($1, $2)",
+        &digest(&secret)[..],
+        OffsetDateTime::now_utc() + ttl,
+    )
+    .execute(pool)
+    .await?;
     Ok(secret)
 }
 
 pub async fn session_is_valid(pool: &PgPool, secret: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<(i32,)> =
-        sqlx::query_as("select 1 from sessions where id_hash = $1 and expires_at > now()")
-            .bind(&digest(secret)[..])
-            .fetch_optional(pool)
-            .await?;
+    let found = sqlx::query_scalar!(
+        "select 1 from sessions where id_hash = $1 and expires_at > now()",
+        &digest(secret)[..],
+    )
+    .fetch_optional(pool)
+    .await?;
     Ok(found.is_some())
 }
 
 pub async fn end_session(pool: &PgPool, secret: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("delete from sessions where id_hash = $1 or expires_at < now()")
-        .bind(&digest(secret)[..])
-        .execute(pool)
-        .await?;
+    sqlx::query!(
+        "delete from sessions where id_hash = $1 or expires_at < now()",
+        &digest(secret)[..],
+    )
+    .execute(pool)
+    .await?;
     Ok(())
 }

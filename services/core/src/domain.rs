@@ -1,63 +1,28 @@
 //! Videos as the database holds them and as the API shows them.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum VideoStatus {
-    AwaitingUpload,
-    Queued,
-    Processing,
-    Ready,
-    Failed,
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// Where a video is in its life; `videos.status`.
+    pub enum VideoStatus {
+        AwaitingUpload = "awaiting_upload",
+        Queued = "queued",
+        Processing = "processing",
+        Ready = "ready",
+        Failed = "failed",
+    }
 }
 
 impl VideoStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AwaitingUpload => "awaiting_upload",
-            Self::Queued => "queued",
-            Self::Processing => "processing",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
-    }
-
     /// No more changes will come without a user action.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Ready | Self::Failed)
     }
 }
-
-impl fmt::Display for VideoStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for VideoStatus {
-    type Err = UnknownStatus;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "awaiting_upload" => Self::AwaitingUpload,
-            "queued" => Self::Queued,
-            "processing" => Self::Processing,
-            "ready" => Self::Ready,
-            "failed" => Self::Failed,
-            other => return Err(UnknownStatus(other.to_owned())),
-        })
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown video status {0:?}")]
-pub struct UnknownStatus(pub String);
 
 /// One HLS rendition of a processed video.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,7 +40,7 @@ pub struct VideoRow {
     pub title: String,
     pub filename: String,
     pub content_type: String,
-    pub status: String,
+    pub status: VideoStatus,
     pub stage: Option<String>,
     pub progress: f64,
     pub playable: bool,
@@ -93,14 +58,6 @@ pub struct VideoRow {
     pub has_storyboard: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
-}
-
-impl VideoRow {
-    /// The status column is constrained by the schema; an unknown value would be a bug, shown
-    /// as `failed` rather than a panic.
-    pub fn status(&self) -> VideoStatus {
-        self.status.parse().unwrap_or(VideoStatus::Failed)
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,7 +91,7 @@ pub struct VideoView {
 impl VideoView {
     /// `media_base_url` is where `videos/{id}/...` objects are publicly readable.
     pub fn from_row(row: VideoRow, media_base_url: &str) -> Self {
-        let status = row.status();
+        let status = row.status;
         let hls_url = row
             .playable
             .then(|| crate::storage::hls_url(media_base_url, row.id));
@@ -169,14 +126,8 @@ mod tests {
     use super::VideoStatus;
 
     #[test]
-    fn status_round_trips_through_text() {
-        for s in [
-            VideoStatus::AwaitingUpload,
-            VideoStatus::Queued,
-            VideoStatus::Processing,
-            VideoStatus::Ready,
-            VideoStatus::Failed,
-        ] {
+    fn status_round_trips_through_text_and_json() {
+        for &s in VideoStatus::ALL {
             assert_eq!(s.as_str().parse::<VideoStatus>().ok(), Some(s));
             assert_eq!(
                 serde_json::to_value(s).ok(),

@@ -3,7 +3,9 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// Every insert or update of a video, payload [`VideoEvent`].
+use crate::domain::VideoStatus;
+
+/// Every insert, update or delete of a video, payload [`VideoEvent`].
 pub const VIDEO_EVENTS_CHANNEL: &str = "vodnest_video_events";
 /// A job became runnable; payload is the job id.
 pub const JOBS_CHANNEL: &str = "vodnest_jobs";
@@ -14,9 +16,12 @@ pub const JOB_STOPPED_CHANNEL: &str = "vodnest_job_stopped";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoEvent {
     pub id: Uuid,
-    pub status: String,
+    pub status: VideoStatus,
     pub progress: f64,
     pub playable: bool,
     pub stage: Option<String>,
     pub error: Option<String>,
+    /// The video was deleted (migrations/0008_video_deleted_notify.sql).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }

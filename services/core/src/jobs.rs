@@ -4,15 +4,16 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::queue;
+use crate::domain::VideoStatus;
+use crate::queue::{self, JobKind, JobState};
 
 /// A job with its video's progress.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
     pub id: Uuid,
     pub video_id: Uuid,
-    pub state: String,
-    pub kind: String,
+    pub state: JobState,
+    pub kind: JobKind,
     pub attempt: i32,
     pub max_attempts: i32,
     pub last_error: Option<String>,
@@ -23,13 +24,13 @@ pub struct JobRow {
     pub lease_expires_at: Option<OffsetDateTime>,
     pub progress: f64,
     pub stage: Option<String>,
-    pub video_status: String,
+    pub video_status: VideoStatus,
     pub playable: bool,
 }
 
 impl JobRow {
     pub fn is_terminal(&self) -> bool {
-        matches!(self.state.as_str(), "succeeded" | "failed" | "canceled")
+        self.state.is_terminal()
     }
 }
 
@@ -43,13 +44,25 @@ pub enum JobsError {
     Db(#[from] sqlx::Error),
 }
 
-const SELECT: &str = "select j.id, j.video_id, j.state, j.kind, j.attempt, j.max_attempts, j.last_error, \
-     j.worker_id, j.created_at, j.updated_at, j.run_at, j.lease_expires_at, v.progress, v.stage, \
-     v.status as video_status, v.playable from jobs j join videos v on v.id = j.video_id";
+/// `sqlx::query_as!` into a [`JobRow`]: jobs joined to their videos, then `$rest` (where,
+/// order, limit).
+macro_rules! query_job {
+    ($rest:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            JobRow,
+            r#"select j.id, j.video_id as "video_id!", j.state as "state: JobState",
+                j.kind as "kind: JobKind", j.attempt, j.max_attempts, j.last_error, j.worker_id,
+                j.created_at, j.updated_at, j.run_at, j.lease_expires_at, v.progress, v.stage,
+                v.status as "video_status: VideoStatus", v.playable
+             from jobs j join videos v on v.id = j.video_id "#
+                + $rest
+            $(, $arg)*
+        )
+    };
+}
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
-    sqlx::query_as(&format!("{SELECT} where j.id = $1"))
-        .bind(id)
+    query_job!("where j.id = $1", id)
         .fetch_optional(pool)
         .await?
         .ok_or(JobsError::NotFound("no such job"))
@@ -58,20 +71,20 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
 /// Newest first, optionally in one state, after the (created_at, id) of the previous page.
 pub async fn list(
     pool: &PgPool,
-    state: Option<&str>,
+    state: Option<JobState>,
     limit: i64,
     after: Option<(OffsetDateTime, Uuid)>,
 ) -> Result<Vec<JobRow>, JobsError> {
     let (at, id) = after.unzip();
-    Ok(sqlx::query_as(&format!(
-        "{SELECT} where ($1::text is null or j.state = $1) \
-         and ($2::timestamptz is null or (j.created_at, j.id) < ($2, $3)) \
-         order by j.created_at desc, j.id desc limit $4"
-    ))
-    .bind(state)
-    .bind(at)
-    .bind(id)
-    .bind(limit)
+    Ok(query_job!(
+        "where ($1::text is null or j.state = $1)
+         and ($2::timestamptz is null or (j.created_at, j.id) < ($2, $3))
+         order by j.created_at desc, j.id desc limit $4",
+        state as Option<JobState>,
+        at,
+        id,
+        limit,
+    )
     .fetch_all(pool)
     .await?)
 }
@@ -79,25 +92,26 @@ pub async fn list(
 /// Processes an uploaded video again: a new job, unless one is already live.
 pub async fn submit(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsError> {
     let mut tx = pool.begin().await?;
-    let status: Option<(String,)> =
-        sqlx::query_as("select status from videos where id = $1 for update")
-            .bind(video_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status,)) = status else {
+    let status = sqlx::query_scalar!(
+        r#"select status as "status: VideoStatus" from videos where id = $1 for update"#,
+        video_id,
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(status) = status else {
         return Err(JobsError::NotFound("no such video"));
     };
-    if status == "awaiting_upload" {
+    if status == VideoStatus::AwaitingUpload {
         return Err(JobsError::InvalidState(
             "the video's upload is not complete yet".into(),
         ));
     }
-    if queue::enqueue(&mut *tx, video_id).await? {
-        sqlx::query(
-            "update videos set status = 'queued', stage = null, progress = 0, error = null \
+    if queue::enqueue(&mut *tx, JobKind::Transcode, video_id).await? {
+        sqlx::query!(
+            "update videos set status = 'queued', stage = null, progress = 0, error = null
              where id = $1",
+            video_id,
         )
-        .bind(video_id)
         .execute(&mut *tx)
         .await?;
     }
@@ -106,10 +120,10 @@ pub async fn submit(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsError> 
 }
 
 async fn latest_for_video(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsError> {
-    sqlx::query_as(&format!(
-        "{SELECT} where j.video_id = $1 order by j.created_at desc, j.id desc limit 1"
-    ))
-    .bind(video_id)
+    query_job!(
+        "where j.video_id = $1 order by j.created_at desc, j.id desc limit 1",
+        video_id,
+    )
     .fetch_optional(pool)
     .await?
     .ok_or(JobsError::NotFound("no such job"))
@@ -118,14 +132,15 @@ async fn latest_for_video(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsE
 /// Cancels a queued or running job; a running worker loses its lease at its next heartbeat.
 pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
     let mut tx = pool.begin().await?;
-    let video: Option<(Uuid, String)> = sqlx::query_as(
-        "update jobs set state = 'canceled', lease_expires_at = null, finished_at = now() \
-         where id = $1 and state in ('queued', 'running') returning video_id, kind",
+    let canceled = sqlx::query!(
+        r#"update jobs set state = 'canceled', lease_expires_at = null, finished_at = now()
+         where id = $1 and state in ('queued', 'running')
+         returning video_id, kind as "kind: JobKind""#,
+        id,
     )
-    .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((video_id, kind)) = video else {
+    let Some(canceled) = canceled else {
         let job = get(pool, id).await?;
         return Err(JobsError::InvalidState(format!(
             "the job is {}; only queued or running jobs can be canceled",
@@ -133,7 +148,7 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
         )));
     };
     // A canceled ladder job leaves its video watchable with the renditions it has.
-    if kind == queue::JobKind::Transcode.as_str() {
+    if let (true, Some(video_id)) = (canceled.kind.drives_video_status(), canceled.video_id) {
         crate::videos::mark_failed(&mut *tx, video_id, "processing was canceled").await?;
     }
     tx.commit().await?;
@@ -143,7 +158,7 @@ pub async fn cancel(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
 /// Runs a failed or canceled job's video again, as a new job.
 pub async fn retry(pool: &PgPool, id: Uuid) -> Result<JobRow, JobsError> {
     let job = get(pool, id).await?;
-    if !matches!(job.state.as_str(), "failed" | "canceled") {
+    if !matches!(job.state, JobState::Failed | JobState::Canceled) {
         return Err(JobsError::InvalidState(format!(
             "the job is {}; only failed or canceled jobs can be retried",
             job.state
@@ -163,24 +178,25 @@ pub struct QueueStats {
 }
 
 pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
-    let counts: Vec<(String, i64)> =
-        sqlx::query_as("select state, count(*) from jobs group by state")
-            .fetch_all(pool)
-            .await?;
+    let counts = sqlx::query!(
+        r#"select state as "state: JobState", count(*) as "count!" from jobs group by state"#
+    )
+    .fetch_all(pool)
+    .await?;
     let mut stats = QueueStats::default();
-    for (state, count) in counts {
-        match state.as_str() {
-            "queued" => stats.queued = count,
-            "running" => stats.running = count,
-            "succeeded" => stats.succeeded = count,
-            "failed" => stats.failed = count,
-            "canceled" => stats.canceled = count,
-            _ => {}
-        }
+    for row in counts {
+        let (state, count) = (row.state, row.count);
+        *match state {
+            JobState::Queued => &mut stats.queued,
+            JobState::Running => &mut stats.running,
+            JobState::Succeeded => &mut stats.succeeded,
+            JobState::Failed => &mut stats.failed,
+            JobState::Canceled => &mut stats.canceled,
+        } = count;
     }
-    let (age,): (Option<f64>,) = sqlx::query_as(
-        "select extract(epoch from now() - min(run_at))::float8 from jobs \
-         where state = 'queued' and run_at <= now()",
+    let age = sqlx::query_scalar!(
+        "select extract(epoch from now() - min(run_at))::float8 from jobs
+         where state = 'queued' and run_at <= now()"
     )
     .fetch_one(pool)
     .await?;

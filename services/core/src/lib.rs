@@ -5,6 +5,7 @@
 //! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
 //! - [`domain`]: videos, their status and the JSON shape the API returns.
 //! - [`videos`]: reads and writes of the `videos` table.
+//! - [`job_kind`]: job states and kinds, and each kind's priority, uniqueness, effect and retries.
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
 //! - [`group_commit`]: one commit for the job successes a processor reports together.
 //! - [`events`]: the NOTIFY channels and their payloads.
@@ -19,9 +20,11 @@ pub mod db;
 pub mod domain;
 pub mod events;
 pub mod group_commit;
+pub mod job_kind;
 pub mod jobs;
 pub mod queue;
 pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
+pub mod text_enum;
 pub mod videos;

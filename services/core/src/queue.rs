@@ -22,62 +22,71 @@ pub enum QueueError {
     /// The job's lease was taken over by another attempt; this worker must stop.
     #[error("job {0} is no longer held by this attempt")]
     Fenced(Uuid),
+    /// The database answered something the queue's own statements rule out.
+    #[error("job queue invariant broken: {0}")]
+    Invariant(String),
     /// The statement that recorded a group of successes failed (see `GroupCommit`).
-    #[error("database: {0}")]
-    Shared(Arc<sqlx::Error>),
+    #[error("{0}")]
+    Shared(Arc<QueueError>),
     #[error("the group commit task has stopped")]
     GroupCommitGone,
 }
 
-/// What a job does (see migrations/0006_job_kind.sql).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobKind {
-    /// Turns the upload into HLS; its success makes the video `ready`.
-    Transcode,
-    /// Encodes the rungs below a copied top rendition, once the video is already `ready`.
-    Ladder,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Transcode => "transcode",
-            Self::Ladder => "ladder",
-        }
-    }
-}
-
-impl TryFrom<String> for JobKind {
-    type Error = String;
-
-    fn try_from(kind: String) -> Result<Self, Self::Error> {
-        match kind.as_str() {
-            "transcode" => Ok(Self::Transcode),
-            "ladder" => Ok(Self::Ladder),
-            _ => Err(format!("unknown job kind {kind:?}")),
-        }
-    }
-}
+use crate::job_kind::SuccessEffect;
+pub use crate::job_kind::{JobKind, JobState};
 
 /// A job this worker holds under a lease.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: Uuid,
     pub video_id: Uuid,
     pub attempt: i32,
     pub max_attempts: i32,
-    #[sqlx(try_from = "String")]
     pub kind: JobKind,
 }
 
-/// Enqueues processing for a video, at most one live job per video (a second call is a no-op).
-pub async fn enqueue(db: impl PgExecutor<'_>, video_id: Uuid) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "insert into jobs (id, video_id) values ($1, $2) \
-         on conflict (video_id) where state in ('queued', 'running') do nothing",
+impl ClaimedJob {
+    /// A claimed row; every kind this queue runs today is about a video. (A kind without one,
+    /// such as a webhook delivery, will need a claim that takes only its own kinds.)
+    fn new(
+        id: Uuid,
+        video_id: Option<Uuid>,
+        attempt: i32,
+        max_attempts: i32,
+        kind: JobKind,
+    ) -> Result<Self, QueueError> {
+        let video_id = video_id.ok_or_else(|| {
+            QueueError::Invariant(format!("claimed {kind} job {id} has no video"))
+        })?;
+        Ok(Self {
+            id,
+            video_id,
+            attempt,
+            max_attempts,
+            kind,
+        })
+    }
+}
+
+/// Enqueues a job of `kind` for a video. A kind with a [`JobKind::live_key`] is enqueued at
+/// most once while a job with the same key is live: a second call is a no-op (false).
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    kind: JobKind,
+    video_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query!(
+        "insert into jobs (id, video_id, kind, priority, max_attempts, live_key)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (live_key) where state in ('queued', 'running') and live_key is not null
+         do nothing",
+        Uuid::now_v7(),
+        video_id,
+        kind as JobKind,
+        kind.priority(),
+        kind.retry().max_attempts,
+        kind.live_key(Some(video_id)),
     )
-    .bind(Uuid::now_v7())
-    .bind(video_id)
     .execute(db)
     .await?;
     Ok(inserted.rows_affected() > 0)
@@ -90,10 +99,19 @@ pub struct Claimer {
     pub lease: Duration,
 }
 
-/// The claim, as CTEs ending in `claimed` (the jobs now held). Parameters: `$1` the worker
-/// id, `$2` the lease in seconds, `$3` job ids never to claim (those being finished in the
-/// same statement), `$4` how many jobs to claim. The statement defines a CTE `gate` before
-/// these: no row is claimed unless it has a row.
+/// `sqlx::query!` of a statement that claims jobs: `$before` (`with`, a CTE `gate` and a
+/// comma), the claim as CTEs ending in `claimed` (the jobs now held), then `$after` (the final
+/// select). No row is claimed unless `gate` has a row. The claim's parameters:
+///
+/// | param | what |
+/// |---|---|
+/// | `$1` | the worker id (`text`) |
+/// | `$2` | the lease in seconds (`float8`) |
+/// | `$3` | job ids never to claim (`uuid[]`: those being finished in the same statement) |
+/// | `$4` | how many jobs to claim (`int8`) |
+///
+/// `$before` and `$after` may use further parameters from `$5` on. The statement text is put
+/// together by this macro, not at run time, so `query!` checks every statement that claims.
 ///
 /// A `FOR UPDATE` that finds a row changed since its snapshot keeps the row locked even when
 /// the row no longer qualifies; a statement that both claims and then waits for a lock could
@@ -102,31 +120,40 @@ pub struct Claimer {
 ///
 /// Two index probes instead of one OR: each stops after the rows it needs, so a claim costs
 /// the same with ten queued jobs or a million. Jobs whose lease ran out go first: they are the
-/// oldest work. Rows are picked out by `id = any(...)`, not a join: with the limit a
-/// parameter, a join may be planned as a scan of the whole table.
-macro_rules! claim_ctes {
-    () => {
-        "expired as ( \
-             select id from jobs \
-             where exists (select 1 from gate) and state = 'running' and lease_expires_at < now() \
-                 and attempt < max_attempts and id <> all($3::uuid[]) \
-             order by lease_expires_at limit $4 for update skip locked \
-         ), due as ( \
-             select id from jobs \
-             where exists (select 1 from gate) and state = 'queued' and run_at <= now() \
-             order by run_at limit $4 - (select count(*) from expired) for update skip locked \
-         ), next as (select id from expired union all select id from due), \
-         claimed as ( \
-             update jobs j set \
-                 state = 'running', \
-                 attempt = j.attempt + 1, \
-                 lease_expires_at = now() + make_interval(secs => $2), \
-                 worker_id = $1, \
-                 started_at = now(), \
-                 last_error = case when j.state = 'running' then 'lease expired' else j.last_error end \
-             where j.id = any(array(select id from next)) \
-             returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind \
-         )"
+/// oldest work. Queued jobs go by priority class, then by due time (the order of the index
+/// `jobs_queued_due`; a class's jobs that are not due yet are stepped over). Rows are picked
+/// out by `id = any(...)`, not a join: with the limit a parameter, a join may be planned as a
+/// scan of the whole table.
+macro_rules! query_claiming {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query!(
+            $before
+                + r#"
+         expired as (
+             select id from jobs
+             where exists (select 1 from gate) and state = 'running' and lease_expires_at < now()
+                 and attempt < max_attempts and id <> all($3::uuid[])
+             order by lease_expires_at limit $4 for update skip locked
+         ), due as (
+             select id from jobs
+             where exists (select 1 from gate) and state = 'queued' and run_at <= now()
+             order by priority, run_at limit $4 - (select count(*) from expired)
+             for update skip locked
+         ), next as (select id from expired union all select id from due),
+         claimed as (
+             update jobs j set
+                 state = 'running',
+                 attempt = j.attempt + 1,
+                 lease_expires_at = now() + make_interval(secs => $2),
+                 worker_id = $1,
+                 started_at = now(),
+                 last_error = case when j.state = 'running' then 'lease expired' else j.last_error end
+             where j.id = any(array(select id from next))
+             returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind
+         ) "#
+                + $after
+            $(, $arg)*
+        )
     };
 }
 
@@ -135,50 +162,52 @@ pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
     lease: Duration,
-) -> Result<Option<ClaimedJob>, sqlx::Error> {
-    sqlx::query_as(concat!(
-        "with gate as (select 1), ",
-        claim_ctes!(),
-        " select id, video_id, attempt, max_attempts, kind from claimed"
-    ))
-    .bind(worker_id)
-    .bind(lease.as_secs_f64())
-    .bind(Vec::<Uuid>::new())
-    .bind(1_i64)
+) -> Result<Option<ClaimedJob>, QueueError> {
+    let row = query_claiming!(
+        "with gate as (select 1),",
+        r#"select id as "id!", video_id, attempt as "attempt!", max_attempts as "max_attempts!",
+             kind as "kind!: JobKind" from claimed"#,
+        worker_id,
+        lease.as_secs_f64(),
+        &[] as &[Uuid],
+        1_i64,
+    )
     .fetch_optional(pool)
-    .await
+    .await?;
+    row.map(|r| ClaimedJob::new(r.id, r.video_id, r.attempt, r.max_attempts, r.kind))
+        .transpose()
 }
 
 /// Ends the jobs whose lease ran out on their last attempt (their processor crashed or was
-/// cut off every time): job and video `failed`, with the reason (a ladder job's video stays
-/// as it is: it is watchable). Returns the ids of the videos that failed.
+/// cut off every time): job `failed`, with the reason, and its video too where the kind
+/// [drives its status](JobKind::drives_video_status). Returns the ids of the videos that failed.
 pub async fn fail_exhausted_leases(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Error> {
-    let rows: Vec<(Uuid,)> = sqlx::query_as(
-        "with dead as ( \
-             update jobs set state = 'failed', lease_expires_at = null, finished_at = now(), \
-                 last_error = 'the processor running it stopped answering on its last attempt' \
-             where state = 'running' and lease_expires_at < now() and attempt >= max_attempts \
-             returning video_id, last_error, kind \
-         ) \
-         update videos v set status = 'failed', stage = null, playable = false, \
-             error = dead.last_error \
-         from dead where v.id = dead.video_id and dead.kind = 'transcode' \
+    sqlx::query_scalar!(
+        "with dead as (
+             update jobs set state = 'failed', lease_expires_at = null, finished_at = now(),
+                 last_error = 'the processor running it stopped answering on its last attempt'
+             where state = 'running' and lease_expires_at < now() and attempt >= max_attempts
+             returning video_id, last_error, kind
+         )
+         update videos v set status = 'failed', stage = null, playable = false,
+             error = dead.last_error
+         from dead where v.id = dead.video_id and dead.kind = any($1)
          returning v.id",
+        &JobKind::driving_video_status() as &[&str],
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().map(|(id,)| id).collect())
+    .await
 }
 
 /// Renews the lease. `Fenced` means another attempt owns the job now.
 pub async fn heartbeat(pool: &PgPool, job: &ClaimedJob, lease: Duration) -> Result<(), QueueError> {
-    let renewed = sqlx::query(
-        "update jobs set lease_expires_at = now() + make_interval(secs => $3) \
+    let renewed = sqlx::query!(
+        "update jobs set lease_expires_at = now() + make_interval(secs => $3)
          where id = $1 and attempt = $2 and state = 'running'",
+        job.id,
+        job.attempt,
+        lease.as_secs_f64(),
     )
-    .bind(job.id)
-    .bind(job.attempt)
-    .bind(lease.as_secs_f64())
     .execute(pool)
     .await?;
     fenced(job, renewed.rows_affected())
@@ -195,18 +224,18 @@ fn fenced(job: &ClaimedJob, rows: u64) -> Result<(), QueueError> {
 async fn finish_job(
     db: impl PgExecutor<'_>,
     job: &ClaimedJob,
-    state: &str,
+    state: JobState,
     error: Option<&str>,
 ) -> Result<(), QueueError> {
-    let done = sqlx::query(
-        "update jobs set state = $3, last_error = coalesce($4, last_error), \
-         lease_expires_at = null, finished_at = now() \
+    let done = sqlx::query!(
+        "update jobs set state = $3, last_error = coalesce($4, last_error),
+         lease_expires_at = null, finished_at = now()
          where id = $1 and attempt = $2 and state = 'running'",
+        job.id,
+        job.attempt,
+        state as JobState,
+        error,
     )
-    .bind(job.id)
-    .bind(job.attempt)
-    .bind(state)
-    .bind(error)
     .execute(db)
     .await?;
     fenced(job, done.rows_affected())
@@ -259,7 +288,7 @@ pub async fn succeed_and_claim(
     facts: &MediaFacts,
     follow_up: Option<JobKind>,
     claimer: Option<&Claimer>,
-) -> Result<Succeeded, sqlx::Error> {
+) -> Result<Succeeded, QueueError> {
     let success = Success {
         job,
         facts,
@@ -268,7 +297,7 @@ pub async fn succeed_and_claim(
     };
     let mut done = succeed_all(pool, &[success], claimer).await?;
     done.pop()
-        .ok_or_else(|| sqlx::Error::Protocol("no outcome for the success".into()))
+        .ok_or_else(|| QueueError::Invariant("no outcome for the success".into()))
 }
 
 /// Records several successes in one statement (one commit: see `GroupCommit`), each fenced on
@@ -278,87 +307,92 @@ pub async fn succeed_all(
     pool: &PgPool,
     successes: &[Success<'_>],
     claimer: Option<&Claimer>,
-) -> Result<Vec<Succeeded>, sqlx::Error> {
+) -> Result<Vec<Succeeded>, QueueError> {
     // Without a claimer nothing is claimed, whatever the successes ask.
     let claims = |s: &Success<'_>| s.claim_next && claimer.is_some();
     let wanted = successes.iter().filter(|s| claims(s)).count();
-    let renditions = successes
-        .iter()
-        .map(|s| serde_json::to_string(&s.facts.renditions))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| sqlx::Error::Encode(e.into()))?;
-    type Row = (
-        bool,
-        Uuid,
-        Option<Uuid>,
-        Option<i32>,
-        Option<i32>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = sqlx::query_as(concat!(
-        "with input as ( \
-             select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[], \
-                 $9::text[], $10::text[], $11::uuid[]) \
-                 as t(id, attempt, duration_s, width, height, renditions, follow_up, follow_up_id) \
-         ), done as ( \
-             update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now() \
-             from input i \
-             where j.id = any($3::uuid[]) and j.id = i.id and j.attempt = i.attempt \
-                 and j.state = 'running' \
-             returning j.id, j.video_id \
-         ), video as ( \
-             update videos v set status = 'ready', stage = null, progress = 1, playable = true, \
-                 error = null, duration_s = i.duration_s, width = i.width, height = i.height, \
-                 renditions = i.renditions::jsonb \
-             from done d join input i on i.id = d.id where v.id = d.video_id \
-             returning d.id \
-         ), follow_up as ( \
-             insert into jobs (id, video_id, kind) \
-             select i.follow_up_id, d.video_id, i.follow_up from done d join input i on i.id = d.id \
-             where i.follow_up is not null \
-         ), gate as ( \
-             select 1 from (select count(*) from video) written where $1::text is not null \
-         ), ",
-        claim_ctes!(),
-        " select false, id, null, null, null, null from video \
-          union all \
-          select true, id, video_id, attempt, max_attempts, kind from claimed"
-    ))
-    .bind(claimer.map(|c| &*c.worker_id))
-    .bind(claimer.map_or(0.0, |c| c.lease.as_secs_f64()))
-    .bind(successes.iter().map(|s| s.job.id).collect::<Vec<_>>())
-    .bind(i64::try_from(wanted).unwrap_or(i64::MAX))
-    .bind(successes.iter().map(|s| s.job.attempt).collect::<Vec<_>>())
-    .bind(successes.iter().map(|s| s.facts.duration_s).collect::<Vec<_>>())
-    .bind(successes.iter().map(|s| s.facts.width).collect::<Vec<_>>())
-    .bind(successes.iter().map(|s| s.facts.height).collect::<Vec<_>>())
-    .bind(renditions)
-    .bind(successes.iter().map(|s| s.follow_up.map(JobKind::as_str)).collect::<Vec<_>>())
-    .bind(successes.iter().map(|_| Uuid::now_v7()).collect::<Vec<_>>())
+    let c = SuccessColumns::new(successes)?;
+    let rows = query_claiming!(
+        "with input as (
+             select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[],
+                 $9::text[], $10::bool[], $11::text[], $12::uuid[], $13::int2[], $14::int[],
+                 $15::text[])
+                 as t(id, attempt, duration_s, width, height, renditions, makes_ready,
+                     follow_up, follow_up_id, follow_up_priority, follow_up_max_attempts,
+                     follow_up_live_key)
+         ), done as (
+             update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now()
+             from input i
+             where j.id = any($3::uuid[]) and j.id = i.id and j.attempt = i.attempt
+                 and j.state = 'running'
+             returning j.id, j.video_id
+         ), video as (
+             update videos v set
+                 status = case when i.makes_ready then 'ready' else v.status end,
+                 stage = case when i.makes_ready then null else v.stage end,
+                 progress = case when i.makes_ready then 1 else v.progress end,
+                 playable = v.playable or i.makes_ready,
+                 error = case when i.makes_ready then null else v.error end,
+                 duration_s = i.duration_s, width = i.width, height = i.height,
+                 renditions = i.renditions::jsonb
+             from done d join input i on i.id = d.id where v.id = d.video_id
+             returning v.id
+         ), follow_up as (
+             insert into jobs (id, video_id, kind, priority, max_attempts, live_key)
+             select i.follow_up_id, d.video_id, i.follow_up, i.follow_up_priority,
+                 i.follow_up_max_attempts, i.follow_up_live_key
+             from done d join input i on i.id = d.id where i.follow_up is not null
+             returning id
+         ), gate as (
+             select 1 from (select (select count(*) from video) + (select count(*) from follow_up))
+                 written
+             where $1::text is not null
+         ),",
+        r#"select false as "is_claim!", id as "id!", null::uuid as video_id, null::int4 as attempt,
+             null::int4 as max_attempts, null::text as "kind: JobKind" from done
+         union all
+         select true, id, video_id, attempt, max_attempts, kind from claimed"#,
+        claimer.map(|c| &*c.worker_id),
+        claimer.map_or(0.0, |c| c.lease.as_secs_f64()),
+        &c.ids,
+        i64::try_from(wanted).unwrap_or(i64::MAX),
+        &c.attempts,
+        &c.durations as &[Option<f64>],
+        &c.widths as &[Option<i32>],
+        &c.heights as &[Option<i32>],
+        &c.renditions,
+        &c.makes_ready,
+        &c.follow_ups as &[Option<&str>],
+        &c.follow_up_ids,
+        &c.follow_up_priorities as &[Option<i16>],
+        &c.follow_up_max_attempts as &[Option<i32>],
+        &c.follow_up_live_keys as &[Option<String>],
+    )
     .fetch_all(pool)
     .await?;
 
     let mut recorded = std::collections::HashSet::new();
     let mut claimed = Vec::new();
-    for (is_claim, id, video_id, attempt, max_attempts, kind) in rows {
-        if !is_claim {
-            recorded.insert(id);
+    for row in rows {
+        if !row.is_claim {
+            recorded.insert(row.id);
             continue;
         }
-        let (Some(video_id), Some(attempt), Some(max_attempts), Some(kind)) =
-            (video_id, attempt, max_attempts, kind)
+        let (Some(attempt), Some(max_attempts), Some(kind)) =
+            (row.attempt, row.max_attempts, row.kind)
         else {
-            return Err(sqlx::Error::Protocol(format!(
-                "claimed job {id} came back incomplete"
+            return Err(QueueError::Invariant(format!(
+                "claimed job {} came back incomplete",
+                row.id
             )));
         };
-        claimed.push(ClaimedJob {
-            id,
-            video_id,
+        claimed.push(ClaimedJob::new(
+            row.id,
+            row.video_id,
             attempt,
             max_attempts,
-            kind: JobKind::try_from(kind).map_err(|e| sqlx::Error::Decode(e.into()))?,
-        });
+            kind,
+        )?);
     }
     let mut claimed = claimed.into_iter();
     Ok(successes
@@ -370,6 +404,57 @@ pub async fn succeed_all(
         .collect())
 }
 
+fn per_follow_up<T>(successes: &[Success<'_>], f: impl Fn(JobKind) -> T) -> Vec<Option<T>> {
+    successes.iter().map(|s| s.follow_up.map(&f)).collect()
+}
+
+/// The successes as the parallel arrays [`succeed_all`] unnests (one element per success),
+/// each job's kind deciding its effect and its follow-up's settings.
+struct SuccessColumns {
+    ids: Vec<Uuid>,
+    attempts: Vec<i32>,
+    durations: Vec<Option<f64>>,
+    widths: Vec<Option<i32>>,
+    heights: Vec<Option<i32>>,
+    renditions: Vec<String>,
+    makes_ready: Vec<bool>,
+    follow_ups: Vec<Option<&'static str>>,
+    follow_up_ids: Vec<Uuid>,
+    follow_up_priorities: Vec<Option<i16>>,
+    follow_up_max_attempts: Vec<Option<i32>>,
+    follow_up_live_keys: Vec<Option<String>>,
+}
+
+impl SuccessColumns {
+    fn new(successes: &[Success<'_>]) -> Result<Self, QueueError> {
+        let renditions = successes
+            .iter()
+            .map(|s| serde_json::to_string(&s.facts.renditions))
+            .collect::<Result<_, _>>()
+            .map_err(|e| QueueError::Invariant(format!("renditions as JSON: {e}")))?;
+        Ok(Self {
+            ids: successes.iter().map(|s| s.job.id).collect(),
+            attempts: successes.iter().map(|s| s.job.attempt).collect(),
+            durations: successes.iter().map(|s| s.facts.duration_s).collect(),
+            widths: successes.iter().map(|s| s.facts.width).collect(),
+            heights: successes.iter().map(|s| s.facts.height).collect(),
+            renditions,
+            makes_ready: successes
+                .iter()
+                .map(|s| s.job.kind.on_success() == SuccessEffect::Ready)
+                .collect(),
+            follow_ups: per_follow_up(successes, JobKind::as_str),
+            follow_up_ids: successes.iter().map(|_| Uuid::now_v7()).collect(),
+            follow_up_priorities: per_follow_up(successes, JobKind::priority),
+            follow_up_max_attempts: per_follow_up(successes, |k| k.retry().max_attempts),
+            follow_up_live_keys: successes
+                .iter()
+                .map(|s| s.follow_up.and_then(|k| k.live_key(Some(s.job.video_id))))
+                .collect(),
+        })
+    }
+}
+
 /// What became of a failed attempt.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FailOutcome {
@@ -377,9 +462,10 @@ pub enum FailOutcome {
     Failed,
 }
 
-/// Records a failed attempt: a transient one is retried with backoff while attempts remain;
-/// a permanent one (bad input) fails the job and the video at once. A ladder job's video is
-/// left `ready` with the renditions it has.
+/// Records a failed attempt: a transient one is retried with its kind's backoff while attempts
+/// remain; a permanent one (bad input) fails the job at once. The video shows it only where the
+/// kind [drives its status](JobKind::drives_video_status) (a ladder job's video stays `ready`
+/// with the renditions it has).
 pub async fn fail(
     pool: &PgPool,
     job: &ClaimedJob,
@@ -388,27 +474,27 @@ pub async fn fail(
 ) -> Result<FailOutcome, QueueError> {
     let mut tx = pool.begin().await?;
     let outcome = if transient && job.attempt < job.max_attempts {
-        let delay = backoff(job.attempt);
-        let rows = sqlx::query(
-            "update jobs set state = 'queued', last_error = $3, lease_expires_at = null, \
-             run_at = now() + make_interval(secs => $4) \
+        let delay = job.kind.retry().backoff(job.attempt);
+        let rows = sqlx::query!(
+            "update jobs set state = 'queued', last_error = $3, lease_expires_at = null,
+             run_at = now() + make_interval(secs => $4)
              where id = $1 and attempt = $2 and state = 'running'",
+            job.id,
+            job.attempt,
+            error,
+            delay.as_secs_f64(),
         )
-        .bind(job.id)
-        .bind(job.attempt)
-        .bind(error)
-        .bind(delay.as_secs_f64())
         .execute(&mut *tx)
         .await?
         .rows_affected();
         fenced(job, rows)?;
-        if job.kind == JobKind::Transcode {
+        if job.kind.drives_video_status() {
             videos::mark_requeued(&mut *tx, job.video_id, error).await?;
         }
         FailOutcome::RetryAt(OffsetDateTime::now_utc() + delay)
     } else {
-        finish_job(&mut *tx, job, "failed", Some(error)).await?;
-        if job.kind == JobKind::Transcode {
+        finish_job(&mut *tx, job, JobState::Failed, Some(error)).await?;
+        if job.kind.drives_video_status() {
             videos::mark_failed(&mut *tx, job.video_id, error).await?;
         }
         FailOutcome::Failed
@@ -420,41 +506,15 @@ pub async fn fail(
 /// Gives a job back without counting the attempt (graceful shutdown): another worker may
 /// claim it at once.
 pub async fn release(pool: &PgPool, job: &ClaimedJob) -> Result<(), QueueError> {
-    let rows = sqlx::query(
-        "update jobs set state = 'queued', attempt = attempt - 1, lease_expires_at = null, \
-         run_at = now(), worker_id = null \
+    let rows = sqlx::query!(
+        "update jobs set state = 'queued', attempt = attempt - 1, lease_expires_at = null,
+         run_at = now(), worker_id = null
          where id = $1 and attempt = $2 and state = 'running'",
+        job.id,
+        job.attempt,
     )
-    .bind(job.id)
-    .bind(job.attempt)
     .execute(pool)
     .await?
     .rows_affected();
     fenced(job, rows)
-}
-
-/// Exponential backoff from 5 s, doubling per attempt, capped at 10 minutes, with ±20 % jitter
-/// so that jobs failed by one outage do not all come back at the same instant.
-pub fn backoff(attempt: i32) -> Duration {
-    let exp = attempt.clamp(1, 16) - 1;
-    let base = (5.0 * 2f64.powi(exp)).min(600.0);
-    let jitter = 0.8 + rand::random::<f64>() * 0.4;
-    Duration::from_secs_f64(base * jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for _ in 0..100 {
-            let first = backoff(1).as_secs_f64();
-            assert!((4.0..=6.0).contains(&first), "{first}");
-            let third = backoff(3).as_secs_f64();
-            assert!((16.0..=24.0).contains(&third), "{third}");
-            let late = backoff(40).as_secs_f64();
-            assert!((480.0..=720.0).contains(&late), "{late}");
-        }
-    }
 }

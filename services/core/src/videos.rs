@@ -4,12 +4,26 @@ use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{Rendition, VideoRow};
+use crate::domain::{Rendition, VideoRow, VideoStatus};
 use crate::queue;
 
-const COLUMNS: &str = "id, title, filename, content_type, status, stage, progress, playable, error, \
-     size_bytes, duration_s, width, height, renditions, upload_id, part_size, part_count, \
-     upload_expires_at, has_poster, has_storyboard, created_at, updated_at";
+/// `sqlx::query_as!` into a [`VideoRow`] for a statement that names every column of `videos`
+/// (after `select` or `returning`) between `$before` and `$after`: the list is written once.
+macro_rules! query_video {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            VideoRow,
+            $before
+                + r#" id, title, filename, content_type, status as "status: VideoStatus", stage,
+                progress, playable, error, size_bytes, duration_s, width, height,
+                renditions as "renditions: sqlx::types::Json<Vec<Rendition>>", upload_id,
+                part_size, part_count, upload_expires_at, has_poster, has_storyboard, created_at,
+                updated_at "#
+                + $after
+            $(, $arg)*
+        )
+    };
+}
 
 /// What the API knows when an upload starts.
 #[derive(Debug, Clone)]
@@ -26,27 +40,26 @@ pub struct NewVideo {
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size, \
-         part_count, upload_expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         returning {COLUMNS}"
-    ))
-    .bind(new.id)
-    .bind(&new.title)
-    .bind(&new.filename)
-    .bind(&new.content_type)
-    .bind(new.size_bytes)
-    .bind(&new.upload_id)
-    .bind(new.part_size)
-    .bind(new.part_count)
-    .bind(new.upload_expires_at)
+    query_video!(
+        "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size,
+         part_count, upload_expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning",
+        "",
+        new.id,
+        new.title,
+        new.filename,
+        new.content_type,
+        new.size_bytes,
+        new.upload_id,
+        new.part_size,
+        new.part_count,
+        new.upload_expires_at,
+    )
     .fetch_one(db)
     .await
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<VideoRow>, sqlx::Error> {
-    sqlx::query_as(&format!("select {COLUMNS} from videos where id = $1"))
-        .bind(id)
+    query_video!("select", "from videos where id = $1", id)
         .fetch_optional(db)
         .await
 }
@@ -57,32 +70,22 @@ pub async fn list(
     limit: i64,
     before: Option<(OffsetDateTime, Uuid)>,
 ) -> Result<Vec<VideoRow>, sqlx::Error> {
-    match before {
-        Some((created_at, id)) => {
-            sqlx::query_as(&format!(
-                "select {COLUMNS} from videos where (created_at, id) < ($1, $2) \
-                 order by created_at desc, id desc limit $3"
-            ))
-            .bind(created_at)
-            .bind(id)
-            .bind(limit)
-            .fetch_all(db)
-            .await
-        }
-        None => {
-            sqlx::query_as(&format!(
-                "select {COLUMNS} from videos order by created_at desc, id desc limit $1"
-            ))
-            .bind(limit)
-            .fetch_all(db)
-            .await
-        }
-    }
+    // One statement for both: the row comparison is skipped on the first page.
+    let (created_at, id) = before.unzip();
+    query_video!(
+        "select",
+        "from videos where ($1::timestamptz is null or (created_at, id) < ($1, $2))
+         order by created_at desc, id desc limit $3",
+        created_at,
+        id,
+        limit,
+    )
+    .fetch_all(db)
+    .await
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("delete from videos where id = $1")
-        .bind(id)
+    let done = sqlx::query!("delete from videos where id = $1", id)
         .execute(db)
         .await?;
     Ok(done.rows_affected() > 0)
@@ -97,15 +100,16 @@ pub async fn mark_uploaded_and_enqueue<'c>(
 ) -> Result<Option<VideoRow>, sqlx::Error> {
     // A transaction of its own, or a savepoint inside the caller's.
     let mut tx = db.begin().await?;
-    let row: Option<VideoRow> = sqlx::query_as(&format!(
-        "update videos set status = 'queued', stage = null, progress = 0, upload_id = null \
-         where id = $1 and status = 'awaiting_upload' returning {COLUMNS}"
-    ))
-    .bind(id)
+    let row = query_video!(
+        "update videos set status = 'queued', stage = null, progress = 0, upload_id = null
+         where id = $1 and status = 'awaiting_upload' returning",
+        "",
+        id,
+    )
     .fetch_optional(&mut *tx)
     .await?;
     if row.is_some() {
-        queue::enqueue(&mut *tx, id).await?;
+        queue::enqueue(&mut *tx, queue::JobKind::Transcode, id).await?;
     }
     tx.commit().await?;
     Ok(row)
@@ -117,12 +121,12 @@ pub async fn mark_upload_failed(
     id: Uuid,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update videos set status = 'failed', error = $2, upload_id = null \
+    sqlx::query!(
+        "update videos set status = 'failed', error = $2, upload_id = null
          where id = $1 and status = 'awaiting_upload'",
+        id,
+        error,
     )
-    .bind(id)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())
@@ -140,12 +144,13 @@ pub async fn expired_uploads(
     db: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<ExpiredUpload>, sqlx::Error> {
-    sqlx::query_as(
-        "select id, upload_id from videos \
-         where status = 'awaiting_upload' and upload_expires_at < now() and upload_id is not null \
-         order by upload_expires_at limit $1",
+    sqlx::query_as!(
+        ExpiredUpload,
+        r#"select id, upload_id as "upload_id!" from videos
+         where status = 'awaiting_upload' and upload_expires_at < now() and upload_id is not null
+         order by upload_expires_at limit $1"#,
+        limit,
     )
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -157,13 +162,13 @@ pub async fn set_progress(
     stage: &str,
     progress: f64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update videos set status = 'processing', stage = $2, progress = $3 \
+    sqlx::query!(
+        "update videos set status = 'processing', stage = $2, progress = $3
          where id = $1 and status in ('queued', 'processing')",
+        id,
+        stage,
+        progress.clamp(0.0, 1.0),
     )
-    .bind(id)
-    .bind(stage)
-    .bind(progress.clamp(0.0, 1.0))
     .execute(db)
     .await?;
     Ok(())
@@ -172,11 +177,11 @@ pub async fn set_progress(
 /// Every rendition has its first segments in storage: players can start. Fires the NOTIFY
 /// trigger once (a second call changes nothing).
 pub async fn mark_playable(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update videos set playable = true \
+    sqlx::query!(
+        "update videos set playable = true
          where id = $1 and status = 'processing' and not playable",
+        id,
     )
-    .bind(id)
     .execute(db)
     .await?;
     Ok(())
@@ -184,19 +189,23 @@ pub async fn mark_playable(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx
 
 /// `poster.jpg` is in storage.
 pub async fn mark_poster(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update videos set has_poster = true where id = $1 and not has_poster")
-        .bind(id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update videos set has_poster = true where id = $1 and not has_poster",
+        id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 /// `storyboard.vtt` and its sheets are in storage.
 pub async fn mark_storyboard(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query("update videos set has_storyboard = true where id = $1 and not has_storyboard")
-        .bind(id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "update videos set has_storyboard = true where id = $1 and not has_storyboard",
+        id,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -214,12 +223,12 @@ pub async fn mark_failed(
     id: Uuid,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "update videos set status = 'failed', stage = null, playable = false, error = $2 \
+    sqlx::query!(
+        "update videos set status = 'failed', stage = null, playable = false, error = $2
          where id = $1",
+        id,
+        error,
     )
-    .bind(id)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())
@@ -231,11 +240,11 @@ pub async fn mark_requeued(
     id: Uuid,
     error: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "update videos set status = 'queued', stage = 'retrying', error = $2 where id = $1",
+        id,
+        error,
     )
-    .bind(id)
-    .bind(error)
     .execute(db)
     .await?;
     Ok(())

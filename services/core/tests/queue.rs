@@ -9,14 +9,32 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::domain::Rendition;
+use vodnest_core::domain::VideoStatus;
 use vodnest_core::group_commit::GroupCommit;
-use vodnest_core::queue::{self, Claimer, FailOutcome, JobKind, QueueError};
+use vodnest_core::job_kind::SuccessEffect;
+use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, JobState, QueueError};
 use vodnest_core::videos::{self, MediaFacts, NewVideo};
 
 const LEASE: Duration = Duration::from_secs(30);
 
 /// A video whose upload is complete, with its queued job.
 async fn queued_video(pool: &PgPool) -> Uuid {
+    let id = new_video(pool).await;
+    let row = videos::mark_uploaded_and_enqueue(pool, id)
+        .await
+        .expect("enqueue");
+    assert!(row.is_some());
+    id
+}
+
+/// A video with a queued job of `kind` (straight into the queue: whatever its status).
+async fn video_with_a_job(pool: &PgPool, kind: JobKind) -> Uuid {
+    let id = new_video(pool).await;
+    assert!(queue::enqueue(pool, kind, id).await.expect("enqueue"));
+    id
+}
+
+async fn new_video(pool: &PgPool) -> Uuid {
     let id = Uuid::now_v7();
     let new = NewVideo {
         id,
@@ -30,14 +48,24 @@ async fn queued_video(pool: &PgPool) -> Uuid {
         upload_expires_at: OffsetDateTime::now_utc(),
     };
     videos::insert(pool, &new).await.expect("insert video");
-    let row = videos::mark_uploaded_and_enqueue(pool, id)
-        .await
-        .expect("enqueue");
-    assert!(row.is_some());
     id
 }
 
-async fn job_state(pool: &PgPool, video_id: Uuid) -> (String, i32) {
+/// Claims a job as `worker`; there must be one.
+async fn claim_one(pool: &PgPool, worker: &str) -> ClaimedJob {
+    queue::claim(pool, worker, LEASE)
+        .await
+        .expect("claim")
+        .expect("a job to claim")
+}
+
+/// Claims as `worker`; there must be nothing to claim.
+async fn claim_none(pool: &PgPool, worker: &str) {
+    let claimed = queue::claim(pool, worker, LEASE).await.expect("claim");
+    assert!(claimed.is_none(), "nothing to claim, got {claimed:?}");
+}
+
+async fn job_state(pool: &PgPool, video_id: Uuid) -> (JobState, i32) {
     sqlx::query_as("select state, attempt from jobs where video_id = $1")
         .bind(video_id)
         .fetch_one(pool)
@@ -113,9 +141,7 @@ async fn chain_to_the_end(pool: PgPool, claimer: Claimer, group: Option<GroupCom
                     .succeed_and_claim(&job, &facts, None, Some(&claimer))
                     .await
             }
-            None => queue::succeed_and_claim(&pool, &job, &facts, None, Some(&claimer))
-                .await
-                .map_err(QueueError::from),
+            None => queue::succeed_and_claim(&pool, &job, &facts, None, Some(&claimer)).await,
         }
         .expect("no deadlock, no error");
         assert!(outcome.recorded, "a claimed job is ours to finish");
@@ -133,12 +159,7 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
     }
     let mut held = Vec::new();
     for worker in ["a", "b", "c"] {
-        held.push(
-            queue::claim(&pool, worker, LEASE)
-                .await
-                .expect("claim")
-                .expect("a job"),
-        );
+        held.push(claim_one(&pool, worker).await);
     }
     let taken_over = held[0].clone();
     sqlx::query("update jobs set lease_expires_at = now() - interval '1 second' where id = $1")
@@ -146,10 +167,7 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
         .execute(&pool)
         .await
         .expect("expire one lease");
-    let owner = queue::claim(&pool, "owner", LEASE)
-        .await
-        .expect("claim")
-        .expect("an expired job goes first");
+    let owner = claim_one(&pool, "owner").await;
     assert_eq!(owner.id, taken_over.id);
 
     let facts = MediaFacts::default();
@@ -186,16 +204,16 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
     let claimed: Vec<_> = outcomes.iter().filter_map(|o| o.next.as_ref()).collect();
     assert_eq!(claimed.len(), 1, "only one job was left to claim");
     assert!(outcomes[0].next.is_some());
-    let (state, worker): (String, String) =
+    let (state, worker): (JobState, String) =
         sqlx::query_as("select state, worker_id from jobs where id = $1")
             .bind(claimed[0].id)
             .fetch_one(&pool)
             .await
             .expect("job");
-    assert_eq!((state.as_str(), worker.as_str()), ("running", "b"));
+    assert_eq!((state, worker.as_str()), (JobState::Running, "b"));
     assert_eq!(
         job_state(&pool, taken_over.video_id).await,
-        ("running".into(), 2)
+        (JobState::Running, 2)
     );
 }
 
@@ -203,16 +221,33 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
 /// each returning the ids of the jobs it completed) until the queue is empty, then checks that
 /// every job was completed exactly once and that the database agrees (jobs succeeded on their
 /// first attempt, videos ready).
+///
+/// Once per job kind: each kind's success has its own effect on the video.
 async fn run_workers_to_the_end<W, F>(pool: PgPool, jobs: usize, workers: usize, work: W)
 where
     W: Fn(PgPool, String) -> F,
     F: Future<Output = Vec<Uuid>> + Send + 'static,
 {
+    for &kind in JobKind::ALL {
+        run_kind_to_the_end(&pool, kind, jobs, workers, &work).await;
+    }
+}
+
+async fn run_kind_to_the_end<W, F>(
+    pool: &PgPool,
+    kind: JobKind,
+    jobs: usize,
+    workers: usize,
+    work: &W,
+) where
+    W: Fn(PgPool, String) -> F,
+    F: Future<Output = Vec<Uuid>> + Send + 'static,
+{
     for _ in 0..jobs {
-        queued_video(&pool).await;
+        video_with_a_job(pool, kind).await;
     }
     let running: Vec<_> = (0..workers)
-        .map(|w| tokio::spawn(work(pool.clone(), format!("worker-{w}"))))
+        .map(|w| tokio::spawn(work(pool.clone(), format!("{kind}-worker-{w}"))))
         .collect();
     let mut done: HashMap<Uuid, usize> = HashMap::new();
     for worker in running {
@@ -220,16 +255,30 @@ where
             *done.entry(id).or_default() += 1;
         }
     }
-    assert_eq!(done.len(), jobs, "every job was completed");
-    assert!(done.values().all(|&n| n == 1), "no job was completed twice");
+    assert_eq!(done.len(), jobs, "every {kind} job was completed");
+    assert!(
+        done.values().all(|&n| n == 1),
+        "no {kind} job was completed twice"
+    );
     let (succeeded, ready): (i64, i64) = sqlx::query_as(
-        "select (select count(*) from jobs where state = 'succeeded' and attempt = 1), \
-                (select count(*) from videos where status = 'ready')",
+        "select count(*) filter (where j.state = 'succeeded' and j.attempt = 1), \
+                count(*) filter (where v.status = 'ready') \
+         from jobs j join videos v on v.id = j.video_id where j.kind = $1",
     )
-    .fetch_one(&pool)
+    .bind(kind)
+    .fetch_one(pool)
     .await
     .expect("count");
-    assert_eq!((succeeded, ready), (jobs as i64, jobs as i64));
+    let made_ready = if kind.on_success() == SuccessEffect::Ready {
+        jobs
+    } else {
+        0
+    };
+    assert_eq!(
+        (succeeded, ready),
+        (jobs as i64, made_ready as i64),
+        "{kind}"
+    );
 }
 
 /// Finishing without a claimer claims nothing.
@@ -237,39 +286,24 @@ where
 async fn success_without_a_claimer_claims_nothing(pool: PgPool) {
     let first = queued_video(&pool).await;
     let second = queued_video(&pool).await;
-    let job = queue::claim(&pool, "w", LEASE)
-        .await
-        .expect("claim")
-        .expect("a job");
+    let job = claim_one(&pool, "w").await;
     let outcome = queue::succeed_and_claim(&pool, &job, &MediaFacts::default(), None, None)
         .await
         .expect("succeed");
     assert!(outcome.recorded && outcome.next.is_none());
     let finished = if job.video_id == first { first } else { second };
     let waiting = if finished == first { second } else { first };
-    assert_eq!(job_state(&pool, finished).await, ("succeeded".into(), 1));
-    assert_eq!(job_state(&pool, waiting).await, ("queued".into(), 0));
+    assert_eq!(job_state(&pool, finished).await, (JobState::Succeeded, 1));
+    assert_eq!(job_state(&pool, waiting).await, (JobState::Queued, 0));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_worker_whose_lease_was_taken_cannot_finish_or_renew(pool: PgPool) {
     let video = queued_video(&pool).await;
-    let first = queue::claim(&pool, "first", LEASE)
-        .await
-        .expect("claim")
-        .expect("a job");
-    assert!(
-        queue::claim(&pool, "other", LEASE)
-            .await
-            .expect("claim")
-            .is_none(),
-        "leased"
-    );
+    let first = claim_one(&pool, "first").await;
+    claim_none(&pool, "other").await;
     expire_leases(&pool).await;
-    let second = queue::claim(&pool, "second", LEASE)
-        .await
-        .expect("claim")
-        .expect("taken over");
+    let second = claim_one(&pool, "second").await;
     assert_eq!(second.id, first.id);
     assert_eq!(second.attempt, 2, "an expired lease counts as an attempt");
 
@@ -290,7 +324,8 @@ async fn a_worker_whose_lease_was_taken_cannot_finish_or_renew(pool: PgPool) {
         .expect("get")
         .expect("video");
     assert_ne!(
-        video_row.status, "ready",
+        video_row.status,
+        VideoStatus::Ready,
         "the fenced worker changed nothing"
     );
 
@@ -300,7 +335,7 @@ async fn a_worker_whose_lease_was_taken_cannot_finish_or_renew(pool: PgPool) {
     queue::succeed(&pool, &second, &MediaFacts::default())
         .await
         .expect("and finishes");
-    assert_eq!(job_state(&pool, video).await, ("succeeded".into(), 2));
+    assert_eq!(job_state(&pool, video).await, (JobState::Succeeded, 2));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -312,10 +347,7 @@ async fn transient_failures_retry_with_backoff_until_the_last_attempt(pool: PgPo
             .execute(&pool)
             .await
             .expect("due");
-        let job = queue::claim(&pool, "w", LEASE)
-            .await
-            .expect("claim")
-            .expect("job");
+        let job = claim_one(&pool, "w").await;
         assert_eq!(job.attempt, attempt);
         let outcome = queue::fail(&pool, &job, "S3 timed out", true)
             .await
@@ -337,100 +369,140 @@ async fn transient_failures_retry_with_backoff_until_the_last_attempt(pool: PgPo
                 run_at_ahead > 1.0,
                 "the job is not due at once: {run_at_ahead}"
             );
-            assert!(
-                queue::claim(&pool, "w", LEASE)
-                    .await
-                    .expect("claim")
-                    .is_none()
-            );
+            claim_none(&pool, "w").await;
             let row = videos::get(&pool, video)
                 .await
                 .expect("get")
                 .expect("video");
-            assert_eq!(row.status, "queued");
+            assert_eq!(row.status, VideoStatus::Queued);
         } else {
             assert_eq!(outcome, FailOutcome::Failed);
         }
     }
-    assert_eq!(job_state(&pool, video).await, ("failed".into(), 3));
+    assert_eq!(job_state(&pool, video).await, (JobState::Failed, 3));
     let row = videos::get(&pool, video)
         .await
         .expect("get")
         .expect("video");
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, VideoStatus::Failed);
     assert_eq!(row.error.as_deref(), Some("S3 timed out"));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn bad_input_fails_at_once(pool: PgPool) {
     let video = queued_video(&pool).await;
-    let job = queue::claim(&pool, "w", LEASE)
-        .await
-        .expect("claim")
-        .expect("job");
+    let job = claim_one(&pool, "w").await;
     let outcome = queue::fail(&pool, &job, "the uploaded file is not a video", false)
         .await
         .expect("fail");
     assert_eq!(outcome, FailOutcome::Failed);
-    assert_eq!(job_state(&pool, video).await, ("failed".into(), 1));
+    assert_eq!(job_state(&pool, video).await, (JobState::Failed, 1));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_lease_lost_on_the_last_attempt_fails_the_job(pool: PgPool) {
     let video = queued_video(&pool).await;
     for _ in 0..3 {
-        queue::claim(&pool, "crashy", LEASE)
-            .await
-            .expect("claim")
-            .expect("job");
+        claim_one(&pool, "crashy").await;
         expire_leases(&pool).await;
     }
-    assert!(
-        queue::claim(&pool, "w", LEASE)
-            .await
-            .expect("claim")
-            .is_none(),
-        "not a 4th time"
-    );
+    claim_none(&pool, "w").await;
     assert_eq!(
         queue::fail_exhausted_leases(&pool).await.expect("reap"),
         vec![video]
     );
-    assert_eq!(job_state(&pool, video).await, ("failed".into(), 3));
+    assert_eq!(job_state(&pool, video).await, (JobState::Failed, 3));
     let row = videos::get(&pool, video)
         .await
         .expect("get")
         .expect("video");
-    assert_eq!(row.status, "failed");
+    assert_eq!(row.status, VideoStatus::Failed);
     assert!(row.error.is_some_and(|e| e.contains("stopped answering")));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_released_job_is_claimable_at_once_without_spending_an_attempt(pool: PgPool) {
     let video = queued_video(&pool).await;
-    let job = queue::claim(&pool, "leaving", LEASE)
-        .await
-        .expect("claim")
-        .expect("job");
+    let job = claim_one(&pool, "leaving").await;
     queue::release(&pool, &job).await.expect("release");
-    assert_eq!(job_state(&pool, video).await, ("queued".into(), 0));
-    let again = queue::claim(&pool, "staying", LEASE)
-        .await
-        .expect("claim")
-        .expect("job");
+    assert_eq!(job_state(&pool, video).await, (JobState::Queued, 0));
+    let again = claim_one(&pool, "staying").await;
     assert_eq!(again.attempt, 1);
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn enqueueing_twice_keeps_one_live_job(pool: PgPool) {
     let video = queued_video(&pool).await;
-    assert!(!queue::enqueue(&pool, video).await.expect("enqueue"));
+    assert!(
+        !queue::enqueue(&pool, JobKind::Transcode, video)
+            .await
+            .expect("enqueue")
+    );
     let (count,): (i64,) = sqlx::query_as("select count(*) from jobs where video_id = $1")
         .bind(video)
         .fetch_one(&pool)
         .await
         .expect("count");
     assert_eq!(count, 1);
+}
+
+/// Work that makes a video watchable goes first: a transcode enqueued after a ladder job is
+/// claimed before it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_claim_takes_higher_priority_classes_first(pool: PgPool) {
+    assert!(JobKind::Transcode.priority() < JobKind::Ladder.priority());
+    let ladder = video_with_a_job(&pool, JobKind::Ladder).await;
+    let transcode = video_with_a_job(&pool, JobKind::Transcode).await;
+    let first = claim_one(&pool, "w").await;
+    assert_eq!(
+        (first.video_id, first.kind),
+        (transcode, JobKind::Transcode)
+    );
+    let second = claim_one(&pool, "w").await;
+    assert_eq!((second.video_id, second.kind), (ladder, JobKind::Ladder));
+}
+
+/// A transcode and its ladder share a live key: while either is live, a second pipeline job
+/// for the video is not enqueued. Once it is done, one may be.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_video_has_one_live_pipeline_job_whatever_its_kind(pool: PgPool) {
+    let video = queued_video(&pool).await;
+    for &kind in JobKind::ALL {
+        assert!(!queue::enqueue(&pool, kind, video).await.expect("enqueue"));
+    }
+    let job = claim_one(&pool, "w").await;
+    assert!(
+        !queue::enqueue(&pool, JobKind::Ladder, video)
+            .await
+            .expect("enqueue")
+    );
+    queue::succeed(&pool, &job, &MediaFacts::default())
+        .await
+        .expect("succeed");
+    assert!(
+        queue::enqueue(&pool, JobKind::Ladder, video)
+            .await
+            .expect("enqueue")
+    );
+}
+
+/// A job need not be about a video: the table takes one without (a webhook delivery, later),
+/// and each kind's attempts are its own.
+#[sqlx::test(migrations = "../../migrations")]
+async fn jobs_take_their_attempts_from_their_kind_and_may_have_no_video(pool: PgPool) {
+    for &kind in JobKind::ALL {
+        let video = video_with_a_job(&pool, kind).await;
+        let job = claim_one(&pool, "w").await;
+        assert_eq!(
+            (job.video_id, job.max_attempts),
+            (video, kind.retry().max_attempts)
+        );
+    }
+    sqlx::query("insert into jobs (id, kind) values ($1, 'transcode')")
+        .bind(Uuid::now_v7())
+        .execute(&pool)
+        .await
+        .expect("a job without a video");
 }
 
 fn rendition(name: &str, height: u32) -> Rendition {
@@ -446,10 +518,7 @@ fn rendition(name: &str, height: u32) -> Rendition {
 /// success enqueued, claimed.
 async fn ready_video_with_a_ladder_job(pool: &PgPool) -> (Uuid, queue::ClaimedJob) {
     let video = queued_video(pool).await;
-    let transcode = queue::claim(pool, "w", LEASE)
-        .await
-        .expect("claim")
-        .expect("job");
+    let transcode = claim_one(pool, "w").await;
     assert_eq!(transcode.kind, JobKind::Transcode);
     let top = MediaFacts {
         renditions: vec![rendition("720p", 720)],
@@ -460,16 +529,13 @@ async fn ready_video_with_a_ladder_job(pool: &PgPool) -> (Uuid, queue::ClaimedJo
         .expect("succeed");
     assert!(done.recorded && done.next.is_none());
     let row = videos::get(pool, video).await.expect("get").expect("video");
-    assert_eq!((row.status.as_str(), row.playable), ("ready", true));
-    let ladder = queue::claim(pool, "w", LEASE)
-        .await
-        .expect("claim")
-        .expect("the ladder job was enqueued with the success");
+    assert_eq!((row.status, row.playable), (VideoStatus::Ready, true));
+    let ladder = claim_one(pool, "w").await;
     assert_eq!((ladder.video_id, ladder.kind), (video, JobKind::Ladder));
     (video, ladder)
 }
 
-async fn video_status(pool: &PgPool, video: Uuid) -> (String, Vec<String>) {
+async fn video_status(pool: &PgPool, video: Uuid) -> (VideoStatus, Vec<String>) {
     let row = videos::get(pool, video).await.expect("get").expect("video");
     let names = row.renditions.0.iter().map(|r| r.name.clone()).collect();
     (row.status, names)
@@ -487,21 +553,26 @@ async fn a_ladder_job_adds_renditions_to_a_ready_video(pool: PgPool) {
         .expect("succeed");
     assert_eq!(
         video_status(&pool, video).await,
-        ("ready".into(), vec!["720p".into(), "360p".into()])
+        (VideoStatus::Ready, vec!["720p".into(), "360p".into()])
     );
-    let kinds: Vec<(String, String)> =
+    let kinds: Vec<(JobKind, JobState)> =
         sqlx::query_as("select kind, state from jobs where video_id = $1 order by created_at")
             .bind(video)
             .fetch_all(&pool)
             .await
             .expect("jobs");
-    let expected = [("transcode", "succeeded"), ("ladder", "succeeded")];
-    assert_eq!(kinds, expected.map(|(k, s)| (k.to_owned(), s.to_owned())));
+    assert_eq!(
+        kinds,
+        [
+            (JobKind::Transcode, JobState::Succeeded),
+            (JobKind::Ladder, JobState::Succeeded)
+        ]
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_failed_or_canceled_ladder_job_leaves_the_video_watchable(pool: PgPool) {
-    let watchable = ("ready".to_owned(), vec!["720p".to_owned()]);
+    let watchable = (VideoStatus::Ready, vec!["720p".to_owned()]);
     let (video, ladder) = ready_video_with_a_ladder_job(&pool).await;
     let retry = queue::fail(&pool, &ladder, "S3 hiccup", true)
         .await
@@ -513,10 +584,7 @@ async fn a_failed_or_canceled_ladder_job_leaves_the_video_watchable(pool: PgPool
         .execute(&pool)
         .await
         .expect("due now");
-    let again = queue::claim(&pool, "w", LEASE)
-        .await
-        .expect("claim")
-        .expect("job");
+    let again = claim_one(&pool, "w").await;
     let failed = queue::fail(&pool, &again, "not a video", false)
         .await
         .expect("fail");
@@ -532,22 +600,22 @@ async fn a_failed_or_canceled_ladder_job_leaves_the_video_watchable(pool: PgPool
     let (video, _) = ready_video_with_a_ladder_job(&pool).await;
     for _ in 0..2 {
         expire_leases(&pool).await;
-        queue::claim(&pool, "crashy", LEASE)
-            .await
-            .expect("claim")
-            .expect("job");
+        claim_one(&pool, "crashy").await;
     }
     expire_leases(&pool).await;
     assert_eq!(
         queue::fail_exhausted_leases(&pool).await.expect("reap"),
         Vec::<Uuid>::new()
     );
-    assert_eq!(job_state_of_kind(&pool, video, "ladder").await, "failed");
+    assert_eq!(
+        job_state_of_kind(&pool, video, JobKind::Ladder).await,
+        JobState::Failed
+    );
     assert_eq!(video_status(&pool, video).await, watchable);
 }
 
-async fn job_state_of_kind(pool: &PgPool, video: Uuid, kind: &str) -> String {
-    let (state,): (String,) =
+async fn job_state_of_kind(pool: &PgPool, video: Uuid, kind: JobKind) -> JobState {
+    let (state,): (JobState,) =
         sqlx::query_as("select state from jobs where video_id = $1 and kind = $2")
             .bind(video)
             .bind(kind)

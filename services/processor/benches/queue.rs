@@ -77,9 +77,7 @@ impl JobRunner for Complete {
                     .await
             }
             Record::Apart | Record::Chained => {
-                queue::succeed_and_claim(&self.pool, &job, &facts, None, next.as_ref())
-                    .await
-                    .map_err(Into::into)
+                queue::succeed_and_claim(&self.pool, &job, &facts, None, next.as_ref()).await
             }
         };
         if self.tally.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.tally.target {

@@ -49,33 +49,11 @@ fn timestamp(at: OffsetDateTime) -> prost_types::Timestamp {
     }
 }
 
-fn state_of(text: &str) -> JobState {
-    match text {
-        "queued" => JobState::Queued,
-        "running" => JobState::Running,
-        "succeeded" => JobState::Succeeded,
-        "failed" => JobState::Failed,
-        "canceled" => JobState::Canceled,
-        _ => JobState::Unspecified,
-    }
-}
-
-fn state_name(state: JobState) -> Option<&'static str> {
-    match state {
-        JobState::Unspecified => None,
-        JobState::Queued => Some("queued"),
-        JobState::Running => Some("running"),
-        JobState::Succeeded => Some("succeeded"),
-        JobState::Failed => Some("failed"),
-        JobState::Canceled => Some("canceled"),
-    }
-}
-
 fn job(row: &JobRow) -> Job {
     Job {
         id: row.id.to_string(),
         video_id: row.video_id.to_string(),
-        state: state_of(&row.state).into(),
+        state: JobState::from(row.state).into(),
         attempt: row.attempt,
         max_attempts: row.max_attempts,
         last_error: row.last_error.clone().unwrap_or_default(),
@@ -86,14 +64,14 @@ fn job(row: &JobRow) -> Job {
         lease_expires_at: row.lease_expires_at.map(timestamp),
         progress: row.progress,
         stage: row.stage.clone().unwrap_or_default(),
-        kind: row.kind.clone(),
+        kind: row.kind.to_string(),
     }
 }
 
 fn event(row: &JobRow) -> JobEvent {
     JobEvent {
         job: Some(job(row)),
-        video_status: row.video_status.clone(),
+        video_status: row.video_status.to_string(),
         playable: row.playable,
     }
 }
@@ -139,6 +117,8 @@ impl Processor for ControlPlane {
         let request = request.into_inner();
         let state = JobState::try_from(request.state)
             .map_err(|_| Status::invalid_argument("unknown job state"))?;
+        // Unspecified: every state.
+        let state = state.try_into().ok();
         let size = match request.page_size {
             0 => 50,
             n @ 1..=500 => i64::from(n),
@@ -149,7 +129,7 @@ impl Processor for ControlPlane {
             }
         };
         let after = decode_token(&request.page_token)?;
-        let mut rows = jobs::list(&self.pool, state_name(state), size + 1, after)
+        let mut rows = jobs::list(&self.pool, state, size + 1, after)
             .await
             .map_err(status)?;
         let more = rows.len() as i64 > size;
@@ -194,12 +174,7 @@ impl Processor for ControlPlane {
             let mut last = None;
             let mut row = first;
             loop {
-                let seen = (
-                    row.state.clone(),
-                    row.progress,
-                    row.stage.clone(),
-                    row.playable,
-                );
+                let seen = (row.state, row.progress, row.stage.clone(), row.playable);
                 if last.as_ref() != Some(&seen) {
                     if tx.send(Ok(event(&row))).await.is_err() {
                         return;

@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+use vodnest_core::domain::VideoStatus;
 use vodnest_core::queue::{self, JobKind};
 use vodnest_core::storage::{Storage, media_prefix};
 use vodnest_core::videos;
@@ -98,7 +99,10 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     // The transcode job: the copy alone, ready; the master will change, so it is cached briefly.
     run_next(&ctx, JobKind::Transcode).await?;
     let video = video_row(&pool, id).await?;
-    ensure!(video.status == "ready" && video.playable, "{video:?}");
+    ensure!(
+        video.status == VideoStatus::Ready && video.playable,
+        "{video:?}"
+    );
     let names: Vec<_> = video.renditions.0.iter().map(|r| r.name.as_str()).collect();
     ensure!(names == ["360p"], "only the copied rung so far: {names:?}");
     ensure!(!video.has_poster && !video.has_storyboard, "{video:?}");
@@ -115,7 +119,10 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     // The ladder job, enqueued with that success.
     run_next(&ctx, JobKind::Ladder).await?;
     let video = video_row(&pool, id).await?;
-    ensure!(video.status == "ready" && video.playable, "{video:?}");
+    ensure!(
+        video.status == VideoStatus::Ready && video.playable,
+        "{video:?}"
+    );
     let names: Vec<_> = video.renditions.0.iter().map(|r| r.name.as_str()).collect();
     ensure!(names == ["360p", "240p"], "{names:?}");
     ensure!(video.has_poster && video.has_storyboard, "{video:?}");

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
+use vodnest_core::domain::VideoStatus;
 use vodnest_core::queue;
 use vodnest_core::videos::{self, MediaFacts};
 use vodnest_processor::startup::serve_grpc;
@@ -216,7 +217,7 @@ async fn cancel_then_retry() -> Result<()> {
         .into_inner();
     ensure!(canceled.state == JobState::Canceled as i32, "{canceled:?}");
     let row = videos::get(&plane.pool, video).await?.context("video")?;
-    ensure!(row.status == "failed", "{}", row.status);
+    ensure!(row.status == VideoStatus::Failed, "{}", row.status);
     let again = plane
         .client
         .cancel_job(CancelJobRequest {
@@ -237,7 +238,10 @@ async fn cancel_then_retry() -> Result<()> {
         "{retried:?}"
     );
     let row = videos::get(&plane.pool, video).await?.context("video")?;
-    ensure!(row.status == "queued" && row.error.is_none(), "{row:?}");
+    ensure!(
+        row.status == VideoStatus::Queued && row.error.is_none(),
+        "{row:?}"
+    );
     let retry_live = plane
         .client
         .retry_job(RetryJobRequest {

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail, ensure};
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
+use vodnest_core::domain::VideoStatus;
 use vodnest_core::storage::{Storage, media_prefix};
 use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 
@@ -227,7 +228,7 @@ async fn canceling_stops_ffmpeg_at_once() -> Result<()> {
     let row = vodnest_core::videos::get(&s.pool, s.video)
         .await?
         .context("video")?;
-    ensure!(row.status == "failed", "{}", row.status);
+    ensure!(row.status == VideoStatus::Failed, "{}", row.status);
     ensure!(
         row.error.as_deref() == Some("processing was canceled"),
         "{:?}",

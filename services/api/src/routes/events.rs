@@ -77,6 +77,10 @@ async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
                     resyncs_seen = seen.resyncs;
                     send_snapshot(&mut socket, &state, id).await
                 } else if let Some(event) = &seen.event {
+                    if event.deleted {
+                        send_deleted(&mut socket, id).await;
+                        break;
+                    }
                     send(&mut socket, &Frame::Status(event)).await
                 } else {
                     true
@@ -107,8 +111,7 @@ async fn send_snapshot(socket: &mut WebSocket, state: &AppState, id: Uuid) -> bo
             send(socket, &Frame::Snapshot { video: &video }).await
         }
         Ok(None) => {
-            send(socket, &Frame::Deleted { id }).await;
-            let _ = socket.send(Message::Close(None)).await;
+            send_deleted(socket, id).await;
             false
         }
         Err(err) => {
@@ -116,6 +119,12 @@ async fn send_snapshot(socket: &mut WebSocket, state: &AppState, id: Uuid) -> bo
             false
         }
     }
+}
+
+/// The last frame of a deleted video's socket.
+async fn send_deleted(socket: &mut WebSocket, id: Uuid) {
+    send(socket, &Frame::Deleted { id }).await;
+    let _ = socket.send(Message::Close(None)).await;
 }
 
 async fn send(socket: &mut WebSocket, frame: &Frame<'_>) -> bool {

@@ -13,7 +13,9 @@ pub async fn live() -> impl IntoResponse {
 
 /// Ready when Postgres and both buckets answer.
 pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let database = sqlx::query("select 1").execute(&state.pool).await;
+    let database = sqlx::query_scalar!("select 1 as one")
+        .fetch_one(&state.pool)
+        .await;
     let storage = state.storage.check().await;
     if let Err(err) = &database {
         tracing::warn!(error = %err, "readiness: database");

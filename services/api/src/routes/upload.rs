@@ -23,7 +23,7 @@ const MAX_PARTS_PER_REQUEST: usize = 100;
 
 /// The upload id of a video still waiting for its file, or 409.
 fn active_upload(row: &VideoRow) -> Result<&str, ApiError> {
-    match (&row.upload_id, row.status()) {
+    match (&row.upload_id, row.status) {
         (Some(upload_id), VideoStatus::AwaitingUpload) => Ok(upload_id),
         (_, status) => Err(ApiError::conflict(
             "upload_not_active",
@@ -146,10 +146,12 @@ pub async fn complete(
     Json(body): Json<CompleteRequest>,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
     let mut turn = state.pool.begin().await?;
-    sqlx::query("select pg_advisory_xact_lock(hashtextextended($1::text, 0))")
-        .bind(id)
-        .execute(&mut *turn)
-        .await?;
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
+        id
+    )
+    .execute(&mut *turn)
+    .await?;
     let answer = complete_in_turn(&state, &mut turn, id, body).await;
     turn.commit().await?;
     answer
@@ -162,7 +164,7 @@ async fn complete_in_turn(
     body: CompleteRequest,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
     let row = find(&mut *db, id).await?;
-    match row.status() {
+    match row.status {
         VideoStatus::AwaitingUpload => {}
         VideoStatus::Failed => {
             return Err(ApiError::conflict(

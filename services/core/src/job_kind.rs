@@ -1,0 +1,172 @@
+//! What a job is and how each kind behaves in the queue: its states, and per kind its claim
+//! priority, which live jobs it may not run beside, what its success does to its video, and how
+//! often and how patiently it is retried. New kinds (chunks, downloads, webhook deliveries)
+//! add a variant here, a value to the CHECK constraint in a migration, and nothing else in the
+//! queue's SQL.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::text_enum::text_enum;
+
+text_enum! {
+    /// `jobs.state`.
+    pub enum JobState {
+        Queued = "queued",
+        Running = "running",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Canceled = "canceled",
+    }
+}
+
+impl JobState {
+    /// Nothing more happens to the job without a user action.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Canceled)
+    }
+}
+
+text_enum! {
+    /// `jobs.kind` (see migrations/0006_job_kind.sql).
+    pub enum JobKind {
+        /// Turns the upload into HLS; its success makes the video `ready`.
+        Transcode = "transcode",
+        /// Encodes the rungs below a copied top rendition, once the video is already `ready`.
+        Ladder = "ladder",
+    }
+}
+
+/// What a job's success writes to its video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuccessEffect {
+    /// The video becomes `ready` and playable, with the facts the job learnt.
+    Ready,
+    /// The video keeps its status; its facts (duration, size, renditions) are replaced.
+    Facts,
+}
+
+/// How a kind's failed attempts are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; an expired lease counts as one.
+    pub max_attempts: i32,
+    /// Delay after the first failed attempt; it doubles with each further one.
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+}
+
+impl RetryPolicy {
+    /// The delay before the attempt after `attempt`, with ±20 % jitter so that jobs failed by
+    /// one outage do not all come back at the same instant.
+    pub fn backoff(&self, attempt: i32) -> Duration {
+        let exp = attempt.clamp(1, 32) - 1;
+        let base =
+            (self.first_delay.as_secs_f64() * 2f64.powi(exp)).min(self.max_delay.as_secs_f64());
+        let jitter = 0.8 + rand::random::<f64>() * 0.4;
+        Duration::from_secs_f64(base * jitter)
+    }
+}
+
+impl JobKind {
+    /// Claim order: lower first. Work that makes a video playable or ready (class 0) goes
+    /// before work that improves a video people can already watch (class 1).
+    pub fn priority(self) -> i16 {
+        match self {
+            Self::Transcode => 0,
+            Self::Ladder => 1,
+        }
+    }
+
+    /// The key no two live (queued or running) jobs may share: enqueueing a job whose key is
+    /// taken does nothing. `None`: any number may be live.
+    pub fn live_key(self, video_id: Option<Uuid>) -> Option<String> {
+        match self {
+            // One job at a time turns a video into HLS: a second complete or submit while the
+            // transcode or its ladder runs is a no-op.
+            Self::Transcode | Self::Ladder => video_id.map(|id| format!("video-pipeline:{id}")),
+        }
+    }
+
+    pub fn on_success(self) -> SuccessEffect {
+        match self {
+            Self::Transcode => SuccessEffect::Ready,
+            Self::Ladder => SuccessEffect::Facts,
+        }
+    }
+
+    /// Whether the job's failure (or cancellation, or retry) shows on its video's status. A
+    /// ladder job's does not: its video is already watchable with the renditions it has.
+    pub fn drives_video_status(self) -> bool {
+        self.on_success() == SuccessEffect::Ready
+    }
+
+    /// The kinds for which [`Self::drives_video_status`] holds, for SQL (`kind = any($n)`).
+    pub fn driving_video_status() -> Vec<&'static str> {
+        Self::ALL
+            .iter()
+            .filter(|k| k.drives_video_status())
+            .map(|k| k.as_str())
+            .collect()
+    }
+
+    pub fn retry(self) -> RetryPolicy {
+        match self {
+            // A transcode repeats hours of work: a few attempts, backing off from 5 s to
+            // 10 minutes.
+            Self::Transcode | Self::Ladder => RetryPolicy {
+                max_attempts: 3,
+                first_delay: Duration::from_secs(5),
+                max_delay: Duration::from_secs(600),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_text_and_json() {
+        for &s in JobState::ALL {
+            assert_eq!(s.as_str().parse::<JobState>().ok(), Some(s));
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::json!(s.as_str()))
+            );
+        }
+        for &k in JobKind::ALL {
+            assert_eq!(k.as_str().parse::<JobKind>().ok(), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).ok(),
+                Some(serde_json::json!(k.as_str()))
+            );
+        }
+        assert!("done".parse::<JobState>().is_err());
+        assert!("Transcode".parse::<JobKind>().is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = JobKind::Transcode.retry();
+        for _ in 0..100 {
+            let first = policy.backoff(1).as_secs_f64();
+            assert!((4.0..=6.0).contains(&first), "{first}");
+            let third = policy.backoff(3).as_secs_f64();
+            assert!((16.0..=24.0).contains(&third), "{third}");
+            let late = policy.backoff(40).as_secs_f64();
+            assert!((480.0..=720.0).contains(&late), "{late}");
+        }
+    }
+
+    #[test]
+    fn pipeline_kinds_share_one_live_key_per_video() {
+        let video = Uuid::now_v7();
+        let key = JobKind::Transcode.live_key(Some(video));
+        assert!(key.is_some());
+        assert_eq!(JobKind::Ladder.live_key(Some(video)), key);
+        assert_ne!(JobKind::Transcode.live_key(Some(Uuid::now_v7())), key);
+    }
+}

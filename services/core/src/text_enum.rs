@@ -1,0 +1,68 @@
+//! Closed sets of names stored as `text` with a CHECK constraint (not as Postgres enums: later
+//! migrations add values, and `ALTER TYPE … ADD VALUE` does not mix with transactional
+//! migrations). One literal per variant names it everywhere: in SQL (`sqlx::Type`), in JSON
+//! (serde), in `Display`/`FromStr`.
+
+/// Declares such an enum: `text_enum! { /// docs  pub enum Name { /// docs  Variant = "name", … } }`.
+macro_rules! text_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            serde::Serialize, serde::Deserialize, sqlx::Type,
+        )]
+        #[sqlx(type_name = "text")]
+        pub enum $name {
+            $(
+                $(#[$vmeta])*
+                #[serde(rename = $text)]
+                #[sqlx(rename = $text)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::text_enum::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err($crate::text_enum::UnknownName {
+                        what: stringify!($name),
+                        name: other.to_owned(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use text_enum;
+
+/// A name that is not one of an enum's values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub name: String,
+}
