@@ -17,8 +17,6 @@ use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use tokio::sync::watch;
 
-use crate::publish::local_bytes;
-
 /// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this: a few
 /// segments.
 pub const MAX_BACKLOG_BYTES: u64 = 16 << 20;
@@ -41,6 +39,25 @@ pub async fn hold_back(
             pause.send_replace(true);
         }
     }
+}
+
+/// Bytes under `dir` (ffmpeg's output not uploaded yet); unreadable entries count as nothing.
+pub async fn local_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(mut entries) = tokio::fs::read_dir(&current).await else {
+            continue;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            match entry.metadata().await {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }
 
 /// Waits for the next change of `closes` (a [`FileCloses::subscribe`] count). Returns `false`

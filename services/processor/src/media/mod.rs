@@ -2,9 +2,10 @@
 //!
 //! - [`process`]: runs a child with a timeout, cancellation and the tail of its stderr.
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
-//! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
+//! - [`ladder`]: the configurable ABR ladder (heights and bitrates) and the renditions it gives
+//!   a source.
 //! - [`fastpath`]: when the source's video can be copied into the top rendition.
-//! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
+//! - [`hls`]: the one ffmpeg run that writes those renditions as HLS.
 //! - [`poster`]: the poster frame.
 //! - [`storyboard`]: seek-preview sprite sheets and their WebVTT track.
 

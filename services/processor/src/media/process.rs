@@ -11,7 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::Command;
+use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -83,15 +83,7 @@ pub async fn run_with(
         timeout,
         pause,
     } = control;
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = command.spawn().map_err(|source| MediaError::Spawn {
-        what: what.to_owned(),
-        source,
-    })?;
+    let mut child = spawn(&mut command, what)?;
     let pid = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -104,50 +96,14 @@ pub async fn run_with(
             None => String::new(),
         }
     });
-
-    let read_stdout = async {
-        let mut kept = String::new();
-        if let Some(stdout) = stdout {
-            let mut lines = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                on_line(&line);
-                if keep_stdout {
-                    kept.push_str(&line);
-                    kept.push('\n');
-                }
-            }
-        }
-        kept
-    };
     let run = async {
-        let kept = read_stdout.await;
+        let kept = read_stdout(stdout, keep_stdout, &mut on_line).await;
         let status = child.wait().await;
         (kept, status)
     };
-
-    // Signals go only while the child is ours to wait for: its pid cannot have been reused.
-    let pausing = async {
-        if let (Some(mut pause), Some(pid)) = (pause, pid) {
-            while pause.changed().await.is_ok() {
-                let paused = *pause.borrow_and_update();
-                let signal = if paused {
-                    Signal::SIGSTOP
-                } else {
-                    Signal::SIGCONT
-                };
-                if let Err(err) = kill(pid, signal) {
-                    tracing::warn!(error = %err, paused, "cannot pause or resume {what}");
-                }
-            }
-            // Whoever paused it is gone: never leave it stopped.
-            let _ = kill(pid, Signal::SIGCONT);
-        }
-        std::future::pending::<std::convert::Infallible>().await
-    };
-
     let (kept, status) = tokio::select! {
         done = run => done,
-        never = pausing => match never {},
+        never = relay_pauses(pause, pid, what) => match never {},
         _ = tokio::time::sleep(timeout) => {
             return Err(MediaError::Timeout { what: what.to_owned(), after: timeout });
         }
@@ -163,6 +119,65 @@ pub async fn run_with(
             stderr_tail,
         })
     }
+}
+
+/// Starts the child with its output piped, to die with its future.
+fn spawn(command: &mut Command, what: &str) -> Result<Child, MediaError> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command.spawn().map_err(|source| MediaError::Spawn {
+        what: what.to_owned(),
+        source,
+    })
+}
+
+/// Hands each stdout line to `on_line` until the stream ends; returns it whole if `keep`.
+async fn read_stdout(
+    stdout: Option<ChildStdout>,
+    keep: bool,
+    on_line: &mut (impl FnMut(&str) + Send),
+) -> String {
+    let mut kept = String::new();
+    if let Some(stdout) = stdout {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            on_line(&line);
+            if keep {
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        }
+    }
+    kept
+}
+
+/// Stops (SIGSTOP) and resumes (SIGCONT) the child as `pause` says, until dropped. Signals go
+/// only while the child is ours to wait for (this runs beside its wait): its pid cannot have
+/// been reused.
+async fn relay_pauses(
+    pause: Option<watch::Receiver<bool>>,
+    pid: Option<Pid>,
+    what: &str,
+) -> std::convert::Infallible {
+    if let (Some(mut pause), Some(pid)) = (pause, pid) {
+        while pause.changed().await.is_ok() {
+            let paused = *pause.borrow_and_update();
+            let signal = if paused {
+                Signal::SIGSTOP
+            } else {
+                Signal::SIGCONT
+            };
+            if let Err(err) = kill(pid, signal) {
+                tracing::warn!(error = %err, paused, "cannot pause or resume {what}");
+            }
+        }
+        // Whoever paused it is gone: never leave it stopped.
+        let _ = kill(pid, Signal::SIGCONT);
+    }
+    std::future::pending().await
 }
 
 /// The last lines of a stream, bounded in lines and bytes, whatever its length.
