@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -16,6 +17,7 @@ use vodnest_proto::pb::processor_server::ProcessorServer;
 use crate::config::ProcessorConfig;
 use crate::grpc;
 use crate::job::{JobContext, Transcode};
+use crate::media::process;
 use crate::worker;
 
 pub struct Processor {
@@ -26,7 +28,13 @@ pub struct Processor {
 
 impl Processor {
     /// Connects to Postgres (running migrations) and S3 and binds the gRPC port (0 works).
+    /// Fails at once when ffmpeg or ffprobe cannot run: every job would fail without them.
     pub async fn build(config: ProcessorConfig) -> anyhow::Result<Self> {
+        for program in ["ffprobe", "ffmpeg"] {
+            process::require(program)
+                .await
+                .with_context(|| format!("the processor needs {program}"))?;
+        }
         let pool = db::connect_and_migrate(&config.database).await?;
         let storage = Storage::from_env(&config.storage).await;
         let grpc_listener = TcpListener::bind(config.grpc_addr).await?;

@@ -79,7 +79,7 @@ impl JobError {
     /// Worth another attempt: storage or database trouble, not bad input.
     fn is_transient(&self) -> bool {
         match self {
-            Self::Media(e) => !e.is_permanent() && !matches!(e, MediaError::Canceled),
+            Self::Media(e) => e.is_transient(),
             Self::Storage(e) => e.is_transient(),
             Self::Publish(PublishError::Storage(e)) => e.is_transient(),
             Self::Publish(PublishError::Io(_) | PublishError::Db(_)) => true,

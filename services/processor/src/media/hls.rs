@@ -285,6 +285,39 @@ mod tests {
         assert_eq!(progress_fraction("speed=8x", duration), None);
     }
 
+    #[tokio::test]
+    async fn a_source_that_probes_but_does_not_decode_is_not_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("in.mp4");
+        make_clip(&input, false).await;
+        // Noise over most of the frames; the container's index (at its end) is left whole.
+        let mut bytes = std::fs::read(&input).expect("read");
+        let len = bytes.len();
+        for (i, byte) in bytes[len / 10..len * 8 / 10].iter_mut().enumerate() {
+            *byte = ((i as u32).wrapping_mul(2654435761) >> 13) as u8;
+        }
+        std::fs::write(&input, bytes).expect("write");
+        let source = Source::File(input);
+        let probed = super::super::probe::probe(&source, Duration::from_secs(30))
+            .await
+            .expect("the container still reads");
+        let ladder: Ladder = "144:200k".parse().expect("ladder");
+        let out = dir.path().join("hls");
+        tokio::fs::create_dir_all(&out).await.expect("mkdir");
+        let err = transcode(
+            &source,
+            &out,
+            &probed,
+            &plan(&probed, &ladder, false),
+            |_| {},
+            process::Control::new(&CancellationToken::new(), Duration::from_secs(120)),
+        )
+        .await
+        .expect_err("the frames do not decode");
+        assert!(matches!(err, MediaError::Undecodable { .. }), "{err:?}");
+        assert!(err.is_permanent(), "{err}");
+    }
+
     /// The video stream's duration through the playlist, from its last frame's end.
     async fn stream_duration(playlist: &Path) -> f64 {
         let output = Command::new("ffprobe")
