@@ -83,6 +83,8 @@ impl JobError {
             Self::Storage(e) => e.is_transient(),
             Self::Publish(PublishError::Storage(e)) => e.is_transient(),
             Self::Publish(PublishError::Io(_) | PublishError::Db(_)) => true,
+            // A playlist m3u8-rs cannot read reads the same on the next attempt.
+            Self::Publish(PublishError::Playlist(_)) => false,
             Self::Db(_) | Self::Io(_) => true,
             Self::RawMissing | Self::LeaseLost | Self::Stopped | Self::Shutdown => false,
         }

@@ -2,7 +2,8 @@
 //! minutes into its transcode rather than hours.
 //!
 //! ffmpeg writes each rendition as an EVENT playlist and lists a segment only once it is
-//! closed (`temp_file`). Every pass uploads the segments (and init segment) a playlist lists
+//! closed (`temp_file`; the playlist itself is renamed into place, never read half-written).
+//! Every pass uploads the segments (and init segment) a playlist lists
 //! that are not uploaded yet, deletes them locally at once, then uploads the playlist itself
 //! with a short cache lifetime. Once every rendition has a segment in storage the master
 //! playlist goes up and the video is marked `playable`. The final pass, after ffmpeg exits,
@@ -47,6 +48,9 @@ pub enum PublishError {
     Storage(#[from] vodnest_core::storage::StorageError),
     #[error("reading ffmpeg's output: {0}")]
     Io(#[from] std::io::Error),
+    /// ffmpeg wrote a playlist `m3u8-rs` cannot read (or we wrote one that is not UTF-8).
+    #[error("unreadable playlist: {0}")]
+    Playlist(String),
     /// Marking the video playable.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
@@ -171,35 +175,31 @@ impl<'a> Publisher<'a> {
         last: bool,
     ) -> Result<bool, PublishError> {
         let dir = self.rendition_dir(rendition);
-        let text = match tokio::fs::read_to_string(dir.join("index.m3u8")).await {
+        let text = match tokio::fs::read(dir.join("index.m3u8")).await {
             Ok(text) => text,
             // ffmpeg has not written it yet.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !last => return Ok(false),
             Err(err) => return Err(err.into()),
         };
-        let mut listed = playlist::listed_files(&text);
-        let cut = first_only
-            .then(|| listed.iter().position(|f| !f.is_init))
-            .flatten()
-            .filter(|first| first + 1 < listed.len());
-        if let Some(first) = cut {
-            listed.truncate(first + 1);
+        let mut playlist = playlist::parse(&text)?;
+        if first_only {
+            playlist::keep_first_segment(&mut playlist);
         }
-        let segments = listed.iter().filter(|f| !f.is_init).count();
         let skipped = self.already_published.contains(&rendition.name);
-        self.handle_files(rendition, &dir, listed, skipped).await?;
-        if segments == 0 {
+        self.handle_files(rendition, &dir, playlist::files(&playlist), skipped)
+            .await?;
+        if playlist.segments.is_empty() {
             return Ok(false);
         }
         if !skipped {
-            let (text, cache) = if last {
-                (playlist::finalize(&text), FINAL_PLAYLIST_CACHE)
-            } else if cut.is_some() {
-                (playlist::through_first_segment(&text), LIVE_PLAYLIST_CACHE)
+            let cache = if last {
+                playlist::finalize(&mut playlist);
+                FINAL_PLAYLIST_CACHE
             } else {
-                (text, LIVE_PLAYLIST_CACHE)
+                LIVE_PLAYLIST_CACHE
             };
-            self.put_playlist(rendition, text, cache).await?;
+            self.put_playlist(rendition, playlist::media_text(&playlist)?, cache)
+                .await?;
         }
         Ok(true)
     }
@@ -209,15 +209,15 @@ impl<'a> Publisher<'a> {
         &mut self,
         rendition: &RenditionPlan,
         dir: &Path,
-        listed: Vec<playlist::Listed>,
+        files: Vec<String>,
         skipped: bool,
     ) -> Result<(), PublishError> {
-        for file in listed {
-            let key = format!("{}/{}", rendition.name, file.name);
+        for file in files {
+            let key = format!("{}/{}", rendition.name, file);
             if self.handled.contains(&key) {
                 continue;
             }
-            let path = dir.join(&file.name);
+            let path = dir.join(&file);
             if skipped {
                 tokio::fs::remove_file(&path).await?;
             } else {
@@ -258,7 +258,7 @@ impl<'a> Publisher<'a> {
             Master::Complete | Master::Extended => FINAL_PLAYLIST_CACHE,
         };
         let codecs = playlist::read_codecs(&self.out_dir.join("master.m3u8")).await;
-        let master = playlist::master(&self.renditions, &codecs, self.frame_rate);
+        let master = playlist::master(&self.renditions, &codecs, self.frame_rate)?;
         self.storage
             .put_media_bytes(
                 &format!("{}master.m3u8", self.prefix),
