@@ -20,15 +20,10 @@ pub(super) async fn make(source: &Source<'_>, scratch: &Path) -> Result<(), JobE
 
 /// Writes and uploads the poster.
 async fn poster(source: &Source<'_>, out: &Path) -> Result<(), JobError> {
-    let Source {
-        ctx,
-        id,
-        input,
-        probed,
-        cancel,
-    } = source;
+    let Source { ctx, id, .. } = source;
+    let timeout = ctx.config.probe_timeout();
     let written =
-        media::poster::write(input, out, probed, cancel, ctx.config.probe_timeout()).await;
+        media::poster::write(&source.input, out, &source.probed, source.cancel, timeout).await;
     if let Err(err) = written {
         if matches!(err, MediaError::Canceled) {
             return Err(err.into());
@@ -43,16 +38,9 @@ async fn poster(source: &Source<'_>, out: &Path) -> Result<(), JobError> {
 
 /// Writes and publishes the seek previews.
 async fn storyboard(source: &Source<'_>, sheets: &Path) -> Result<(), JobError> {
-    let Source {
-        ctx,
-        input,
-        probed,
-        cancel,
-        ..
-    } = source;
-    let board = storyboard::plan(probed);
-    let timeout = ctx.config.transcode_timeout();
-    match storyboard::write(input, sheets, &board, cancel, timeout).await {
+    let board = storyboard::plan(&source.probed);
+    let timeout = source.ctx.config.transcode_timeout();
+    match storyboard::write(&source.input, sheets, &board, source.cancel, timeout).await {
         Ok(()) => publish_storyboard(source, sheets, &board).await,
         Err(MediaError::Canceled) => Err(MediaError::Canceled.into()),
         Err(err) => {
