@@ -28,9 +28,9 @@ use sqlx::PgPool;
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::storage::Storage;
-use vodnest_processor::media::ladder::Ladder;
+use vodnest_processor::backlog::local_bytes;
+use vodnest_processor::media::ladder::{self, Ladder};
 use vodnest_processor::media::{Source, fastpath, hls, poster, probe, process, storyboard};
-use vodnest_processor::publish::local_bytes;
 use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
 
 /// What one processed source cost.
@@ -257,7 +257,7 @@ async fn local(work: impl Future<Output = Result<()>>) -> Result<Local> {
 }
 
 /// The processor's own ffmpeg work for `source`, on local files.
-async fn local_transcode(source: &Path, plan: Option<&[hls::RenditionPlan]>) -> Result<Local> {
+async fn local_transcode(source: &Path, plan: Option<&[ladder::RenditionPlan]>) -> Result<Local> {
     let input = Source::File(source.to_path_buf());
     let probed = probe::probe(&input, Duration::from_secs(60)).await?;
     let plan = match plan {
@@ -303,9 +303,12 @@ async fn local_previews(source: &Path) -> Result<Local> {
 }
 
 /// The plan the processor makes (fast path included) with the default ladder.
-async fn processor_plan(input: &Source, probed: &probe::Probe) -> Result<Vec<hls::RenditionPlan>> {
+async fn processor_plan(
+    input: &Source,
+    probed: &probe::Probe,
+) -> Result<Vec<ladder::RenditionPlan>> {
     let gap = fastpath::keyframe_gap(input, probed.duration_s, Duration::from_secs(60)).await?;
-    Ok(hls::plan(
+    Ok(ladder::plan(
         probed,
         &Ladder::default(),
         fastpath::refusal(probed, gap).is_none(),
@@ -391,7 +394,7 @@ impl Bench {
         make_source(&source, 60, "1920x1080", "6M").await?;
         let n = self.runs;
         let probed = probe::probe(&Source::File(source.clone()), Duration::from_secs(60)).await?;
-        let full = hls::plan(&probed, &Ladder::default(), false);
+        let full = ladder::plan(&probed, &Ladder::default(), false);
         let top = [full[0].clone()];
         let (mut local_full, mut local_top) = (Vec::new(), Vec::new());
         for i in 0..n {

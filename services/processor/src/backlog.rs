@@ -10,20 +10,20 @@
 use std::convert::Infallible;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
+use futures::StreamExt;
+use inotify::{EventMask, EventStream, Inotify, WatchMask};
 use tokio::sync::watch;
-
-use crate::publish::local_bytes;
+use tokio::task::JoinHandle;
 
 /// ffmpeg is paused while the output it wrote and we did not upload yet exceeds this: a few
 /// segments.
 pub const MAX_BACKLOG_BYTES: u64 = 16 << 20;
 /// How often the output is measured when inotify is not available.
 const POLL_EVERY: Duration = Duration::from_millis(50);
+/// Room for a few events at a time, each at most 16 bytes and a file name.
+const EVENT_BUFFER_BYTES: usize = 4096;
 
 /// Sets `pause` whenever the bytes under `out_dir` exceed [`MAX_BACKLOG_BYTES`]; whoever
 /// uploads the backlog clears it. Measures on each change of `closes` (see [`FileCloses`]), or
@@ -43,6 +43,25 @@ pub async fn hold_back(
     }
 }
 
+/// Bytes under `dir` (ffmpeg's output not uploaded yet); unreadable entries count as nothing.
+pub async fn local_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        let Ok(mut entries) = tokio::fs::read_dir(&current).await else {
+            continue;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            match entry.metadata().await {
+                Ok(meta) if meta.is_dir() => stack.push(entry.path()),
+                Ok(meta) => total += meta.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
 /// Waits for the next change of `closes` (a [`FileCloses::subscribe`] count). Returns `false`
 /// at once when there is none to wait for: no inotify, or its reader has stopped (`closes`
 /// then becomes `None`); the caller falls back to a timer.
@@ -59,60 +78,28 @@ pub async fn next_close(closes: &mut Option<watch::Receiver<u64>>) -> bool {
 }
 
 /// Counts the files ffmpeg closes after writing or renames into the watched directories
-/// (segments and playlists: ffmpeg writes them as temporary files it renames). A thread blocks
-/// on inotify's reads (Tokio's `AsyncFd` would need `unsafe`) and bumps the count; it ends,
-/// and the count's receivers see the channel close, once every watch is gone (removed on
-/// drop, or its directory deleted) or reading fails.
+/// (segments and playlists: ffmpeg writes them as temporary files it renames). A task reads
+/// inotify's event stream and bumps the count; it ends, and the count's receivers see the
+/// channel close, when this is dropped, when every watched directory is gone, or when reading
+/// fails.
 pub struct FileCloses {
-    inotify: Arc<Inotify>,
-    watches: Vec<WatchDescriptor>,
     count: watch::Receiver<u64>,
+    reader: JoinHandle<()>,
 }
 
 impl FileCloses {
-    /// Watches `dirs`, which must exist.
+    /// Watches `dirs`, which must exist. Needs a Tokio runtime.
     pub fn watch(dirs: &[PathBuf]) -> io::Result<Self> {
-        let inotify = Arc::new(Inotify::init(InitFlags::IN_CLOEXEC)?);
-        let watches = dirs
-            .iter()
-            .map(|dir| {
-                inotify.add_watch(
-                    dir.as_path(),
-                    AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO,
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let inotify = Inotify::init()?;
+        for dir in dirs {
+            inotify
+                .watches()
+                .add(dir, WatchMask::CLOSE_WRITE | WatchMask::MOVED_TO)?;
+        }
+        let events = inotify.into_event_stream([0u8; EVENT_BUFFER_BYTES])?;
         let (counter, count) = watch::channel(0u64);
-        let reader = {
-            let inotify = inotify.clone();
-            let mut live = watches.len();
-            move || {
-                while live > 0 {
-                    match inotify.read_events() {
-                        Ok(events) => {
-                            let gone = events
-                                .iter()
-                                .filter(|e| e.mask.contains(AddWatchFlags::IN_IGNORED));
-                            live = live.saturating_sub(gone.count());
-                            counter.send_modify(|n| *n += 1);
-                        }
-                        Err(Errno::EINTR) => {}
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot read inotify events");
-                            return;
-                        }
-                    }
-                }
-            }
-        };
-        std::thread::Builder::new()
-            .name("output-closes".into())
-            .spawn(reader)?;
-        Ok(Self {
-            inotify,
-            watches,
-            count,
-        })
+        let reader = tokio::spawn(count_closes(events, counter, dirs.len()));
+        Ok(Self { count, reader })
     }
 
     /// Changes each time files were closed; `changed()` fails once no more will be seen.
@@ -123,9 +110,31 @@ impl FileCloses {
 
 impl Drop for FileCloses {
     fn drop(&mut self) {
-        // Each removal queues an event that wakes the reader; the last one ends it.
-        for watch in &self.watches {
-            let _ = self.inotify.rm_watch(*watch);
+        // Dropping the stream closes inotify, and the counter with it.
+        self.reader.abort();
+    }
+}
+
+/// Bumps `counter` on each event until the `live` watches are all gone (`IGNORED`: their
+/// directory was deleted) or reading fails.
+async fn count_closes(
+    mut events: EventStream<[u8; EVENT_BUFFER_BYTES]>,
+    counter: watch::Sender<u64>,
+    mut live: usize,
+) {
+    while live > 0 {
+        match events.next().await {
+            Some(Ok(event)) => {
+                if event.mask.contains(EventMask::IGNORED) {
+                    live -= 1;
+                }
+                counter.send_modify(|n| *n += 1);
+            }
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "cannot read inotify events");
+                return;
+            }
+            None => return,
         }
     }
 }
@@ -164,7 +173,7 @@ mod tests {
         let closes = FileCloses::watch(&[dir.path().to_path_buf()]).expect("inotify");
         let mut count = closes.subscribe();
         drop(closes);
-        // The reader thread sees its watch removed and ends: the count's channel closes.
+        // The reader task ends with it: the count's channel closes.
         let ended = tokio::time::timeout(Duration::from_secs(5), async {
             while count.changed().await.is_ok() {}
         });

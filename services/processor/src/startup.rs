@@ -1,11 +1,16 @@
 //! Wiring: the database, S3, the claim loop and the gRPC server (control plane, health and
-//! reflection), run until the shutdown future resolves.
+//! reflection), run until the shutdown future resolves. Both run supervised: one that ends
+//! before shutdown (an error, a panic) stops the other and makes the process exit non-zero,
+//! instead of going unnoticed until the next SIGTERM.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use anyhow::Context;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
+use tokio::task::{self, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::db;
@@ -16,6 +21,7 @@ use vodnest_proto::pb::processor_server::ProcessorServer;
 use crate::config::ProcessorConfig;
 use crate::grpc;
 use crate::job::{JobContext, Transcode};
+use crate::media::process;
 use crate::worker;
 
 pub struct Processor {
@@ -26,10 +32,20 @@ pub struct Processor {
 
 impl Processor {
     /// Connects to Postgres (running migrations) and S3 and binds the gRPC port (0 works).
+    /// Fails at once when ffmpeg or ffprobe cannot run: every job would fail without them.
     pub async fn build(config: ProcessorConfig) -> anyhow::Result<Self> {
-        let pool = db::connect_and_migrate(&config.database).await?;
+        for program in ["ffprobe", "ffmpeg"] {
+            process::require(program)
+                .await
+                .with_context(|| format!("the processor needs {program}"))?;
+        }
+        let pool = db::connect_and_migrate(&config.database)
+            .await
+            .context("connecting to Postgres and running the migrations")?;
         let storage = Storage::from_env(&config.storage).await;
-        let grpc_listener = TcpListener::bind(config.grpc_addr).await?;
+        let grpc_listener = TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("binding the gRPC listener on {}", config.grpc_addr))?;
         Ok(Self {
             ctx: Arc::new(JobContext::new(pool, storage, config)),
             grpc_listener,
@@ -48,7 +64,8 @@ impl Processor {
     }
 
     /// Serves until `shutdown` resolves; then stops claiming, drains running jobs within the
-    /// grace period and stops the gRPC server.
+    /// grace period and stops the gRPC server. Fails, stopping the other, as soon as the
+    /// worker or the gRPC server ends on its own.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -62,26 +79,90 @@ impl Processor {
             shutdown_grace: config.shutdown_grace(),
             listen: true,
         };
-        let worker = tokio::spawn(worker::run(
+        let mut tasks = Supervisor::default();
+        let worker = worker::run(
             self.ctx.pool.clone(),
             settings,
             Arc::new(Transcode(self.ctx.clone())),
             self.worker_id.clone(),
             stop.clone(),
-        ));
-
+        );
+        tasks.spawn("worker", async move {
+            worker.await;
+            Ok(())
+        });
         let server_stop = stop.clone();
-        let server = tokio::spawn(serve_grpc(
-            self.grpc_listener,
-            self.ctx.pool.clone(),
-            async move { server_stop.cancelled().await },
-        ));
+        tasks.spawn(
+            "gRPC server",
+            serve_grpc(self.grpc_listener, self.ctx.pool.clone(), async move {
+                server_stop.cancelled().await
+            }),
+        );
+        tasks.run_until(shutdown, &stop).await
+    }
+}
 
-        shutdown.await;
+/// Long-running tasks that must not end before the shutdown, by name.
+#[derive(Default)]
+struct Supervisor {
+    tasks: JoinSet<anyhow::Result<()>>,
+    names: HashMap<task::Id, &'static str>,
+}
+
+impl Supervisor {
+    fn spawn(
+        &mut self,
+        name: &'static str,
+        task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) {
+        let id = self.tasks.spawn(task).id();
+        self.names.insert(id, name);
+    }
+
+    /// Waits for `shutdown`, or for a task to end first (its error, its panic, or its return:
+    /// all faults); then cancels `stop` and waits for every task. Returns the fault, or else
+    /// the first error a task ended with.
+    async fn run_until(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+        stop: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        let mut failure = tokio::select! {
+            () = shutdown => None,
+            Some(ended) = self.tasks.join_next_with_id() => {
+                let (name, result) = self.outcome(ended);
+                let fault = result
+                    .err()
+                    .unwrap_or_else(|| anyhow::anyhow!("it returned"))
+                    .context(format!("the {name} stopped before the shutdown"));
+                tracing::error!(error = format!("{fault:#}"), "stopping the processor");
+                Some(fault)
+            }
+        };
         stop.cancel();
-        worker.await?;
-        server.await??;
-        Ok(())
+        while let Some(ended) = self.tasks.join_next_with_id().await {
+            let (name, result) = self.outcome(ended);
+            if let Err(err) = result {
+                let err = err.context(format!("the {name} failed"));
+                match failure {
+                    None => failure = Some(err),
+                    Some(_) => tracing::error!(error = format!("{err:#}"), "while stopping"),
+                }
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Which task ended, and how (a panic is an error).
+    fn outcome(
+        &self,
+        ended: Result<(task::Id, anyhow::Result<()>), task::JoinError>,
+    ) -> (&'static str, anyhow::Result<()>) {
+        let (id, result) = match ended {
+            Ok((id, result)) => (id, result),
+            Err(err) => (err.id(), Err(anyhow::anyhow!("{err}"))),
+        };
+        (self.names.get(&id).copied().unwrap_or("task"), result)
     }
 }
 
@@ -99,12 +180,92 @@ pub async fn serve_grpc(
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+        .build_v1()
+        .context("building the gRPC reflection service")?;
     tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection)
         .add_service(grpc::server(pool))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await?;
+        .await
+        .context("serving gRPC")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A task that runs until `stop`, then notes that it stopped.
+    fn until_stopped(
+        stop: &CancellationToken,
+        stopped: &CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send + 'static {
+        let (stop, stopped) = (stop.clone(), stopped.clone());
+        async move {
+            stop.cancelled().await;
+            stopped.cancel();
+            Ok(())
+        }
+    }
+
+    async fn supervised(
+        fault: impl Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) -> (anyhow::Result<()>, bool) {
+        let (stop, other_stopped) = (CancellationToken::new(), CancellationToken::new());
+        let mut tasks = Supervisor::default();
+        tasks.spawn("server", until_stopped(&stop, &other_stopped));
+        tasks.spawn("worker", fault);
+        let result = tokio::time::timeout(
+            Duration::from_secs(5),
+            tasks.run_until(std::future::pending(), &stop),
+        )
+        .await
+        .expect("a fault ends the run without a shutdown");
+        (result, other_stopped.is_cancelled())
+    }
+
+    #[tokio::test]
+    async fn a_task_that_fails_stops_the_others_and_is_an_error() {
+        let (result, other_stopped) = supervised(async { anyhow::bail!("lost the socket") }).await;
+        let err = format!("{:#}", result.expect_err("a fault"));
+        assert!(
+            err.contains("the worker stopped before the shutdown"),
+            "{err}"
+        );
+        assert!(err.contains("lost the socket"), "{err}");
+        assert!(other_stopped);
+    }
+
+    #[tokio::test]
+    async fn a_task_that_panics_or_returns_early_is_an_error() {
+        let (result, other_stopped) = supervised(async { panic!("a bug") }).await;
+        let err = format!("{:#}", result.expect_err("a panic is a fault"));
+        assert!(
+            err.contains("the worker stopped") && err.contains("panicked"),
+            "{err}"
+        );
+        assert!(other_stopped);
+        let (result, _) = supervised(async { Ok(()) }).await;
+        let err = format!("{:#}", result.expect_err("returning early is a fault"));
+        assert!(
+            err.contains("the worker stopped before the shutdown"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_shutdown_stops_every_task_cleanly() {
+        let (stop, stopped) = (CancellationToken::new(), CancellationToken::new());
+        let mut tasks = Supervisor::default();
+        tasks.spawn("server", until_stopped(&stop, &stopped));
+        tasks.spawn("worker", until_stopped(&stop, &CancellationToken::new()));
+        tasks
+            .run_until(std::future::ready(()), &stop)
+            .await
+            .expect("a clean stop");
+        assert!(stopped.is_cancelled());
+    }
 }

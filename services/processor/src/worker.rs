@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -120,49 +120,19 @@ pub async fn run<R: JobRunner>(
                 Err(_) => break,
             },
         };
-        match queue::claim(&pool, &claimer.worker_id, claimer.lease).await {
-            Ok(Some(claimed)) => {
-                let (runner, release, jobs_here, stop) = (
-                    runner.clone(),
-                    release.clone(),
-                    jobs_here.clone(),
-                    stop.clone(),
-                );
-                let claimer = claimer.clone();
-                running.spawn(async move {
-                    // The slot keeps running jobs while each success hands it the next one.
-                    let mut job = claimed;
-                    loop {
-                        let id = job.id;
-                        let stopped = jobs_here.insert(id);
-                        let next = (!stop.is_cancelled()).then(|| claimer.clone());
-                        let after = runner.run(job, stopped, release.clone(), next).await;
-                        jobs_here.remove(id);
-                        match after {
-                            Some(next) => job = next,
-                            None => break,
-                        }
-                    }
-                    drop(permit);
-                });
-                // Look again at once: more jobs may be due.
-                continue;
-            }
-            Ok(None) => {
-                drop(permit);
-                match queue::fail_exhausted_leases(&pool).await {
-                    Ok(videos) if !videos.is_empty() => {
-                        tracing::warn!(?videos, "jobs failed after their last lease expired");
-                    }
-                    Ok(_) => {}
-                    Err(err) => tracing::warn!(error = %err, "cannot fail exhausted jobs"),
-                }
-            }
-            Err(err) => {
-                drop(permit);
-                tracing::warn!(error = %err, "cannot claim a job");
-            }
+        let slot = Slot {
+            claimer: claimer.clone(),
+            jobs_here: jobs_here.clone(),
+            stop: stop.clone(),
+            release: release.clone(),
+            permit,
+        };
+        if let Some(claimed) = claim(&pool, &claimer).await {
+            running.spawn(run_slot(runner.clone(), claimed, slot));
+            // Look again at once: more jobs may be due.
+            continue;
         }
+        drop(slot);
         // Reap finished tasks so the set does not grow.
         while running.try_join_next().is_some() {}
         tokio::select! {
@@ -175,6 +145,51 @@ pub async fn run<R: JobRunner>(
     listener_stop.cancel();
     drain(running, release, settings.shutdown_grace).await;
     tracing::info!("worker stopped");
+}
+
+/// What a slot holds while it runs jobs.
+struct Slot {
+    claimer: Claimer,
+    jobs_here: Running,
+    /// The worker stops claiming.
+    stop: CancellationToken,
+    /// The grace period is over: running jobs are released.
+    release: CancellationToken,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Runs `claimed` in its slot; the slot keeps running jobs while each success hands it the
+/// next one, and frees its permit when one does not.
+async fn run_slot<R: JobRunner>(runner: Arc<R>, claimed: ClaimedJob, slot: Slot) {
+    let mut job = claimed;
+    loop {
+        let id = job.id;
+        let stopped = slot.jobs_here.insert(id);
+        let next = (!slot.stop.is_cancelled()).then(|| slot.claimer.clone());
+        let after = runner.run(job, stopped, slot.release.clone(), next).await;
+        slot.jobs_here.remove(id);
+        match after {
+            Some(next) => job = next,
+            None => break,
+        }
+    }
+    drop(slot.permit);
+}
+
+/// The next due job, if any. With none, fails the jobs whose last attempt's lease ran out.
+async fn claim(pool: &PgPool, claimer: &Claimer) -> Option<ClaimedJob> {
+    match queue::claim(pool, &claimer.worker_id, claimer.lease).await {
+        Ok(Some(claimed)) => return Some(claimed),
+        Ok(None) => match queue::fail_exhausted_leases(pool).await {
+            Ok(videos) if !videos.is_empty() => {
+                tracing::warn!(?videos, "jobs failed after their last lease expired");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot fail exhausted jobs"),
+        },
+        Err(err) => tracing::warn!(error = %err, "cannot claim a job"),
+    }
+    None
 }
 
 async fn drain(mut running: JoinSet<()>, release: CancellationToken, grace: Duration) {

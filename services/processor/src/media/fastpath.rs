@@ -94,8 +94,8 @@ fn max_gap(times: &[f64], window_end: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::hls::{plan, transcode};
-    use super::super::ladder::Ladder;
+    use super::super::hls::transcode;
+    use super::super::ladder::{Ladder, plan};
     use super::super::probe::probe;
     use super::super::test_support::{
         audio_md5, keyframe_times, make_encoded, sample_probe, video_md5,

@@ -1,6 +1,8 @@
-//! The HLS plan and the ffmpeg run that writes it: H.264 + stereo AAC in fMP4 segments of 6 s,
-//! keyframes every 2 s exactly (closed GOPs, no scene-cut keyframes), a VOD playlist per
-//! rendition and a master playlist, with progress read from `-progress pipe:1`.
+//! The ffmpeg run that writes a rendition plan (see `ladder::plan`) as HLS: H.264 + stereo AAC
+//! in fMP4 segments of 6 s, keyframes every 2 s exactly (closed GOPs, no scene-cut keyframes),
+//! an EVENT playlist per rendition that lists each segment once it is closed (the publisher
+//! uploads them while ffmpeg goes on, and makes them VOD playlists at the end) and a master
+//! playlist, with progress read from `-progress pipe:1`.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -8,27 +10,13 @@ use std::time::{Duration, Instant};
 use tokio::process::Command;
 use vodnest_core::domain::Rendition;
 
-use super::ladder::Ladder;
+use super::ladder::RenditionPlan;
 use super::probe::Probe;
 use super::{MediaError, Source, fastpath, process};
 
 pub const SEGMENT_SECONDS: u32 = 6;
 pub const KEYFRAME_SECONDS: u32 = 2;
-const AUDIO_BITRATE: u64 = 128_000;
-/// No rendition gets less video bitrate than this, however small.
-const MIN_VIDEO_BITRATE: u64 = 200_000;
 const MAX_FRAME_RATE: f64 = 60.0;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RenditionPlan {
-    pub name: String,
-    pub width: u32,
-    pub height: u32,
-    pub video_bitrate: u64,
-    pub audio_bitrate: u64,
-    /// The source's video is copied into this rendition, not encoded (the remux fast path).
-    pub copy: bool,
-}
 
 /// The output frame rate: the source's (variable rates become constant), at most 60.
 pub fn output_frame_rate(probe: &Probe) -> Option<f64> {
@@ -41,78 +29,6 @@ pub fn output_frame_rate(probe: &Probe) -> Option<f64> {
 /// The VBV ceiling the encoder works under, which is also a segment's peak bitrate.
 pub fn peak_video_bitrate(video_bitrate: u64) -> u64 {
     video_bitrate * 107 / 100
-}
-
-/// The renditions for a source: every rung of the ladder at or below its size (never
-/// upscaled; a source smaller than every rung gets one rendition at its own size, its bitrate
-/// scaled down from the smallest rung), aspect ratio kept, dimensions even as H.264 needs.
-/// A rung names the short side, so a portrait 1080x1920 source is "1080p" too. With
-/// `copy_top` (see `fastpath`) the source itself is the top rendition and only the rungs
-/// below it are encoded.
-pub fn plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Vec<RenditionPlan> {
-    let short = probe.width.min(probe.height).max(1);
-    let mut plans = Vec::new();
-    if copy_top {
-        let smallest = ladder.rungs().last().map_or(800_000, |r| r.video_bitrate);
-        plans.push(RenditionPlan {
-            name: format!("{}p", even(short)),
-            width: probe.width,
-            height: probe.height,
-            video_bitrate: probe.video_bitrate.unwrap_or(smallest),
-            audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
-            copy: true,
-        });
-    }
-    plans.extend(
-        ladder
-            .rungs()
-            .iter()
-            .filter(|rung| rung.height < short || (!copy_top && rung.height == short))
-            .map(|rung| rendition(probe, rung.height, rung.video_bitrate)),
-    );
-    if plans.is_empty()
-        && let Some(smallest) = ladder.rungs().last()
-    {
-        let bitrate = smallest.video_bitrate * u64::from(short) / u64::from(smallest.height);
-        plans.push(rendition(probe, short, bitrate.max(MIN_VIDEO_BITRATE)));
-    }
-    plans
-}
-
-/// The source scaled so that its short side is `short`.
-fn rendition(probe: &Probe, short: u32, video_bitrate: u64) -> RenditionPlan {
-    let source_short = u64::from(probe.width.min(probe.height).max(1));
-    let scale = |side: u32| {
-        let scaled = u64::from(side) * u64::from(short) / source_short;
-        even(u32::try_from(scaled).unwrap_or(u32::MAX))
-    };
-    RenditionPlan {
-        name: format!("{}p", even(short)),
-        width: scale(probe.width),
-        height: scale(probe.height),
-        video_bitrate,
-        audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
-        copy: false,
-    }
-}
-
-fn even(n: u32) -> u32 {
-    (n & !1).max(2)
-}
-
-/// Content-Type and Cache-Control by file name.
-pub fn headers(name: &str) -> (&'static str, &'static str) {
-    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-    const PLAYLIST: &str = "public, max-age=60";
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("m3u8") => ("application/vnd.apple.mpegurl", PLAYLIST),
-        Some("m4s") => ("video/iso.segment", IMMUTABLE),
-        Some("mp4") => ("video/mp4", IMMUTABLE),
-        Some("ts") => ("video/mp2t", IMMUTABLE),
-        Some("jpg") => ("image/jpeg", IMMUTABLE),
-        Some("vtt") => ("text/vtt", PLAYLIST),
-        _ => ("application/octet-stream", IMMUTABLE),
-    }
 }
 
 /// One decode feeding a cascade of scalers: the tallest encoded rung is scaled from the source
@@ -155,15 +71,24 @@ fn preset(plan: &[RenditionPlan], i: usize) -> &'static str {
     }
 }
 
+/// ffmpeg arguments, gathered a few at a time.
+#[derive(Default)]
+struct Args(Vec<String>);
+
+impl Args {
+    fn push(&mut self, items: &[&str]) {
+        self.0.extend(items.iter().map(|s| (*s).to_owned()));
+    }
+}
+
 /// The ffmpeg arguments after `-i input`.
 fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<String> {
-    let mut args: Vec<String> = Vec::new();
-    let mut push = |items: &[&str]| args.extend(items.iter().map(|s| (*s).to_owned()));
+    let mut args = Args::default();
     let encoded: Vec<(usize, &RenditionPlan)> =
         plan.iter().enumerate().filter(|(_, r)| !r.copy).collect();
     let copying = encoded.len() < plan.len();
     if !encoded.is_empty() {
-        push(&["-filter_complex", &scaler_chain(probe, &encoded, copying)]);
+        args.push(&["-filter_complex", &scaler_chain(probe, &encoded, copying)]);
     }
     // Keyframes every 2 s, or where the copied source has them, so every rendition cuts its
     // segments at the same instants.
@@ -175,78 +100,92 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
     let mut stream_map = Vec::new();
     for (i, r) in plan.iter().enumerate() {
         if r.copy {
-            push(&["-map", "0:v:0", &format!("-c:v:{i}"), "copy"]);
+            args.push(&["-map", "0:v:0", &format!("-c:v:{i}"), "copy"]);
         } else {
-            let bitrate = r.video_bitrate.to_string();
-            let maxrate = peak_video_bitrate(r.video_bitrate).to_string();
-            let bufsize = (r.video_bitrate * 3 / 2).to_string();
-            push(&["-map", &format!("[v{i}]")]);
-            push(&[
-                &format!("-c:v:{i}"),
-                "libx264",
-                &format!("-b:v:{i}"),
-                &bitrate,
-            ]);
-            push(&[
-                &format!("-maxrate:v:{i}"),
-                &maxrate,
-                &format!("-bufsize:v:{i}"),
-                &bufsize,
-            ]);
-            push(&[&format!("-force_key_frames:v:{i}"), &keyframes]);
-            // Closed GOPs and no scene-cut keyframes: only the forced ones.
-            push(&[
-                &format!("-preset:v:{i}"),
-                preset(plan, i),
-                &format!("-profile:v:{i}"),
-                "high",
-            ]);
-            push(&[
-                &format!("-sc_threshold:v:{i}"),
-                "0",
-                &format!("-flags:v:{i}"),
-                "+cgop",
-            ]);
-            // Beside a copy, no B-frames: their encoder delay would shift every output's
-            // timestamps, and the copy published alone by the transcode job (see `job`) would
-            // no longer line up with the rungs its ladder job encodes.
-            if copying {
-                push(&[&format!("-bf:v:{i}"), "0"]);
-            }
+            push_encoder(&mut args, plan, i, &keyframes, copying);
         }
         if probe.has_audio {
-            // Every rendition carries its own audio stream: audio stream i goes with video i.
-            push(&["-map", "0:a:0"]);
-            if r.copy && fastpath::audio_copyable(probe) {
-                push(&[&format!("-c:a:{i}"), "copy"]);
-            } else {
-                push(&[&format!("-c:a:{i}"), "aac"]);
-                push(&[&format!("-b:a:{i}"), &AUDIO_BITRATE.to_string()]);
-                push(&[&format!("-ac:a:{i}"), "2", &format!("-ar:a:{i}"), "48000"]);
-            }
+            push_audio(&mut args, probe, i, r);
             stream_map.push(format!("v:{i},a:{i},name:{}", r.name));
         } else {
             stream_map.push(format!("v:{i},name:{}", r.name));
         }
     }
+    push_muxer(&mut args, out_dir, &stream_map);
+    args.0
+}
 
+/// x264 for encoded rendition `i`, fed by the scaler chain's `[v{i}]`.
+fn push_encoder(args: &mut Args, plan: &[RenditionPlan], i: usize, keyframes: &str, copying: bool) {
+    let video_bitrate = plan[i].video_bitrate;
+    let bitrate = video_bitrate.to_string();
+    let maxrate = peak_video_bitrate(video_bitrate).to_string();
+    let bufsize = (video_bitrate * 3 / 2).to_string();
+    args.push(&["-map", &format!("[v{i}]")]);
+    args.push(&[
+        &format!("-c:v:{i}"),
+        "libx264",
+        &format!("-b:v:{i}"),
+        &bitrate,
+    ]);
+    args.push(&[
+        &format!("-maxrate:v:{i}"),
+        &maxrate,
+        &format!("-bufsize:v:{i}"),
+        &bufsize,
+    ]);
+    args.push(&[&format!("-force_key_frames:v:{i}"), keyframes]);
+    // Closed GOPs and no scene-cut keyframes: only the forced ones.
+    args.push(&[
+        &format!("-preset:v:{i}"),
+        preset(plan, i),
+        &format!("-profile:v:{i}"),
+        "high",
+    ]);
+    args.push(&[
+        &format!("-sc_threshold:v:{i}"),
+        "0",
+        &format!("-flags:v:{i}"),
+        "+cgop",
+    ]);
+    // Beside a copy, no B-frames: their encoder delay would shift every output's timestamps,
+    // and the copy published alone by the transcode job (see `job`) would no longer line up
+    // with the rungs its ladder job encodes.
+    if copying {
+        args.push(&[&format!("-bf:v:{i}"), "0"]);
+    }
+}
+
+/// Every rendition carries its own audio stream: audio stream `i` goes with video `i`.
+fn push_audio(args: &mut Args, probe: &Probe, i: usize, rendition: &RenditionPlan) {
+    args.push(&["-map", "0:a:0"]);
+    if rendition.copy && fastpath::audio_copyable(probe) {
+        args.push(&[&format!("-c:a:{i}"), "copy"]);
+    } else {
+        args.push(&[&format!("-c:a:{i}"), "aac"]);
+        args.push(&[&format!("-b:a:{i}"), &rendition.audio_bitrate.to_string()]);
+        args.push(&[&format!("-ac:a:{i}"), "2", &format!("-ar:a:{i}"), "48000"]);
+    }
+}
+
+/// The HLS muxer: one directory per rendition (`%v`), named by `stream_map`.
+fn push_muxer(args: &mut Args, out_dir: &Path, stream_map: &[String]) {
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
-    push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
+    args.push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
     // EVENT playlists that list a segment only once it is closed: the publisher uploads them
     // while ffmpeg goes on, and turns them into VOD playlists at the end.
-    push(&["-hls_playlist_type", "event", "-hls_segment_type", "fmp4"]);
-    push(&[
+    args.push(&["-hls_playlist_type", "event", "-hls_segment_type", "fmp4"]);
+    args.push(&[
         "-hls_flags",
         "independent_segments+temp_file",
         "-hls_fmp4_init_filename",
         "init.mp4",
     ]);
-    push(&["-hls_segment_filename", &out("%v/seg_%05d.m4s")]);
-    push(&["-master_pl_name", "master.m3u8"]);
-    push(&["-var_stream_map", &stream_map.join(" ")]);
-    push(&["-progress", "pipe:1", "-nostats"]);
-    args.push(out("%v/index.m3u8"));
-    args
+    args.push(&["-hls_segment_filename", &out("%v/seg_%05d.m4s")]);
+    args.push(&["-master_pl_name", "master.m3u8"]);
+    args.push(&["-var_stream_map", &stream_map.join(" ")]);
+    args.push(&["-progress", "pipe:1", "-nostats"]);
+    args.push(&[&out("%v/index.m3u8")]);
 }
 
 /// Transcodes `input` into `out_dir`. `on_progress` gets 0..1 at most about twice a second.
@@ -306,43 +245,10 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{keyframe_times, make_clip, sample_probe};
+    use super::super::ladder::{Ladder, plan};
+    use super::super::test_support::{keyframe_times, make_clip};
     use super::*;
     use tokio_util::sync::CancellationToken;
-
-    fn source(width: u32, height: u32) -> Probe {
-        sample_probe(10.0, width, height)
-    }
-
-    fn plan_for(probe: &Probe, ladder: &Ladder) -> Vec<RenditionPlan> {
-        plan(probe, ladder, false)
-    }
-
-    fn sizes(plans: &[RenditionPlan]) -> Vec<(u32, u32)> {
-        plans.iter().map(|p| (p.width, p.height)).collect()
-    }
-
-    #[test]
-    fn never_upscales_and_keeps_even_dimensions() {
-        let ladder = Ladder::default();
-        let hd = plan_for(&source(1920, 1080), &ladder);
-        assert_eq!(
-            sizes(&hd),
-            [(1920, 1080), (1280, 720), (852, 480), (640, 360)]
-        );
-        assert_eq!(hd[0].name, "1080p");
-        let sd = plan_for(&source(1280, 720), &ladder);
-        assert_eq!(sizes(&sd), [(1280, 720), (852, 480), (640, 360)]);
-        let small = plan_for(&source(641, 359), &ladder);
-        assert_eq!(small.len(), 1);
-        assert!(small[0].height <= 359 && small[0].height.is_multiple_of(2));
-        assert!(small[0].width.is_multiple_of(2));
-        assert!(small[0].video_bitrate < 800_000);
-        // Portrait keeps its orientation: rungs name the short side.
-        let portrait = plan_for(&source(1080, 1920), &ladder);
-        assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
-        assert_eq!(portrait[0].name, "1080p");
-    }
 
     /// Every file under `dir`, as keys relative to it, sorted.
     fn files_under(dir: &Path) -> Vec<String> {
@@ -379,12 +285,37 @@ mod tests {
         assert_eq!(progress_fraction("speed=8x", duration), None);
     }
 
-    #[test]
-    fn headers_by_extension() {
-        assert_eq!(headers("master.m3u8").0, "application/vnd.apple.mpegurl");
-        assert_eq!(headers("720p/seg_00001.m4s").0, "video/iso.segment");
-        assert_eq!(headers("720p/init.mp4").0, "video/mp4");
-        assert!(headers("720p/seg_00001.m4s").1.contains("immutable"));
+    #[tokio::test]
+    async fn a_source_that_probes_but_does_not_decode_is_not_retried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("in.mp4");
+        make_clip(&input, false).await;
+        // Noise over most of the frames; the container's index (at its end) is left whole.
+        let mut bytes = std::fs::read(&input).expect("read");
+        let len = bytes.len();
+        for (i, byte) in bytes[len / 10..len * 8 / 10].iter_mut().enumerate() {
+            *byte = ((i as u32).wrapping_mul(2654435761) >> 13) as u8;
+        }
+        std::fs::write(&input, bytes).expect("write");
+        let source = Source::File(input);
+        let probed = super::super::probe::probe(&source, Duration::from_secs(30))
+            .await
+            .expect("the container still reads");
+        let ladder: Ladder = "144:200k".parse().expect("ladder");
+        let out = dir.path().join("hls");
+        tokio::fs::create_dir_all(&out).await.expect("mkdir");
+        let err = transcode(
+            &source,
+            &out,
+            &probed,
+            &plan(&probed, &ladder, false),
+            |_| {},
+            process::Control::new(&CancellationToken::new(), Duration::from_secs(120)),
+        )
+        .await
+        .expect_err("the frames do not decode");
+        assert!(matches!(err, MediaError::Undecodable { .. }), "{err:?}");
+        assert!(err.is_permanent(), "{err}");
     }
 
     /// The video stream's duration through the playlist, from its last frame's end.

@@ -2,9 +2,10 @@
 //!
 //! - [`process`]: runs a child with a timeout, cancellation and the tail of its stderr.
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
-//! - [`ladder`]: the configurable ABR ladder (heights and bitrates).
+//! - [`ladder`]: the configurable ABR ladder (heights and bitrates) and the renditions it gives
+//!   a source.
 //! - [`fastpath`]: when the source's video can be copied into the top rendition.
-//! - [`hls`]: plans the renditions and runs the one ffmpeg that writes them.
+//! - [`hls`]: the one ffmpeg run that writes those renditions as HLS.
 //! - [`poster`]: the poster frame.
 //! - [`storyboard`]: seek-preview sprite sheets and their WebVTT track.
 
@@ -20,6 +21,7 @@ mod test_support;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::process::ExitStatus;
 use std::time::Duration;
 
 /// Where ffprobe and ffmpeg read the source: a local file, or a presigned S3 URL read with
@@ -53,17 +55,35 @@ impl Source {
     }
 }
 
+/// Why a probe or an ffmpeg run did not give its result. Each says whether another attempt
+/// may succeed ([`MediaError::is_transient`]).
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     /// The input is not something we can play: not retried.
     #[error("the uploaded file is not a video: {0}")]
     NotAVideo(String),
-    #[error("{what} failed: {stderr_tail}")]
-    Failed { what: String, stderr_tail: String },
+    /// ffmpeg gave up decoding a source that ffprobe read (see
+    /// [`process::DECODE_ERRORS_EXIT`]): the file is damaged, and would be on every attempt.
+    #[error("the uploaded file is damaged: {what} could not decode most of it: {stderr_tail}")]
+    Undecodable {
+        what: String,
+        status: ExitStatus,
+        stderr_tail: String,
+    },
+    /// The child exited with an error, or a signal killed it.
+    #[error("{what} ({status}) failed: {stderr_tail}")]
+    Failed {
+        what: String,
+        status: ExitStatus,
+        stderr_tail: String,
+    },
     #[error("{what} took longer than {}s and was stopped", after.as_secs())]
     Timeout { what: String, after: Duration },
     #[error("processing was canceled")]
     Canceled,
+    /// The program is not installed: the processor checks for it at start-up.
+    #[error("cannot find {program} on PATH")]
+    Missing { program: String },
     #[error("cannot run {what}: {source}")]
     Spawn {
         what: String,
@@ -76,6 +96,20 @@ pub enum MediaError {
 impl MediaError {
     /// Bad input: another attempt would fail the same way.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::NotAVideo(_))
+        matches!(self, Self::NotAVideo(_) | Self::Undecodable { .. })
+    }
+
+    /// Worth another attempt: a child that exited with an error (the source's network reads
+    /// failing, say) or that a signal killed (the OOM killer, an operator), a timeout, trouble
+    /// on this machine. Neither bad input nor a cancel.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::NotAVideo(_) | Self::Undecodable { .. } | Self::Canceled => false,
+            Self::Failed { .. }
+            | Self::Timeout { .. }
+            | Self::Missing { .. }
+            | Self::Spawn { .. }
+            | Self::Io(_) => true,
+        }
     }
 }

@@ -105,8 +105,13 @@ pub async fn probe(input: &Source, timeout: Duration) -> Result<Probe, MediaErro
     .await
     {
         Ok(finished) => finished,
-        // ffprobe exits non-zero on data it cannot parse: that is the file's fault.
-        Err(MediaError::Failed { stderr_tail, .. }) => {
+        // ffprobe exits non-zero on data it cannot parse: that is the file's fault. Killed by
+        // a signal, it said nothing about the file.
+        Err(MediaError::Failed {
+            status,
+            stderr_tail,
+            ..
+        }) if status.code().is_some() => {
             return Err(MediaError::NotAVideo(readable(&stderr_tail)));
         }
         Err(other) => return Err(other),

@@ -1,0 +1,262 @@
+//! The work of a job: the raw file read from S3 as ffmpeg goes, probed, planned (copied or
+//! encoded, see `media::fastpath`), transcoded to HLS and published while ffmpeg writes it,
+//! with the extras made beside the encode.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use vodnest_core::domain::Rendition;
+use vodnest_core::queue::{ClaimedJob, JobKind};
+use vodnest_core::storage::media_prefix;
+use vodnest_core::videos::{self, MediaFacts};
+
+use super::{Done, JobContext, JobError, extras};
+use crate::media::ladder::{self, RenditionPlan};
+use crate::media::{self, MediaError, fastpath, hls, probe, process};
+use crate::publish::{self, Master, Publisher};
+
+/// The source URL outlives the transcode timeout by this much (probe, poster, storyboard).
+const SOURCE_URL_SLACK: Duration = Duration::from_secs(3600);
+
+/// A probed source, and what the encode and the extras share.
+pub(super) struct Source<'a> {
+    pub ctx: &'a JobContext,
+    pub id: Uuid,
+    pub input: media::Source,
+    pub probed: probe::Probe,
+    pub cancel: &'a CancellationToken,
+}
+
+/// What this job's ffmpeg run writes and publishes.
+struct Work {
+    /// Every rendition ffmpeg writes (and the video lists once this job succeeds).
+    plan: Vec<RenditionPlan>,
+    /// The ones already in storage (a ladder job's copied top rung).
+    already_published: Vec<String>,
+    /// A transcode job that published the copy alone leaves the ladder to this job.
+    follow_up: Option<JobKind>,
+}
+
+impl Work {
+    /// A transcode job: the whole ladder, or the copied top rung alone with a ladder job to
+    /// follow, which makes the video watchable in about the time the copy takes.
+    fn transcode(plan: Vec<RenditionPlan>) -> Self {
+        let copied_first = plan.len() > 1 && plan[0].copy;
+        let plan = if copied_first {
+            plan[..1].to_vec()
+        } else {
+            plan
+        };
+        Self {
+            plan,
+            already_published: Vec::new(),
+            follow_up: copied_first.then_some(JobKind::Ladder),
+        }
+    }
+
+    /// A ladder job: the same plan as its transcode job's, the top rung now in storage.
+    fn ladder(plan: Vec<RenditionPlan>) -> Self {
+        Self {
+            already_published: plan.iter().take(1).map(|r| r.name.clone()).collect(),
+            plan,
+            follow_up: None,
+        }
+    }
+
+    /// The job that completes the ladder also makes the poster and the storyboard.
+    fn completes_ladder(&self) -> bool {
+        self.follow_up.is_none()
+    }
+
+    fn master(&self) -> Master {
+        if self.follow_up.is_some() {
+            Master::Partial
+        } else if self.already_published.is_empty() {
+            Master::Complete
+        } else {
+            Master::Extended
+        }
+    }
+}
+
+pub(super) async fn process(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    cancel: &CancellationToken,
+) -> Result<Done, JobError> {
+    let id = job.video_id;
+    // The video is `ready` during a ladder job: its progress and stage stay as they are.
+    let transcoding = job.kind == JobKind::Transcode;
+    let scratch = scratch_dir(ctx.config.work_dir.as_deref())?;
+    let input = source_url(ctx, id).await?;
+    if transcoding {
+        videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
+    }
+    let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
+    let work = match job.kind {
+        JobKind::Transcode => Work::transcode(plan(ctx, &input, &probed).await),
+        // Enqueued only by a transcode job that copied the top rung.
+        JobKind::Ladder => Work::ladder(ladder::plan(&probed, &ctx.config.ladder, true)),
+    };
+    let source = Source {
+        ctx,
+        id,
+        input,
+        probed,
+        cancel,
+    };
+    // The poster and the seek previews are made beside the encode: they decode one frame and
+    // the keyframes, and mostly wait on range reads of the source.
+    let extras = async {
+        if work.completes_ladder() {
+            extras::make(&source, scratch.path()).await?;
+        }
+        Ok::<(), JobError>(())
+    };
+    let encoding = encode(&source, &work, &scratch.path().join("hls"), transcoding);
+    let (renditions, ()) = tokio::try_join!(encoding, extras)?;
+    Ok(Done {
+        facts: facts(&source.probed, renditions),
+        follow_up: work.follow_up,
+    })
+}
+
+/// The job's scratch directory, under `work_dir` or the system's temp dir; removed on drop.
+fn scratch_dir(work_dir: Option<&Path>) -> std::io::Result<tempfile::TempDir> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("vodnest-job-");
+    match work_dir {
+        Some(dir) => builder.tempdir_in(dir),
+        None => builder.tempdir(),
+    }
+}
+
+/// The raw file as ffprobe and ffmpeg read it: from S3 with range requests. Nothing is
+/// downloaded first, so processing starts at once and the disk holds only a few segments.
+async fn source_url(ctx: &JobContext, id: Uuid) -> Result<media::Source, JobError> {
+    match ctx.storage.raw_size(id).await? {
+        None => return Err(JobError::RawMissing),
+        Some(0) => return Err(MediaError::NotAVideo("the file is empty".into()).into()),
+        Some(_) => {}
+    }
+    let url = ctx
+        .storage
+        .presign_raw_get(id, ctx.config.transcode_timeout() + SOURCE_URL_SLACK)
+        .await?;
+    Ok(media::Source::Url(url))
+}
+
+/// The plan for a transcode job: a source that already is what the top rendition would be is
+/// copied, not encoded.
+async fn plan(
+    ctx: &JobContext,
+    input: &media::Source,
+    probed: &probe::Probe,
+) -> Vec<RenditionPlan> {
+    let keyframe_gap = fastpath::keyframe_gap(input, probed.duration_s, ctx.config.probe_timeout())
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "cannot read the keyframe spacing");
+            None
+        });
+    let not_copied = fastpath::refusal(probed, keyframe_gap);
+    let plan = ladder::plan(probed, &ctx.config.ladder, not_copied.is_none());
+    tracing::info!(
+        duration_s = probed.duration_s,
+        width = probed.width,
+        height = probed.height,
+        codec = %probed.video_codec,
+        renditions = plan.len(),
+        fast_path = not_copied.is_none(),
+        not_copied = not_copied.as_deref().unwrap_or(""),
+        "probed"
+    );
+    plan
+}
+
+/// Runs ffmpeg over the plan into `out_dir`, publishing as it goes, then the last pass.
+async fn encode(
+    source: &Source<'_>,
+    work: &Work,
+    out_dir: &Path,
+    transcoding: bool,
+) -> Result<Vec<Rendition>, JobError> {
+    let Source {
+        ctx, id, probed, ..
+    } = source;
+    tokio::fs::create_dir_all(out_dir).await?;
+    if transcoding {
+        videos::set_progress(&ctx.pool, *id, "transcoding", 0.1).await?;
+    }
+    let (progress_tx, progress_rx) = watch::channel(0.0f64);
+    let reporter =
+        transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), *id, progress_rx)));
+    let mut publisher = Publisher::new(
+        &ctx.storage,
+        media_prefix(*id),
+        out_dir,
+        &work.plan,
+        hls::output_frame_rate(probed),
+    )
+    .with_master(work.master())
+    .already_published(work.already_published.iter().cloned());
+    let (pause, paused) = watch::channel(false);
+    let control =
+        process::Control::new(source.cancel, ctx.config.transcode_timeout()).pausable(paused);
+    let on_progress = move |fraction| {
+        progress_tx.send_replace(fraction);
+    };
+    let transcode = async {
+        hls::transcode(
+            &source.input,
+            out_dir,
+            probed,
+            &work.plan,
+            on_progress,
+            control,
+        )
+        .await
+        .map_err(JobError::from)
+    };
+    let renditions =
+        publish::publish_while_encoding(&ctx.pool, *id, &mut publisher, out_dir, transcode, &pause)
+            .await;
+    if let Some(reporter) = reporter {
+        reporter.abort();
+    }
+    let renditions = renditions?;
+    if transcoding {
+        videos::set_progress(&ctx.pool, *id, "finalizing", 0.95).await?;
+    }
+    publish::publish(&ctx.pool, *id, &mut publisher, true).await?;
+    tracing::info!(files = publisher.files_uploaded(), "output published");
+    Ok(renditions)
+}
+
+/// Writes transcoding progress (0.1..0.9 overall) at most twice a second.
+async fn report_progress(pool: PgPool, id: Uuid, mut progress: watch::Receiver<f64>) {
+    let mut last_write = Instant::now() - Duration::from_secs(1);
+    while progress.changed().await.is_ok() {
+        let wait = Duration::from_millis(500).saturating_sub(last_write.elapsed());
+        tokio::time::sleep(wait).await;
+        let fraction = *progress.borrow_and_update();
+        last_write = Instant::now();
+        if let Err(err) = videos::set_progress(&pool, id, "transcoding", 0.1 + 0.8 * fraction).await
+        {
+            tracing::warn!(error = %err, "cannot record progress");
+        }
+    }
+}
+
+fn facts(probed: &probe::Probe, renditions: Vec<Rendition>) -> MediaFacts {
+    MediaFacts {
+        duration_s: Some(probed.duration_s),
+        width: i32::try_from(probed.width).ok(),
+        height: i32::try_from(probed.height).ok(),
+        renditions,
+    }
+}

@@ -1,0 +1,254 @@
+//! One claimed job's lifecycle: the work runs under a heartbeat that renews the lease; losing
+//! the lease (another attempt took the job, or the video was deleted), a cancel or the end of
+//! the shutdown grace stops it; and the outcome is recorded (success, retry, failure, release).
+//!
+//! - [`encode`]: the work itself: probe the raw file (read from S3 as ffmpeg goes), plan the
+//!   renditions, transcode them to HLS and publish the output.
+//! - [`extras`]: the poster and the storyboard, made beside the encode.
+//!
+//! A source that can be copied into the top rendition (the remux fast path) is made `ready`
+//! with that rendition alone, in about the time it takes to copy it; the success enqueues a
+//! `ladder` job that encodes the rungs below it, the poster and the storyboard, and then
+//! publishes the master playlist that lists them all.
+
+mod encode;
+mod extras;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use vodnest_core::group_commit::GroupCommit;
+use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
+use vodnest_core::storage::{Storage, StorageError};
+use vodnest_core::videos::{self, MediaFacts};
+
+use crate::config::ProcessorConfig;
+use crate::media::MediaError;
+use crate::publish::PublishError;
+
+/// What a job needs from its processor.
+pub struct JobContext {
+    pub pool: PgPool,
+    pub storage: Storage,
+    pub config: Arc<ProcessorConfig>,
+    /// Records this processor's successes, several to a commit when they come together.
+    successes: GroupCommit,
+}
+
+impl JobContext {
+    /// Needs a Tokio runtime (it starts the group-commit task).
+    pub fn new(pool: PgPool, storage: Storage, config: ProcessorConfig) -> Self {
+        Self {
+            successes: GroupCommit::start(pool.clone()),
+            pool,
+            storage,
+            config: Arc::new(config),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Media(#[from] MediaError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Publish(#[from] PublishError),
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("scratch files: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the uploaded file is missing from storage")]
+    RawMissing,
+    /// The lease was lost: another attempt owns the job now, or the job is gone.
+    #[error("the job was taken over or canceled")]
+    LeaseLost,
+    /// The job was canceled or its video deleted.
+    #[error("the job was canceled")]
+    Stopped,
+    /// The processor is shutting down.
+    #[error("the processor is shutting down")]
+    Shutdown,
+}
+
+impl JobError {
+    /// Worth another attempt: storage or database trouble, not bad input.
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Media(e) => e.is_transient(),
+            Self::Storage(e) => e.is_transient(),
+            Self::Publish(PublishError::Storage(e)) => e.is_transient(),
+            Self::Publish(PublishError::Io(_) | PublishError::Db(_)) => true,
+            // A playlist m3u8-rs cannot read reads the same on the next attempt.
+            Self::Publish(PublishError::Playlist(_)) => false,
+            Self::Db(_) | Self::Io(_) => true,
+            Self::RawMissing | Self::LeaseLost | Self::Stopped | Self::Shutdown => false,
+        }
+    }
+}
+
+/// The processor's job: transcode the video to HLS.
+pub struct Transcode(pub Arc<JobContext>);
+
+impl crate::worker::JobRunner for Transcode {
+    async fn run(
+        &self,
+        job: ClaimedJob,
+        stopped: CancellationToken,
+        shutdown: CancellationToken,
+        next: Option<Claimer>,
+    ) -> Option<ClaimedJob> {
+        run(self.0.clone(), job, stopped, shutdown, next).await
+    }
+}
+
+/// Runs the job to an outcome recorded in the database. `stopped` fires when the job is
+/// canceled or deleted; `shutdown` when the processor gives up waiting for its jobs: the job
+/// is then released for another processor. On success with `next`, returns the job claimed
+/// in the same statement.
+pub async fn run(
+    ctx: Arc<JobContext>,
+    job: ClaimedJob,
+    stopped: CancellationToken,
+    shutdown: CancellationToken,
+    next: Option<Claimer>,
+) -> Option<ClaimedJob> {
+    let span = tracing::info_span!("job", job_id = %job.id, video_id = %job.video_id, attempt = job.attempt);
+    async move {
+        let started = Instant::now();
+        tracing::info!("job started");
+        let lease_lost = CancellationToken::new();
+        let heartbeat = tokio::spawn(heartbeat(ctx.clone(), job.clone(), lease_lost.clone()));
+        let work = CancellationToken::new();
+        let result = {
+            let work_guard = work.clone();
+            tokio::select! {
+                result = encode::process(&ctx, &job, &work) => result,
+                _ = lease_lost.cancelled() => { work_guard.cancel(); Err(JobError::LeaseLost) }
+                _ = stopped.cancelled() => { work_guard.cancel(); Err(JobError::Stopped) }
+                _ = shutdown.cancelled() => { work_guard.cancel(); Err(JobError::Shutdown) }
+            }
+        };
+        heartbeat.abort();
+        record(&ctx, &job, result, started.elapsed(), next.as_ref()).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// What a successful job leaves behind.
+struct Done {
+    facts: MediaFacts,
+    follow_up: Option<JobKind>,
+}
+
+async fn record(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    result: Result<Done, JobError>,
+    took: Duration,
+    claimer: Option<&Claimer>,
+) -> Option<ClaimedJob> {
+    let mut next = None;
+    let recorded = match result {
+        Ok(done) => ctx
+            .successes
+            .succeed_and_claim(job, &done.facts, done.follow_up, claimer)
+            .await
+            .and_then(|done| {
+                let recorded = done.recorded_for(job);
+                next = done.next;
+                recorded
+            })
+            .map(|()| {
+                tracing::info!(
+                    took_s = took.as_secs_f64(),
+                    kind = job.kind.as_str(),
+                    "job succeeded"
+                )
+            }),
+        Err(err) => record_failure(ctx, job, err).await,
+    };
+    match recorded {
+        Ok(()) => {}
+        Err(QueueError::Fenced(_)) => {
+            tracing::warn!("lease lost; leaving the job to its new owner");
+            remove_orphaned_output(ctx, job).await;
+        }
+        Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
+    }
+    next
+}
+
+/// Releases, drops or fails the job as `err` calls for.
+async fn record_failure(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    err: JobError,
+) -> Result<(), QueueError> {
+    match err {
+        JobError::Shutdown => queue::release(&ctx.pool, job)
+            .await
+            .map(|()| tracing::info!("job released for another processor")),
+        JobError::LeaseLost => Err(QueueError::Fenced(job.id)),
+        // A canceled ladder job's video is watchable: only a deleted one loses its output.
+        JobError::Stopped if job.kind == JobKind::Ladder => {
+            remove_orphaned_output(ctx, job).await;
+            Ok(())
+        }
+        JobError::Stopped => {
+            tracing::info!("job canceled; removing its partial output");
+            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
+                tracing::warn!(error = %err, "cannot remove the partial output");
+            }
+            Ok(())
+        }
+        err => {
+            let message = err.to_string();
+            let transient = err.is_transient();
+            queue::fail(&ctx.pool, job, &message, transient)
+                .await
+                .map(|outcome| match outcome {
+                    FailOutcome::RetryAt(at) => {
+                        tracing::warn!(error = %message, retry_at = %at, "attempt failed; will retry")
+                    }
+                    FailOutcome::Failed => tracing::warn!(error = %message, "job failed"),
+                })
+        }
+    }
+}
+
+/// If the video was deleted while we worked, what we uploaded belongs to no one.
+async fn remove_orphaned_output(ctx: &JobContext, job: &ClaimedJob) {
+    match videos::get(&ctx.pool, job.video_id).await {
+        Ok(None) => {
+            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
+                tracing::warn!(error = %err, "cannot remove the output of a deleted video");
+            }
+        }
+        Ok(Some(_)) => {}
+        Err(err) => tracing::warn!(error = %err, "cannot check whether the video still exists"),
+    }
+}
+
+/// Renews the lease until aborted; fires `lost` when another attempt owns the job.
+async fn heartbeat(ctx: Arc<JobContext>, job: ClaimedJob, lost: CancellationToken) {
+    let mut every = tokio::time::interval(ctx.config.heartbeat_every());
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match queue::heartbeat(&ctx.pool, &job, ctx.config.lease()).await {
+            Ok(()) => {}
+            Err(QueueError::Fenced(_)) => {
+                lost.cancel();
+                return;
+            }
+            // The lease has some slack: keep trying; a real outage ends in a lost lease.
+            Err(err) => tracing::warn!(error = %err, "heartbeat failed"),
+        }
+    }
+}
