@@ -117,7 +117,8 @@ pub(super) async fn process(
         }
         Ok::<(), JobError>(())
     };
-    let encoding = encode(&source, &work, &scratch.path().join("hls"), transcoding);
+    let hls_dir = scratch.path().join("hls");
+    let encoding = encode(&source, &work, &hls_dir, transcoding);
     let (renditions, ()) = tokio::try_join!(encoding, extras)?;
     Ok(Done {
         facts: facts(&source.probed, renditions),
