@@ -35,9 +35,11 @@ const TEMPLATES: [(&str, &str); 5] = [
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
-const ASSETS: [(&str, &str, &str); 5] = [
+/// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
+const ASSETS: [(&str, &str, &str); 6] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
+    ("time.js", JS, include_str!("../static/time.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
