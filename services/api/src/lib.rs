@@ -11,6 +11,7 @@
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
+//! - [`upload_plan`]: how an upload is cut into multipart parts.
 
 pub mod auth;
 pub mod background;

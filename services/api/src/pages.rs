@@ -95,7 +95,8 @@ pub fn router() -> Router<AppState> {
         .route("/static/{file}", get(asset))
 }
 
-/// A page that failed: rendered as `error.html` with its status.
+/// A page that failed: answered with its status and a small HTML page built here, not from a
+/// template, so that it can still be shown when the templates are what failed.
 #[derive(Debug)]
 pub enum PageError {
     NotFound(&'static str),

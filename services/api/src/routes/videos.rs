@@ -49,7 +49,6 @@ pub fn view(state: &AppState, row: VideoRow) -> VideoView {
     VideoView::from_row(row, state.storage.media_base_url())
 }
 
-/// Loads a video or answers 404.
 /// The video, or 404.
 pub async fn find(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<VideoRow, ApiError> {
     videos::get(db, id)
