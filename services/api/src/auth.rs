@@ -2,10 +2,11 @@
 //! parameter (browsers cannot set headers on a websocket) or the session cookie that
 //! `POST /login` sets for the pages.
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
 use vodnest_core::auth;
 
 use crate::error::ApiError;
@@ -30,7 +31,7 @@ impl FromRequestParts<AppState> for Authenticated {
                 Err(ApiError::Unauthorized)
             };
         }
-        match session_cookie(&parts.headers) {
+        match session_cookie(&CookieJar::from_headers(&parts.headers)) {
             Some(secret) if auth::session_is_valid(&state.pool, &secret).await? => Ok(Self),
             _ => Err(ApiError::Unauthorized),
         }
@@ -45,54 +46,27 @@ fn bearer_token(parts: &Parts) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: Option<String>,
+}
+
+/// `?token=`; a query string that cannot be read carries no token.
 fn query_token(parts: &Parts) -> Option<String> {
-    let query = parts.uri.query()?;
-    form_urlencoded_pairs(query)
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v)
+    Query::<TokenQuery>::try_from_uri(&parts.uri)
+        .ok()
+        .and_then(|Query(query)| query.token)
 }
 
-/// The session secret from the `Cookie` header, if any.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value.to_owned())
-}
-
-fn form_urlencoded_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        Some((percent_decode(k)?, percent_decode(v)?))
-    })
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+/// The session secret among the request's cookies, if any.
+pub fn session_cookie(jar: &CookieJar) -> Option<String> {
+    jar.get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// Whether the page request carries a valid session (pages redirect to `/login` otherwise).
 pub async fn has_session(parts: &Parts, state: &AppState) -> Result<bool, ApiError> {
-    match session_cookie(&parts.headers) {
+    match session_cookie(&CookieJar::from_headers(&parts.headers)) {
         Some(secret) => Ok(auth::session_is_valid(&state.pool, &secret).await?),
         None => Ok(false),
     }
@@ -100,13 +74,33 @@ pub async fn has_session(parts: &Parts, state: &AppState) -> Result<bool, ApiErr
 
 #[cfg(test)]
 mod tests {
-    use super::percent_decode;
+    use axum::http::Request;
+    use axum::http::header::COOKIE;
+
+    use super::*;
+
+    fn parts(uri: &str, cookie: Option<&str>) -> Parts {
+        let mut request = Request::builder().uri(uri);
+        if let Some(cookie) = cookie {
+            request = request.header(COOKIE, cookie);
+        }
+        request.body(()).expect("a test request").into_parts().0
+    }
 
     #[test]
-    fn decodes_query_values() {
-        assert_eq!(percent_decode("a%20b+c").as_deref(), Some("a b c"));
-        assert_eq!(percent_decode("%zz"), None);
-        assert_eq!(percent_decode("%4"), None);
-        assert_eq!(percent_decode("plain").as_deref(), Some("plain"));
+    fn the_token_parameter_is_decoded() {
+        let with = parts("/api/v1/videos/x/events?a=1&token=a%20b+c", None);
+        assert_eq!(query_token(&with).as_deref(), Some("a b c"));
+        assert_eq!(query_token(&parts("/api/v1/videos?limit=2", None)), None);
+        assert_eq!(query_token(&parts("/api/v1/videos", None)), None);
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let jar = |cookie| CookieJar::from_headers(&parts("/", cookie).headers);
+        let found = session_cookie(&jar(Some("theme=dark; vodnest_session=s3cret; lang=en")));
+        assert_eq!(found.as_deref(), Some("s3cret"));
+        assert_eq!(session_cookie(&jar(Some("theme=dark"))), None);
+        assert_eq!(session_cookie(&jar(None)), None);
     }
 }

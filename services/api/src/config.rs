@@ -25,8 +25,9 @@ pub struct ApiConfig {
     #[arg(long, env = "UPLOAD_MIN_PART_BYTES", default_value_t = 8 * 1024 * 1024,
           value_parser = clap::value_parser!(i64).range(5 * 1024 * 1024..))]
     pub upload_min_part_bytes: i64,
-    /// How long a presigned part URL stays valid (seconds); clients ask for fresh ones.
-    #[arg(long, env = "UPLOAD_URL_TTL_SECS", default_value_t = 3600)]
+    /// How long a presigned part URL stays valid (seconds, 300 to 604800); clients ask for
+    /// fresh ones.
+    #[arg(long, env = "UPLOAD_URL_TTL_SECS", default_value_t = 3600, value_parser = url_ttl_secs)]
     pub upload_url_ttl_secs: u64,
     /// How long an upload may stay unfinished before the sweeper aborts it (seconds). The raw
     /// bucket's lifecycle rule aborts stray multipart uploads after a day as a backstop.
@@ -51,6 +52,27 @@ pub struct ApiConfig {
     pub storage: StorageConfig,
 }
 
+/// Bounds of `UPLOAD_URL_TTL_SECS`. Clients renew a URL that has less than two minutes left
+/// before sending a part with it, so a shorter life leaves no time to send one; S3 refuses
+/// signatures valid for more than a week.
+const URL_TTL_SECS: std::ops::RangeInclusive<u64> = 300..=7 * 24 * 3600;
+
+fn url_ttl_secs(value: &str) -> Result<u64, String> {
+    let secs: u64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if URL_TTL_SECS.contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!(
+            "presigned part URLs must live {} to {} seconds (5 minutes to a week), not {secs}: \
+             a browser renews a URL that has less than 2 minutes left, and S3 refuses longer",
+            URL_TTL_SECS.start(),
+            URL_TTL_SECS.end()
+        ))
+    }
+}
+
 impl ApiConfig {
     pub fn upload_url_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_url_ttl_secs)
@@ -66,5 +88,40 @@ impl ApiConfig {
 
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ApiConfig;
+
+    fn parse(ttl: &str) -> Result<u64, String> {
+        ApiConfig::try_parse_from([
+            "vodnest-api",
+            "--database-url",
+            "postgres://localhost/x",
+            "--raw-bucket",
+            "raw",
+            "--media-bucket",
+            "media",
+            "--media-base-url",
+            "http://127.0.0.1:4566/media",
+            "--upload-url-ttl-secs",
+            ttl,
+        ])
+        .map(|config| config.upload_url_ttl_secs)
+        .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn part_urls_live_at_least_five_minutes() {
+        assert_eq!(parse("300"), Ok(300));
+        assert_eq!(parse("3600"), Ok(3600));
+        let short = parse("60").expect_err("a minute is too short");
+        assert!(short.contains("300 to 604800 seconds"), "{short}");
+        assert!(parse("604801").is_err());
+        assert!(parse("soon").is_err());
     }
 }

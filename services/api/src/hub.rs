@@ -85,7 +85,9 @@ impl EventHub {
         self.lock().len()
     }
 
-    /// Listens until `cancel` fires, reconnecting by itself after a lost connection.
+    /// Listens until `cancel` fires. A lost connection is an expected, passing failure: it is
+    /// restarted here with backoff (and subscribers resync) rather than ending the task, whose
+    /// end before `cancel` would stop the API (see [`crate::background`]).
     pub async fn run_listener(self, pool: PgPool, cancel: CancellationToken) {
         let mut delay = Duration::from_millis(200);
         loop {

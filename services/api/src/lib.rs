@@ -3,6 +3,7 @@
 //!
 //! - [`config`]: the API's settings (environment variables and flags).
 //! - [`startup`]: builds the state, binds the listener, serves until shutdown.
+//! - [`background`]: the tasks that run beside the server; one that dies stops the API.
 //! - [`state`]: what every handler shares.
 //! - [`error`]: the one error type and its JSON shape.
 //! - [`auth`]: bearer tokens, `?token=` and session cookies.
@@ -10,8 +11,10 @@
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
+//! - [`upload_plan`]: how an upload is cut into multipart parts.
 
 pub mod auth;
+pub mod background;
 pub mod config;
 pub mod csp;
 pub mod error;

@@ -6,12 +6,15 @@ use std::path::Path;
 use axum::Form;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::{Environment, context};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use uuid::Uuid;
 use vodnest_core::{auth, videos};
@@ -32,9 +35,11 @@ const TEMPLATES: [(&str, &str); 5] = [
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
-const ASSETS: [(&str, &str, &str); 5] = [
+/// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
+const ASSETS: [(&str, &str, &str); 6] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
+    ("time.js", JS, include_str!("../static/time.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
@@ -90,7 +95,8 @@ pub fn router() -> Router<AppState> {
         .route("/static/{file}", get(asset))
 }
 
-/// A page that failed: rendered as `error.html` with its status.
+/// A page that failed: answered with its status and a small HTML page built here, not from a
+/// template, so that it can still be shown when the templates are what failed.
 #[derive(Debug)]
 pub enum PageError {
     NotFound(&'static str),
@@ -168,15 +174,17 @@ fn redirect(to: &str) -> Response {
     response
 }
 
+/// What `encode_component` escapes: everything but unreserved characters and `/`, so that a
+/// path survives as a readable `next=` value.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
 fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    utf8_percent_encode(s, COMPONENT).to_string()
 }
 
 /// Only same-site paths: never `//evil.example` or a full URL.
@@ -250,6 +258,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
@@ -263,32 +272,21 @@ async fn login(
     }
     let ttl = state.config.session_ttl();
     let secret = auth::create_session(&state.pool, ttl).await?;
-    let cookie = format!(
-        "{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        ttl.as_secs(),
-        if state.config.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    let mut response = redirect(next);
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
-    Ok(response)
+    let cookie = Cookie::build((SESSION_COOKIE, secret))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .max_age(time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX))
+        .secure(state.config.secure_cookies);
+    Ok((jar.add(cookie), redirect(next)).into_response())
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
-    if let Some(secret) = session_cookie(&headers) {
+async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
+    if let Some(secret) = session_cookie(&jar) {
         auth::end_session(&state.pool, &secret).await?;
     }
-    let mut response = redirect("/login");
-    response.headers_mut().insert(
-        SET_COOKIE,
-        HeaderValue::from_static("vodnest_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-    );
-    Ok(response)
+    let ended = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((ended, redirect("/login")).into_response())
 }
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Response {

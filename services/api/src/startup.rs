@@ -1,19 +1,20 @@
 //! Building and running the API: bind first (port 0 works for tests), then serve until the
-//! shutdown future resolves, draining requests in flight.
+//! shutdown future resolves (or a background task fails), draining requests in flight.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use vodnest_core::db;
 use vodnest_core::storage::Storage;
 
+use crate::background::BackgroundTasks;
 use crate::config::ApiConfig;
 use crate::csp;
 use crate::hub::EventHub;
@@ -26,17 +27,22 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     state: AppState,
-    /// Stops the background tasks (the LISTEN connection and the upload sweeper).
-    listener_task: CancellationToken,
+    /// The LISTEN loop and the upload sweeper; they stop with the server.
+    background: BackgroundTasks,
 }
 
 impl Application {
-    /// Connects to Postgres (running migrations) and S3, loads the pages and binds.
+    /// Connects to Postgres (running migrations) and S3, loads the pages, binds and starts the
+    /// background tasks.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
-        let pool = db::connect_and_migrate(&config.database).await?;
+        let pool = db::connect_and_migrate(&config.database)
+            .await
+            .context("connecting to Postgres and running the migrations")?;
         let storage = Storage::from_env(&config.storage).await;
-        let site = Site::load(&config)?;
-        let listener = TcpListener::bind(config.api_addr).await?;
+        let site = Site::load(&config).context("loading the page templates")?;
+        let listener = TcpListener::bind(config.api_addr)
+            .await
+            .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
         let state = AppState {
             pool,
             storage,
@@ -44,23 +50,24 @@ impl Application {
             hub: EventHub::default(),
             site: Arc::new(site),
         };
-        let listener_task = CancellationToken::new();
-        tokio::spawn(
+        let mut background = BackgroundTasks::new();
+        let stop = background.stop_token().clone();
+        background.spawn(
+            "the notification hub",
             state
                 .hub
                 .clone()
-                .run_listener(state.pool.clone(), listener_task.clone()),
+                .run_listener(state.pool.clone(), stop.clone()),
         );
-        tokio::spawn(sweeper::run(
-            state.clone(),
-            state.config.upload_sweep_every(),
-            listener_task.clone(),
-        ));
+        background.spawn(
+            "the upload sweeper",
+            sweeper::run(state.clone(), state.config.upload_sweep_every(), stop),
+        );
         Ok(Self {
             listener,
             router: router(state.clone()),
             state,
-            listener_task,
+            background,
         })
     }
 
@@ -74,15 +81,42 @@ impl Application {
         &self.state
     }
 
+    /// Serves until `shutdown` resolves, then stops the background tasks. A background task
+    /// that ends before (see [`crate::background`]) stops the server too, draining it the
+    /// same way, and is the error returned.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let result = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await;
-        self.listener_task.cancel();
-        result
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            mut background,
+            ..
+        } = self;
+        let failed = background.stop_token().clone();
+        let serve = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    () = shutdown => {}
+                    () = failed.cancelled() => {}
+                }
+            })
+            .into_future();
+        tokio::pin!(serve);
+        let outcome = tokio::select! {
+            served = &mut serve => served.context("serving the API"),
+            ended = background.first_ended() => {
+                tracing::error!(error = format!("{ended:#}"), "stopping the API");
+                background.stop_token().cancel();
+                if let Err(err) = serve.await {
+                    tracing::error!(error = %err, "serving the API while stopping");
+                }
+                Err(ended)
+            }
+        };
+        background.stop().await;
+        outcome
     }
 }
 

@@ -1,16 +1,45 @@
 // Shared by the pages: follow a video's websocket. `onState` gets the video's state (the
-// snapshot's video object, or a status frame) on every change; the socket closes by itself
-// once the video is ready or failed. The session cookie authenticates it.
-window.vodnestFollow = function followVideo(id, onState) {
-  'use strict';
+// snapshot's video object, or a status frame) on every change. A socket that drops is opened
+// again after a pause that doubles from 1 s up to 30 s (with jitter, so that a restarted server
+// is not hit by every page at once); the server starts each socket with a fresh snapshot, so
+// nothing is missed. Following ends once the video is ready, failed or deleted, or when the
+// returned `stop` is called. The session cookie authenticates the socket.
+const FIRST_PAUSE_MS = 1000;
+const LONGEST_PAUSE_MS = 30000;
+
+export function follow(id, onState) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const socket = new WebSocket(`${scheme}://${location.host}/api/v1/videos/${id}/events`);
-  socket.addEventListener('message', (event) => {
-    const frame = JSON.parse(event.data);
-    if (frame.type !== 'snapshot' && frame.type !== 'status') return;
-    const state = frame.type === 'snapshot' ? frame.video : frame;
-    onState(state);
-    if (state.status === 'ready' || state.status === 'failed') socket.close();
-  });
-  return socket;
-};
+  const url = `${scheme}://${location.host}/api/v1/videos/${id}/events`;
+  let pause = FIRST_PAUSE_MS;
+  let ended = false;
+  let socket = null;
+  let reconnect = null;
+
+  function stop() {
+    ended = true;
+    clearTimeout(reconnect);
+    if (socket) socket.close();
+  }
+
+  function open() {
+    socket = new WebSocket(url);
+    socket.addEventListener('message', (event) => {
+      const frame = JSON.parse(event.data);
+      if (frame.type === 'deleted') return stop();
+      if (frame.type !== 'snapshot' && frame.type !== 'status') return;
+      // Reset only once frames arrive: a server that accepts and drops at once still backs off.
+      pause = FIRST_PAUSE_MS;
+      const state = frame.type === 'snapshot' ? frame.video : frame;
+      onState(state);
+      if (state.status === 'ready' || state.status === 'failed') stop();
+    });
+    socket.addEventListener('close', () => {
+      if (ended) return;
+      reconnect = setTimeout(open, pause * (0.8 + Math.random() * 0.4));
+      pause = Math.min(LONGEST_PAUSE_MS, pause * 2);
+    });
+  }
+
+  open();
+  return { stop };
+}

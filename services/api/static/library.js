@@ -1,47 +1,41 @@
 // Library page: durations in h:mm:ss, and live status for videos still in the works.
-(function () {
-  'use strict';
+import { follow } from './events.js';
+import { clock } from './time.js';
 
-  function formatDuration(seconds) {
-    const s = Math.round(seconds);
-    const h = Math.floor(s / 3600);
-    const m = Math.floor((s % 3600) / 60);
-    const sec = String(s % 60).padStart(2, '0');
-    return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
-  }
+// Lengths are shown to the nearest second.
+const length = (seconds) => clock(Math.round(seconds));
 
-  // Once a video is ready its poster and duration exist: fetch them without a reload.
-  async function showFinished(card) {
-    const response = await fetch(`/api/v1/videos/${card.dataset.videoId}`, { credentials: 'same-origin' });
-    if (!response.ok) return;
-    const { video } = await response.json();
-    const poster = card.querySelector('[data-role=poster]');
-    if (video.playback.poster_url) {
-      poster.src = video.playback.poster_url;
-      poster.classList.remove('hidden');
-    }
-    if (video.duration_s) card.querySelector('[data-role=duration]').textContent = formatDuration(video.duration_s);
+// Once a video is ready its poster and duration exist: fetch them without a reload.
+async function showFinished(card) {
+  const response = await fetch(`/api/v1/videos/${card.dataset.videoId}`, { credentials: 'same-origin' });
+  if (!response.ok) return;
+  const { video } = await response.json();
+  const poster = card.querySelector('[data-role=poster]');
+  if (video.playback.poster_url) {
+    poster.src = video.playback.poster_url;
+    poster.classList.remove('hidden');
   }
+  if (video.duration_s) card.querySelector('[data-role=duration]').textContent = length(video.duration_s);
+}
 
-  function update(card, state) {
-    const badge = card.querySelector('[data-role=badge]');
-    badge.className = `badge badge-${state.status}`;
-    badge.textContent = state.status.replace('_', ' ');
-    card.dataset.status = state.status;
-    const progress = card.querySelector('[data-role=progress]');
-    const working = state.status === 'queued' || state.status === 'processing';
-    progress.classList.toggle('hidden', !working);
-    progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
-    if (state.status === 'ready') showFinished(card).catch(() => {});
-  }
+function update(card, state) {
+  const badge = card.querySelector('[data-role=badge]');
+  badge.className = `badge badge-${state.status}`;
+  badge.textContent = state.status.replace('_', ' ');
+  card.dataset.status = state.status;
+  const progress = card.querySelector('[data-role=progress]');
+  const working = state.status === 'queued' || state.status === 'processing';
+  progress.classList.toggle('hidden', !working);
+  progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
+  if (state.status === 'ready') showFinished(card).catch(() => {});
+}
 
-  for (const el of document.querySelectorAll('[data-role=duration][data-duration]')) {
-    el.textContent = formatDuration(Number(el.dataset.duration));
+for (const el of document.querySelectorAll('[data-role=duration][data-duration]')) {
+  el.textContent = length(Number(el.dataset.duration));
+}
+for (const card of document.querySelectorAll('.card[data-video-id]')) {
+  const status = card.dataset.status;
+  if (status !== 'ready' && status !== 'failed') {
+    follow(card.dataset.videoId, (state) => update(card, state));
   }
-  for (const card of document.querySelectorAll('.card[data-video-id]')) {
-    const status = card.dataset.status;
-    if (status !== 'ready' && status !== 'failed') {
-      window.vodnestFollow(card.dataset.videoId, (state) => update(card, state));
-    }
-  }
-})();
+}

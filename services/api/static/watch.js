@@ -1,158 +1,150 @@
 // Watch page: play the HLS stream with hls.js (or natively on Safari) with a quality menu
 // (auto plus each rendition); while the video is still processing, show its progress and start
 // by itself once it is playable.
-(function () {
-  'use strict';
+import { follow } from './events.js';
+import { clock } from './time.js';
 
-  const video = JSON.parse(document.getElementById('video-data').textContent);
-  const element = document.getElementById('player');
-  const status = document.getElementById('status');
-  const qualityBox = document.getElementById('quality-box');
-  const quality = document.getElementById('quality');
-  window.vodnestErrors = [];
-  window.vodnestPlayer = { video: element, hls: null };
-  let started = false;
-  if (video.playback.poster_url) element.poster = video.playback.poster_url;
+const video = JSON.parse(document.getElementById('video-data').textContent);
+const element = document.getElementById('player');
+const status = document.getElementById('status');
+const qualityBox = document.getElementById('quality-box');
+const quality = document.getElementById('quality');
+window.vodnestErrors = [];
+window.vodnestPlayer = { video: element, hls: null };
+let started = false;
+if (video.playback.poster_url) element.poster = video.playback.poster_url;
 
-  // The menu lists renditions tallest first; "Auto" lets hls.js pick by bandwidth and shows
-  // which one it picked.
-  function buildQualityMenu(hls) {
-    const levels = hls.levels.map((level, index) => ({ index, height: level.height, bitrate: level.bitrate }))
-      .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
-    if (levels.length < 2) return;
-    for (const level of levels) {
-      const option = document.createElement('option');
-      option.value = String(level.index);
-      option.textContent = `${level.height}p`;
-      quality.appendChild(option);
-    }
-    quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
-    hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
-      const level = hls.levels[data.level];
-      window.vodnestPlayer.height = level ? level.height : null;
-      quality.options[0].textContent = hls.autoLevelEnabled && level ? `Auto (${level.height}p)` : 'Auto';
+// The menu lists renditions tallest first; "Auto" lets hls.js pick by bandwidth and shows
+// which one it picked.
+function buildQualityMenu(hls) {
+  const levels = hls.levels.map((level, index) => ({ index, height: level.height, bitrate: level.bitrate }))
+    .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
+  if (levels.length < 2) return;
+  for (const level of levels) {
+    const option = document.createElement('option');
+    option.value = String(level.index);
+    option.textContent = `${level.height}p`;
+    quality.appendChild(option);
+  }
+  quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
+  hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
+    const level = hls.levels[data.level];
+    window.vodnestPlayer.height = level ? level.height : null;
+    quality.options[0].textContent = hls.autoLevelEnabled && level ? `Auto (${level.height}p)` : 'Auto';
+  });
+  qualityBox.classList.remove('hidden');
+}
+
+function describe(state) {
+  if (state.status === 'failed') return `Processing failed: ${state.error || 'unknown error'}`;
+  if (state.status === 'awaiting_upload') return 'Waiting for the upload to finish…';
+  const stage = state.stage || state.status;
+  return `${stage[0].toUpperCase()}${stage.slice(1)}… ${Math.round(state.progress * 100)}%`;
+}
+
+function play(url) {
+  if (started) return;
+  started = true;
+  status.textContent = '';
+  if (window.Hls && window.Hls.isSupported()) {
+    // While processing, playlists are EVENT playlists: start at the beginning, not the edge.
+    const hls = new window.Hls({ startPosition: 0 });
+    window.vodnestPlayer.hls = hls;
+    hls.on(window.Hls.Events.ERROR, (_event, data) => {
+      window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });
+      if (data.fatal) status.textContent = `Playback error: ${data.details}`;
     });
-    qualityBox.classList.remove('hidden');
-  }
-
-  function describe(state) {
-    if (state.status === 'failed') return `Processing failed: ${state.error || 'unknown error'}`;
-    if (state.status === 'awaiting_upload') return 'Waiting for the upload to finish…';
-    const stage = state.stage || state.status;
-    return `${stage[0].toUpperCase()}${stage.slice(1)}… ${Math.round(state.progress * 100)}%`;
-  }
-
-  function play(url) {
-    if (started) return;
-    started = true;
-    status.textContent = '';
-    if (window.Hls && window.Hls.isSupported()) {
-      // While processing, playlists are EVENT playlists: start at the beginning, not the edge.
-      const hls = new window.Hls({ startPosition: 0 });
-      window.vodnestPlayer.hls = hls;
-      hls.on(window.Hls.Events.ERROR, (_event, data) => {
-        window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });
-        if (data.fatal) status.textContent = `Playback error: ${data.details}`;
-      });
-      hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
-        buildQualityMenu(hls);
-        element.play().catch(() => { /* autoplay refused: the controls remain */ });
-      });
-      hls.loadSource(url);
-      hls.attachMedia(element);
-    } else if (element.canPlayType('application/vnd.apple.mpegurl')) {
-      element.src = url;
-      element.play().catch(() => {});
-    } else {
-      status.textContent = 'This browser cannot play HLS video.';
-    }
-  }
-
-  // ---- storyboard: thumbnails while hovering the seek bar under the player -----------------
-  function clock(seconds) {
-    const s = Math.max(0, Math.floor(seconds));
-    const hms = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
-    const text = hms.map((n) => String(n).padStart(2, '0')).join(':');
-    return hms[0] > 0 ? text : text.slice(3);
-  }
-
-  function vttTime(text) {
-    const parts = text.trim().split(':').map(Number);
-    return parts.reduce((total, part) => total * 60 + part, 0);
-  }
-
-  // Cues of a WebVTT thumbnails track: { start, end, url, x, y, w, h }.
-  function parseStoryboard(text, base) {
-    const cues = [];
-    for (const block of text.split(/\r?\n\r?\n/)) {
-      const lines = block.trim().split(/\r?\n/);
-      const timing = lines.findIndex((line) => line.includes('-->'));
-      if (timing < 0 || !lines[timing + 1]) continue;
-      const [start, end] = lines[timing].split('-->').map(vttTime);
-      const [file, fragment] = lines[timing + 1].split('#xywh=');
-      if (!fragment) continue;
-      const [x, y, w, h] = fragment.split(',').map(Number);
-      cues.push({ start, end, url: new URL(file, base).href, x, y, w, h });
-    }
-    return cues;
-  }
-
-  async function setUpStoryboard(url) {
-    const scrubber = document.getElementById('scrubber');
-    const fill = document.getElementById('scrub-fill');
-    const preview = document.getElementById('scrub-preview');
-    const thumb = document.getElementById('scrub-thumb');
-    const time = document.getElementById('scrub-time');
-    const response = await fetch(url);
-    if (!response.ok) return;
-    const cues = parseStoryboard(await response.text(), url);
-    if (cues.length === 0) return;
-    const duration = () => element.duration || video.duration_s || cues[cues.length - 1].end;
-    const at = (event) => {
-      const box = scrubber.getBoundingClientRect();
-      const fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
-      return { fraction, seconds: fraction * duration(), box };
-    };
-    scrubber.addEventListener('mousemove', (event) => {
-      const { fraction, seconds, box } = at(event);
-      const cue = cues.find((c) => seconds >= c.start && seconds < c.end) || cues[cues.length - 1];
-      thumb.style.width = `${cue.w}px`;
-      thumb.style.height = `${cue.h}px`;
-      thumb.style.backgroundImage = `url("${cue.url}")`;
-      thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
-      time.textContent = clock(seconds);
-      const left = Math.min(box.width - cue.w / 2, Math.max(cue.w / 2, fraction * box.width));
-      preview.style.left = `${left}px`;
-      preview.classList.remove('hidden');
+    hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+      buildQualityMenu(hls);
+      element.play().catch(() => { /* autoplay refused: the controls remain */ });
     });
-    scrubber.addEventListener('mouseleave', () => preview.classList.add('hidden'));
-    scrubber.addEventListener('click', (event) => { element.currentTime = at(event).seconds; });
-    element.addEventListener('timeupdate', () => {
-      fill.style.width = `${(100 * element.currentTime) / duration()}%`;
-    });
-    window.vodnestPlayer.storyboard = cues.length;
-    scrubber.classList.remove('hidden');
-  }
-
-  async function playWhenReady() {
-    const response = await fetch(`/api/v1/videos/${video.id}`, { credentials: 'same-origin' });
-    if (!response.ok) return;
-    const body = await response.json();
-    if (body.video.playable && body.video.playback.hls_url) play(body.video.playback.hls_url);
-  }
-
-  function follow() {
-    window.vodnestFollow(video.id, (state) => {
-      if (!started) status.textContent = describe(state);
-      if (state.playable && !started) playWhenReady();
-    });
-  }
-
-  if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});
-  if (video.playable && video.playback.hls_url) {
-    play(video.playback.hls_url);
+    hls.loadSource(url);
+    hls.attachMedia(element);
+  } else if (element.canPlayType('application/vnd.apple.mpegurl')) {
+    element.src = url;
+    element.play().catch(() => {});
   } else {
-    status.textContent = describe(video);
-    follow();
+    status.textContent = 'This browser cannot play HLS video.';
   }
-})();
+}
+
+// ---- storyboard: thumbnails while hovering the seek bar under the player -----------------
+function vttTime(text) {
+  const parts = text.trim().split(':').map(Number);
+  return parts.reduce((total, part) => total * 60 + part, 0);
+}
+
+// Cues of a WebVTT thumbnails track: { start, end, url, x, y, w, h }.
+function parseStoryboard(text, base) {
+  const cues = [];
+  for (const block of text.split(/\r?\n\r?\n/)) {
+    const lines = block.trim().split(/\r?\n/);
+    const timing = lines.findIndex((line) => line.includes('-->'));
+    if (timing < 0 || !lines[timing + 1]) continue;
+    const [start, end] = lines[timing].split('-->').map(vttTime);
+    const [file, fragment] = lines[timing + 1].split('#xywh=');
+    if (!fragment) continue;
+    const [x, y, w, h] = fragment.split(',').map(Number);
+    cues.push({ start, end, url: new URL(file, base).href, x, y, w, h });
+  }
+  return cues;
+}
+
+async function setUpStoryboard(url) {
+  const scrubber = document.getElementById('scrubber');
+  const fill = document.getElementById('scrub-fill');
+  const preview = document.getElementById('scrub-preview');
+  const thumb = document.getElementById('scrub-thumb');
+  const time = document.getElementById('scrub-time');
+  const response = await fetch(url);
+  if (!response.ok) return;
+  const cues = parseStoryboard(await response.text(), url);
+  if (cues.length === 0) return;
+  const duration = () => element.duration || video.duration_s || cues[cues.length - 1].end;
+  const at = (event) => {
+    const box = scrubber.getBoundingClientRect();
+    const fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+    return { fraction, seconds: fraction * duration(), box };
+  };
+  scrubber.addEventListener('mousemove', (event) => {
+    const { fraction, seconds, box } = at(event);
+    const cue = cues.find((c) => seconds >= c.start && seconds < c.end) || cues[cues.length - 1];
+    thumb.style.width = `${cue.w}px`;
+    thumb.style.height = `${cue.h}px`;
+    thumb.style.backgroundImage = `url("${cue.url}")`;
+    thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    time.textContent = clock(seconds);
+    const left = Math.min(box.width - cue.w / 2, Math.max(cue.w / 2, fraction * box.width));
+    preview.style.left = `${left}px`;
+    preview.classList.remove('hidden');
+  });
+  scrubber.addEventListener('mouseleave', () => preview.classList.add('hidden'));
+  scrubber.addEventListener('click', (event) => { element.currentTime = at(event).seconds; });
+  element.addEventListener('timeupdate', () => {
+    fill.style.width = `${(100 * element.currentTime) / duration()}%`;
+  });
+  window.vodnestPlayer.storyboard = cues.length;
+  scrubber.classList.remove('hidden');
+}
+
+async function playWhenReady() {
+  const response = await fetch(`/api/v1/videos/${video.id}`, { credentials: 'same-origin' });
+  if (!response.ok) return;
+  const body = await response.json();
+  if (body.video.playable && body.video.playback.hls_url) play(body.video.playback.hls_url);
+}
+
+function followProcessing() {
+  follow(video.id, (state) => {
+    if (!started) status.textContent = describe(state);
+    if (state.playable && !started) playWhenReady();
+  });
+}
+
+if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});
+if (video.playable && video.playback.hls_url) {
+  play(video.playback.hls_url);
+} else {
+  status.textContent = describe(video);
+  followProcessing();
+}

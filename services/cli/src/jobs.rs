@@ -62,124 +62,121 @@ fn print_job(job: &Job, json: bool) {
     }
 }
 
-pub async fn run(grpc: &str, json: bool, command: JobsCommand) -> Result<ExitCode, CliError> {
+type Client = ProcessorClient<Channel>;
+
+async fn connect(grpc: &str) -> Result<Client, CliError> {
     let endpoint = Channel::from_shared(grpc.to_owned()).map_err(|_| {
         CliError(format!(
             "{grpc:?} is not a gRPC URL (e.g. http://127.0.0.1:50051)"
         ))
     })?;
-    let mut client = ProcessorClient::new(endpoint.connect().await?);
-    match command {
+    Ok(ProcessorClient::new(endpoint.connect().await?))
+}
+
+pub async fn run(grpc: &str, json: bool, command: JobsCommand) -> Result<ExitCode, CliError> {
+    let mut client = connect(grpc).await?;
+    let job = match command {
         JobsCommand::List {
             state,
             limit,
             page_token,
         } => {
-            let page = client
-                .list_jobs(ListJobsRequest {
-                    state: state_filter(state.as_deref()),
-                    page_size: limit,
-                    page_token: page_token.unwrap_or_default(),
-                })
-                .await?
-                .into_inner();
-            if json {
-                let jobs: Vec<_> = page.jobs.iter().map(output::job_json).collect();
-                println!(
-                    "{}",
-                    serde_json::json!({"jobs": jobs, "next_page_token": page.next_page_token})
-                );
-            } else {
-                let rows: Vec<_> = page.jobs.iter().map(output::job_row).collect();
-                println!("{}", output::table(&JOB_HEADER, &rows));
-                if !page.next_page_token.is_empty() {
-                    println!("more: --page-token {}", page.next_page_token);
-                }
-            }
+            let request = ListJobsRequest {
+                state: state_filter(state.as_deref()),
+                page_size: limit,
+                page_token: page_token.unwrap_or_default(),
+            };
+            return list(&mut client, json, request).await;
         }
-        JobsCommand::Get { job_id } => {
-            print_job(
-                &client.get_job(GetJobRequest { job_id }).await?.into_inner(),
-                json,
-            );
-        }
-        JobsCommand::Cancel { job_id } => {
-            print_job(
-                &client
-                    .cancel_job(CancelJobRequest { job_id })
-                    .await?
-                    .into_inner(),
-                json,
-            );
-        }
-        JobsCommand::Retry { job_id } => {
-            print_job(
-                &client
-                    .retry_job(RetryJobRequest { job_id })
-                    .await?
-                    .into_inner(),
-                json,
-            );
-        }
+        JobsCommand::Stats => return stats(&mut client, json).await,
+        JobsCommand::Watch { job_id } => return watch(&mut client, json, job_id).await,
+        JobsCommand::Get { job_id } => client.get_job(GetJobRequest { job_id }).await?,
+        JobsCommand::Cancel { job_id } => client.cancel_job(CancelJobRequest { job_id }).await?,
+        JobsCommand::Retry { job_id } => client.retry_job(RetryJobRequest { job_id }).await?,
         JobsCommand::Submit { video_id } => {
-            print_job(
-                &client
-                    .submit_job(SubmitJobRequest { video_id })
-                    .await?
-                    .into_inner(),
-                json,
-            );
+            client.submit_job(SubmitJobRequest { video_id }).await?
         }
-        JobsCommand::Stats => {
-            let stats = client.queue_stats(QueueStatsRequest {}).await?.into_inner();
-            if json {
-                println!("{}", output::stats_json(&stats));
-            } else {
-                let row = vec![
-                    stats.queued.to_string(),
-                    stats.running.to_string(),
-                    stats.succeeded.to_string(),
-                    stats.failed.to_string(),
-                    stats.canceled.to_string(),
-                    format!("{:.1}s", stats.oldest_queued_age_s),
-                ];
-                let header = [
-                    "QUEUED",
-                    "RUNNING",
-                    "SUCCEEDED",
-                    "FAILED",
-                    "CANCELED",
-                    "OLDEST QUEUED",
-                ];
-                println!("{}", output::table(&header, &[row]));
-            }
-        }
-        JobsCommand::Watch { job_id } => {
-            let mut events = client
-                .watch_job(WatchJobRequest { job_id })
-                .await?
-                .into_inner();
-            let mut last_state = JobState::Unspecified as i32;
-            while let Some(event) = events.next().await {
-                let event = event?;
-                let Some(job) = event.job else { continue };
-                last_state = job.state;
-                if json {
-                    println!("{}", output::job_json(&job));
-                } else {
-                    println!(
-                        "{:<10} {:<12} {:>4}  video {}",
-                        output::state_name(job.state),
-                        job.stage,
-                        output::percent(job.progress),
-                        event.video_status
-                    );
-                }
-            }
-            if last_state != JobState::Succeeded as i32 {
-                return Ok(ExitCode::FAILURE);
-            }
+    };
+    // Get, cancel, retry and submit answer with the job.
+    print_job(&job.into_inner(), json);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One page of jobs, as a table (with the next page's token) or as JSON.
+async fn list(
+    client: &mut Client,
+    json: bool,
+    request: ListJobsRequest,
+) -> Result<ExitCode, CliError> {
+    let page = client.list_jobs(request).await?.into_inner();
+    if json {
+        let jobs: Vec<_> = page.jobs.iter().map(output::job_json).collect();
+        println!(
+            "{}",
+            serde_json::json!({"jobs": jobs, "next_page_token": page.next_page_token})
+        );
+    } else {
+        let rows: Vec<_> = page.jobs.iter().map(output::job_row).collect();
+        println!("{}", output::table(&JOB_HEADER, &rows));
+        if !page.next_page_token.is_empty() {
+            println!("more: --page-token {}", page.next_page_token);
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn stats(client: &mut Client, json: bool) -> Result<ExitCode, CliError> {
+    let stats = client.queue_stats(QueueStatsRequest {}).await?.into_inner();
+    if json {
+        println!("{}", output::stats_json(&stats));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let row = vec![
+        stats.queued.to_string(),
+        stats.running.to_string(),
+        stats.succeeded.to_string(),
+        stats.failed.to_string(),
+        stats.canceled.to_string(),
+        format!("{:.1}s", stats.oldest_queued_age_s),
+    ];
+    let header = [
+        "QUEUED",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELED",
+        "OLDEST QUEUED",
+    ];
+    println!("{}", output::table(&header, &[row]));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints every change of the job until it ends; success only if it succeeded.
+async fn watch(client: &mut Client, json: bool, job_id: String) -> Result<ExitCode, CliError> {
+    let mut events = client
+        .watch_job(WatchJobRequest { job_id })
+        .await?
+        .into_inner();
+    let mut last_state = JobState::Unspecified as i32;
+    while let Some(event) = events.next().await {
+        let event = event?;
+        let Some(job) = event.job else { continue };
+        last_state = job.state;
+        if json {
+            println!("{}", output::job_json(&job));
+        } else {
+            println!(
+                "{:<10} {:<12} {:>4}  video {}",
+                output::state_name(job.state),
+                job.stage,
+                output::percent(job.progress),
+                event.video_status
+            );
+        }
+    }
+    Ok(if last_state == JobState::Succeeded as i32 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

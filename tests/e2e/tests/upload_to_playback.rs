@@ -282,6 +282,6 @@ async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
             .is_some_and(|i| i.contains("storyboard/sheet_001.jpg")),
         "storyboard preview: {result}"
     );
-    ensure!(preview["time"] == "00:10", "preview time: {result}");
+    ensure!(preview["time"] == "0:10", "preview time: {result}");
     Ok(())
 }

@@ -173,56 +173,12 @@ async fn complete_in_turn(
             ));
         }
         // Already completed: answer as the first call did.
-        _ => {
-            return Ok((
-                StatusCode::ACCEPTED,
-                Json(One {
-                    video: view(state, row),
-                }),
-            ));
-        }
+        _ => return Ok(accepted(state, row)),
     }
-    let upload_id = active_upload(&row)?.to_owned();
+    let upload_id = active_upload(&row)?;
     let parts = checked_parts(&row, body.parts)?;
-
-    match state
-        .storage
-        .complete_multipart_upload(id, &upload_id, &parts)
-        .await
-    {
-        Ok(()) => {}
-        Err(err) if err.code().is_some_and(|c| CLIENT_PART_ERRORS.contains(&c)) => {
-            return Err(ApiError::invalid(
-                "invalid_parts",
-                format!(
-                    "S3 refused the part list ({}); check each part's ETag and upload missing parts",
-                    err.code().unwrap_or("InvalidPart")
-                ),
-            ));
-        }
-        // A concurrent complete may have finished it first; the object then exists.
-        Err(err) if err.code() == Some("NoSuchUpload") => {
-            if state.storage.raw_size(id).await?.is_none() {
-                return Err(ApiError::conflict(
-                    "upload_not_active",
-                    "the upload was aborted or expired",
-                ));
-            }
-        }
-        Err(err) => return Err(err.into()),
-    }
-
-    let size = state.storage.raw_size(id).await?;
-    if size != Some(row.size_bytes) {
-        let error = format!(
-            "the uploaded file is {} bytes but {} were declared",
-            size.unwrap_or(0),
-            row.size_bytes
-        );
-        state.storage.delete_raw(id).await?;
-        videos::mark_upload_failed(&mut *db, id, &error).await?;
-        return Err(ApiError::invalid("size_mismatch", error));
-    }
+    complete_in_s3(state, id, upload_id, &parts).await?;
+    check_uploaded_size(state, &mut *db, &row).await?;
 
     let row = match videos::mark_uploaded_and_enqueue(&mut *db, id).await? {
         Some(row) => {
@@ -231,12 +187,66 @@ async fn complete_in_turn(
         }
         None => find(&mut *db, id).await?,
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(One {
-            video: view(state, row),
-        }),
-    ))
+    Ok(accepted(state, row))
+}
+
+fn accepted(state: &AppState, row: VideoRow) -> (StatusCode, Json<One>) {
+    let video = view(state, row);
+    (StatusCode::ACCEPTED, Json(One { video }))
+}
+
+/// Asks S3 to assemble the parts. A part list S3 refuses is the client's error (422); an
+/// upload S3 no longer knows is fine if a concurrent complete assembled it first.
+async fn complete_in_s3(
+    state: &AppState,
+    id: Uuid,
+    upload_id: &str,
+    parts: &[(i32, String)],
+) -> Result<(), ApiError> {
+    match state
+        .storage
+        .complete_multipart_upload(id, upload_id, parts)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(err) if err.code().is_some_and(|c| CLIENT_PART_ERRORS.contains(&c)) => {
+            Err(ApiError::invalid(
+                "invalid_parts",
+                format!(
+                    "S3 refused the part list ({}); check each part's ETag and upload missing parts",
+                    err.code().unwrap_or("InvalidPart")
+                ),
+            ))
+        }
+        Err(err) if err.code() == Some("NoSuchUpload") => match state.storage.raw_size(id).await? {
+            Some(_) => Ok(()),
+            None => Err(ApiError::conflict(
+                "upload_not_active",
+                "the upload was aborted or expired",
+            )),
+        },
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The assembled file must be as long as declared; if not, it is deleted and the video fails.
+async fn check_uploaded_size(
+    state: &AppState,
+    db: &mut PgConnection,
+    row: &VideoRow,
+) -> Result<(), ApiError> {
+    let size = state.storage.raw_size(row.id).await?;
+    if size == Some(row.size_bytes) {
+        return Ok(());
+    }
+    let error = format!(
+        "the uploaded file is {} bytes but {} were declared",
+        size.unwrap_or(0),
+        row.size_bytes
+    );
+    state.storage.delete_raw(row.id).await?;
+    videos::mark_upload_failed(db, row.id, &error).await?;
+    Err(ApiError::invalid("size_mismatch", error))
 }
 
 /// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them.

@@ -10,9 +10,10 @@ use vodnest_core::videos::{self, NewVideo};
 
 use super::VideoId;
 use crate::auth::Authenticated;
+use crate::config::ApiConfig;
 use crate::error::{ApiError, Json, Query};
 use crate::state::AppState;
-use crate::upload_plan;
+use crate::upload_plan::{self, UploadPlan};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateVideo {
@@ -48,7 +49,6 @@ pub fn view(state: &AppState, row: VideoRow) -> VideoView {
     VideoView::from_row(row, state.storage.media_base_url())
 }
 
-/// Loads a video or answers 404.
 /// The video, or 404.
 pub async fn find(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<VideoRow, ApiError> {
     videos::get(db, id)
@@ -73,11 +73,15 @@ fn text_field(value: &str, field: &'static str, max_chars: usize) -> Result<Stri
     Ok(value.to_owned())
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    _auth: Authenticated,
-    Json(body): Json<CreateVideo>,
-) -> Result<(StatusCode, Json<Created>), ApiError> {
+/// The trimmed, checked names of a new video: filename, title (the filename when none is
+/// given) and content type.
+struct Names {
+    filename: String,
+    title: String,
+    content_type: String,
+}
+
+fn checked_names(body: &CreateVideo) -> Result<Names, ApiError> {
     let filename = text_field(&body.filename, "filename", 255)?;
     if filename.is_empty() {
         return Err(ApiError::invalid(
@@ -94,16 +98,25 @@ pub async fn create(
         Some(ct) if !ct.is_empty() => text_field(ct, "content_type", 255)?,
         _ => "application/octet-stream".to_owned(),
     };
-    if body.size_bytes > state.config.max_upload_bytes {
+    Ok(Names {
+        filename,
+        title,
+        content_type,
+    })
+}
+
+/// How the file will be cut into parts, if this API accepts its size.
+fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiError> {
+    if size_bytes > config.max_upload_bytes {
         return Err(ApiError::TooLarge {
             code: "upload_too_large",
             message: format!(
-                "the file is {} bytes; the largest accepted upload is {} bytes",
-                body.size_bytes, state.config.max_upload_bytes
+                "the file is {size_bytes} bytes; the largest accepted upload is {} bytes",
+                config.max_upload_bytes
             ),
         });
     }
-    let plan = upload_plan::plan(body.size_bytes, state.config.upload_min_part_bytes)
+    let plan = upload_plan::plan(size_bytes, config.upload_min_part_bytes)
         .ok_or_else(|| ApiError::invalid("invalid_size", "size_bytes must be greater than 0"))?;
     if i64::from(plan.part_count) > upload_plan::MAX_PARTS {
         return Err(ApiError::invalid(
@@ -111,18 +124,29 @@ pub async fn create(
             "the file needs more than 10,000 parts",
         ));
     }
+    Ok(plan)
+}
 
+/// Starts the multipart upload in S3, then records the video; a failed insert leaves no
+/// orphaned multipart upload behind.
+pub async fn create(
+    State(state): State<AppState>,
+    _auth: Authenticated,
+    Json(body): Json<CreateVideo>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let names = checked_names(&body)?;
+    let plan = checked_plan(body.size_bytes, &state.config)?;
     let id = Uuid::now_v7();
     let upload_id = state
         .storage
-        .create_multipart_upload(id, &content_type)
+        .create_multipart_upload(id, &names.content_type)
         .await?;
     let expires_at = OffsetDateTime::now_utc() + state.config.upload_expiry();
     let new = NewVideo {
         id,
-        title,
-        filename,
-        content_type,
+        title: names.title,
+        filename: names.filename,
+        content_type: names.content_type,
         size_bytes: body.size_bytes,
         upload_id: upload_id.clone(),
         part_size: plan.part_size,
@@ -132,7 +156,6 @@ pub async fn create(
     let row = match videos::insert(&state.pool, &new).await {
         Ok(row) => row,
         Err(err) => {
-            // Leave no orphaned multipart upload behind.
             if let Err(abort) = state.storage.abort_multipart_upload(id, &upload_id).await {
                 tracing::warn!(video_id = %id, error = %abort, "abort after failed insert");
             }
@@ -140,18 +163,14 @@ pub async fn create(
         }
     };
     tracing::info!(video_id = %id, size_bytes = new.size_bytes, parts = plan.part_count, "video created");
-    Ok((
-        StatusCode::CREATED,
-        Json(Created {
-            video: view(&state, row),
-            upload: UploadTicket {
-                upload_id,
-                part_size: plan.part_size,
-                part_count: plan.part_count,
-                expires_at,
-            },
-        }),
-    ))
+    let upload = UploadTicket {
+        upload_id,
+        part_size: plan.part_size,
+        part_count: plan.part_count,
+        expires_at,
+    };
+    let video = view(&state, row);
+    Ok((StatusCode::CREATED, Json(Created { video, upload })))
 }
 
 pub async fn get(
