@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use vodnest_proto::pb::processor_client::ProcessorClient;
@@ -19,8 +19,8 @@ pub enum JobsCommand {
     /// Jobs, newest first.
     List {
         /// Only jobs in this state.
-        #[arg(long, value_parser = ["queued", "running", "succeeded", "failed", "canceled"])]
-        state: Option<String>,
+        #[arg(long)]
+        state: Option<StateArg>,
         /// Jobs per page (at most 500).
         #[arg(long, default_value_t = 50)]
         limit: i32,
@@ -42,16 +42,26 @@ pub enum JobsCommand {
     Stats,
 }
 
-fn state_filter(name: Option<&str>) -> i32 {
-    let state = match name {
-        Some("queued") => JobState::Queued,
-        Some("running") => JobState::Running,
-        Some("succeeded") => JobState::Succeeded,
-        Some("failed") => JobState::Failed,
-        Some("canceled") => JobState::Canceled,
-        _ => JobState::Unspecified,
-    };
-    state as i32
+/// A job state as `--state` takes it (`failed`).
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum StateArg {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl From<StateArg> for JobState {
+    fn from(state: StateArg) -> Self {
+        match state {
+            StateArg::Queued => Self::Queued,
+            StateArg::Running => Self::Running,
+            StateArg::Succeeded => Self::Succeeded,
+            StateArg::Failed => Self::Failed,
+            StateArg::Canceled => Self::Canceled,
+        }
+    }
 }
 
 fn print_job(job: &Job, json: bool) {
@@ -82,7 +92,7 @@ pub async fn run(grpc: &str, json: bool, command: JobsCommand) -> Result<ExitCod
             page_token,
         } => {
             let request = ListJobsRequest {
-                state: state_filter(state.as_deref()),
+                state: state.map_or(JobState::Unspecified, JobState::from).into(),
                 page_size: limit,
                 page_token: page_token.unwrap_or_default(),
             };

@@ -6,15 +6,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use vodnest_proto::pb::{Job, JobState, QueueStatsResponse};
 
-pub fn state_name(state: i32) -> &'static str {
-    match JobState::try_from(state) {
-        Ok(JobState::Queued) => "queued",
-        Ok(JobState::Running) => "running",
-        Ok(JobState::Succeeded) => "succeeded",
-        Ok(JobState::Failed) => "failed",
-        Ok(JobState::Canceled) => "canceled",
-        _ => "unknown",
-    }
+/// `queued`, …; `unknown` for a number this CLI does not know.
+pub fn state_name(state: i32) -> String {
+    JobState::try_from(state).map_or_else(|_| "unknown".to_owned(), JobState::short_name)
 }
 
 pub fn percent(fraction: f64) -> String {
@@ -87,7 +81,7 @@ pub fn job_row(job: &Job) -> Vec<String> {
         job.id.clone(),
         job.video_id.clone(),
         job.kind.clone(),
-        state_name(job.state).to_owned(),
+        state_name(job.state),
         format!("{}/{}", job.attempt, job.max_attempts),
         if job.stage.is_empty() {
             percent(job.progress)
