@@ -1,11 +1,25 @@
 #!/usr/bin/env bash
 # Starts LocalStack (S3 only) on 127.0.0.1:4566 with signature validation on, unless one
 # already answers there. In Docker when an engine runs; otherwise on the host, from a Python
-# venv cached across checkouts (see ../shared/ENVIRONMENT.md for why it is done this way).
+# venv cached across checkouts. Why on the host it is done this way:
+# - `localstack start --host` refuses machines that look like a container (CI runners do), so
+#   the runtime is started directly: `python -m localstack.runtime.main`;
+# - it needs Python >= 3.12 (3.11 fails with a SyntaxError);
+# - its own certificate generation fails with the pyOpenSSL that pip installs: give it one;
+# - on such machines it also believes it runs in a container, and then writes under
+#   /var/lib/localstack and /tmp/localstack.
 #
 #   localstack/start.sh STATE_DIR     # writes STATE_DIR/pids/localstack.pid (host mode)
 #                                     # and STATE_DIR/localstack.started when it started one
 set -euo pipefail
+
+# The pinned versions: change them here, and the cached venv is rebuilt at the next start.
+LOCALSTACK_VERSION=2026.3.0
+PINS=("localstack-core[runtime]==$LOCALSTACK_VERSION" cbor2==5.9.0 service-identity==26.1.0)
+# Docker's tag of the same release spells the month with two digits.
+IMAGE=localstack/localstack:2026.03.0
+
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/venv.sh"
 
 STATE_DIR=${1:?usage: localstack/start.sh STATE_DIR}
 ENDPOINT=http://127.0.0.1:4566
@@ -38,7 +52,7 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     docker rm -f vodnest-localstack >/dev/null 2>&1 || true
     docker run -d --name vodnest-localstack -p 127.0.0.1:4566:4566 \
         -e SERVICES=s3 -e S3_SKIP_SIGNATURE_VALIDATION=0 -e DISABLE_EVENTS=1 \
-        localstack/localstack >/dev/null
+        "$IMAGE" >/dev/null
     wait_ready
     touch "$STATE_DIR/localstack.started"
     echo "    LocalStack started in Docker (container vodnest-localstack)"
@@ -63,16 +77,13 @@ find_python() {
     return 1
 }
 
-if ! "$VENV/bin/python" -c 'import localstack.runtime.main' >/dev/null 2>&1; then
+if ! has_pins "$VENV/bin/python" "${PINS[@]}"; then
     PYTHON=$(find_python) || {
         echo "LocalStack needs Python >= 3.12 (python3.12/3.13 on PATH or in pyenv) or a Docker engine." >&2
         exit 1
     }
-    echo "    installing LocalStack into $VENV (about a minute)"
-    rm -rf "$VENV"
-    mkdir -p "$(dirname "$VENV")"
-    "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet 'localstack-core[runtime]' 'cbor2<6' service-identity
+    echo "    installing LocalStack $LOCALSTACK_VERSION into $VENV (about a minute)"
+    make_venv "$VENV" "$PYTHON" "${PINS[@]}"
 fi
 
 # LocalStack's own certificate generation fails with the pyOpenSSL pip installs: give it one.
@@ -84,8 +95,13 @@ if [[ ! -s $CERT ]]; then
     rm -f "$CERT.key" "$CERT.crt"
 fi
 
-SERVICES=s3 GATEWAY_LISTEN=127.0.0.1:4566 DISABLE_EVENTS=1 EAGER_SERVICE_LOADING=1 \
-    S3_SKIP_SIGNATURE_VALIDATION=0 CUSTOM_SSL_CERT_PATH="$CERT" SKIP_SSL_CERT_DOWNLOAD=1 \
+# Loopback only. LocalStack's default server (twisted) binds GATEWAY_LISTEN's port on every
+# IPv4 interface and drops its host (runtime/server/twisted.py: "TODO: interface = host?");
+# hypercorn binds the host it is given. DNS_ADDRESS=0: no DNS server (it would bind
+# 0.0.0.0:53 wherever an upstream resolver is found).
+SERVICES=s3 GATEWAY_LISTEN=127.0.0.1:4566 GATEWAY_SERVER=hypercorn DNS_ADDRESS=0 \
+    DISABLE_EVENTS=1 EAGER_SERVICE_LOADING=1 S3_SKIP_SIGNATURE_VALIDATION=0 \
+    CUSTOM_SSL_CERT_PATH="$CERT" SKIP_SSL_CERT_DOWNLOAD=1 \
     setsid nohup "$VENV/bin/python" -m localstack.runtime.main \
     >"$STATE_DIR/logs/localstack.log" 2>&1 </dev/null &
 pid=$!

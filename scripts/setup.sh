@@ -1,6 +1,8 @@
 # Set-up steps shared by `./dev up` and `./dev test`. Each is idempotent and quick when
 # already done. Sourced by ./dev, which defines REPO and STATE (= $REPO/.dev).
 
+source "$REPO/scripts/venv.sh"
+
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
@@ -60,7 +62,7 @@ ensure_postgres() {
             # A stock Debian cluster wants a password over TCP: give the postgres role one.
             password=$(openssl rand -hex 16)
             as_root su postgres -c "psql -qc \"alter role postgres password '$password'\"" >/dev/null
-            echo "$password" >"$STATE/pgpassword"
+            (umask 077 && echo "$password" >"$STATE/pgpassword")
             admin="postgres://postgres:$password@127.0.0.1:5432/postgres"
             pg_answers "$admin" || die "cannot connect to Postgres at 127.0.0.1:5432"
         fi
@@ -122,23 +124,24 @@ jq_field() {
     node -e 'const o = JSON.parse(process.argv[1]); console.log(o[process.argv[2]].value)' "$1" "$2"
 }
 
-# moto (an AWS emulator) for the test that applies the whole AWS Terraform root: the machine's
-# python3 when it has moto's server, a venv cached across checkouts otherwise.
-has_moto() { "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }
+# moto (an AWS emulator) for the test that applies the whole AWS Terraform root, at a pinned
+# version: the machine's python3 when it has exactly that, a venv cached across checkouts
+# otherwise (rebuilt when the pin changes).
+MOTO_PIN='moto[server]==5.2.1'
+
+has_moto() { has_pins "$1" "$MOTO_PIN" && "$1" -c 'import moto.server, flask_cors' >/dev/null 2>&1; }
 
 ensure_moto() {
     log "moto (AWS emulator for the Terraform test)"
     local venv=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/moto-venv
-    if has_moto python3; then
+    if command -v python3 >/dev/null && has_moto "$(command -v python3)"; then
         MOTO_PYTHON=$(command -v python3)
         return
     fi
     if ! has_moto "$venv/bin/python"; then
         command -v python3 >/dev/null || apt_install python3 python3-venv
-        rm -rf "$venv"
-        mkdir -p "$(dirname "$venv")"
-        python3 -m venv "$venv" || { apt_install python3-venv && python3 -m venv "$venv"; }
-        "$venv/bin/pip" install --quiet 'moto[server]>=5'
+        make_venv "$venv" python3 "$MOTO_PIN" ||
+            { apt_install python3-venv && make_venv "$venv" python3 "$MOTO_PIN"; }
     fi
     MOTO_PYTHON=$venv/bin/python
 }
@@ -151,12 +154,19 @@ ensure_npm() {
     fi
 }
 
+# The env file and the admin token hold secrets: readable by their owner only (umask 077 for
+# new files, chmod for files an older run left readable).
 write_env() {
-    local token
+    local token saved_umask
+    saved_umask=$(umask)
+    umask 077
+    touch "$STATE/env"
+    chmod 600 "$STATE/env"
     if [[ -n ${ADMIN_TOKEN:-} ]]; then
         token=$ADMIN_TOKEN
     else
         [[ -s $STATE/admin_token ]] || openssl rand -hex 16 >"$STATE/admin_token"
+        chmod 600 "$STATE/admin_token"
         token=$(<"$STATE/admin_token")
     fi
     cat >"$STATE/env" <<ENV
@@ -177,6 +187,7 @@ export MOTO_PYTHON='$MOTO_PYTHON'
 export CHROMIUM=\${CHROMIUM:-/usr/bin/chromium}
 export RUST_LOG=\${RUST_LOG:-info}
 ENV
+    umask "$saved_umask"
 }
 
 setup() {

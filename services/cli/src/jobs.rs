@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use tokio_stream::StreamExt;
+use futures::StreamExt;
 use tonic::transport::Channel;
 use vodnest_proto::pb::processor_client::ProcessorClient;
 use vodnest_proto::pb::{

@@ -4,53 +4,17 @@
 use std::process::Output;
 
 use anyhow::{Result, ensure};
-use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
-use vodnest_processor::startup::serve_grpc;
-use vodnest_testkit::{TestDatabase, fake_video};
+use vodnest_testkit::control_plane::ControlPlane;
+use vodnest_testkit::fake_video;
 
-struct Plane {
-    addr: String,
-    pool: PgPool,
-    db: TestDatabase,
-    stop: CancellationToken,
-}
-
-impl Plane {
-    async fn start() -> Result<Self> {
-        let db = TestDatabase::create().await?;
-        let pool = PgPool::connect(&db.url).await?;
-        vodnest_core::db::MIGRATOR.run(&pool).await?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = format!("http://{}", listener.local_addr()?);
-        let stop = CancellationToken::new();
-        let server_stop = stop.clone();
-        tokio::spawn(serve_grpc(listener, pool.clone(), async move {
-            server_stop.cancelled().await
-        }));
-        Ok(Self {
-            addr,
-            pool,
-            db,
-            stop,
-        })
-    }
-
-    async fn vodnest(&self, args: &[&str]) -> Result<Output> {
-        Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
-            .arg("--grpc")
-            .arg(&self.addr)
-            .args(args)
-            .output()
-            .await?)
-    }
-
-    async fn stop(self) -> Result<()> {
-        self.stop.cancel();
-        self.pool.close().await;
-        self.db.drop_database().await
-    }
+/// Runs the `vodnest` binary against `plane`.
+async fn vodnest(plane: &ControlPlane, args: &[&str]) -> Result<Output> {
+    Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
+        .arg("--grpc")
+        .arg(&plane.addr)
+        .args(args)
+        .output()
+        .await?)
 }
 
 fn stdout(output: &Output) -> String {
@@ -63,11 +27,11 @@ fn stderr(output: &Output) -> String {
 
 #[tokio::test]
 async fn jobs_commands_show_and_steer_the_queue() -> Result<()> {
-    let plane = Plane::start().await?;
+    let plane = ControlPlane::start().await?;
     let (_, job) = fake_video(&plane.pool, true).await?;
     let job = job.map(|j| j.to_string()).unwrap_or_default();
 
-    let list = plane.vodnest(&["jobs", "list"]).await?;
+    let list = vodnest(&plane, &["jobs", "list"]).await?;
     ensure!(list.status.success(), "{}", stderr(&list));
     let text = stdout(&list);
     ensure!(
@@ -75,25 +39,23 @@ async fn jobs_commands_show_and_steer_the_queue() -> Result<()> {
         "{text}"
     );
 
-    let stats = plane.vodnest(&["--json", "jobs", "stats"]).await?;
+    let stats = vodnest(&plane, &["--json", "jobs", "stats"]).await?;
     let stats: serde_json::Value = serde_json::from_slice(&stats.stdout)?;
     ensure!(stats["queued"] == 1, "{stats}");
 
-    let canceled = plane.vodnest(&["--json", "jobs", "cancel", &job]).await?;
+    let canceled = vodnest(&plane, &["--json", "jobs", "cancel", &job]).await?;
     ensure!(canceled.status.success(), "{}", stderr(&canceled));
     let canceled: serde_json::Value = serde_json::from_slice(&canceled.stdout)?;
     ensure!(canceled["state"] == "canceled", "{canceled}");
 
-    let retried = plane.vodnest(&["jobs", "retry", &job]).await?;
+    let retried = vodnest(&plane, &["jobs", "retry", &job]).await?;
     ensure!(
         retried.status.success() && stdout(&retried).contains("queued"),
         "{}",
         stderr(&retried)
     );
 
-    let failed_only = plane
-        .vodnest(&["jobs", "list", "--state", "failed"])
-        .await?;
+    let failed_only = vodnest(&plane, &["jobs", "list", "--state", "failed"]).await?;
     ensure!(
         !stdout(&failed_only).contains(&job),
         "{}",
@@ -104,9 +66,9 @@ async fn jobs_commands_show_and_steer_the_queue() -> Result<()> {
 
 #[tokio::test]
 async fn errors_are_one_clear_line_and_a_failure_exit() -> Result<()> {
-    let plane = Plane::start().await?;
+    let plane = ControlPlane::start().await?;
     let unknown = uuid::Uuid::new_v4().to_string();
-    let missing = plane.vodnest(&["jobs", "get", &unknown]).await?;
+    let missing = vodnest(&plane, &["jobs", "get", &unknown]).await?;
     ensure!(missing.status.code() == Some(1), "{missing:?}");
     ensure!(
         stderr(&missing).trim() == "error: no such job",
@@ -114,7 +76,7 @@ async fn errors_are_one_clear_line_and_a_failure_exit() -> Result<()> {
         stderr(&missing)
     );
 
-    let malformed = plane.vodnest(&["jobs", "get", "not-an-id"]).await?;
+    let malformed = vodnest(&plane, &["jobs", "get", "not-an-id"]).await?;
     ensure!(malformed.status.code() == Some(1));
     ensure!(
         stderr(&malformed).contains("job_id is not a UUID"),
@@ -122,9 +84,7 @@ async fn errors_are_one_clear_line_and_a_failure_exit() -> Result<()> {
         stderr(&malformed)
     );
 
-    let usage = plane
-        .vodnest(&["jobs", "list", "--state", "sleeping"])
-        .await?;
+    let usage = vodnest(&plane, &["jobs", "list", "--state", "sleeping"]).await?;
     ensure!(
         usage.status.code() == Some(2),
         "clap's usage error: {usage:?}"

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use vodnest_e2e::{TestApp, clip};
+use vodnest_testkit::{Look, eventually};
 
 fn vodnest(app: &TestApp, state_dir: &std::path::Path) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"));
@@ -56,25 +57,22 @@ async fn an_interrupted_upload_resumes_with_only_the_missing_parts() -> Result<(
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let mut id = None;
-    for _ in 0..600 {
+    let id = eventually("two parts in S3", Duration::from_secs(30), async || {
         if let Some(status) = first.try_wait()? {
             bail!("the first run ended by itself ({status}) before it could be interrupted");
         }
-        if id.is_none() {
-            id = sqlx::query_scalar::<_, uuid::Uuid>("select id from videos")
-                .fetch_optional(&app.pool)
-                .await?
-                .map(|id| id.to_string());
-        }
-        if let Some(id) = &id
-            && parts_done(&app, id).await? >= 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let id = id.context("the first run created no video")?;
+        let id = sqlx::query_scalar::<_, uuid::Uuid>("select id from videos")
+            .fetch_optional(&app.pool)
+            .await?;
+        let Some(id) = id.map(|id| id.to_string()) else {
+            return Ok(Look::NotYet("no video yet".into()));
+        };
+        Ok(match parts_done(&app, &id).await? {
+            done if done >= 2 => Look::Done(id),
+            done => Look::NotYet(format!("{done} parts in S3")),
+        })
+    })
+    .await?;
     first.start_kill()?;
     first.wait().await?;
     let kept = parts_done(&app, &id).await?;

@@ -3,7 +3,6 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use futures::Stream;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
@@ -91,7 +90,7 @@ fn decode_token(token: &str) -> Result<Option<(OffsetDateTime, Uuid)>, Status> {
     Ok(Some((at, id.parse().map_err(|_| invalid())?)))
 }
 
-type JobEvents = Pin<Box<dyn Stream<Item = Result<JobEvent, Status>> + Send>>;
+type JobEvents = Pin<Box<dyn tokio_stream::Stream<Item = Result<JobEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl Processor for ControlPlane {

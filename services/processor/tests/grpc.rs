@@ -5,57 +5,42 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use sqlx::PgPool;
-use tokio::net::TcpListener;
 use tokio_stream::StreamExt;
-use tokio_util::sync::CancellationToken;
 use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::queue;
 use vodnest_core::videos::{self, MediaFacts};
-use vodnest_processor::startup::serve_grpc;
 use vodnest_proto::pb::processor_client::ProcessorClient;
 use vodnest_proto::pb::{
     CancelJobRequest, GetJobRequest, JobState, ListJobsRequest, QueueStatsRequest, RetryJobRequest,
     SubmitJobRequest, WatchJobRequest,
 };
-use vodnest_testkit::{TestDatabase, fake_video};
+use vodnest_testkit::control_plane::ControlPlane;
+use vodnest_testkit::fake_video;
 
+/// The control plane and a connected client.
 struct Plane {
     client: ProcessorClient<Channel>,
     pool: PgPool,
     addr: String,
-    db: TestDatabase,
-    stop: CancellationToken,
+    server: ControlPlane,
 }
 
 impl Plane {
     async fn start() -> Result<Self> {
-        let db = TestDatabase::create().await?;
-        let pool = PgPool::connect(&db.url).await?;
-        vodnest_core::db::MIGRATOR.run(&pool).await?;
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = format!("http://{}", listener.local_addr()?);
-        let stop = CancellationToken::new();
-        let server_stop = stop.clone();
-        tokio::spawn(serve_grpc(listener, pool.clone(), async move {
-            server_stop.cancelled().await
-        }));
-        let client = ProcessorClient::connect(addr.clone()).await?;
+        let server = ControlPlane::start().await?;
         Ok(Self {
-            client,
-            pool,
-            addr,
-            db,
-            stop,
+            client: server.client().await?,
+            pool: server.pool.clone(),
+            addr: server.addr.clone(),
+            server,
         })
     }
 
     async fn stop(self) -> Result<()> {
-        self.stop.cancel();
-        self.pool.close().await;
-        self.db.drop_database().await
+        self.server.stop().await
     }
 
     async fn video(&self, enqueue: bool) -> Result<(Uuid, Option<Uuid>)> {

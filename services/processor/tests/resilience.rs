@@ -5,13 +5,13 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use sqlx::PgPool;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::storage::{Storage, media_prefix};
-use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
+use vodnest_testkit::{Look, TestDatabase, clip, eventually, stage_upload, storage_config};
 
 /// Guards against a hung test; not a performance limit.
 const PATIENCE: Duration = Duration::from_secs(180);
@@ -66,21 +66,19 @@ async fn wait_for(
     what: &str,
     done: impl Fn(&str, Option<&str>, f64) -> bool,
 ) -> Result<()> {
-    let started = Instant::now();
-    loop {
+    eventually(what, PATIENCE, async || {
         let (status, stage, progress): (String, Option<String>, f64) =
             sqlx::query_as("select status, stage, progress from videos where id = $1")
                 .bind(video)
                 .fetch_one(pool)
                 .await?;
-        if done(&status, stage.as_deref(), progress) {
-            return Ok(());
-        }
-        if started.elapsed() > PATIENCE {
-            bail!("{what}: still {status} {stage:?} {progress}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok(if done(&status, stage.as_deref(), progress) {
+            Look::Done(())
+        } else {
+            Look::NotYet(format!("still {status} {stage:?} {progress}"))
+        })
+    })
+    .await
 }
 
 fn mid_transcode(status: &str, stage: Option<&str>, progress: f64) -> bool {
@@ -214,10 +212,13 @@ async fn canceling_stops_ffmpeg_at_once() -> Result<()> {
     let (job_id, _, _) = job(&s.pool, s.video).await?;
     let canceled_at = Instant::now();
     vodnest_core::jobs::cancel(&s.pool, job_id).await?;
-    while ffmpeg_children(pid).await? > 0 {
-        ensure!(canceled_at.elapsed() < PATIENCE, "ffmpeg was never stopped");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("ffmpeg stopped", PATIENCE, async || {
+        Ok(match ffmpeg_children(pid).await? {
+            0 => Look::Done(()),
+            running => Look::NotYet(format!("{running} ffmpeg still running")),
+        })
+    })
+    .await?;
     let stopped_after = canceled_at.elapsed();
     // The contract: a canceled job's ffmpeg stops within 2 s (it is NOTIFY-driven, not
     // waiting for the next heartbeat).

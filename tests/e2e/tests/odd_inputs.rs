@@ -4,11 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail, ensure};
-use serde_json::Value;
+use anyhow::{Result, ensure};
 use vodnest_core::storage::Storage;
 use vodnest_e2e::{TestApp, TestDatabase, TestSettings, clip, storage_config};
-use vodnest_testkit::stage_upload;
+use vodnest_testkit::{Look, eventually, stage_upload};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Expect {
@@ -83,10 +82,6 @@ async fn make_cases(dir: &Path) -> Result<Vec<Case>> {
     Ok(cases)
 }
 
-async fn video(app: &TestApp, id: &str) -> Result<Value> {
-    app.video(id).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_inputs_end_ready_or_failed_with_a_reason() -> Result<()> {
     let db = TestDatabase::create().await?;
@@ -106,18 +101,20 @@ async fn odd_inputs_end_ready_or_failed_with_a_reason() -> Result<()> {
         );
     }
 
-    // A guard against a hung test, not a performance limit.
+    // All of them within ten minutes: a guard against a hung test, not a performance limit.
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut problems = Vec::new();
     for (case, id) in cases.iter().zip(&staged) {
-        let mut v = video(&app, id).await?;
-        while v["status"] != "ready" && v["status"] != "failed" {
-            if Instant::now() > deadline {
-                bail!("{} is stuck: {v}", case.name);
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            v = video(&app, id).await?;
-        }
+        let patience = deadline.saturating_duration_since(Instant::now());
+        let v = eventually(case.name, patience, async || {
+            let v = app.video(id).await?;
+            Ok(if v["status"] == "ready" || v["status"] == "failed" {
+                Look::Done(v)
+            } else {
+                Look::NotYet(format!("stuck: {v}"))
+            })
+        })
+        .await?;
         let ready = v["status"] == "ready";
         eprintln!("{}: {} {}", case.name, v["status"], v["error"]);
         let fine = match case.expect {

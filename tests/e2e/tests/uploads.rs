@@ -8,6 +8,7 @@ use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use vodnest_core::storage::Storage;
 use vodnest_e2e::{TestApp, TestDatabase, TestSettings, expect_error, expect_status};
+use vodnest_testkit::{Look, eventually};
 
 fn video_id(created: &Value) -> Result<String> {
     Ok(created["video"]["id"].as_str().context("id")?.to_owned())
@@ -110,14 +111,16 @@ async fn abandoned_uploads_are_swept() -> Result<()> {
     .execute(&app.pool)
     .await?;
 
-    let mut video = app.video(&stale).await?;
-    for _ in 0..100 {
-        if video["status"] != "awaiting_upload" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        video = app.video(&stale).await?;
-    }
+    // The sweep runs every second.
+    let video = eventually("the sweep", Duration::from_secs(10), async || {
+        let video = app.video(&stale).await?;
+        Ok(if video["status"] == "awaiting_upload" {
+            Look::NotYet(video.to_string())
+        } else {
+            Look::Done(video)
+        })
+    })
+    .await?;
     ensure!(video["status"] == "failed", "swept: {video}");
     ensure!(
         video["error"]

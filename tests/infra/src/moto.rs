@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::process::{Child, Command};
+use vodnest_testkit::{Look, eventually};
 
 /// A moto server (AWS emulator) on a free port of 127.0.0.1, killed when dropped. The Python
 /// that has moto is `MOTO_PYTHON` (the dev script installs it), `python3` otherwise.
@@ -32,23 +33,20 @@ impl Moto {
             .with_context(|| format!("starting moto with {python}"))?;
         let endpoint = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        for _ in 0..100 {
+        eventually("moto answering", Duration::from_secs(10), async || {
             if let Some(status) = child.try_wait()? {
                 bail!("moto exited at start ({status}): is moto[server] installed for {python}?");
             }
-            if http
-                .get(format!("{endpoint}/moto-api/"))
-                .send()
-                .await
-                .is_ok()
-            {
-                return Ok(Self {
-                    endpoint,
-                    _child: child,
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("moto did not answer on {endpoint}")
+            let answer = http.get(format!("{endpoint}/moto-api/")).send().await;
+            Ok(match answer {
+                Ok(_) => Look::Done(()),
+                Err(err) => Look::NotYet(format!("{endpoint}: {err}")),
+            })
+        })
+        .await?;
+        Ok(Self {
+            endpoint,
+            _child: child,
+        })
     }
 }

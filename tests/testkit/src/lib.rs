@@ -1,8 +1,17 @@
 //! Test support shared by vodnest's crates: throwaway databases, the LocalStack settings the
 //! dev script exported, and test media made with ffmpeg. The environment comes from the dev
 //! script (`./dev test`, or `eval "$(./dev env)"` before `cargo test`).
+//!
+//! - [`clip`]: test media made with ffmpeg, and ffprobe readings of the output.
+//! - [`poll`]: [`eventually`], the one wait for something that happens in the background.
+//! - `control_plane` (feature `control-plane`): the processor's gRPC server on an ephemeral port.
 
 pub mod clip;
+#[cfg(feature = "control-plane")]
+pub mod control_plane;
+pub mod poll;
+
+pub use poll::{Look, eventually};
 
 use std::path::{Path, PathBuf};
 

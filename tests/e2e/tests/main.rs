@@ -1,0 +1,12 @@
+//! vodnest's end-to-end tests, in one binary: every test binary links the AWS SDK, the API and
+//! the processor again, so the modules share one link. The harness is the crate's library
+//! (`tests/e2e/src`); run one module with `cargo test -p vodnest-e2e -- uploads::`.
+
+mod failures;
+mod library_page;
+mod odd_inputs;
+mod progressive;
+mod upload_page;
+mod upload_to_playback;
+mod uploads;
+mod websocket;
