@@ -1,6 +1,7 @@
 //! The events websocket: refused before the upgrade without a token or for an unknown video,
 //! a snapshot first, a status frame per change, and a fresh snapshot after the API's LISTEN
-//! connection is killed (notifications sent meanwhile are lost).
+//! connection is killed (notifications sent meanwhile are lost); a deleted video's socket gets
+//! a `deleted` frame and closes at once.
 
 use std::time::Duration;
 
@@ -139,5 +140,37 @@ async fn snapshot_then_status_frames_then_a_snapshot_after_a_lost_listener() -> 
         }
     };
     ensure!(after["status"] == "processing", "{after}");
+    app.stop().await
+}
+
+/// Deleting a video NOTIFYs its subscribers like any other change: the socket gets a `deleted`
+/// frame and is closed, without waiting for a snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_video_ends_its_socket_with_a_deleted_frame() -> Result<()> {
+    let app = app_without_processor().await?;
+    let created = app.create_video("ws", "a.mp4", 100).await?;
+    let id = created["video"]["id"].as_str().context("id")?.to_owned();
+    let (mut socket, _) = tokio_tungstenite::connect_async(app.events_url(&id)).await?;
+    let first = next_frame(&mut socket).await?;
+    ensure!(first["type"] == "snapshot", "{first}");
+
+    let deleted = app.delete(&format!("/api/v1/videos/{id}")).send().await?;
+    ensure!(deleted.status() == 204, "{}", deleted.status());
+    // The INSERT's own notification may still arrive first, as a status frame.
+    let mut frame = next_frame(&mut socket).await?;
+    while frame["type"] == "status" && frame["status"] == "awaiting_upload" {
+        frame = next_frame(&mut socket).await?;
+    }
+    ensure!(
+        frame["type"] == "deleted" && frame["id"] == id.as_str(),
+        "{frame}"
+    );
+    let closed = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .context("the socket stayed open")?;
+    ensure!(
+        matches!(closed, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+        "{closed:?}"
+    );
     app.stop().await
 }
