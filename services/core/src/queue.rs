@@ -45,25 +45,30 @@ pub struct ClaimedJob {
     pub kind: JobKind,
 }
 
-impl ClaimedJob {
-    /// A claimed row; every kind this queue runs today is about a video. (A kind without one,
-    /// such as a webhook delivery, will need a claim that takes only its own kinds.)
-    fn new(
-        id: Uuid,
-        video_id: Option<Uuid>,
-        attempt: i32,
-        max_attempts: i32,
-        kind: JobKind,
-    ) -> Result<Self, QueueError> {
-        let video_id = video_id.ok_or_else(|| {
-            QueueError::Invariant(format!("claimed {kind} job {id} has no video"))
+/// A job as a claim returns it.
+struct ClaimedRow {
+    id: Uuid,
+    video_id: Option<Uuid>,
+    attempt: i32,
+    max_attempts: i32,
+    kind: JobKind,
+}
+
+/// Every kind this queue runs today is about a video. (A kind without one, such as a webhook
+/// delivery, will need a claim that takes only its own kinds.)
+impl TryFrom<ClaimedRow> for ClaimedJob {
+    type Error = QueueError;
+
+    fn try_from(row: ClaimedRow) -> Result<Self, QueueError> {
+        let video_id = row.video_id.ok_or_else(|| {
+            QueueError::Invariant(format!("claimed {} job {} has no video", row.kind, row.id))
         })?;
         Ok(Self {
-            id,
+            id: row.id,
             video_id,
-            attempt,
-            max_attempts,
-            kind,
+            attempt: row.attempt,
+            max_attempts: row.max_attempts,
+            kind: row.kind,
         })
     }
 }
@@ -99,7 +104,7 @@ pub struct Claimer {
     pub lease: Duration,
 }
 
-/// `sqlx::query!` of a statement that claims jobs: `$before` (`with`, a CTE `gate` and a
+/// `sqlx::query_as!` into `$record` of a statement that claims jobs: `$before` (`with`, a CTE `gate` and a
 /// comma), the claim as CTEs ending in `claimed` (the jobs now held), then `$after` (the final
 /// select). No row is claimed unless `gate` has a row. The claim's parameters:
 ///
@@ -125,8 +130,9 @@ pub struct Claimer {
 /// out by `id = any(...)`, not a join: with the limit a parameter, a join may be planned as a
 /// scan of the whole table.
 macro_rules! query_claiming {
-    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
-        sqlx::query!(
+    ($record:ty, $before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $record,
             $before
                 + r#"
          expired as (
@@ -164,6 +170,7 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Option<ClaimedJob>, QueueError> {
     let row = query_claiming!(
+        ClaimedRow,
         "with gate as (select 1),",
         r#"select id as "id!", video_id, attempt as "attempt!", max_attempts as "max_attempts!",
              kind as "kind!: JobKind" from claimed"#,
@@ -174,8 +181,7 @@ pub async fn claim(
     )
     .fetch_optional(pool)
     .await?;
-    row.map(|r| ClaimedJob::new(r.id, r.video_id, r.attempt, r.max_attempts, r.kind))
-        .transpose()
+    row.map(ClaimedJob::try_from).transpose()
 }
 
 /// Ends the jobs whose lease ran out on their last attempt (their processor crashed or was
@@ -311,8 +317,73 @@ pub async fn succeed_all(
     // Without a claimer nothing is claimed, whatever the successes ask.
     let claims = |s: &Success<'_>| s.claim_next && claimer.is_some();
     let wanted = successes.iter().filter(|s| claims(s)).count();
-    let c = SuccessColumns::new(successes)?;
-    let rows = query_claiming!(
+    let wanted = i64::try_from(wanted).unwrap_or(i64::MAX);
+    let columns = SuccessColumns::new(successes)?;
+    let rows = record_and_claim(pool, &columns, claimer, wanted).await?;
+
+    let mut recorded = std::collections::HashSet::new();
+    let mut claimed = Vec::new();
+    for row in rows {
+        if row.is_claim {
+            claimed.push(ClaimedJob::try_from(ClaimedRow::try_from(row)?)?);
+        } else {
+            recorded.insert(row.id);
+        }
+    }
+    let mut claimed = claimed.into_iter();
+    Ok(successes
+        .iter()
+        .map(|s| Succeeded {
+            recorded: recorded.contains(&s.job.id),
+            next: claims(s).then(|| claimed.next()).flatten(),
+        })
+        .collect())
+}
+
+/// A row of [`record_and_claim`]: a recorded success (`is_claim` false: its job id) or a job
+/// claimed in the same statement.
+struct OutcomeRow {
+    is_claim: bool,
+    id: Uuid,
+    video_id: Option<Uuid>,
+    attempt: Option<i32>,
+    max_attempts: Option<i32>,
+    kind: Option<JobKind>,
+}
+
+impl TryFrom<OutcomeRow> for ClaimedRow {
+    type Error = QueueError;
+
+    fn try_from(row: OutcomeRow) -> Result<Self, QueueError> {
+        let (Some(attempt), Some(max_attempts), Some(kind)) =
+            (row.attempt, row.max_attempts, row.kind)
+        else {
+            return Err(QueueError::Invariant(format!(
+                "claimed job {} came back incomplete",
+                row.id
+            )));
+        };
+        Ok(Self {
+            id: row.id,
+            video_id: row.video_id,
+            attempt,
+            max_attempts,
+            kind,
+        })
+    }
+}
+
+/// The statement of [`succeed_all`]: each success fenced on its own attempt, its video written
+/// as its kind says, its follow-up enqueued; then `wanted` jobs claimed. One statement, one
+/// commit (this is its reason for being long).
+async fn record_and_claim(
+    pool: &PgPool,
+    c: &SuccessColumns,
+    claimer: Option<&Claimer>,
+    wanted: i64,
+) -> Result<Vec<OutcomeRow>, sqlx::Error> {
+    query_claiming!(
+        OutcomeRow,
         "with input as (
              select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[],
                  $9::text[], $10::bool[], $11::text[], $12::uuid[], $13::int2[], $14::int[],
@@ -355,7 +426,7 @@ pub async fn succeed_all(
         claimer.map(|c| &*c.worker_id),
         claimer.map_or(0.0, |c| c.lease.as_secs_f64()),
         &c.ids,
-        i64::try_from(wanted).unwrap_or(i64::MAX),
+        wanted,
         &c.attempts,
         &c.durations as &[Option<f64>],
         &c.widths as &[Option<i32>],
@@ -369,39 +440,7 @@ pub async fn succeed_all(
         &c.follow_up_live_keys as &[Option<String>],
     )
     .fetch_all(pool)
-    .await?;
-
-    let mut recorded = std::collections::HashSet::new();
-    let mut claimed = Vec::new();
-    for row in rows {
-        if !row.is_claim {
-            recorded.insert(row.id);
-            continue;
-        }
-        let (Some(attempt), Some(max_attempts), Some(kind)) =
-            (row.attempt, row.max_attempts, row.kind)
-        else {
-            return Err(QueueError::Invariant(format!(
-                "claimed job {} came back incomplete",
-                row.id
-            )));
-        };
-        claimed.push(ClaimedJob::new(
-            row.id,
-            row.video_id,
-            attempt,
-            max_attempts,
-            kind,
-        )?);
-    }
-    let mut claimed = claimed.into_iter();
-    Ok(successes
-        .iter()
-        .map(|s| Succeeded {
-            recorded: recorded.contains(&s.job.id),
-            next: claims(s).then(|| claimed.next()).flatten(),
-        })
-        .collect())
+    .await
 }
 
 fn per_follow_up<T>(successes: &[Success<'_>], f: impl Fn(JobKind) -> T) -> Vec<Option<T>> {
