@@ -66,3 +66,24 @@ pub struct UnknownName {
     pub what: &'static str,
     pub name: String,
 }
+
+/// For the tests of each such enum: every value's name parses back to it and is its JSON.
+#[cfg(test)]
+pub(crate) fn assert_names_round_trip<T>(all: &[T])
+where
+    T: Copy
+        + PartialEq
+        + std::fmt::Debug
+        + std::fmt::Display
+        + std::str::FromStr
+        + serde::Serialize,
+{
+    for &value in all {
+        let name = value.to_string();
+        assert_eq!(name.parse::<T>().ok(), Some(value), "{name}");
+        assert_eq!(
+            serde_json::to_value(value).ok(),
+            Some(serde_json::json!(name))
+        );
+    }
+}

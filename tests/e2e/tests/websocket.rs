@@ -74,16 +74,21 @@ async fn refused_before_the_upgrade() -> Result<()> {
     app.stop().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snapshot_then_status_frames_then_a_snapshot_after_a_lost_listener() -> Result<()> {
-    let app = app_without_processor().await?;
+/// A new video and a socket on it, past its first frame (a snapshot of the new video).
+async fn new_video_followed(app: &TestApp) -> Result<(String, Socket)> {
     let created = app.create_video("ws", "a.mp4", 100).await?;
     let id = created["video"]["id"].as_str().context("id")?.to_owned();
     let (mut socket, _) = tokio_tungstenite::connect_async(app.events_url(&id)).await?;
-
     let first = next_frame(&mut socket).await?;
     ensure!(first["type"] == "snapshot", "{first}");
     ensure!(first["video"]["status"] == "awaiting_upload", "{first}");
+    Ok((id, socket))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_status_frames_then_a_snapshot_after_a_lost_listener() -> Result<()> {
+    let app = app_without_processor().await?;
+    let (id, mut socket) = new_video_followed(&app).await?;
 
     set_progress(&app, &id, 0.25).await?;
     // The INSERT's own notification may reach the API after the snapshot was sent: a status
@@ -148,12 +153,7 @@ async fn snapshot_then_status_frames_then_a_snapshot_after_a_lost_listener() -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_video_ends_its_socket_with_a_deleted_frame() -> Result<()> {
     let app = app_without_processor().await?;
-    let created = app.create_video("ws", "a.mp4", 100).await?;
-    let id = created["video"]["id"].as_str().context("id")?.to_owned();
-    let (mut socket, _) = tokio_tungstenite::connect_async(app.events_url(&id)).await?;
-    let first = next_frame(&mut socket).await?;
-    ensure!(first["type"] == "snapshot", "{first}");
-
+    let (id, mut socket) = new_video_followed(&app).await?;
     let deleted = app.delete(&format!("/api/v1/videos/{id}")).send().await?;
     ensure!(deleted.status() == 204, "{}", deleted.status());
     // The INSERT's own notification may still arrive first, as a status frame.
