@@ -1,6 +1,8 @@
-//! Who may call what. `/api/v1` takes `Authorization: Bearer <token>`, a `?token=` query
-//! parameter (browsers cannot set headers on a websocket) or the session cookie that
-//! `POST /login` sets for the pages.
+//! Who may call what. `/api/v1` takes `Authorization: Bearer <token>` or the session cookie
+//! that `POST /login` sets for the pages; a write made with the cookie must also come from this
+//! site's own pages ([`crate::same_origin`]). The websocket route alone also takes the token as
+//! `?token=` (browsers cannot set headers on a websocket): anywhere else a token in the URL
+//! would end up in logs and histories for nothing.
 
 use axum::extract::{FromRequestParts, Query};
 use axum::http::header::AUTHORIZATION;
@@ -10,9 +12,9 @@ use serde::Deserialize;
 use vodnest_core::auth;
 
 use crate::error::ApiError;
+use crate::same_origin;
+use crate::session_cookie;
 use crate::state::AppState;
-
-pub const SESSION_COOKIE: &str = "vodnest_session";
 
 /// Proof that the request carries a valid token or session.
 #[derive(Debug, Clone, Copy)]
@@ -22,19 +24,47 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(token) = bearer_token(parts).or_else(|| query_token(parts)) {
-            return if auth::token_is_valid(&state.pool, state.config.admin_token.as_deref(), &token)
-                .await?
-            {
-                Ok(Self)
-            } else {
-                Err(ApiError::Unauthorized)
-            };
+        if let Some(token) = bearer_token(parts) {
+            return check_token(state, &token).await;
         }
-        match session_cookie(&CookieJar::from_headers(&parts.headers)) {
-            Some(secret) if auth::session_is_valid(&state.pool, &secret).await? => Ok(Self),
-            _ => Err(ApiError::Unauthorized),
+        let Some(secret) = session_secret(parts, state) else {
+            return Err(ApiError::Unauthorized);
+        };
+        if same_origin::needs_check(parts) {
+            state.own_origin.check(&parts.headers)?;
         }
+        if auth::session_is_valid(&state.pool, &secret).await? {
+            Ok(Self)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
+    }
+}
+
+/// The websocket route's caller: [`Authenticated`], or a valid `?token=` when no
+/// `Authorization` header is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketAuthenticated;
+
+impl FromRequestParts<AppState> for SocketAuthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let query = bearer_token(parts).is_none().then(|| query_token(parts));
+        match query.flatten() {
+            Some(token) => check_token(state, &token).await.map(|_| Self),
+            None => Authenticated::from_request_parts(parts, state)
+                .await
+                .map(|_| Self),
+        }
+    }
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+    if auth::token_is_valid(&state.pool, state.config.admin_token.as_deref(), token).await? {
+        Ok(Authenticated)
+    } else {
+        Err(ApiError::Unauthorized)
     }
 }
 
@@ -58,15 +88,14 @@ fn query_token(parts: &Parts) -> Option<String> {
         .and_then(|Query(query)| query.token)
 }
 
-/// The session secret among the request's cookies, if any.
-pub fn session_cookie(jar: &CookieJar) -> Option<String> {
-    jar.get(SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
+fn session_secret(parts: &Parts, state: &AppState) -> Option<String> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    session_cookie::read(&jar, state.config.serves_https())
 }
 
 /// Whether the page request carries a valid session (pages redirect to `/login` otherwise).
 pub async fn has_session(parts: &Parts, state: &AppState) -> Result<bool, ApiError> {
-    match session_cookie(&CookieJar::from_headers(&parts.headers)) {
+    match session_secret(parts, state) {
         Some(secret) => Ok(auth::session_is_valid(&state.pool, &secret).await?),
         None => Ok(false),
     }
@@ -75,32 +104,19 @@ pub async fn has_session(parts: &Parts, state: &AppState) -> Result<bool, ApiErr
 #[cfg(test)]
 mod tests {
     use axum::http::Request;
-    use axum::http::header::COOKIE;
 
     use super::*;
 
-    fn parts(uri: &str, cookie: Option<&str>) -> Parts {
-        let mut request = Request::builder().uri(uri);
-        if let Some(cookie) = cookie {
-            request = request.header(COOKIE, cookie);
-        }
+    fn parts(uri: &str) -> Parts {
+        let request = Request::builder().uri(uri);
         request.body(()).expect("a test request").into_parts().0
     }
 
     #[test]
     fn the_token_parameter_is_decoded() {
-        let with = parts("/api/v1/videos/x/events?a=1&token=a%20b+c", None);
+        let with = parts("/api/v1/videos/x/events?a=1&token=a%20b+c");
         assert_eq!(query_token(&with).as_deref(), Some("a b c"));
-        assert_eq!(query_token(&parts("/api/v1/videos?limit=2", None)), None);
-        assert_eq!(query_token(&parts("/api/v1/videos", None)), None);
-    }
-
-    #[test]
-    fn the_session_cookie_is_found_among_others() {
-        let jar = |cookie| CookieJar::from_headers(&parts("/", cookie).headers);
-        let found = session_cookie(&jar(Some("theme=dark; vodnest_session=s3cret; lang=en")));
-        assert_eq!(found.as_deref(), Some("s3cret"));
-        assert_eq!(session_cookie(&jar(Some("theme=dark"))), None);
-        assert_eq!(session_cookie(&jar(None)), None);
+        assert_eq!(query_token(&parts("/api/v1/videos?limit=2")), None);
+        assert_eq!(query_token(&parts("/api/v1/videos")), None);
     }
 }

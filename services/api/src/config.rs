@@ -40,9 +40,16 @@ pub struct ApiConfig {
     /// How long a browser session lasts (seconds).
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
-    /// Mark the session cookie `Secure` (set behind HTTPS).
+    /// The site is served over HTTPS (behind a TLS-terminating load balancer): the session
+    /// cookie becomes `__Host-` and `Secure`, and responses carry HSTS. Implied by an `https://`
+    /// `PUBLIC_URL`.
     #[arg(long, env = "SECURE_COOKIES", default_value_t = false)]
     pub secure_cookies: bool,
+    /// The origin browsers reach the pages at (`https://vod.example.com`): sign-in, sign-out,
+    /// writes made with the session cookie and websockets are refused from any other. Default:
+    /// `http://` and the listen address (`http://localhost:PORT` too on a loopback address).
+    #[arg(long, env = "PUBLIC_URL", value_parser = crate::same_origin::parse_public_url)]
+    pub public_url: Option<String>,
     /// Where npm installed the front-end packages (hls.js).
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,
@@ -88,6 +95,16 @@ impl ApiConfig {
 
     pub fn session_ttl(&self) -> Duration {
         Duration::from_secs(self.session_ttl_secs)
+    }
+
+    /// Whether browsers reach the site over HTTPS: `SECURE_COOKIES`, or an `https://`
+    /// `PUBLIC_URL`.
+    pub fn serves_https(&self) -> bool {
+        self.secure_cookies
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://"))
     }
 }
 

@@ -14,6 +14,8 @@ use vodnest_core::storage::StorageError;
 pub enum ApiError {
     #[error("a valid bearer token is required")]
     Unauthorized,
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("{0}")]
     NotFound(&'static str),
     #[error("{message}")]
@@ -47,6 +49,13 @@ impl ApiError {
         }
     }
 
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
@@ -57,6 +66,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -73,6 +83,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::BadRequest { code, .. }
+            | Self::Forbidden { code, .. }
             | Self::Invalid { code, .. }
             | Self::Conflict { code, .. }
             | Self::TooLarge { code, .. } => code,

@@ -6,7 +6,9 @@
 //! - [`background`]: the tasks that run beside the server; one that dies stops the API.
 //! - [`state`]: what every handler shares.
 //! - [`error`]: the one error type and its JSON shape.
-//! - [`auth`]: bearer tokens, `?token=` and session cookies.
+//! - [`auth`]: bearer tokens, `?token=` (the websocket only) and session cookies;
+//!   [`session_cookie`]: the cookie's name and attributes; [`same_origin`]: the check that
+//!   keeps other sites from acting with it; [`security_headers`]: headers on every response.
 //! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
@@ -21,6 +23,9 @@ pub mod error;
 pub mod hub;
 pub mod pages;
 pub mod routes;
+pub mod same_origin;
+pub mod security_headers;
+pub mod session_cookie;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

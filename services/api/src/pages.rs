@@ -12,17 +12,18 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use minijinja::{Environment, context};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
 use uuid::Uuid;
 use vodnest_core::{auth, videos};
 
-use crate::auth::{SESSION_COOKIE, has_session, session_cookie};
+use crate::auth::has_session;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, Query};
 use crate::routes;
+use crate::same_origin::SameOrigin;
+use crate::session_cookie;
 use crate::state::AppState;
 
 const TEMPLATES: [(&str, &str); 5] = [
@@ -187,10 +188,20 @@ fn encode_component(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
 }
 
-/// Only same-site paths: never `//evil.example` or a full URL.
+/// Only paths of this site: one leading `/` (never `//evil.example`, `/\evil` or a full URL),
+/// and nothing but visible ASCII, since browsers drop tabs and newlines from a URL (`/\t/evil`
+/// would become `//evil`) and a `Location` header holds nothing else. The paths the pages send
+/// here are percent-encoded already.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && n.bytes().all(|b| b.is_ascii_graphic()) =>
+        {
+            n
+        }
         _ => "/",
     }
 }
@@ -258,6 +269,7 @@ struct LoginForm {
 
 async fn login(
     State(state): State<AppState>,
+    _: SameOrigin,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -272,20 +284,20 @@ async fn login(
     }
     let ttl = state.config.session_ttl();
     let secret = auth::create_session(&state.pool, ttl).await?;
-    let cookie = Cookie::build((SESSION_COOKIE, secret))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .max_age(time::Duration::try_from(ttl).unwrap_or(time::Duration::MAX))
-        .secure(state.config.secure_cookies);
+    let cookie = session_cookie::issue(state.config.serves_https(), secret, ttl);
     Ok((jar.add(cookie), redirect(next)).into_response())
 }
 
-async fn logout(State(state): State<AppState>, jar: CookieJar) -> Result<Response, PageError> {
-    if let Some(secret) = session_cookie(&jar) {
+async fn logout(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let https = state.config.serves_https();
+    if let Some(secret) = session_cookie::read(&jar, https) {
         auth::end_session(&state.pool, &secret).await?;
     }
-    let ended = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    let ended = session_cookie::remove(jar, https);
     Ok((ended, redirect("/login")).into_response())
 }
 
@@ -333,6 +345,12 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), "/");
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/\r\nSet-Cookie:x=1")), "/");
+        assert_eq!(safe_next(Some("/watch\u{7f}")), "/");
+        assert_eq!(safe_next(Some("/\u{2028}/evil")), "/");
+        assert_eq!(safe_next(Some("/watch?v=%C3%A9")), "/watch?v=%C3%A9");
+        assert_eq!(safe_next(Some("")), "/");
         assert_eq!(safe_next(None), "/");
     }
 

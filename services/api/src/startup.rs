@@ -20,6 +20,8 @@ use crate::csp;
 use crate::hub::EventHub;
 use crate::pages::{self, Site};
 use crate::routes;
+use crate::same_origin::OwnOrigin;
+use crate::security_headers;
 use crate::state::AppState;
 use crate::sweeper;
 
@@ -43,12 +45,14 @@ impl Application {
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
+        let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
         let state = AppState {
             pool,
             storage,
             config: Arc::new(config),
             hub: EventHub::default(),
             site: Arc::new(site),
+            own_origin: Arc::new(own_origin),
         };
         let mut background = BackgroundTasks::new();
         let stop = background.stop_token().clone();
@@ -135,7 +139,8 @@ fn pages_with_policy(state: &AppState) -> Router<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let https = state.config.serves_https();
+    let app = Router::new()
         .merge(routes::router())
         .merge(pages_with_policy(&state))
         .layer(TraceLayer::new_for_http())
@@ -144,5 +149,6 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .with_state(state)
+        .with_state(state);
+    security_headers::add(app, https)
 }

@@ -8,6 +8,7 @@ use vodnest_core::storage::Storage;
 use crate::config::ApiConfig;
 use crate::hub::EventHub;
 use crate::pages::Site;
+use crate::same_origin::OwnOrigin;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,4 +17,6 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     pub hub: EventHub,
     pub site: Arc<Site>,
+    /// Where this site's own pages are: the same-origin check's reference.
+    pub own_origin: Arc<OwnOrigin>,
 }

@@ -45,6 +45,7 @@ impl TestSettings {
             upload_sweep_secs: 3600,
             session_ttl_secs: 3600,
             secure_cookies: false,
+            public_url: None,
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),

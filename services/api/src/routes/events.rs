@@ -15,7 +15,7 @@ use vodnest_core::videos;
 
 use super::VideoId;
 use super::videos::{find, view};
-use crate::auth::Authenticated;
+use crate::auth::SocketAuthenticated;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -36,7 +36,7 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 /// 401 or 404 rather than a socket that closes at once.
 pub async fn subscribe(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    _auth: SocketAuthenticated,
     VideoId(id): VideoId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
