@@ -257,6 +257,38 @@ impl TestApp {
         Ok(expect_status(response, 200).await?["video"].clone())
     }
 
+    /// `POST /login` with the form `fields`, sent as this site's login page sends it (with the
+    /// API's own `Origin`, or `origin`); the redirect is returned, not followed.
+    pub async fn login(
+        &self,
+        fields: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Result<reqwest::Response> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(client
+            .post(self.url("/login"))
+            .header("origin", origin.unwrap_or(&self.api_url))
+            .form(fields)
+            .send()
+            .await?)
+    }
+
+    /// Signs in with the admin token; returns the session cookie as `name=value`.
+    pub async fn session_cookie(&self) -> Result<String> {
+        let response = self.login(&[("token", &self.token)], None).await?;
+        if response.status() != 303 {
+            bail!("sign-in answered {}", response.status());
+        }
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .context("sign-in set no cookie")?
+            .to_str()?;
+        Ok(set_cookie.split(';').next().unwrap_or_default().to_owned())
+    }
+
     /// The websocket URL for a video's events, authenticated with `?token=`.
     pub fn events_url(&self, id: &str) -> String {
         format!(

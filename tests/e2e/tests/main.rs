@@ -2,6 +2,7 @@
 //! the processor again, so the modules share one link. The harness is the crate's library
 //! (`tests/e2e/src`); run one module with `cargo test -p vodnest-e2e -- uploads::`.
 
+mod browser_safety;
 mod failures;
 mod library_page;
 mod odd_inputs;
