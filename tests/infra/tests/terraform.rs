@@ -266,6 +266,7 @@ fn check_task_environments(
                 "MAX_UPLOAD_BYTES",
                 "MEDIA_BASE_URL",
                 "MEDIA_BUCKET",
+                "PUBLIC_URL",
                 "RAW_BUCKET",
             ],
         ),
@@ -308,13 +309,24 @@ fn check_task_environments(
             .flatten()
             .map(|s| s["name"].as_str().unwrap_or(""));
         let all: BTreeSet<&str> = environment.iter().map(|(n, _)| *n).chain(secrets).collect();
-        assert_eq!(all, names.into_iter().collect(), "{address}");
+        assert_eq!(all, names.iter().copied().collect(), "{address}");
         for (name, value) in [
             ("RAW_BUCKET", raw),
             ("MEDIA_BUCKET", media),
             ("MEDIA_BASE_URL", media_base_url),
         ] {
             assert!(environment.contains(&(name, value)), "{address}: {name}");
+        }
+        if names.contains(&"PUBLIC_URL") {
+            // Without a domain the pages' origin is the load balancer's name (no certificate
+            // here: plain http).
+            let lb = one(resources, "module.services.aws_lb.api")?;
+            let dns_name = lb.values["dns_name"].as_str().context("dns_name")?;
+            let origin = format!("http://{dns_name}");
+            assert!(
+                environment.contains(&("PUBLIC_URL", origin.as_str())),
+                "{address}: PUBLIC_URL {environment:?}"
+            );
         }
         assert_eq!(container["logConfiguration"]["logDriver"], "awslogs");
     }

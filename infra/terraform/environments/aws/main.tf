@@ -104,6 +104,7 @@ module "services" {
   processor_memory      = var.processor_memory
   processor_concurrency = var.processor_concurrency
   certificate_arn       = var.certificate_arn
+  public_url            = var.app_origin
 }
 
 locals {

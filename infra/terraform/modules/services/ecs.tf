@@ -5,6 +5,10 @@ locals {
   api_port  = 3000
   grpc_port = 50051
 
+  # PUBLIC_URL, the origin browsers use: the API refuses sign-in, sign-out, cookie writes and
+  # websockets from any other. The load balancer's own name unless a domain is given.
+  public_url = var.public_url != null ? var.public_url : "${var.certificate_arn == null ? "http" : "https"}://${aws_lb.api.dns_name}"
+
   # What both services read.
   shared_environment = {
     AWS_REGION     = var.region
@@ -16,8 +20,9 @@ locals {
   api_environment = merge(local.shared_environment, {
     API_ADDR         = "0.0.0.0:${local.api_port}"
     MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
+    PUBLIC_URL       = local.public_url
     },
-    # Session cookies get the Secure flag when the pages are served over HTTPS.
+    # Over HTTPS the session cookie is `__Host-` and `Secure`, and responses carry HSTS.
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },
   var.api_extra_environment)
 

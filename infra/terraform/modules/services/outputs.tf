@@ -4,7 +4,7 @@ output "load_balancer_dns_name" {
 
 output "app_url" {
   description = "Where the pages and the API answer."
-  value       = var.certificate_arn == null ? "http://${aws_lb.api.dns_name}" : "https://${aws_lb.api.dns_name}"
+  value       = local.public_url
 }
 
 output "cluster_name" {

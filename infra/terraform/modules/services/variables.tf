@@ -113,6 +113,12 @@ variable "certificate_arn" {
   default     = null
 }
 
+variable "public_url" {
+  description = "PUBLIC_URL: the origin the pages are served from (https://vod.example.com); the load balancer's name when null."
+  type        = string
+  default     = null
+}
+
 variable "grpc_allowed_cidrs" {
   description = "Where the processor's gRPC control plane may be reached from (inside the VPC by default)."
   type        = list(string)
