@@ -65,7 +65,7 @@ impl Application {
         );
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone()).context("building the OpenAPI document")?,
             state,
             background,
         })
@@ -134,9 +134,9 @@ fn pages_with_policy(state: &AppState) -> Router<AppState> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(routes::router())
+pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
+    Ok(Router::new()
+        .merge(routes::router()?)
         .merge(pages_with_policy(&state))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.
@@ -144,5 +144,5 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .with_state(state)
+        .with_state(state))
 }

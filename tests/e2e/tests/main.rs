@@ -5,6 +5,7 @@
 mod failures;
 mod library_page;
 mod odd_inputs;
+mod openapi;
 mod progressive;
 mod upload_page;
 mod upload_to_playback;

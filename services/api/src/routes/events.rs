@@ -16,14 +16,17 @@ use vodnest_core::videos;
 use super::VideoId;
 use super::videos::{find, view};
 use crate::auth::Authenticated;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 
-#[derive(Serialize)]
+/// A text frame of the websocket: `snapshot` first (and after any gap), `status` on each
+/// change, `deleted` last when the video is deleted.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Frame<'a> {
+#[schema(as = EventFrame)]
+pub enum Frame<'a> {
     Snapshot { video: &'a VideoView },
     Status(&'a VideoEvent),
     Deleted { id: Uuid },
@@ -34,6 +37,26 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 
 /// Auth and the video's existence are checked before the upgrade, so a client gets a plain
 /// 401 or 404 rather than a socket that closes at once.
+#[utoipa::path(
+    get,
+    path = "/videos/{id}/events",
+    tag = "events",
+    summary = "A websocket of the video's status",
+    description = "Open as a websocket (`Upgrade: websocket`); browsers pass the token as \
+                   `?token=`. The server sends JSON text frames, each an `EventFrame`: a \
+                   `snapshot` of the video first (and again after any gap), a `status` frame \
+                   on every change, and a `deleted` frame before closing if the video is \
+                   deleted. It pings every 20 s; clients send nothing but pongs.",
+    security(("bearer" = []), ("query_token" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
+        (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
+        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
+        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
+        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
+    )
+)]
 pub async fn subscribe(
     State(state): State<AppState>,
     _auth: Authenticated,
