@@ -54,7 +54,7 @@ impl Modify for AuthSchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API token (`vodnest token create`) or the ADMIN_TOKEN: \
+                        "An API token or the server's ADMIN_TOKEN: \
                          `Authorization: Bearer <token>`.",
                     ))
                     .build(),

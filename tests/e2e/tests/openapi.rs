@@ -1,7 +1,7 @@
 //! The OpenAPI document: served without a token, valid OpenAPI 3.1 (checked by
-//! `openapi-spec-validator`, which `./dev` installs), and true to the router: every method of
-//! every documented path answers, every other method of it is 405, and `/api/v1` answers 404
-//! for paths the document lacks.
+//! `openapi-spec-validator`, which `./dev` installs), browsable at `/docs`, and true to the
+//! router: every method of every documented path answers, every other method of it is 405,
+//! and `/api/v1` answers 404 for paths the document lacks.
 
 use std::process::Stdio;
 
@@ -108,5 +108,26 @@ async fn the_router_answers_exactly_what_the_document_lists() -> Result<()> {
         status == 404 && body["error"]["message"] == "no such endpoint",
         "{status} {body}"
     );
+    app.stop().await
+}
+
+/// `/docs` renders every operation in headless Chromium under the page policy, with no
+/// console error (CSP violations are console errors) and nothing loaded from elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_renders_every_operation() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let page = app.http.get(app.url("/docs")).send().await?;
+    let policy = page
+        .headers()
+        .get("content-security-policy")
+        .context("/docs has a Content-Security-Policy")?
+        .to_str()?
+        .to_owned();
+    ensure!(
+        policy.contains("script-src 'self';"),
+        "/docs must keep the strict script policy: {policy}"
+    );
+    let result = vodnest_e2e::browser::run(&app, "docs.mjs", &[]).await?;
+    ensure!(result["operations"].as_u64() >= Some(10), "{result}");
     app.stop().await
 }
