@@ -107,3 +107,47 @@ pub async fn document(Extension(Published(json)): Extension<Published>) -> Respo
     )
         .into_response()
 }
+
+/// The error answers many routes share, listed in their `responses(...)` by type.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "No valid token or session (`unauthorized`)"
+)]
+pub struct Unauthorized(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such video (`not_found`)")]
+pub struct NoSuchVideo(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "The body is not JSON (`invalid_json`, `invalid_content_type`)"
+)]
+pub struct NotJson(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 409,
+    description = "The video has no upload in progress (`upload_not_active`)"
+)]
+pub struct NoActiveUpload(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 500, description = "Internal error (`internal_error`)")]
+pub struct Internal(pub ErrorBody);
+
+/// What a route that calls S3 may answer besides its own errors.
+#[derive(utoipa::IntoResponses)]
+pub enum StorageFailures {
+    #[response(status = 500, description = "Internal error (`internal_error`)")]
+    Internal(ErrorBody),
+    #[response(status = 502, description = "S3 refused (`storage_unavailable`)")]
+    Refused(ErrorBody),
+    #[response(
+        status = 503,
+        description = "S3 is briefly unavailable (`storage_unavailable`)"
+    )]
+    Unavailable(ErrorBody),
+}

@@ -50,6 +50,21 @@ async fn the_document_is_valid_openapi_3_1() -> Result<()> {
     app.stop().await
 }
 
+/// An operation that needs a caller says so, and lists the 401 it answers without one.
+fn every_guarded_operation_documents_401(doc: &Value) -> Result<()> {
+    for (path, item) in doc["paths"].as_object().context("paths")? {
+        for (method, op) in item.as_object().context("path item")? {
+            let public = op["security"] == serde_json::json!([{}]);
+            let has_401 = op["responses"].get("401").is_some();
+            ensure!(
+                public != has_401,
+                "{method} {path}: public {public}, documents 401 {has_401}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `{id}` and any other parameter filled with a UUID that names nothing.
 fn concrete(path: &str) -> String {
     let missing = uuid::Uuid::now_v7().to_string();

@@ -17,6 +17,7 @@ use super::VideoId;
 use super::videos::{find, view};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody};
+use crate::openapi::{Internal, NoSuchVideo, Unauthorized};
 use crate::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -52,9 +53,9 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
     responses(
         (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
         (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
+        Unauthorized,
+        NoSuchVideo,
+        Internal,
     )
 )]
 pub async fn subscribe(

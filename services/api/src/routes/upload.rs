@@ -17,6 +17,7 @@ use super::VideoId;
 use super::videos::{One, find, view};
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ErrorBody, Json};
+use crate::openapi::{NoActiveUpload, NoSuchVideo, NotJson, StorageFailures, Unauthorized};
 use crate::state::AppState;
 
 const MAX_PARTS_PER_REQUEST: usize = 100;
@@ -73,14 +74,12 @@ pub struct PartUrls {
     request_body = PartsRequest,
     responses(
         (status = 200, description = "One URL per part asked for", body = PartUrls),
-        (status = 400, description = "The body is not JSON (`invalid_json`, `invalid_content_type`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 409, description = "The video has no upload in progress (`upload_not_active`)", body = ErrorBody),
+        NotJson,
+        Unauthorized,
+        NoSuchVideo,
+        NoActiveUpload,
         (status = 422, description = "Too few or too many parts, or a part number out of range (`invalid_body`, `invalid_part_numbers`, `invalid_part_number`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        StorageFailures,
     )
 )]
 pub async fn presign_parts(
@@ -134,12 +133,10 @@ pub struct UploadStatus {
     params(VideoId),
     responses(
         (status = 200, description = "The upload and its parts done", body = UploadStatus),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 409, description = "The video has no upload in progress (`upload_not_active`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        Unauthorized,
+        NoSuchVideo,
+        NoActiveUpload,
+        StorageFailures,
     )
 )]
 pub async fn status(
@@ -188,14 +185,12 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
     request_body = CompleteRequest,
     responses(
         (status = 202, description = "The video, now `queued` (or further along if completed before)", body = One),
-        (status = 400, description = "The body is not JSON (`invalid_json`, `invalid_content_type`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
+        NotJson,
+        Unauthorized,
+        NoSuchVideo,
         (status = 409, description = "The upload was aborted, expired or failed (`upload_not_active`)", body = ErrorBody),
         (status = 422, description = "The part list is wrong or the file's size differs from the one declared (`invalid_body`, `invalid_part_number`, `invalid_parts`, `missing_parts`, `size_mismatch`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        StorageFailures,
     )
 )]
 pub async fn complete(
@@ -355,12 +350,10 @@ fn checked_parts(
     params(VideoId),
     responses(
         (status = 204, description = "Aborted"),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 409, description = "The video has no upload in progress (`upload_not_active`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        Unauthorized,
+        NoSuchVideo,
+        NoActiveUpload,
+        StorageFailures,
     )
 )]
 pub async fn abort(

@@ -12,6 +12,7 @@ use super::VideoId;
 use crate::auth::Authenticated;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, ErrorBody, Json, Query};
+use crate::openapi::{Internal, NoSuchVideo, NotJson, StorageFailures, Unauthorized};
 use crate::state::AppState;
 use crate::upload_plan::{self, UploadPlan};
 
@@ -142,13 +143,11 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
     request_body = CreateVideo,
     responses(
         (status = 201, description = "The video, `awaiting_upload`, and how to cut the file into parts", body = Created),
-        (status = 400, description = "The body is not JSON (`invalid_json`, `invalid_content_type`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
+        NotJson,
+        Unauthorized,
         (status = 413, description = "Larger than this server accepts (`upload_too_large`)", body = ErrorBody),
         (status = 422, description = "A field is wrong (`invalid_body`, `invalid_field`, `invalid_size`, `too_many_parts`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        StorageFailures,
     )
 )]
 pub async fn create(
@@ -204,9 +203,9 @@ pub async fn create(
     params(VideoId),
     responses(
         (status = 200, description = "The video", body = One),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
+        Unauthorized,
+        NoSuchVideo,
+        Internal,
     )
 )]
 pub async fn get(
@@ -257,9 +256,9 @@ fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
     responses(
         (status = 200, description = "A page of videos; `next_cursor` is null on the last page", body = Page),
         (status = 400, description = "A malformed query or a cursor this API did not return (`invalid_query`, `invalid_cursor`)", body = ErrorBody),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
+        Unauthorized,
         (status = 422, description = "`limit` out of range (`invalid_limit`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
+        Internal,
     )
 )]
 pub async fn list(
@@ -305,11 +304,9 @@ pub async fn list(
     params(VideoId),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid token or session (`unauthorized`)", body = ErrorBody),
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
-        (status = 500, description = "Internal error (`internal_error`)", body = ErrorBody),
-        (status = 502, description = "S3 refused (`storage_unavailable`)", body = ErrorBody),
-        (status = 503, description = "S3 is briefly unavailable (`storage_unavailable`)", body = ErrorBody),
+        Unauthorized,
+        NoSuchVideo,
+        StorageFailures,
     )
 )]
 pub async fn delete(
