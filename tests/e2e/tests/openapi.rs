@@ -27,6 +27,7 @@ async fn the_document_is_valid_openapi_3_1() -> Result<()> {
         "not OpenAPI 3.1: {}",
         doc["openapi"]
     );
+    every_guarded_operation_documents_401(&doc)?;
     let validator =
         std::env::var("OPENAPI_VALIDATOR").unwrap_or_else(|_| "openapi-spec-validator".into());
     let mut child = tokio::process::Command::new(&validator)
