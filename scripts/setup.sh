@@ -147,8 +147,9 @@ ensure_moto() {
 }
 
 ensure_npm() {
-    log "npm packages (hls.js, playwright-core)"
-    if [[ ! -d $REPO/node_modules/hls.js || ! -d $REPO/node_modules/playwright-core ||
+    log "npm packages (hls.js, swagger-ui-dist, playwright-core)"
+    if [[ ! -d $REPO/node_modules/hls.js || ! -d $REPO/node_modules/swagger-ui-dist ||
+        ! -d $REPO/node_modules/playwright-core ||
         $REPO/package-lock.json -nt $REPO/node_modules/.package-lock.json ]]; then
         (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
     fi
@@ -184,10 +185,26 @@ export GRPC_ADDR=\${GRPC_ADDR:-127.0.0.1:50051}
 export VENDOR_DIR='$REPO/node_modules'
 export TF_CLI_CONFIG_FILE='$TF_CLI_CONFIG_FILE'
 export MOTO_PYTHON='$MOTO_PYTHON'
+export OPENAPI_VALIDATOR='$OPENAPI_VALIDATOR'
 export CHROMIUM=\${CHROMIUM:-/usr/bin/chromium}
 export RUST_LOG=\${RUST_LOG:-info}
 ENV
     umask "$saved_umask"
+}
+
+# openapi-spec-validator, which the e2e test `openapi::` runs on the API's document: a venv
+# cached across checkouts, at a pinned version.
+OPENAPI_VALIDATOR_PIN='openapi-spec-validator==0.9.0'
+
+ensure_openapi_validator() {
+    log "openapi-spec-validator (checks the API's OpenAPI document)"
+    local venv=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/openapi-venv
+    if ! has_pins "$venv/bin/python" "$OPENAPI_VALIDATOR_PIN"; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        make_venv "$venv" python3 "$OPENAPI_VALIDATOR_PIN" ||
+            { apt_install python3-venv && make_venv "$venv" python3 "$OPENAPI_VALIDATOR_PIN"; }
+    fi
+    OPENAPI_VALIDATOR=$venv/bin/openapi-spec-validator
 }
 
 setup() {
@@ -198,5 +215,6 @@ setup() {
     ensure_buckets
     ensure_npm
     ensure_moto
+    ensure_openapi_validator
     write_env
 }

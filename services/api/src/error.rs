@@ -93,14 +93,19 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: ErrorDetail<'a>,
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"error": {"code": "not_found", "message": "no such video"}}))]
+pub struct ErrorBody {
+    error: ErrorDetail,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
-    code: &'a str,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_field`,
+    /// `upload_not_active`, `upload_too_large`, `internal_error`, `storage_unavailable`.
+    code: &'static str,
+    /// A human sentence; a 5xx never carries internal details.
     message: String,
 }
 

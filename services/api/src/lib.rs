@@ -11,6 +11,7 @@
 //!   keeps other sites from acting with it; [`security_headers`]: headers on every response.
 //! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
 //! - [`routes`]: the `/api/v1` handlers and health checks.
+//! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod csp;
 pub mod error;
 pub mod hub;
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 pub mod same_origin;

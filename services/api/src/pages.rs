@@ -1,5 +1,6 @@
 //! The HTML pages (minijinja templates embedded in the binary) and their assets: our own
-//! stylesheet and scripts, embedded too, and hls.js read from the npm install at start-up.
+//! stylesheet and scripts, embedded too, and the npm packages they load (hls.js, Swagger UI)
+//! read from the npm install at start-up.
 
 use std::path::Path;
 
@@ -26,32 +27,62 @@ use crate::same_origin::SameOrigin;
 use crate::session_cookie;
 use crate::state::AppState;
 
-const TEMPLATES: [(&str, &str); 5] = [
+const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("library.html", include_str!("../templates/library.html")),
     ("watch.html", include_str!("../templates/watch.html")),
     ("upload.html", include_str!("../templates/upload.html")),
+    ("docs.html", include_str!("../templates/docs.html")),
 ];
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
+    ("docs.js", JS, include_str!("../static/docs.js")),
 ];
 
-const HLS_JS: &str = "hls.js/dist/hls.min.js";
+/// Files of npm packages, served as `/static/vendor/{name}`: name, path under `VENDOR_DIR`,
+/// content type, and the page that cannot work without it.
+const VENDOR: [(&str, &str, &str, &str); 3] = [
+    (
+        "hls.min.js",
+        "hls.js/dist/hls.min.js",
+        JS,
+        "the watch page cannot play",
+    ),
+    (
+        "swagger-ui-bundle.js",
+        "swagger-ui-dist/swagger-ui-bundle.js",
+        JS,
+        "/docs cannot render",
+    ),
+    (
+        "swagger-ui.css",
+        "swagger-ui-dist/swagger-ui.css",
+        CSS,
+        "/docs cannot render",
+    ),
+];
 
-/// Templates and vendored scripts, loaded once.
+/// A vendored file read at start-up: its name, content type and bytes.
+struct VendorFile {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+}
+
+/// Templates and vendored files, loaded once.
 pub struct Site {
     env: Environment<'static>,
-    hls_js: Option<Vec<u8>>,
+    vendor: Vec<VendorFile>,
 }
 
 impl Site {
@@ -60,9 +91,18 @@ impl Site {
         for (name, source) in TEMPLATES {
             env.add_template(name, source)?;
         }
-        let hls_path = config.vendor_dir.join(HLS_JS);
-        let hls_js = read_vendor(&hls_path);
-        Ok(Self { env, hls_js })
+        let vendor = VENDOR
+            .iter()
+            .filter_map(|&(name, path, content_type, without)| {
+                let bytes = read_vendor(&config.vendor_dir.join(path), without)?;
+                Some(VendorFile {
+                    name,
+                    content_type,
+                    bytes,
+                })
+            })
+            .collect();
+        Ok(Self { env, vendor })
     }
 
     fn render(&self, name: &str, ctx: minijinja::Value) -> Result<Html<String>, PageError> {
@@ -71,14 +111,14 @@ impl Site {
     }
 }
 
-fn read_vendor(path: &Path) -> Option<Vec<u8>> {
+fn read_vendor(path: &Path, without: &str) -> Option<Vec<u8>> {
     match std::fs::read(path) {
         Ok(bytes) => Some(bytes),
         Err(err) => {
             tracing::warn!(
                 path = %path.display(),
                 error = %err,
-                "hls.js not found: run `npm ci` (the dev script does) or set VENDOR_DIR; the watch page cannot play"
+                "{without}: run `npm ci` (the dev script does) or set VENDOR_DIR"
             );
             None
         }
@@ -92,7 +132,8 @@ pub fn router() -> Router<AppState> {
         .route("/upload", get(upload))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
-        .route("/static/vendor/hls.min.js", get(hls_js))
+        .route("/docs", get(docs))
+        .route("/static/vendor/{file}", get(vendor_file))
         .route("/static/{file}", get(asset))
 }
 
@@ -315,24 +356,33 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
     }
 }
 
-async fn hls_js(State(state): State<AppState>) -> Response {
-    match &state.site.hls_js {
-        Some(bytes) => (
+async fn vendor_file(
+    State(state): State<AppState>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> Response {
+    match state.site.vendor.iter().find(|v| v.name == file) {
+        Some(found) => (
             [
-                (
-                    CONTENT_TYPE,
-                    HeaderValue::from_static("text/javascript; charset=utf-8"),
-                ),
+                (CONTENT_TYPE, HeaderValue::from_static(found.content_type)),
                 (
                     CACHE_CONTROL,
                     HeaderValue::from_static("public, max-age=3600"),
                 ),
             ],
-            bytes.clone(),
+            found.bytes.clone(),
         )
             .into_response(),
-        None => PageError::NotFound("hls.js is not installed on this server.").into_response(),
+        None => PageError::NotFound("This file is not installed on this server.").into_response(),
     }
+}
+
+/// The API reference: Swagger UI over `/api/v1/openapi.json`. Public, like the document.
+async fn docs(State(state): State<AppState>, jar: CookieJar) -> Result<Html<String>, PageError> {
+    let signed_in = match session_cookie::read(&jar, state.config.serves_https()) {
+        Some(secret) => auth::session_is_valid(&state.pool, &secret).await?,
+        None => false,
+    };
+    state.site.render("docs.html", context! { signed_in })
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl Application {
         );
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone()).context("building the OpenAPI document")?,
             state,
             background,
         })
@@ -138,10 +138,10 @@ fn pages_with_policy(state: &AppState) -> Router<AppState> {
     }
 }
 
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let https = state.config.serves_https();
     let app = Router::new()
-        .merge(routes::router())
+        .merge(routes::router()?)
         .merge(pages_with_policy(&state))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.
@@ -150,5 +150,5 @@ pub fn router(state: AppState) -> Router {
             Duration::from_secs(60),
         ))
         .with_state(state);
-    security_headers::add(app, https)
+    Ok(security_headers::add(app, https))
 }

@@ -25,7 +25,7 @@ impl VideoStatus {
 }
 
 /// One HLS rendition of a processed video.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rendition {
     pub name: String,
     pub width: u32,
@@ -60,7 +60,7 @@ pub struct VideoRow {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Playback {
     pub hls_url: Option<String>,
     pub poster_url: Option<String>,
@@ -68,7 +68,7 @@ pub struct Playback {
 }
 
 /// The video object of the HTTP API and the websocket snapshots.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoView {
     pub id: Uuid,
     pub title: String,

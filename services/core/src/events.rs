@@ -13,7 +13,7 @@ pub const JOBS_CHANNEL: &str = "vodnest_jobs";
 pub const JOB_STOPPED_CHANNEL: &str = "vodnest_job_stopped";
 
 /// A video's state as carried by a notification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VideoEvent {
     pub id: Uuid,
     pub status: VideoStatus,

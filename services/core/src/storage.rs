@@ -99,7 +99,7 @@ where
 }
 
 /// A part that S3 already holds for a multipart upload.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct UploadedPart {
     pub part_number: i32,
     pub etag: String,

@@ -6,6 +6,7 @@ mod browser_safety;
 mod failures;
 mod library_page;
 mod odd_inputs;
+mod openapi;
 mod progressive;
 mod upload_page;
 mod upload_to_playback;

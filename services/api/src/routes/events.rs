@@ -16,14 +16,18 @@ use vodnest_core::videos;
 use super::VideoId;
 use super::videos::{find, view};
 use crate::auth::SocketAuthenticated;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::openapi::{CrossOrigin, Internal, NoSuchVideo, Unauthorized};
 use crate::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 
-#[derive(Serialize)]
+/// A text frame of the websocket: `snapshot` first (and after any gap), `status` on each
+/// change, `deleted` last when the video is deleted.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum Frame<'a> {
+#[schema(as = EventFrame)]
+pub enum Frame<'a> {
     Snapshot { video: &'a VideoView },
     Status(&'a VideoEvent),
     Deleted { id: Uuid },
@@ -34,6 +38,27 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 
 /// Auth and the video's existence are checked before the upgrade, so a client gets a plain
 /// 401 or 404 rather than a socket that closes at once.
+#[utoipa::path(
+    get,
+    path = "/videos/{id}/events",
+    tag = "events",
+    summary = "A websocket of the video's status",
+    description = "Open as a websocket (`Upgrade: websocket`); browsers pass the token as \
+                   `?token=`. The server sends JSON text frames, each an `EventFrame`: a \
+                   `snapshot` of the video first (and again after any gap), a `status` frame \
+                   on every change, and a `deleted` frame before closing if the video is \
+                   deleted. It pings every 20 s; clients send nothing but pongs.",
+    security(("bearer" = []), ("query_token" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
+        (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
+        Unauthorized,
+        CrossOrigin,
+        NoSuchVideo,
+        Internal,
+    )
+)]
 pub async fn subscribe(
     State(state): State<AppState>,
     _auth: SocketAuthenticated,

@@ -7,35 +7,55 @@ mod videos;
 
 pub use videos::view;
 
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
+use axum::{Extension, Router};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::openapi::{self, ApiDoc, Published};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    let api = Router::new()
-        .route("/videos", post(videos::create).get(videos::list))
-        .route("/videos/{id}", get(videos::get).delete(videos::delete))
-        .route(
-            "/videos/{id}/upload",
-            get(upload::status).delete(upload::abort),
-        )
-        .route("/videos/{id}/upload/parts", post(upload::presign_parts))
-        .route("/videos/{id}/upload/complete", post(upload::complete))
-        .route("/videos/{id}/events", get(events::subscribe))
+/// Every JSON route, each declared with `routes!` so that it is in the OpenAPI document too.
+/// Declare new ones the same way: a plain `.route()` would be missing from the document (and
+/// `tests/e2e` `openapi::` fails when the router answers a route the document lacks).
+fn documented() -> OpenApiRouter<AppState> {
+    let api = OpenApiRouter::new()
+        .routes(routes!(videos::create, videos::list))
+        .routes(routes!(videos::get, videos::delete))
+        .routes(routes!(upload::status, upload::abort))
+        .routes(routes!(upload::presign_parts))
+        .routes(routes!(upload::complete))
+        .routes(routes!(events::subscribe))
+        .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
-    Router::new()
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", api)
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+}
+
+/// The OpenAPI document of [`router`].
+pub fn document() -> utoipa::openapi::OpenApi {
+    documented().into_openapi()
+}
+
+/// The JSON API, the health checks and the document they make.
+pub fn router() -> Result<Router<AppState>, serde_json::Error> {
+    let (router, doc) = documented().split_for_parts();
+    Ok(router.layer(Extension(Published::new(&doc)?)))
 }
 
 /// The `{id}` path segment; anything that is not a UUID names no video, hence 404.
-pub struct VideoId(pub Uuid);
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+pub struct VideoId(
+    /// The video's id (a UUID; anything else answers 404).
+    pub Uuid,
+);
 
 impl<S: Send + Sync> FromRequestParts<S> for VideoId {
     type Rejection = ApiError;
@@ -48,5 +68,51 @@ impl<S: Send + Sync> FromRequestParts<S> for VideoId {
         raw.parse()
             .map(Self)
             .map_err(|_| ApiError::NotFound("no such video"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Routes reach the router through `routes!` (documented) or the pages' router (HTML, not
+    /// the JSON API). A plain `.route()` anywhere else would be a route the document lacks.
+    #[test]
+    fn no_route_bypasses_the_document() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut offenders = Vec::new();
+        visit(&src, &mut |path, text| {
+            let pages = path.ends_with("pages.rs");
+            // Code only: comments, and the tests that follow `#[cfg(test)]`, may name the calls.
+            let code = text.lines().take_while(|l| l.trim() != "#[cfg(test)]");
+            for (n, line) in code.enumerate() {
+                if line.trim_start().starts_with("//") {
+                    continue;
+                }
+                let raw = [".route(", ".route_service(", ".nest_service("]
+                    .iter()
+                    .any(|call| line.contains(call));
+                let under_api = line.contains("\"/api");
+                if (raw && !pages) || (pages && under_api) {
+                    offenders.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        });
+        assert!(
+            offenders.is_empty(),
+            "declare API routes with routes!: {offenders:#?}"
+        );
+    }
+
+    fn visit(dir: &Path, check: &mut impl FnMut(&Path, &str)) {
+        for entry in std::fs::read_dir(dir).expect("the source directory") {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                visit(&path, check);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                check(&path, &text);
+            }
+        }
     }
 }

@@ -16,7 +16,10 @@ use vodnest_core::videos;
 use super::VideoId;
 use super::videos::{One, find, view};
 use crate::auth::Authenticated;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, ErrorBody, Json};
+use crate::openapi::{
+    CrossOrigin, NoActiveUpload, NoSuchVideo, NotJson, StorageFailures, Unauthorized,
+};
 use crate::state::AppState;
 
 const MAX_PARTS_PER_REQUEST: usize = 100;
@@ -43,12 +46,13 @@ fn check_part_number(row: &VideoRow, n: i32) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PartsRequest {
+    /// 1 to 100 part numbers, each between 1 and the video's `part_count`.
     part_numbers: Vec<i32>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartUrl {
     part_number: i32,
     url: String,
@@ -56,11 +60,31 @@ pub struct PartUrl {
     expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PartUrls {
     parts: Vec<PartUrl>,
 }
 
+/// Presigned `PUT` URLs for parts of the file; send each part's bytes to its URL.
+#[utoipa::path(
+    post,
+    path = "/videos/{id}/upload/parts",
+    tag = "uploads",
+    summary = "Presigned URLs for upload parts",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    request_body = PartsRequest,
+    responses(
+        (status = 200, description = "One URL per part asked for", body = PartUrls),
+        NotJson,
+        Unauthorized,
+        CrossOrigin,
+        NoSuchVideo,
+        NoActiveUpload,
+        (status = 422, description = "Too few or too many parts, or a part number out of range (`invalid_body`, `invalid_part_numbers`, `invalid_part_number`)", body = ErrorBody),
+        StorageFailures,
+    )
+)]
 pub async fn presign_parts(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -94,7 +118,7 @@ pub async fn presign_parts(
     Ok(Json(PartUrls { parts }))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadStatus {
     upload_id: String,
     part_size: i64,
@@ -103,6 +127,21 @@ pub struct UploadStatus {
 }
 
 /// What S3 already holds, so that a client can resume by sending only the missing parts.
+#[utoipa::path(
+    get,
+    path = "/videos/{id}/upload",
+    tag = "uploads",
+    summary = "The parts S3 already holds (to resume an upload)",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 200, description = "The upload and its parts done", body = UploadStatus),
+        Unauthorized,
+        NoSuchVideo,
+        NoActiveUpload,
+        StorageFailures,
+    )
+)]
 pub async fn status(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -119,13 +158,13 @@ pub async fn status(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompletedPart {
     part_number: i32,
     etag: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompleteRequest {
     parts: Vec<CompletedPart>,
 }
@@ -139,6 +178,25 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
 /// in S3 (where it could find the object mid-write and delete it as too short). Every
 /// database step runs on the lock's own connection: a complete never holds one pooled
 /// connection while waiting for another, so a burst of completes cannot starve the pool.
+#[utoipa::path(
+    post,
+    path = "/videos/{id}/upload/complete",
+    tag = "uploads",
+    summary = "Complete the upload and queue the video for processing",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    request_body = CompleteRequest,
+    responses(
+        (status = 202, description = "The video, now `queued` (or further along if completed before)", body = One),
+        NotJson,
+        Unauthorized,
+        CrossOrigin,
+        NoSuchVideo,
+        (status = 409, description = "The upload was aborted, expired or failed (`upload_not_active`)", body = ErrorBody),
+        (status = 422, description = "The part list is wrong or the file's size differs from the one declared (`invalid_body`, `invalid_part_number`, `invalid_parts`, `missing_parts`, `size_mismatch`)", body = ErrorBody),
+        StorageFailures,
+    )
+)]
 pub async fn complete(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -287,6 +345,22 @@ fn checked_parts(
 }
 
 /// Aborts the multipart upload; the video ends `failed`.
+#[utoipa::path(
+    delete,
+    path = "/videos/{id}/upload",
+    tag = "uploads",
+    summary = "Abort the upload (the video ends failed)",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 204, description = "Aborted"),
+        Unauthorized,
+        CrossOrigin,
+        NoSuchVideo,
+        NoActiveUpload,
+        StorageFailures,
+    )
+)]
 pub async fn abort(
     State(state): State<AppState>,
     _auth: Authenticated,

@@ -11,21 +11,26 @@ use vodnest_core::videos::{self, NewVideo};
 use super::VideoId;
 use crate::auth::Authenticated;
 use crate::config::ApiConfig;
-use crate::error::{ApiError, Json, Query};
+use crate::error::{ApiError, ErrorBody, Json, Query};
+use crate::openapi::{CrossOrigin, Internal, NoSuchVideo, NotJson, StorageFailures, Unauthorized};
 use crate::state::AppState;
 use crate::upload_plan::{self, UploadPlan};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateVideo {
+    /// At most 200 characters; the filename when absent or blank.
     #[serde(default)]
     title: Option<String>,
+    /// At most 255 characters, not blank.
     filename: String,
+    /// The exact size of the file; at most the server's `MAX_UPLOAD_BYTES`.
     size_bytes: i64,
+    /// `application/octet-stream` when absent.
     #[serde(default)]
     content_type: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadTicket {
     upload_id: String,
     part_size: i64,
@@ -34,13 +39,13 @@ pub struct UploadTicket {
     expires_at: OffsetDateTime,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Created {
     video: VideoView,
     upload: UploadTicket,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct One {
     pub video: VideoView,
 }
@@ -129,6 +134,23 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
 
 /// Starts the multipart upload in S3, then records the video; a failed insert leaves no
 /// orphaned multipart upload behind.
+#[utoipa::path(
+    post,
+    path = "/videos",
+    tag = "videos",
+    summary = "Create a video and start its multipart upload",
+    security(("bearer" = []), ("session_cookie" = [])),
+    request_body = CreateVideo,
+    responses(
+        (status = 201, description = "The video, `awaiting_upload`, and how to cut the file into parts", body = Created),
+        NotJson,
+        Unauthorized,
+        CrossOrigin,
+        (status = 413, description = "Larger than this server accepts (`upload_too_large`)", body = ErrorBody),
+        (status = 422, description = "A field is wrong (`invalid_body`, `invalid_field`, `invalid_size`, `too_many_parts`)", body = ErrorBody),
+        StorageFailures,
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -173,6 +195,20 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(Created { video, upload })))
 }
 
+#[utoipa::path(
+    get,
+    path = "/videos/{id}",
+    tag = "videos",
+    summary = "Read a video",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 200, description = "The video", body = One),
+        Unauthorized,
+        NoSuchVideo,
+        Internal,
+    )
+)]
 pub async fn get(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -184,13 +220,16 @@ pub async fn get(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Videos per page, 1 to 100 (default 20).
     limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
     videos: Vec<VideoView>,
     next_cursor: Option<String>,
@@ -207,6 +246,22 @@ fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
     Some((at, id.parse().ok()?))
 }
 
+/// Newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/videos",
+    tag = "videos",
+    summary = "List videos, newest first",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of videos; `next_cursor` is null on the last page", body = Page),
+        (status = 400, description = "A malformed query or a cursor this API did not return (`invalid_query`, `invalid_cursor`)", body = ErrorBody),
+        Unauthorized,
+        (status = 422, description = "`limit` out of range (`invalid_limit`)", body = ErrorBody),
+        Internal,
+    )
+)]
 pub async fn list(
     State(state): State<AppState>,
     _auth: Authenticated,
@@ -241,6 +296,21 @@ pub async fn list(
 
 /// Deletes the video, its job (the processor's lease renewal then fails and it stops) and
 /// every object it has in S3.
+#[utoipa::path(
+    delete,
+    path = "/videos/{id}",
+    tag = "videos",
+    summary = "Delete a video, its job and its files",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    responses(
+        (status = 204, description = "Deleted"),
+        Unauthorized,
+        CrossOrigin,
+        NoSuchVideo,
+        StorageFailures,
+    )
+)]
 pub async fn delete(
     State(state): State<AppState>,
     _auth: Authenticated,

@@ -1,0 +1,164 @@
+//! The OpenAPI 3.1 document of the JSON API. The routes themselves are declared through
+//! `utoipa_axum`'s `routes!` (see [`crate::routes`]), so a route and its documentation are
+//! added together; this module holds what is not a route: the title, the auth schemes, the
+//! error schema, and the handler that serves the document at `GET /api/v1/openapi.json`.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use utoipa::Modify;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::error::ErrorBody;
+use crate::session_cookie;
+
+/// The names of the auth schemes, as routes list them in `security(...)`.
+pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session_cookie";
+pub const QUERY_TOKEN: &str = "query_token";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "vodnest",
+        description = "Upload videos (multipart, straight to S3), follow their processing and \
+                       play them as HLS. Every route under `/api/v1` except this document needs \
+                       a bearer token or a signed-in session cookie. Errors are \
+                       `{\"error\": {\"code\", \"message\"}}`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    modifiers(&AuthSchemes),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "videos", description = "Creating, listing, reading and deleting videos"),
+        (name = "uploads", description = "The multipart upload of a video's file"),
+        (name = "events", description = "A video's live status over a websocket"),
+        (name = "health", description = "Liveness and readiness"),
+        (name = "meta", description = "This document"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The three ways `/api/v1` accepts a caller (see [`crate::auth`]). The bearer scheme is where
+/// scopes will go: a route will then list them in its `security` requirement.
+struct AuthSchemes;
+
+impl Modify for AuthSchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API token or the server's ADMIN_TOKEN: \
+                         `Authorization: Bearer <token>`.",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                session_cookie::name(false),
+                "The session cookie that `POST /login` sets for the web pages (named \
+                 `__Host-vodnest_session` when the site is served over HTTPS). Writes made \
+                 with it must come from the site's own origin.",
+            ))),
+        );
+        components.add_security_scheme(
+            QUERY_TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+                "token",
+                "The token as `?token=`, for websockets (browsers cannot set headers on them).",
+            ))),
+        );
+    }
+}
+
+/// The document as JSON, serialized once when the router is built.
+#[derive(Clone)]
+pub struct Published(Bytes);
+
+impl Published {
+    pub fn new(doc: &utoipa::openapi::OpenApi) -> Result<Self, serde_json::Error> {
+        Ok(Self(Bytes::from(doc.to_json()?)))
+    }
+}
+
+/// The OpenAPI document of this API, generated from the code. No token needed.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "meta",
+    security(()),
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"),
+    )
+)]
+pub async fn document(Extension(Published(json)): Extension<Published>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        json,
+    )
+        .into_response()
+}
+
+/// The error answers many routes share, listed in their `responses(...)` by type.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 401,
+    description = "No valid token or session (`unauthorized`)"
+)]
+pub struct Unauthorized(pub ErrorBody);
+
+/// Writes and websockets authenticated by the session cookie must come from the site itself
+/// (see `same_origin.rs`); bearer tokens are not checked.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "Made with the session cookie from another site's page (`cross_origin_request`)"
+)]
+pub struct CrossOrigin(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such video (`not_found`)")]
+pub struct NoSuchVideo(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 400,
+    description = "The body is not JSON (`invalid_json`, `invalid_content_type`)"
+)]
+pub struct NotJson(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 409,
+    description = "The video has no upload in progress (`upload_not_active`)"
+)]
+pub struct NoActiveUpload(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 500, description = "Internal error (`internal_error`)")]
+pub struct Internal(pub ErrorBody);
+
+/// What a route that calls S3 may answer besides its own errors.
+#[derive(utoipa::IntoResponses)]
+pub enum StorageFailures {
+    #[response(status = 500, description = "Internal error (`internal_error`)")]
+    Internal(ErrorBody),
+    #[response(status = 502, description = "S3 refused (`storage_unavailable`)")]
+    Refused(ErrorBody),
+    #[response(
+        status = 503,
+        description = "S3 is briefly unavailable (`storage_unavailable`)"
+    )]
+    Unavailable(ErrorBody),
+}
