@@ -109,9 +109,21 @@ ensure_buckets() {
     # clone beside a working copy) share LocalStack without fighting over the same buckets.
     local prefix
     prefix="vodnest-$(printf '%s' "$REPO" | sha256sum | cut -c1-8)"
-    terraform -chdir="$root" apply -auto-approve -input=false -no-color -state="$tfstate" \
-        -var "name_prefix=$prefix" >>"$STATE/logs/terraform.log" 2>&1 ||
-        { tail -n 30 "$STATE/logs/terraform.log" >&2; die "terraform apply failed"; }
+    local tf=(-input=false -no-color -state="$tfstate" -var "name_prefix=$prefix")
+    if ! terraform -chdir="$root" apply -auto-approve "${tf[@]}" >>"$STATE/logs/terraform.log" 2>&1; then
+        # A LocalStack that outlived this checkout's state (a re-cloned checkout at the same
+        # path) still holds its buckets: adopt them, then apply again.
+        grep -q BucketAlreadyExists "$STATE/logs/terraform.log" ||
+            { tail -n 30 "$STATE/logs/terraform.log" >&2; die "terraform apply failed"; }
+        log "adopting the buckets this path's earlier checkout left in LocalStack"
+        local bucket
+        for bucket in raw media; do
+            terraform -chdir="$root" import "${tf[@]}" "module.storage.aws_s3_bucket.$bucket" \
+                "$prefix-$bucket" >>"$STATE/logs/terraform.log" 2>&1 || true
+        done
+        terraform -chdir="$root" apply -auto-approve "${tf[@]}" >>"$STATE/logs/terraform.log" 2>&1 ||
+            { tail -n 30 "$STATE/logs/terraform.log" >&2; die "terraform apply failed"; }
+    fi
     local outputs
     outputs=$(terraform -chdir="$root" output -json -state="$tfstate")
     RAW_BUCKET=$(jq_field "$outputs" raw_bucket)
