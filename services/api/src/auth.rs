@@ -10,15 +10,17 @@ use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use vodnest_core::auth;
+use vodnest_core::caller::{Caller, Scope};
 
 use crate::error::ApiError;
 use crate::same_origin;
 use crate::session_cookie;
 use crate::state::AppState;
 
-/// Proof that the request carries a valid token or session.
-#[derive(Debug, Clone, Copy)]
-pub struct Authenticated;
+/// The caller of a route: who they are and which scopes this request carries. Extracting it
+/// refuses a request without a valid token or session (401).
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
 
 impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
@@ -33,39 +35,59 @@ impl FromRequestParts<AppState> for Authenticated {
         if same_origin::needs_check(parts) {
             state.own_origin.check(&parts.headers)?;
         }
-        if auth::session_is_valid(&state.pool, &secret).await? {
-            Ok(Self)
-        } else {
-            Err(ApiError::Unauthorized)
-        }
+        session_caller(state, &secret)
+            .await?
+            .map(Self)
+            .ok_or(ApiError::Unauthorized)
     }
 }
 
 /// The websocket route's caller: [`Authenticated`], or a valid `?token=` when no
 /// `Authorization` header is sent.
-#[derive(Debug, Clone, Copy)]
-pub struct SocketAuthenticated;
+#[derive(Debug, Clone)]
+pub struct SocketAuthenticated(pub Caller);
 
 impl FromRequestParts<AppState> for SocketAuthenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let query = bearer_token(parts).is_none().then(|| query_token(parts));
-        match query.flatten() {
-            Some(token) => check_token(state, &token).await.map(|_| Self),
-            None => Authenticated::from_request_parts(parts, state)
-                .await
-                .map(|_| Self),
-        }
+        let Authenticated(caller) = match query.flatten() {
+            Some(token) => check_token(state, &token).await?,
+            None => Authenticated::from_request_parts(parts, state).await?,
+        };
+        Ok(Self(caller))
     }
 }
 
-async fn check_token(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
-    if auth::token_is_valid(&state.pool, state.config.admin_token.as_deref(), token).await? {
-        Ok(Authenticated)
+/// 403 `insufficient_scope` unless the caller carries `scope`.
+pub fn require(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
+    if caller.has(scope) {
+        Ok(())
     } else {
-        Err(ApiError::Unauthorized)
+        Err(ApiError::forbidden(
+            "insufficient_scope",
+            format!("this needs a key with the {scope} scope"),
+        ))
     }
+}
+
+/// The caller a token stands for, if any.
+pub async fn token_caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    let admin_token = state.config.admin_token.as_deref();
+    Ok(auth::authenticate_token(&state.pool, admin_token, token).await?)
+}
+
+async fn check_token(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+    token_caller(state, token)
+        .await?
+        .map(Authenticated)
+        .ok_or(ApiError::Unauthorized)
+}
+
+async fn session_caller(state: &AppState, secret: &str) -> Result<Option<Caller>, ApiError> {
+    let admin_token = state.config.admin_token.as_deref();
+    Ok(auth::authenticate_session(&state.pool, admin_token, secret).await?)
 }
 
 fn bearer_token(parts: &Parts) -> Option<String> {
@@ -93,11 +115,16 @@ fn session_secret(parts: &Parts, state: &AppState) -> Option<String> {
     session_cookie::read(&jar, state.config.serves_https())
 }
 
-/// Whether the page request carries a valid session (pages redirect to `/login` otherwise).
-pub async fn has_session(parts: &Parts, state: &AppState) -> Result<bool, ApiError> {
-    match session_secret(parts, state) {
-        Some(secret) => Ok(auth::session_is_valid(&state.pool, &secret).await?),
-        None => Ok(false),
+/// The signed-in caller of a page, if any (pages for viewers need none).
+pub async fn page_caller(parts: &Parts, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    jar_caller(&CookieJar::from_headers(&parts.headers), state).await
+}
+
+/// The signed-in caller of a page that reads only the cookie jar.
+pub async fn jar_caller(jar: &CookieJar, state: &AppState) -> Result<Option<Caller>, ApiError> {
+    match session_cookie::read(jar, state.config.serves_https()) {
+        Some(secret) => session_caller(state, &secret).await,
+        None => Ok(None),
     }
 }
 

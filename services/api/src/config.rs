@@ -50,6 +50,11 @@ pub struct ApiConfig {
     /// `http://` and the listen address (`http://localhost:PORT` too on a loopback address).
     #[arg(long, env = "PUBLIC_URL", value_parser = crate::same_origin::parse_public_url)]
     pub public_url: Option<String>,
+    /// Addresses (or CIDR ranges, comma-separated) of the proxies in front of the API, such as
+    /// the load balancer: only a request from one of them has its client address read from
+    /// `X-Forwarded-For`. Empty: the peer address is the client's.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_ip::parse_range)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where npm installed the front-end packages (hls.js).
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,

@@ -18,6 +18,7 @@
 
 pub mod auth;
 pub mod background;
+pub mod client_ip;
 pub mod config;
 pub mod csp;
 pub mod error;

@@ -127,6 +127,14 @@ pub struct Unauthorized(pub ErrorBody);
 )]
 pub struct CrossOrigin(pub ErrorBody);
 
+/// A valid token or session without the scope the route needs.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 403,
+    description = "The key or session lacks the scope this needs (`insufficient_scope`)"
+)]
+pub struct InsufficientScope(pub ErrorBody);
+
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, description = "No such video (`not_found`)")]
 pub struct NoSuchVideo(pub ErrorBody);

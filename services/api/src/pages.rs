@@ -19,13 +19,14 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vodnest_core::{auth, videos};
 
-use crate::auth::has_session;
+use crate::auth::{jar_caller, page_caller, token_caller};
 use crate::config::ApiConfig;
 use crate::error::{ApiError, Query};
 use crate::routes;
 use crate::same_origin::SameOrigin;
 use crate::session_cookie;
 use crate::state::AppState;
+use vodnest_core::caller::Caller;
 
 const TEMPLATES: [(&str, &str); 6] = [
     ("base.html", include_str!("../templates/base.html")),
@@ -187,15 +188,15 @@ impl IntoResponse for PageError {
 }
 
 /// A page request with a valid session; otherwise the visitor is sent to `/login`.
-pub struct SignedIn;
+pub struct SignedIn(pub Caller);
 
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match has_session(parts, state).await {
-            Ok(true) => Ok(Self),
-            Ok(false) => {
+        match page_caller(parts, state).await {
+            Ok(Some(caller)) => Ok(Self(caller)),
+            Ok(None) => {
                 let next = parts
                     .uri
                     .path_and_query()
@@ -247,8 +248,11 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-async fn library(State(state): State<AppState>, _: SignedIn) -> Result<Html<String>, PageError> {
-    let rows = videos::list(&state.pool, 100, None).await?;
+async fn library(
+    State(state): State<AppState>,
+    SignedIn(caller): SignedIn,
+) -> Result<Html<String>, PageError> {
+    let rows = videos::list(&state.pool, caller.owner_filter(), 100, None).await?;
     let videos: Vec<_> = rows.into_iter().map(|r| routes::view(&state, r)).collect();
     state
         .site
@@ -262,7 +266,7 @@ struct WatchQuery {
 
 async fn watch(
     State(state): State<AppState>,
-    _: SignedIn,
+    SignedIn(caller): SignedIn,
     Query(query): Query<WatchQuery>,
 ) -> Result<Html<String>, PageError> {
     let id: Uuid = query
@@ -272,6 +276,7 @@ async fn watch(
         .ok_or(PageError::NotFound("There is no such video."))?;
     let row = videos::get(&state.pool, id)
         .await?
+        .filter(|row| caller.may_see(row.owner_id))
         .ok_or(PageError::NotFound("There is no such video."))?;
     let video = routes::view(&state, row);
     state
@@ -316,15 +321,16 @@ async fn login(
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let token = form.token.trim();
-    if !auth::token_is_valid(&state.pool, state.config.admin_token.as_deref(), token).await? {
+    let Some(caller) = token_caller(&state, token).await? else {
         let page = state.site.render(
             "login.html",
             context! { next, error => "That token is not valid.", signed_in => false },
         )?;
         return Ok((StatusCode::UNAUTHORIZED, page).into_response());
-    }
+    };
     let ttl = state.config.session_ttl();
-    let secret = auth::create_session(&state.pool, ttl).await?;
+    let admin_token = state.config.admin_token.as_deref();
+    let secret = auth::create_session(&state.pool, &caller, admin_token, ttl).await?;
     let cookie = session_cookie::issue(state.config.serves_https(), secret, ttl);
     Ok((jar.add(cookie), redirect(next)).into_response())
 }
@@ -378,10 +384,7 @@ async fn vendor_file(
 
 /// The API reference: Swagger UI over `/api/v1/openapi.json`. Public, like the document.
 async fn docs(State(state): State<AppState>, jar: CookieJar) -> Result<Html<String>, PageError> {
-    let signed_in = match session_cookie::read(&jar, state.config.serves_https()) {
-        Some(secret) => auth::session_is_valid(&state.pool, &secret).await?,
-        None => false,
-    };
+    let signed_in = jar_caller(&jar, &state).await?.is_some();
     state.site.render("docs.html", context! { signed_in })
 }
 

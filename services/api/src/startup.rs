@@ -99,6 +99,8 @@ impl Application {
             ..
         } = self;
         let failed = background.stop_token().clone();
+        // The peer address: the client's, or the trusted proxy's (see `client_ip`).
+        let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let serve = axum::serve(listener, router)
             .with_graceful_shutdown(async move {
                 tokio::select! {

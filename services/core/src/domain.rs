@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::caller::UserRef;
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -21,6 +22,18 @@ impl VideoStatus {
     /// No more changes will come without a user action.
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Ready | Self::Failed)
+    }
+}
+
+text_enum! {
+    /// Who may watch a video; `videos.visibility`.
+    pub enum Visibility {
+        /// Listed on the public pages; anyone may watch.
+        Public = "public",
+        /// Anyone with the link may watch; not listed.
+        Unlisted = "unlisted",
+        /// Only the owner (and admins).
+        Private = "private",
     }
 }
 
@@ -58,6 +71,11 @@ pub struct VideoRow {
     pub has_storyboard: bool,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub owner_id: Uuid,
+    pub owner_username: String,
+    pub visibility: Visibility,
+    pub description: String,
+    pub view_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -82,6 +100,11 @@ pub struct VideoView {
     pub height: Option<i32>,
     pub renditions: Vec<Rendition>,
     pub playback: Playback,
+    pub visibility: Visibility,
+    pub description: String,
+    pub owner: UserRef,
+    /// Viewers counted once per viewer per day.
+    pub view_count: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -115,6 +138,13 @@ impl VideoView {
                 poster_url,
                 storyboard_url,
             },
+            visibility: row.visibility,
+            description: row.description,
+            owner: UserRef {
+                id: row.owner_id,
+                username: row.owner_username,
+            },
+            view_count: row.view_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -123,12 +153,13 @@ impl VideoView {
 
 #[cfg(test)]
 mod tests {
-    use super::VideoStatus;
+    use super::{VideoStatus, Visibility};
     use crate::text_enum::assert_names_round_trip;
 
     #[test]
     fn status_round_trips_through_text_and_json() {
         assert_names_round_trip(VideoStatus::ALL);
+        assert_names_round_trip(Visibility::ALL);
         assert_eq!(VideoStatus::Ready.as_str(), "ready");
         assert!("done".parse::<VideoStatus>().is_err());
     }

@@ -9,12 +9,17 @@
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
 //! - [`group_commit`]: one commit for the job successes a processor reports together.
 //! - [`events`]: the NOTIFY channels and their payloads.
-//! - [`auth`]: API tokens and browser sessions.
+//! - [`caller`]: roles, scopes and the authenticated caller.
+//! - [`auth`]: API keys and browser sessions, turned into callers.
+//! - [`users`]: users, passwords (Argon2id) and invites.
+//! - [`audit`]: the audit log.
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`shutdown`]: the signal both services stop on.
 //! - [`telemetry`]: tracing set-up.
 
+pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -27,4 +32,5 @@ pub mod shutdown;
 pub mod storage;
 pub mod telemetry;
 pub mod text_enum;
+pub mod users;
 pub mod videos;

@@ -4,7 +4,7 @@ use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::domain::{Rendition, VideoRow, VideoStatus};
+use crate::domain::{Rendition, VideoRow, VideoStatus, Visibility};
 use crate::queue;
 
 /// `sqlx::query_as!` into a [`VideoRow`] for a statement that names every column of `videos`
@@ -18,7 +18,9 @@ macro_rules! query_video {
                 progress, playable, error, size_bytes, duration_s, width, height,
                 renditions as "renditions: sqlx::types::Json<Vec<Rendition>>", upload_id,
                 part_size, part_count, upload_expires_at, has_poster, has_storyboard, created_at,
-                updated_at "#
+                updated_at, owner_id,
+                (select username from users where users.id = videos.owner_id) as "owner_username!",
+                visibility as "visibility: Visibility", description, view_count "#
                 + $after
             $(, $arg)*
         )
@@ -37,12 +39,16 @@ pub struct NewVideo {
     pub part_size: i64,
     pub part_count: i32,
     pub upload_expires_at: OffsetDateTime,
+    pub owner_id: Uuid,
+    pub visibility: Visibility,
+    pub description: String,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow, sqlx::Error> {
     query_video!(
         "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size,
-         part_count, upload_expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning",
+         part_count, upload_expires_at, owner_id, visibility, description)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning",
         "",
         new.id,
         new.title,
@@ -53,6 +59,9 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow,
         new.part_size,
         new.part_count,
         new.upload_expires_at,
+        new.owner_id,
+        new.visibility as Visibility,
+        new.description,
     )
     .fetch_one(db)
     .await
@@ -64,24 +73,162 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<VideoRow>, 
         .await
 }
 
-/// Newest first; `before` is the (created_at, id) of the last video of the previous page.
+/// Where a page of a newest-first list starts: after the (created_at, id) of the last video of
+/// the previous page, or at the newest.
+pub type Cursor = Option<(OffsetDateTime, Uuid)>;
+
+/// Newest first: the videos of `owner`, or everyone's when `owner` is `None` (an admin).
 pub async fn list(
     db: impl PgExecutor<'_>,
+    owner: Option<Uuid>,
     limit: i64,
-    before: Option<(OffsetDateTime, Uuid)>,
+    before: Cursor,
 ) -> Result<Vec<VideoRow>, sqlx::Error> {
-    // One statement for both: the row comparison is skipped on the first page.
+    // One statement for every case: the skipped conditions cost nothing.
     let (created_at, id) = before.unzip();
     query_video!(
         "select",
         "from videos where ($1::timestamptz is null or (created_at, id) < ($1, $2))
+           and ($4::uuid is null or owner_id = $4)
          order by created_at desc, id desc limit $3",
         created_at,
         id,
         limit,
+        owner,
     )
     .fetch_all(db)
     .await
+}
+
+/// What anyone may list: public, playable videos, newest first, of one user when `owner` names
+/// one, whose title contains `query` (case-insensitive) when given.
+pub async fn list_public(
+    db: impl PgExecutor<'_>,
+    owner: Option<&str>,
+    query: Option<&str>,
+    limit: i64,
+    before: Cursor,
+) -> Result<Vec<VideoRow>, sqlx::Error> {
+    let (created_at, id) = before.unzip();
+    let pattern = query.map(like_pattern);
+    query_video!(
+        "select",
+        r"from videos where visibility = 'public' and playable
+           and ($1::timestamptz is null or (created_at, id) < ($1, $2))
+           and ($4::text is null
+                or owner_id = (select id from users where username = $4))
+           and ($5::text is null or title ilike $5 escape '')
+         order by created_at desc, id desc limit $3",
+        created_at,
+        id,
+        limit,
+        owner,
+        pattern,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// `%text%` for `ilike`, with the pattern's own characters escaped.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The editable fields of a video; `None` leaves one as it is.
+#[derive(Debug, Clone, Default)]
+pub struct VideoEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<Visibility>,
+}
+
+/// Applies an edit; returns the video as it is now, or `None` when there is no such video.
+pub async fn edit(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    edit: &VideoEdit,
+) -> Result<Option<VideoRow>, sqlx::Error> {
+    query_video!(
+        "update videos set title = coalesce($2, title), description = coalesce($3, description),
+           visibility = coalesce($4, visibility)
+         where id = $1 returning",
+        "",
+        id,
+        edit.title,
+        edit.description,
+        edit.visibility as Option<Visibility>,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Counts a view once per viewer per day. `viewer` is a keyed digest the caller derives from
+/// the request and the day, so that nothing personal is kept. Returns whether it counted.
+pub async fn count_view(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    viewer: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let counted = sqlx::query_scalar!(
+        "with seen as (
+             insert into video_views (video_id, day, viewer) values ($1, current_date, $2)
+             on conflict do nothing returning video_id
+         )
+         update videos set view_count = view_count + 1 where id in (select video_id from seen)
+         returning id",
+        id,
+        viewer,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(counted.is_some())
+}
+
+/// Forgets the viewer digests of days before yesterday (the counts stay).
+pub async fn sweep_views(db: impl PgExecutor<'_>) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query!("delete from video_views where day < current_date - 1")
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// A user's usage, against which quotas are checked.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    /// Uploads created and not completed yet.
+    pub uploads_in_flight: i64,
+    /// Bytes of the videos created in the last 24 hours.
+    pub bytes_last_day: i64,
+    /// Bytes of all the user's videos.
+    pub bytes_total: i64,
+}
+
+pub async fn usage(db: impl PgExecutor<'_>, owner: Uuid) -> Result<Usage, sqlx::Error> {
+    let row = sqlx::query!(
+        r#"select
+             count(*) filter (where status = 'awaiting_upload') as "in_flight!",
+             coalesce(sum(size_bytes) filter (where created_at > now() - interval '1 day'), 0)::bigint
+               as "last_day!",
+             coalesce(sum(size_bytes), 0)::bigint as "total!"
+           from videos where owner_id = $1"#,
+        owner,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Usage {
+        uploads_in_flight: row.in_flight,
+        bytes_last_day: row.last_day,
+        bytes_total: row.total,
+    })
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {

@@ -46,6 +46,9 @@ async fn new_video(pool: &PgPool) -> Uuid {
         part_size: 8 << 20,
         part_count: 1,
         upload_expires_at: OffsetDateTime::now_utc(),
+        owner_id: vodnest_core::caller::BUILTIN_ADMIN,
+        visibility: vodnest_core::domain::Visibility::Private,
+        description: String::new(),
     };
     videos::insert(pool, &new).await.expect("insert video");
     id

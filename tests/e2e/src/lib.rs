@@ -46,6 +46,7 @@ impl TestSettings {
             session_ttl_secs: 3600,
             secure_cookies: false,
             public_url: None,
+            trusted_proxies: Vec::new(),
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),

@@ -130,6 +130,9 @@ pub async fn stage_upload(
         part_size: 8 << 20,
         part_count: 1,
         upload_expires_at: time::OffsetDateTime::now_utc(),
+        owner_id: vodnest_core::caller::BUILTIN_ADMIN,
+        visibility: vodnest_core::domain::Visibility::Private,
+        description: String::new(),
     };
     videos::insert(pool, &new).await?;
     let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await?;
@@ -166,6 +169,9 @@ pub async fn fake_video(
         part_size: 8 << 20,
         part_count: 1,
         upload_expires_at: time::OffsetDateTime::now_utc(),
+        owner_id: vodnest_core::caller::BUILTIN_ADMIN,
+        visibility: vodnest_core::domain::Visibility::Private,
+        description: String::new(),
     };
     videos::insert(pool, &new).await?;
     if !enqueue {

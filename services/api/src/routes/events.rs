@@ -9,15 +9,16 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use serde::Serialize;
 use uuid::Uuid;
+use vodnest_core::caller::Scope;
 use vodnest_core::domain::VideoView;
 use vodnest_core::events::VideoEvent;
 use vodnest_core::videos;
 
 use super::VideoId;
 use super::videos::{find, view};
-use crate::auth::SocketAuthenticated;
+use crate::auth::{SocketAuthenticated, require};
 use crate::error::{ApiError, ErrorBody};
-use crate::openapi::{CrossOrigin, Internal, NoSuchVideo, Unauthorized};
+use crate::openapi::{CrossOrigin, InsufficientScope, Internal, NoSuchVideo, Unauthorized};
 use crate::state::AppState;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
@@ -54,6 +55,7 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
         (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
         (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         NoSuchVideo,
         Internal,
@@ -61,11 +63,12 @@ const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
 )]
 pub async fn subscribe(
     State(state): State<AppState>,
-    _auth: SocketAuthenticated,
+    SocketAuthenticated(caller): SocketAuthenticated,
     VideoId(id): VideoId,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    find(&state.pool, id).await?;
+    require(&caller, Scope::VideosRead)?;
+    find(&state.pool, &caller, id).await?;
     let upgrade = upgrade.map_err(|e| {
         ApiError::bad_request(
             "websocket_required",

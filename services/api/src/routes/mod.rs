@@ -25,7 +25,7 @@ use crate::state::AppState;
 fn documented() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(videos::create, videos::list))
-        .routes(routes!(videos::get, videos::delete))
+        .routes(routes!(videos::get, videos::edit, videos::delete))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))

@@ -9,16 +9,18 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
+use vodnest_core::caller::{Caller, Scope};
 use vodnest_core::domain::{VideoRow, VideoStatus};
 use vodnest_core::storage::UploadedPart;
 use vodnest_core::videos;
 
 use super::VideoId;
 use super::videos::{One, find, view};
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, require};
 use crate::error::{ApiError, ErrorBody, Json};
 use crate::openapi::{
-    CrossOrigin, NoActiveUpload, NoSuchVideo, NotJson, StorageFailures, Unauthorized,
+    CrossOrigin, InsufficientScope, NoActiveUpload, NoSuchVideo, NotJson, StorageFailures,
+    Unauthorized,
 };
 use crate::state::AppState;
 
@@ -78,6 +80,7 @@ pub struct PartUrls {
         (status = 200, description = "One URL per part asked for", body = PartUrls),
         NotJson,
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         NoSuchVideo,
         NoActiveUpload,
@@ -87,17 +90,18 @@ pub struct PartUrls {
 )]
 pub async fn presign_parts(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
     Json(body): Json<PartsRequest>,
 ) -> Result<Json<PartUrls>, ApiError> {
+    require(&caller, Scope::VideosWrite)?;
     if body.part_numbers.is_empty() || body.part_numbers.len() > MAX_PARTS_PER_REQUEST {
         return Err(ApiError::invalid(
             "invalid_part_numbers",
             format!("ask for between 1 and {MAX_PARTS_PER_REQUEST} parts at a time"),
         ));
     }
-    let row = find(&state.pool, id).await?;
+    let row = find(&state.pool, &caller, id).await?;
     let upload_id = active_upload(&row)?;
     for &n in &body.part_numbers {
         check_part_number(&row, n)?;
@@ -137,6 +141,7 @@ pub struct UploadStatus {
     responses(
         (status = 200, description = "The upload and its parts done", body = UploadStatus),
         Unauthorized,
+        InsufficientScope,
         NoSuchVideo,
         NoActiveUpload,
         StorageFailures,
@@ -144,10 +149,11 @@ pub struct UploadStatus {
 )]
 pub async fn status(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
 ) -> Result<Json<UploadStatus>, ApiError> {
-    let row = find(&state.pool, id).await?;
+    require(&caller, Scope::VideosRead)?;
+    let row = find(&state.pool, &caller, id).await?;
     let upload_id = active_upload(&row)?;
     let parts_done = state.storage.list_parts(id, upload_id).await?;
     Ok(Json(UploadStatus {
@@ -190,6 +196,7 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
         (status = 202, description = "The video, now `queued` (or further along if completed before)", body = One),
         NotJson,
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         NoSuchVideo,
         (status = 409, description = "The upload was aborted, expired or failed (`upload_not_active`)", body = ErrorBody),
@@ -199,10 +206,11 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
 )]
 pub async fn complete(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
     Json(body): Json<CompleteRequest>,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
+    require(&caller, Scope::VideosWrite)?;
     let mut turn = state.pool.begin().await?;
     sqlx::query!(
         "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
@@ -210,18 +218,19 @@ pub async fn complete(
     )
     .execute(&mut *turn)
     .await?;
-    let answer = complete_in_turn(&state, &mut turn, id, body).await;
+    let answer = complete_in_turn(&state, &caller, &mut turn, id, body).await;
     turn.commit().await?;
     answer
 }
 
 async fn complete_in_turn(
     state: &AppState,
+    caller: &Caller,
     db: &mut PgConnection,
     id: Uuid,
     body: CompleteRequest,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
-    let row = find(&mut *db, id).await?;
+    let row = find(&mut *db, caller, id).await?;
     match row.status {
         VideoStatus::AwaitingUpload => {}
         VideoStatus::Failed => {
@@ -243,7 +252,7 @@ async fn complete_in_turn(
             tracing::info!(video_id = %id, "upload complete; job enqueued");
             row
         }
-        None => find(&mut *db, id).await?,
+        None => find(&mut *db, caller, id).await?,
     };
     Ok(accepted(state, row))
 }
@@ -355,6 +364,7 @@ fn checked_parts(
     responses(
         (status = 204, description = "Aborted"),
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         NoSuchVideo,
         NoActiveUpload,
@@ -363,10 +373,11 @@ fn checked_parts(
 )]
 pub async fn abort(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
 ) -> Result<StatusCode, ApiError> {
-    let row = find(&state.pool, id).await?;
+    require(&caller, Scope::VideosWrite)?;
+    let row = find(&state.pool, &caller, id).await?;
     let upload_id = active_upload(&row)?;
     abort_upload(&state, id, upload_id, "the upload was canceled").await?;
     Ok(StatusCode::NO_CONTENT)

@@ -5,18 +5,24 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vodnest_core::domain::{VideoRow, VideoView};
-use vodnest_core::videos::{self, NewVideo};
+use vodnest_core::audit::{self, Action, Actor};
+use vodnest_core::caller::{Caller, Scope};
+use vodnest_core::domain::{VideoRow, VideoView, Visibility};
+use vodnest_core::videos::{self, NewVideo, VideoEdit};
 
 use super::VideoId;
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, require};
+use crate::client_ip::ClientIp;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, ErrorBody, Json, Query};
-use crate::openapi::{CrossOrigin, Internal, NoSuchVideo, NotJson, StorageFailures, Unauthorized};
+use crate::openapi::{
+    CrossOrigin, InsufficientScope, Internal, NoSuchVideo, NotJson, StorageFailures, Unauthorized,
+};
 use crate::state::AppState;
 use crate::upload_plan::{self, UploadPlan};
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateVideo {
     /// At most 200 characters; the filename when absent or blank.
     #[serde(default)]
@@ -28,6 +34,50 @@ pub struct CreateVideo {
     /// `application/octet-stream` when absent.
     #[serde(default)]
     content_type: Option<String>,
+    /// `private` when absent.
+    #[serde(default)]
+    visibility: Option<Visibility>,
+    /// At most 5000 characters.
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// The fields `PATCH` may change; absent ones stay as they are.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditVideo {
+    /// 1 to 200 characters.
+    #[serde(default)]
+    title: Option<String>,
+    /// At most 5000 characters.
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    visibility: Option<Visibility>,
+}
+
+/// Longest description accepted (the table's CHECK says the same).
+const MAX_DESCRIPTION_CHARS: usize = 5000;
+
+/// A description: trimmed, line breaks and tabs allowed, no other control characters.
+fn checked_description(value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("description must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            "description must not contain control characters other than line breaks and tabs",
+        ));
+    }
+    Ok(value.to_owned())
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -54,10 +104,16 @@ pub fn view(state: &AppState, row: VideoRow) -> VideoView {
     VideoView::from_row(row, state.storage.media_base_url())
 }
 
-/// The video, or 404.
-pub async fn find(db: impl sqlx::PgExecutor<'_>, id: Uuid) -> Result<VideoRow, ApiError> {
+/// The video, or 404 when there is none or the caller may not see it (never 403: whether
+/// someone else's video exists is not the caller's business).
+pub async fn find(
+    db: impl sqlx::PgExecutor<'_>,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<VideoRow, ApiError> {
     videos::get(db, id)
         .await?
+        .filter(|row| caller.may_see(row.owner_id))
         .ok_or(ApiError::NotFound("no such video"))
 }
 
@@ -145,6 +201,7 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
         (status = 201, description = "The video, `awaiting_upload`, and how to cut the file into parts", body = Created),
         NotJson,
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         (status = 413, description = "Larger than this server accepts (`upload_too_large`)", body = ErrorBody),
         (status = 422, description = "A field is wrong (`invalid_body`, `invalid_field`, `invalid_size`, `too_many_parts`)", body = ErrorBody),
@@ -153,10 +210,13 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
 )]
 pub async fn create(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
+    ip: ClientIp,
     Json(body): Json<CreateVideo>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
+    require(&caller, Scope::VideosWrite)?;
     let names = checked_names(&body)?;
+    let description = checked_description(body.description.as_deref().unwrap_or(""))?;
     let plan = checked_plan(body.size_bytes, &state.config)?;
     let id = Uuid::now_v7();
     let upload_id = state
@@ -174,8 +234,27 @@ pub async fn create(
         part_size: plan.part_size,
         part_count: plan.part_count,
         upload_expires_at: expires_at,
+        owner_id: caller.user.id,
+        visibility: body.visibility.unwrap_or(Visibility::Private),
+        description,
     };
-    let row = match videos::insert(&state.pool, &new).await {
+    let inserted = async {
+        let mut tx = state.pool.begin().await?;
+        let row = videos::insert(&mut *tx, &new).await?;
+        let actor = Actor::User(&caller.user);
+        let ip = ip.text();
+        let target = id.to_string();
+        audit::record(
+            &mut *tx,
+            actor,
+            Action::VideoCreated,
+            &target,
+            ip.as_deref(),
+        )
+        .await?;
+        tx.commit().await.map(|()| row)
+    };
+    let row = match inserted.await {
         Ok(row) => row,
         Err(err) => {
             if let Err(abort) = state.storage.abort_multipart_upload(id, &upload_id).await {
@@ -205,16 +284,91 @@ pub async fn create(
     responses(
         (status = 200, description = "The video", body = One),
         Unauthorized,
+        InsufficientScope,
         NoSuchVideo,
         Internal,
     )
 )]
 pub async fn get(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
 ) -> Result<Json<One>, ApiError> {
-    let row = find(&state.pool, id).await?;
+    require(&caller, Scope::VideosRead)?;
+    let row = find(&state.pool, &caller, id).await?;
+    Ok(Json(One {
+        video: view(&state, row),
+    }))
+}
+
+/// Changes the title, description or visibility.
+#[utoipa::path(
+    patch,
+    path = "/videos/{id}",
+    tag = "videos",
+    summary = "Edit a video's title, description or visibility",
+    security(("bearer" = []), ("session_cookie" = [])),
+    params(VideoId),
+    request_body = EditVideo,
+    responses(
+        (status = 200, description = "The video as it is now", body = One),
+        NotJson,
+        Unauthorized,
+        InsufficientScope,
+        CrossOrigin,
+        InsufficientScope,
+        NoSuchVideo,
+        (status = 422, description = "A field is wrong or unknown (`invalid_body`, `invalid_field`)", body = ErrorBody),
+        Internal,
+    )
+)]
+pub async fn edit(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    ip: ClientIp,
+    VideoId(id): VideoId,
+    Json(body): Json<EditVideo>,
+) -> Result<Json<One>, ApiError> {
+    require(&caller, Scope::VideosWrite)?;
+    let title = match body.title.as_deref().map(|t| text_field(t, "title", 200)) {
+        Some(Ok(t)) if t.is_empty() => {
+            return Err(ApiError::invalid(
+                "invalid_field",
+                "title must not be empty",
+            ));
+        }
+        other => other.transpose()?,
+    };
+    let edit = VideoEdit {
+        title,
+        description: body
+            .description
+            .as_deref()
+            .map(checked_description)
+            .transpose()?,
+        visibility: body.visibility,
+    };
+    let before = find(&state.pool, &caller, id).await?;
+    let mut tx = state.pool.begin().await?;
+    let row = videos::edit(&mut *tx, id, &edit)
+        .await?
+        .ok_or(ApiError::NotFound("no such video"))?;
+    let target = id.to_string();
+    let ip = ip.text();
+    let ip = ip.as_deref();
+    audit::record(
+        &mut *tx,
+        Actor::User(&caller.user),
+        Action::VideoEdited,
+        &target,
+        ip,
+    )
+    .await?;
+    if before.visibility != row.visibility {
+        let action = Action::VisibilityChanged;
+        audit::record(&mut *tx, Actor::User(&caller.user), action, &target, ip).await?;
+    }
+    tx.commit().await?;
     Ok(Json(One {
         video: view(&state, row),
     }))
@@ -258,15 +412,17 @@ fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
         (status = 200, description = "A page of videos; `next_cursor` is null on the last page", body = Page),
         (status = 400, description = "A malformed query or a cursor this API did not return (`invalid_query`, `invalid_cursor`)", body = ErrorBody),
         Unauthorized,
+        InsufficientScope,
         (status = 422, description = "`limit` out of range (`invalid_limit`)", body = ErrorBody),
         Internal,
     )
 )]
 pub async fn list(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
+    require(&caller, Scope::VideosRead)?;
     let limit = query.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid(
@@ -280,7 +436,7 @@ pub async fn list(
         })?),
         None => None,
     };
-    let rows = videos::list(&state.pool, limit + 1, before).await?;
+    let rows = videos::list(&state.pool, caller.owner_filter(), limit + 1, before).await?;
     let has_more = rows.len() as i64 > limit;
     let page: Vec<VideoRow> = rows.into_iter().take(limit as usize).collect();
     let next_cursor = if has_more {
@@ -306,6 +462,7 @@ pub async fn list(
     responses(
         (status = 204, description = "Deleted"),
         Unauthorized,
+        InsufficientScope,
         CrossOrigin,
         NoSuchVideo,
         StorageFailures,
@@ -313,16 +470,29 @@ pub async fn list(
 )]
 pub async fn delete(
     State(state): State<AppState>,
-    _auth: Authenticated,
+    Authenticated(caller): Authenticated,
+    ip: ClientIp,
     VideoId(id): VideoId,
 ) -> Result<StatusCode, ApiError> {
-    let row = find(&state.pool, id).await?;
+    require(&caller, Scope::VideosWrite)?;
+    let row = find(&state.pool, &caller, id).await?;
     if let Some(upload_id) = &row.upload_id
         && let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await
     {
         tracing::warn!(video_id = %id, error = %err, "abort on delete");
     }
     videos::delete(&state.pool, id).await?;
+    let target = id.to_string();
+    let actor = Actor::User(&caller.user);
+    let ip = ip.text();
+    audit::record(
+        &state.pool,
+        actor,
+        Action::VideoDeleted,
+        &target,
+        ip.as_deref(),
+    )
+    .await?;
     state.storage.delete_raw(id).await?;
     state.storage.delete_media(id).await?;
     tracing::info!(video_id = %id, "video deleted");

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use uuid::Uuid;
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::storage::{Storage, StorageError};
@@ -202,9 +203,7 @@ async fn record_failure(
         }
         JobError::Stopped => {
             tracing::info!("job canceled; removing its partial output");
-            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
-                tracing::warn!(error = %err, "cannot remove the partial output");
-            }
+            remove_output(ctx, job.video_id).await;
             Ok(())
         }
         err => {
@@ -225,13 +224,29 @@ async fn record_failure(
 /// If the video was deleted while we worked, what we uploaded belongs to no one.
 async fn remove_orphaned_output(ctx: &JobContext, job: &ClaimedJob) {
     match videos::get(&ctx.pool, job.video_id).await {
-        Ok(None) => {
-            if let Err(err) = ctx.storage.delete_media(job.video_id).await {
-                tracing::warn!(error = %err, "cannot remove the output of a deleted video");
-            }
-        }
+        Ok(None) => remove_output(ctx, job.video_id).await,
         Ok(Some(_)) => {}
         Err(err) => tracing::warn!(error = %err, "cannot check whether the video still exists"),
+    }
+}
+
+/// How long an upload that was already on the wire when its job stopped may take to land.
+const LATE_UPLOAD_SETTLE: Duration = Duration::from_secs(2);
+
+/// Deletes a stopped job's output. Dropping the encode aborts our requests, but a PUT whose
+/// body was already sent still lands after the first listing, so a second pass follows.
+async fn remove_output(ctx: &JobContext, video: Uuid) {
+    for pass in [0, 1] {
+        if pass == 1 {
+            tokio::time::sleep(LATE_UPLOAD_SETTLE).await;
+        }
+        match ctx.storage.delete_media(video).await {
+            Ok(late) if pass == 1 && late > 0 => {
+                tracing::info!(objects = late, "removed uploads that landed after the stop")
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot remove the job's output"),
+        }
     }
 }
 
