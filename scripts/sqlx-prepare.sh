@@ -10,7 +10,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 eval "$(./dev env 2>/dev/null)"
 server=${DATABASE_URL%/*}
-scratch=vodnest_sqlx_prepare
+# SQLX_PREPARE_DB lets work trees that share one server prepare at the same time.
+scratch=${SQLX_PREPARE_DB:-vodnest_sqlx_prepare}
 
 psql "$server/postgres" -qc "drop database if exists $scratch with (force)" >/dev/null
 psql "$server/postgres" -qc "create database $scratch" >/dev/null

@@ -59,6 +59,8 @@ pub struct ApiConfig {
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,
     #[command(flatten)]
+    pub quotas: crate::quotas::Quotas,
+    #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,

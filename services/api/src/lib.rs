@@ -13,6 +13,7 @@
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
+//! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
@@ -25,6 +26,7 @@ pub mod error;
 pub mod hub;
 pub mod openapi;
 pub mod pages;
+pub mod quotas;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;

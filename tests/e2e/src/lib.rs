@@ -47,6 +47,7 @@ impl TestSettings {
             secure_cookies: false,
             public_url: None,
             trusted_proxies: Vec::new(),
+            quotas: Default::default(),
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),
