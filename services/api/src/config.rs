@@ -61,6 +61,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub quotas: crate::quotas::Quotas,
     #[command(flatten)]
+    pub accounts: crate::account_settings::AccountSettings,
+    #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,

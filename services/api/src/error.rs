@@ -32,6 +32,9 @@ pub enum ApiError {
     Storage(#[from] StorageError),
     #[error("queue: {0}")]
     Queue(#[from] QueueError),
+    /// Any other failure on our side (logged, answered as `internal_error`).
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -56,6 +59,10 @@ impl ApiError {
         }
     }
 
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::Internal(detail.into())
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
@@ -72,7 +79,7 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Db(_) | Self::Queue(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Db(_) | Self::Queue(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Storage(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::BAD_GATEWAY,
         }
@@ -87,7 +94,7 @@ impl ApiError {
             | Self::Invalid { code, .. }
             | Self::Conflict { code, .. }
             | Self::TooLarge { code, .. } => code,
-            Self::Db(_) | Self::Queue(_) => "internal_error",
+            Self::Db(_) | Self::Queue(_) | Self::Internal(_) => "internal_error",
             Self::Storage(_) => "storage_unavailable",
         }
     }

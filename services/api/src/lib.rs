@@ -14,9 +14,14 @@
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits.
+//! - [`account_settings`]: invite lifetime, sign-in back-off cap, keys per user;
+//!   [`passwords`]: Argon2 off the async threads; [`sign_in`]: password and token sign-in;
+//!   [`account_pages`]: `/signup`, `/account` and `/admin/users`.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
+pub mod account_pages;
+pub mod account_settings;
 pub mod auth;
 pub mod background;
 pub mod client_ip;
@@ -26,11 +31,13 @@ pub mod error;
 pub mod hub;
 pub mod openapi;
 pub mod pages;
+pub mod passwords;
 pub mod quotas;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;
 pub mod session_cookie;
+pub mod sign_in;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

@@ -35,6 +35,10 @@ pub const QUERY_TOKEN: &str = "query_token";
         (name = "videos", description = "Creating, listing, reading and deleting videos"),
         (name = "uploads", description = "The multipart upload of a video's file"),
         (name = "events", description = "A video's live status over a websocket"),
+        (name = "users", description = "People who may sign in (admins manage them)"),
+        (name = "keys", description = "API keys with scopes, each belonging to a user"),
+        (name = "account", description = "The caller's own account: who, scopes, usage, password, sessions"),
+        (name = "audit", description = "Who did what from where"),
         (name = "health", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),
     )
@@ -138,6 +142,14 @@ pub struct InsufficientScope(pub ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(status = 404, description = "No such video (`not_found`)")]
 pub struct NoSuchVideo(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such user (`not_found`)")]
+pub struct NoSuchUser(pub ErrorBody);
+
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such key of the caller (`not_found`)")]
+pub struct NoSuchKey(pub ErrorBody);
 
 #[derive(utoipa::IntoResponses)]
 #[response(

@@ -7,7 +7,7 @@ use std::path::Path;
 use axum::Form;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -19,28 +19,36 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vodnest_core::{auth, videos};
 
-use crate::auth::{jar_caller, page_caller, token_caller};
+use crate::auth::{jar_caller, page_caller};
+use crate::client_ip::ClientIp;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, Query};
 use crate::routes;
 use crate::same_origin::SameOrigin;
 use crate::session_cookie;
+use crate::sign_in;
 use crate::state::AppState;
 use vodnest_core::caller::Caller;
 
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 9] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("library.html", include_str!("../templates/library.html")),
     ("watch.html", include_str!("../templates/watch.html")),
     ("upload.html", include_str!("../templates/upload.html")),
     ("docs.html", include_str!("../templates/docs.html")),
+    ("signup.html", include_str!("../templates/signup.html")),
+    ("account.html", include_str!("../templates/account.html")),
+    (
+        "admin_users.html",
+        include_str!("../templates/admin_users.html"),
+    ),
 ];
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
-const ASSETS: [(&str, &str, &str); 7] = [
+const ASSETS: [(&str, &str, &str); 10] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
@@ -48,6 +56,13 @@ const ASSETS: [(&str, &str, &str); 7] = [
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),
+    ("api.js", JS, include_str!("../static/api.js")),
+    ("account.js", JS, include_str!("../static/account.js")),
+    (
+        "admin_users.js",
+        JS,
+        include_str!("../static/admin_users.js"),
+    ),
 ];
 
 /// Files of npm packages, served as `/static/vendor/{name}`: name, path under `VENDOR_DIR`,
@@ -106,7 +121,11 @@ impl Site {
         Ok(Self { env, vendor })
     }
 
-    fn render(&self, name: &str, ctx: minijinja::Value) -> Result<Html<String>, PageError> {
+    pub(crate) fn render(
+        &self,
+        name: &str,
+        ctx: minijinja::Value,
+    ) -> Result<Html<String>, PageError> {
         let template = self.env.get_template(name)?;
         Ok(Html(template.render(ctx)?))
     }
@@ -136,6 +155,7 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(docs))
         .route("/static/vendor/{file}", get(vendor_file))
         .route("/static/{file}", get(asset))
+        .merge(crate::account_pages::router())
 }
 
 /// A page that failed: answered with its status and a small HTML page built here, not from a
@@ -143,6 +163,8 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug)]
 pub enum PageError {
     NotFound(&'static str),
+    /// Something that was here is no more (an expired or used invite).
+    Gone(&'static str),
     Internal(String),
 }
 
@@ -168,6 +190,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
             Self::NotFound(message) => (StatusCode::NOT_FOUND, message),
+            Self::Gone(message) => (StatusCode::GONE, message),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "page failed");
                 (
@@ -209,7 +232,7 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-fn redirect(to: &str) -> Response {
+pub(crate) fn redirect(to: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(value) = HeaderValue::from_str(to) {
         response.headers_mut().insert(LOCATION, value);
@@ -307,8 +330,14 @@ async fn login_form(
     )
 }
 
+/// The sign-in form: `username` and `password`, or `token` (which wins when both are sent).
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
     token: String,
     next: Option<String>,
 }
@@ -316,23 +345,48 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     _: SameOrigin,
+    ip: ClientIp,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let next = safe_next(form.next.as_deref());
     let token = form.token.trim();
-    let Some(caller) = token_caller(&state, token).await? else {
-        let page = state.site.render(
-            "login.html",
-            context! { next, error => "That token is not valid.", signed_in => false },
-        )?;
-        return Ok((StatusCode::UNAUTHORIZED, page).into_response());
+    let outcome = if token.is_empty() {
+        sign_in::with_password(&state, ip, &form.username, form.password).await?
+    } else {
+        sign_in::with_token(&state, ip, token).await?
     };
-    let ttl = state.config.session_ttl();
-    let admin_token = state.config.admin_token.as_deref();
-    let secret = auth::create_session(&state.pool, &caller, admin_token, ttl).await?;
-    let cookie = session_cookie::issue(state.config.serves_https(), secret, ttl);
-    Ok((jar.add(cookie), redirect(next)).into_response())
+    let username = form.username.trim();
+    let refused = |status: StatusCode, error: String| -> Result<Response, PageError> {
+        let ctx = context! { next, error, username, signed_in => false };
+        Ok((status, state.site.render("login.html", ctx)?).into_response())
+    };
+    match outcome {
+        sign_in::Outcome::SignedIn(secret) => {
+            let ttl = state.config.session_ttl();
+            let cookie = session_cookie::issue(state.config.serves_https(), secret, ttl);
+            Ok((jar.add(cookie), redirect(next)).into_response())
+        }
+        sign_in::Outcome::Refused if token.is_empty() => refused(
+            StatusCode::UNAUTHORIZED,
+            "That username and password do not match.".into(),
+        ),
+        sign_in::Outcome::Refused => {
+            refused(StatusCode::UNAUTHORIZED, "That token is not valid.".into())
+        }
+        sign_in::Outcome::Blocked(wait) => {
+            // Whole seconds, rounded up: a client that waits this long is let through.
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            let error = format!(
+                "Too many failed sign-ins for this username from here: try again in {secs} s."
+            );
+            let mut response = refused(StatusCode::TOO_MANY_REQUESTS, error)?;
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+            Ok(response)
+        }
+    }
 }
 
 async fn logout(

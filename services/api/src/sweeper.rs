@@ -1,12 +1,12 @@
 //! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
 //! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
-//! Every API process runs one; two sweeping the same upload at once is harmless because both
+//! It also forgets failed sign-ins that no longer count. Every API process runs one; two sweeping the same upload at once is harmless because both
 //! the abort and the status change are idempotent.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use vodnest_core::videos;
+use vodnest_core::{sign_in_backoff, videos};
 
 use crate::routes::upload::abort_upload;
 use crate::state::AppState;
@@ -45,6 +45,10 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
         }
         if let Err(err) = sweep_once(&state).await {
             tracing::warn!(error = %err, "upload sweep failed");
+        }
+        // Failed sign-ins that no longer count: the names in them are whatever strangers typed.
+        if let Err(err) = sign_in_backoff::sweep(&state.pool).await {
+            tracing::warn!(error = %err, "sign-in failure sweep failed");
         }
     }
 }

@@ -142,6 +142,12 @@ impl ApiClient {
                 message: field("message").unwrap_or_else(|| format!("the API answered {status}")),
             }));
         }
+        // An answer without a body (204) reads as JSON `null`.
+        let text = if text.is_empty() {
+            "null".to_owned()
+        } else {
+            text
+        };
         serde_json::from_str(&text).map_err(|e| {
             ApiError::Other(CliError(format!("the API sent an unexpected answer: {e}")))
         })
@@ -195,6 +201,20 @@ impl ApiClient {
             .send(self.request(Method::GET, &format!("/videos/{id}")))
             .await?;
         Ok(one.video)
+    }
+
+    /// Any JSON call: `body` sent as JSON when given; the answer's JSON (`null` for 204).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.send(request).await
     }
 
     pub fn watch_url(&self, id: &str) -> String {

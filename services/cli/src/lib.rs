@@ -4,12 +4,16 @@
 //! - [`api`]: the HTTP API client; [`wait`]: following processing until it ends.
 //! - [`jobs`]: `vodnest jobs list|get|watch|cancel|retry|submit|stats` over the processor's
 //!   gRPC control plane.
+//! - [`accounts`]: `vodnest users add|list|remove` and `vodnest keys create|list|revoke`;
+//!   [`videos`]: `vodnest videos list|get|edit|delete`, over the HTTP API.
 //! - [`output`]: tables for people, JSON for scripts.
 
+pub mod accounts;
 pub mod api;
 pub mod jobs;
 pub mod output;
 pub mod upload;
+pub mod videos;
 pub mod wait;
 
 use std::process::ExitCode;
@@ -56,6 +60,15 @@ pub enum Command {
     /// Inspect and steer processing jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
+    /// List, read, edit and delete videos.
+    #[command(subcommand)]
+    Videos(videos::VideosCommand),
+    /// Add, list and remove users (admin).
+    #[command(subcommand)]
+    Users(accounts::UsersCommand),
+    /// Make, list and revoke API keys.
+    #[command(subcommand)]
+    Keys(accounts::KeysCommand),
 }
 
 /// An error for the person at the terminal: one sentence, no debug dump.
@@ -83,14 +96,17 @@ impl From<tonic::transport::Error> for CliError {
 }
 
 pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    let api = || {
+        let token = cli.token.as_deref().ok_or_else(|| {
+            CliError("this needs an API token: pass --token or set VODNEST_TOKEN".into())
+        })?;
+        api::ApiClient::new(&cli.api, token)
+    };
     match cli.command {
-        Command::Upload(args) => {
-            let token = cli.token.as_deref().ok_or_else(|| {
-                CliError("uploading needs an API token: pass --token or set VODNEST_TOKEN".into())
-            })?;
-            let api = api::ApiClient::new(&cli.api, token)?;
-            upload::run(&api, cli.json, args).await
-        }
+        Command::Upload(args) => upload::run(&api()?, cli.json, args).await,
         Command::Jobs(command) => jobs::run(&cli.grpc, cli.json, command).await,
+        Command::Videos(command) => videos::run(&api()?, cli.json, command).await,
+        Command::Users(command) => accounts::users(&api()?, cli.json, command).await,
+        Command::Keys(command) => accounts::keys(&api()?, cli.json, command).await,
     }
 }

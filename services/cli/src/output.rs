@@ -76,6 +76,25 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// A JSON field as a table cell: strings as they are, `null` and missing fields empty, lists
+/// joined with commas, anything else as JSON.
+pub fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(","),
+        other => other.to_string(),
+    }
+}
+
+/// The rows of `items`, one cell per field in `fields`.
+pub fn rows(items: &[Value], fields: &[&str]) -> Vec<Vec<String>> {
+    items
+        .iter()
+        .map(|item| fields.iter().map(|f| cell(&item[*f])).collect())
+        .collect()
+}
+
 pub fn job_row(job: &Job) -> Vec<String> {
     vec![
         job.id.clone(),
@@ -118,6 +137,15 @@ mod tests {
         assert_eq!(
             table(&["ONE", "TWO"], &rows),
             "ONE     TWO\na       long cell\nlonger  x"
+        );
+    }
+
+    #[test]
+    fn json_fields_become_cells() {
+        let item = json!({"a": "x", "b": null, "c": ["p", "q"], "d": 3});
+        assert_eq!(
+            rows(&[item], &["a", "b", "c", "d", "e"]),
+            vec![vec!["x", "", "p,q", "3", ""]]
         );
     }
 

@@ -221,3 +221,13 @@ pub async fn end_all_sessions(db: impl PgExecutor<'_>, user: Uuid) -> Result<u64
         .await?;
     Ok(done.rows_affected())
 }
+
+/// How many keys a user has (new keys are refused past a cap, to bound what one user costs).
+pub async fn count_keys(db: impl PgExecutor<'_>, user: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from api_tokens where user_id = $1"#,
+        user
+    )
+    .fetch_one(db)
+    .await
+}

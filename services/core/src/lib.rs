@@ -12,7 +12,7 @@
 //! - [`caller`]: roles, scopes and the authenticated caller.
 //! - [`auth`]: API keys and browser sessions, turned into callers.
 //! - [`users`]: users, passwords (Argon2id) and invites.
-//! - [`audit`]: the audit log.
+//! - [`audit`]: the audit log; [`sign_in_backoff`]: the wait imposed after failed sign-ins.
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`shutdown`]: the signal both services stop on.
 //! - [`telemetry`]: tracing set-up.
@@ -29,6 +29,7 @@ pub mod job_kind;
 pub mod jobs;
 pub mod queue;
 pub mod shutdown;
+pub mod sign_in_backoff;
 pub mod storage;
 pub mod telemetry;
 pub mod text_enum;

@@ -198,6 +198,23 @@ pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Err
     Ok(done.rows_affected() > 0)
 }
 
+/// Takes every way in away from a user at once: their keys, sessions and invites go and their
+/// password is cleared. Removing a user does this first, so that nothing they hold works while
+/// their videos are being deleted.
+pub async fn lock_out(tx: &mut sqlx::PgConnection, user: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from api_tokens where user_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("delete from invites where user_id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("update users set password_hash = null where id = $1", user)
+        .execute(&mut *tx)
+        .await?;
+    crate::auth::end_all_sessions(&mut *tx, user).await?;
+    Ok(())
+}
+
 /// Gives every video of `from` to `to`. Returns how many moved.
 pub async fn transfer_videos(
     db: impl PgExecutor<'_>,

@@ -48,6 +48,7 @@ impl TestSettings {
             public_url: None,
             trusted_proxies: Vec::new(),
             quotas: Default::default(),
+            accounts: Default::default(),
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),

@@ -2,12 +2,14 @@
 //! the processor again, so the modules share one link. The harness is the crate's library
 //! (`tests/e2e/src`); run one module with `cargo test -p vodnest-e2e -- uploads::`.
 
+mod accounts;
 mod browser_safety;
 mod failures;
 mod library_page;
 mod odd_inputs;
 mod openapi;
 mod progressive;
+mod sign_in;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;

@@ -1,10 +1,15 @@
 //! The `/api/v1` routes and the health checks.
 
+mod audit;
 mod events;
 mod health;
+mod keys;
+mod me;
 pub(crate) mod upload;
+mod users;
 mod videos;
 
+pub use me::usage as account_usage;
 pub use videos::view;
 
 use axum::extract::FromRequestParts;
@@ -30,6 +35,16 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
         .routes(routes!(events::subscribe))
+        .routes(routes!(users::create, users::list))
+        .routes(routes!(users::delete))
+        .routes(routes!(users::invite))
+        .routes(routes!(keys::create_for_user))
+        .routes(routes!(keys::create, keys::list))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(me::me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::sign_out_everywhere))
+        .routes(routes!(audit::list))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -61,14 +76,20 @@ impl<S: Send + Sync> FromRequestParts<S> for VideoId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|_| ApiError::NotFound("no such video"))?;
-        raw.parse()
-            .map(Self)
-            .map_err(|_| ApiError::NotFound("no such video"))
+        path_uuid(parts, state, "no such video").await.map(Self)
     }
+}
+
+/// The UUID in a path's `{id}`; anything else names nothing: 404 with `missing`.
+pub(crate) async fn path_uuid<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    missing: &'static str,
+) -> Result<Uuid, ApiError> {
+    let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|_| ApiError::NotFound(missing))?;
+    raw.parse().map_err(|_| ApiError::NotFound(missing))
 }
 
 #[cfg(test)]

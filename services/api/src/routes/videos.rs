@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::audit::{self, Action, Actor};
-use vodnest_core::caller::{Caller, Scope};
+use vodnest_core::caller::{Caller, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
 use vodnest_core::videos::{self, NewVideo, VideoEdit};
 
@@ -476,6 +476,20 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     require(&caller, Scope::VideosWrite)?;
     let row = find(&state.pool, &caller, id).await?;
+    remove(&state, &caller.user, ip.text().as_deref(), &row).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a video the way `DELETE /videos/{id}` does (also when its owner is removed): its
+/// multipart upload is aborted, the row goes (with its job: the processor's lease renewal then
+/// fails and it stops), the deletion is audited as done by `actor`, and its S3 objects go.
+pub async fn remove(
+    state: &AppState,
+    actor: &UserRef,
+    ip: Option<&str>,
+    row: &VideoRow,
+) -> Result<(), ApiError> {
+    let id = row.id;
     if let Some(upload_id) = &row.upload_id
         && let Err(err) = state.storage.abort_multipart_upload(id, upload_id).await
     {
@@ -483,20 +497,18 @@ pub async fn delete(
     }
     videos::delete(&state.pool, id).await?;
     let target = id.to_string();
-    let actor = Actor::User(&caller.user);
-    let ip = ip.text();
     audit::record(
         &state.pool,
-        actor,
+        Actor::User(actor),
         Action::VideoDeleted,
         &target,
-        ip.as_deref(),
+        ip,
     )
     .await?;
     state.storage.delete_raw(id).await?;
     state.storage.delete_media(id).await?;
     tracing::info!(video_id = %id, "video deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[cfg(test)]

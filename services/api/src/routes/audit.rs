@@ -1,0 +1,74 @@
+//! The audit log, newest first, for admins.
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use vodnest_core::audit::{self, AuditEvent};
+use vodnest_core::caller::Scope;
+
+use crate::auth::{Authenticated, require};
+use crate::error::{ApiError, ErrorBody, Json, Query};
+use crate::openapi::{InsufficientScope, Internal, Unauthorized};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events per page, 1 to 500 (default 100).
+    limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AuditPage {
+    events: Vec<AuditEvent>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/audit",
+    tag = "audit",
+    summary = "The audit log, newest first (admin)",
+    security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events; `next_cursor` is null on the last page", body = AuditPage),
+        (status = 400, description = "A malformed query or cursor (`invalid_query`, `invalid_cursor`)", body = ErrorBody),
+        Unauthorized,
+        InsufficientScope,
+        (status = 422, description = "`limit` out of range (`invalid_limit`)", body = ErrorBody),
+        Internal,
+    )
+)]
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    require(&caller, Scope::Admin)?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::invalid(
+            "invalid_limit",
+            "limit must be between 1 and 500",
+        ));
+    }
+    // The cursor is the id of the last event of the previous page.
+    let before = match query.cursor.as_deref() {
+        Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
+            ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+        })?),
+        None => None,
+    };
+    let mut events = audit::list(&state.pool, limit + 1, before).await?;
+    let has_more = events.len() as i64 > limit;
+    events.truncate(limit as usize);
+    let next_cursor = has_more
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(Json(AuditPage {
+        events,
+        next_cursor,
+    }))
+}
