@@ -28,6 +28,7 @@ pub struct AuditPage {
 #[utoipa::path(
     get,
     path = "/audit",
+    operation_id = "list_audit_events",
     tag = "audit",
     summary = "The audit log, newest first (admin)",
     security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),

@@ -144,6 +144,7 @@ async fn make(
 #[utoipa::path(
     post,
     path = "/keys",
+    operation_id = "create_key",
     tag = "keys",
     summary = "Make an API key for yourself",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -171,6 +172,7 @@ pub async fn create(
 #[utoipa::path(
     post,
     path = "/users/{id}/keys",
+    operation_id = "create_key_for_user",
     tag = "keys",
     summary = "Make an API key for a user (admin)",
     security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
@@ -203,6 +205,7 @@ pub async fn create_for_user(
 #[utoipa::path(
     get,
     path = "/keys",
+    operation_id = "list_keys",
     tag = "keys",
     summary = "List your API keys (never their tokens)",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -223,6 +226,7 @@ pub async fn list(
 #[utoipa::path(
     delete,
     path = "/keys/{id}",
+    operation_id = "revoke_key",
     tag = "keys",
     summary = "Revoke an API key (yours; an admin's: anyone's)",
     description = "The key is refused from the next request on, and every session signed in \

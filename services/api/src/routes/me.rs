@@ -71,6 +71,7 @@ pub async fn usage(state: &AppState, caller: &Caller) -> Result<Usage, ApiError>
 #[utoipa::path(
     get,
     path = "/me",
+    operation_id = "get_me",
     tag = "account",
     summary = "Who you are, what you may do, and your usage against each quota",
     security(("bearer" = []), ("session_cookie" = [])),
@@ -107,6 +108,7 @@ pub struct NewPassword {
 #[utoipa::path(
     post,
     path = "/me/password",
+    operation_id = "change_password",
     tag = "account",
     summary = "Change your password",
     description = "Every session of yours ends, the one of this browser included: sign in \
@@ -161,6 +163,7 @@ pub async fn change_password(
 #[utoipa::path(
     delete,
     path = "/me/sessions",
+    operation_id = "sign_out_everywhere",
     tag = "account",
     summary = "Sign out everywhere",
     description = "Ends every browser session of yours, this one included. Keys keep working.",

@@ -90,6 +90,7 @@ pub async fn existing(state: &AppState, id: Uuid) -> Result<User, ApiError> {
 #[utoipa::path(
     post,
     path = "/users",
+    operation_id = "add_user",
     tag = "users",
     summary = "Add a user (admin)",
     description = "Answers the user and an invite link that lets them set their password \
@@ -150,6 +151,7 @@ pub async fn create(
 #[utoipa::path(
     get,
     path = "/users",
+    operation_id = "list_users",
     tag = "users",
     summary = "List users (admin)",
     security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
@@ -181,6 +183,7 @@ pub struct RemoveQuery {
 #[utoipa::path(
     delete,
     path = "/users/{id}",
+    operation_id = "remove_user",
     tag = "users",
     summary = "Remove a user (admin)",
     description = "Their keys and sessions stop working at once. Their videos are deleted, \
@@ -287,6 +290,7 @@ async fn delete_with_videos(
 #[utoipa::path(
     post,
     path = "/users/{id}/invite",
+    operation_id = "send_invite",
     tag = "users",
     summary = "Re-send a user's invite (admin)",
     description = "A fresh invite link; the previous one stops working. Using it sets a new \
