@@ -2,12 +2,12 @@
 //! `/account` (your keys, password, sessions and usage) and `/admin/users` (admins manage
 //! users). The last two act through the JSON API from `account.js` and `admin_users.js`, with
 //! the session cookie (their writes pass the same-origin check: they come from these pages).
+//! `pages::router` routes them.
 
+use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Form, Router};
 use axum_extra::extract::CookieJar;
 use minijinja::context;
 use serde::Deserialize;
@@ -25,19 +25,12 @@ use crate::{passwords, session_cookie, sign_in};
 const NO_INVITE: &str = "This invite link has expired or was already used. Ask an admin for a \
                          fresh one.";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/signup", get(signup_form).post(signup))
-        .route("/account", get(account))
-        .route("/admin/users", get(admin_users))
-}
-
 #[derive(Deserialize)]
-struct InviteQuery {
+pub(crate) struct InviteQuery {
     invite: Option<String>,
 }
 
-async fn signup_form(
+pub(crate) async fn signup_form(
     State(state): State<AppState>,
     Query(query): Query<InviteQuery>,
 ) -> Result<Html<String>, PageError> {
@@ -51,13 +44,13 @@ async fn signup_form(
 }
 
 #[derive(Deserialize)]
-struct SignupForm {
+pub(crate) struct SignupForm {
     invite: String,
     password: String,
     confirm: String,
 }
 
-async fn signup(
+pub(crate) async fn signup(
     State(state): State<AppState>,
     _: SameOrigin,
     ip: ClientIp,
@@ -101,7 +94,7 @@ fn capitalized(sentence: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn account(
+pub(crate) async fn account(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> Result<Html<String>, PageError> {
@@ -125,7 +118,7 @@ async fn account(
     state.site.render("account.html", ctx)
 }
 
-async fn admin_users(
+pub(crate) async fn admin_users(
     State(state): State<AppState>,
     SignedIn(caller): SignedIn,
 ) -> Result<Html<String>, PageError> {

@@ -19,6 +19,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 use vodnest_core::{auth, videos};
 
+use crate::account_pages;
 use crate::auth::{jar_caller, page_caller};
 use crate::client_ip::ClientIp;
 use crate::config::ApiConfig;
@@ -155,7 +156,12 @@ pub fn router() -> Router<AppState> {
         .route("/docs", get(docs))
         .route("/static/vendor/{file}", get(vendor_file))
         .route("/static/{file}", get(asset))
-        .merge(crate::account_pages::router())
+        .route(
+            "/signup",
+            get(account_pages::signup_form).post(account_pages::signup),
+        )
+        .route("/account", get(account_pages::account))
+        .route("/admin/users", get(account_pages::admin_users))
 }
 
 /// A page that failed: answered with its status and a small HTML page built here, not from a
