@@ -35,7 +35,7 @@ export async function signIn(page, base, token, screenshots) {
   await page.goto(`${base}/login`);
   if (screenshots) await page.screenshot({ path: `${screenshots}/login.png` });
   await page.fill('#token', token);
-  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForNavigation(), page.click('#token-form button[type=submit]')]);
   if (new URL(page.url()).pathname === '/login') throw new Error('sign-in was refused');
 }
 

@@ -1,7 +1,8 @@
 //! Signing in: with a password the session carries the role's scopes, with a token the token's;
 //! repeated wrong passwords are answered 429 with `Retry-After` (the right one too, while
 //! blocked); an invite sets a password once; a password change and "sign out everywhere" end
-//! sessions; and each of these leaves its row in the audit log.
+//! sessions; each of these leaves its row in the audit log; and `/account` and `/admin/users`
+//! work in Chromium.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -303,4 +304,21 @@ pub async fn audit_actions(app: &TestApp) -> Result<BTreeSet<String>> {
         .iter()
         .filter_map(|e| e["action"].as_str().map(str::to_owned))
         .collect())
+}
+
+/// `/account` and `/admin/users` in Chromium: their scripts make and revoke a key and add a
+/// user through the JSON API with the session cookie, under the pages' CSP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_pages_work_in_a_browser() -> Result<()> {
+    let app = app_without_processor().await?;
+    let result = vodnest_e2e::browser::run(&app, "account.mjs", &[]).await?;
+    ensure!(result["ok"] == true, "{result}");
+    let users = expect_status(app.get("/api/v1/users").send().await?, 200).await?;
+    ensure!(users.to_string().contains("browser-made"), "{users}");
+    let keys = expect_status(app.get("/api/v1/keys").send().await?, 200).await?;
+    ensure!(
+        keys["keys"] == json!([]),
+        "the key made in the browser was revoked: {keys}"
+    );
+    app.stop().await
 }
