@@ -91,6 +91,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let api = api::ApiClient::new(&cli.api, token)?;
             upload::run(&api, cli.json, args).await
         }
-        Command::Jobs(command) => jobs::run(&cli.grpc, cli.json, command).await,
+        Command::Jobs(command) => {
+            jobs::run(&cli.grpc, cli.token.as_deref(), cli.json, command).await
+        }
     }
 }

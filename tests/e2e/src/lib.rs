@@ -35,9 +35,10 @@ impl TestSettings {
             database_max_connections: 5,
         };
         let storage = storage_config()?;
+        let admin_token = Some(vodnest_core::auth::new_secret());
         let api = ApiConfig {
             api_addr: "127.0.0.1:0".parse()?,
-            admin_token: Some(vodnest_core::auth::new_secret()),
+            admin_token: admin_token.clone(),
             max_upload_bytes: 1024 * 1024 * 1024,
             upload_min_part_bytes: 5 * 1024 * 1024,
             upload_url_ttl_secs: 600,
@@ -62,6 +63,10 @@ impl TestSettings {
             probe_timeout_secs: 30.0,
             ladder: Default::default(),
             work_dir: None,
+            admin_token: admin_token
+                .as_deref()
+                .map(vodnest_core::secret::Secret::new),
+            limits: Default::default(),
             database,
             storage,
         };
