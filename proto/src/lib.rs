@@ -1,5 +1,5 @@
-//! Generated types for the `vodnest.processor.v1` gRPC service, and [`job_state`]: the job
-//! state's names and conversions at this boundary.
+//! Generated types for the `vodnest.processor.v1` gRPC service, [`job_state`]: the job
+//! state's names and conversions at this boundary, and [`bearer`]: the token every call carries.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
@@ -11,4 +11,5 @@ pub mod pb {
         include_bytes!(concat!(env!("OUT_DIR"), "/processor_descriptor.bin"));
 }
 
+pub mod bearer;
 pub mod job_state;

@@ -74,7 +74,7 @@ pub fn require(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
 
 /// The caller a token stands for, if any.
 pub async fn token_caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
-    let admin_token = state.config.admin_token.as_deref();
+    let admin_token = state.config.admin_token();
     Ok(auth::authenticate_token(&state.pool, admin_token, token).await?)
 }
 
@@ -86,7 +86,7 @@ async fn check_token(state: &AppState, token: &str) -> Result<Authenticated, Api
 }
 
 async fn session_caller(state: &AppState, secret: &str) -> Result<Option<Caller>, ApiError> {
-    let admin_token = state.config.admin_token.as_deref();
+    let admin_token = state.config.admin_token();
     Ok(auth::authenticate_session(&state.pool, admin_token, secret).await?)
 }
 

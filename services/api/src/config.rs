@@ -17,7 +17,7 @@ pub struct ApiConfig {
     pub api_addr: SocketAddr,
     /// Accepted as a bearer token with full rights.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
+    pub admin_token: Option<vodnest_core::secret::Secret>,
     /// Largest accepted upload in bytes (default 100 GiB).
     #[arg(long, env = "MAX_UPLOAD_BYTES", default_value_t = 100 * 1024 * 1024 * 1024)]
     pub max_upload_bytes: i64,
@@ -90,6 +90,14 @@ fn url_ttl_secs(value: &str) -> Result<u64, String> {
 }
 
 impl ApiConfig {
+    /// `ADMIN_TOKEN`, when one is set and not empty.
+    pub fn admin_token(&self) -> Option<&str> {
+        self.admin_token
+            .as_ref()
+            .map(vodnest_core::secret::Secret::expose)
+            .filter(|t| !t.is_empty())
+    }
+
     pub fn upload_url_ttl(&self) -> Duration {
         Duration::from_secs(self.upload_url_ttl_secs)
     }
@@ -139,6 +147,26 @@ mod tests {
         ])
         .map(|config| config.upload_url_ttl_secs)
         .map_err(|err| err.to_string())
+    }
+
+    #[test]
+    fn the_admin_token_never_shows_in_debug_output() {
+        let config = ApiConfig::try_parse_from([
+            "vodnest-api",
+            "--database-url",
+            "postgres://localhost/x",
+            "--raw-bucket",
+            "raw",
+            "--media-bucket",
+            "media",
+            "--media-base-url",
+            "http://127.0.0.1:4566/media",
+            "--admin-token",
+            "sekrit-admin-token",
+        ])
+        .expect("parses");
+        assert_eq!(config.admin_token(), Some("sekrit-admin-token"));
+        assert!(!format!("{config:?}").contains("sekrit"));
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub async fn open_session(
     how: &str,
 ) -> Result<String, ApiError> {
     let ttl = state.config.session_ttl();
-    let admin_token = state.config.admin_token.as_deref();
+    let admin_token = state.config.admin_token();
     let mut tx = state.pool.begin().await?;
     let secret = auth::create_session(&mut *tx, caller, admin_token, ttl).await?;
     let actor = Actor::User(&caller.user);

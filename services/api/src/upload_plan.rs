@@ -24,6 +24,18 @@ pub fn plan(size_bytes: i64, min_part: i64) -> Option<UploadPlan> {
     })
 }
 
+impl UploadPlan {
+    /// The exact length of part `n` (1-based) of a file of `size_bytes`: `part_size`, except
+    /// the last part, which holds the rest. Presigned part URLs sign it.
+    pub fn part_length(&self, size_bytes: i64, n: i32) -> i64 {
+        if n < self.part_count {
+            self.part_size
+        } else {
+            size_bytes - self.part_size * i64::from(self.part_count - 1)
+        }
+    }
+}
+
 /// Ceiling division of positive numbers (`i64::div_ceil` is not stable for signed integers).
 fn ceil_div(a: i64, b: i64) -> i64 {
     a / b + i64::from(a % b != 0)
@@ -32,6 +44,16 @@ fn ceil_div(a: i64, b: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_parts_add_up_to_the_file() {
+        let size = 20 * MIB + 3;
+        let plan = plan(size, 8 * MIB).expect("a plan");
+        assert_eq!(plan.part_count, 3);
+        let lengths: Vec<_> = (1..=3).map(|n| plan.part_length(size, n)).collect();
+        assert_eq!(lengths, vec![8 * MIB, 8 * MIB, 4 * MIB + 3]);
+        assert_eq!(lengths.iter().sum::<i64>(), size);
+    }
 
     #[test]
     fn small_files_are_one_part() {

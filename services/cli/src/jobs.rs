@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
 use futures::StreamExt;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+use vodnest_proto::bearer::Bearer;
 use vodnest_proto::pb::processor_client::ProcessorClient;
 use vodnest_proto::pb::{
     CancelJobRequest, GetJobRequest, Job, JobState, ListJobsRequest, QueueStatsRequest,
@@ -72,19 +74,37 @@ fn print_job(job: &Job, json: bool) {
     }
 }
 
-type Client = ProcessorClient<Channel>;
+type Client = ProcessorClient<InterceptedService<Channel, Bearer>>;
 
-async fn connect(grpc: &str) -> Result<Client, CliError> {
+/// Connects to the control plane; every call carries `token`.
+async fn connect(grpc: &str, token: Option<&str>) -> Result<Client, CliError> {
+    let token = token.ok_or_else(|| {
+        CliError(
+            "the jobs commands need a key with the admin scope (or ADMIN_TOKEN): pass --token \
+             or set VODNEST_TOKEN"
+                .into(),
+        )
+    })?;
+    let bearer = Bearer::new(token)
+        .ok_or_else(|| CliError("the token contains characters a header cannot carry".into()))?;
     let endpoint = Channel::from_shared(grpc.to_owned()).map_err(|_| {
         CliError(format!(
             "{grpc:?} is not a gRPC URL (e.g. http://127.0.0.1:50051)"
         ))
     })?;
-    Ok(ProcessorClient::new(endpoint.connect().await?))
+    Ok(ProcessorClient::with_interceptor(
+        endpoint.connect().await?,
+        bearer,
+    ))
 }
 
-pub async fn run(grpc: &str, json: bool, command: JobsCommand) -> Result<ExitCode, CliError> {
-    let mut client = connect(grpc).await?;
+pub async fn run(
+    grpc: &str,
+    token: Option<&str>,
+    json: bool,
+    command: JobsCommand,
+) -> Result<ExitCode, CliError> {
+    let mut client = connect(grpc, token).await?;
     let job = match command {
         JobsCommand::List {
             state,

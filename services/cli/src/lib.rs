@@ -104,7 +104,9 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     };
     match cli.command {
         Command::Upload(args) => upload::run(&api()?, cli.json, args).await,
-        Command::Jobs(command) => jobs::run(&cli.grpc, cli.json, command).await,
+        Command::Jobs(command) => {
+            jobs::run(&cli.grpc, cli.token.as_deref(), cli.json, command).await
+        }
         Command::Videos(command) => videos::run(&api()?, cli.json, command).await,
         Command::Users(command) => accounts::users(&api()?, cli.json, command).await,
         Command::Keys(command) => accounts::keys(&api()?, cli.json, command).await,

@@ -7,14 +7,21 @@ use anyhow::{Result, ensure};
 use vodnest_testkit::control_plane::ControlPlane;
 use vodnest_testkit::fake_video;
 
-/// Runs the `vodnest` binary against `plane`.
+/// Runs the `vodnest` binary against `plane` with its admin token.
 async fn vodnest(plane: &ControlPlane, args: &[&str]) -> Result<Output> {
-    Ok(tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
+    vodnest_as(plane, Some(&plane.admin_token), args).await
+}
+
+async fn vodnest_as(plane: &ControlPlane, token: Option<&str>, args: &[&str]) -> Result<Output> {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"));
+    command
+        .env_remove("VODNEST_TOKEN")
         .arg("--grpc")
-        .arg(&plane.addr)
-        .args(args)
-        .output()
-        .await?)
+        .arg(&plane.addr);
+    if let Some(token) = token {
+        command.env("VODNEST_TOKEN", token);
+    }
+    Ok(command.args(args).output().await?)
 }
 
 fn stdout(output: &Output) -> String {
@@ -90,8 +97,30 @@ async fn errors_are_one_clear_line_and_a_failure_exit() -> Result<()> {
         "clap's usage error: {usage:?}"
     );
 
+    let no_token = vodnest_as(&plane, None, &["jobs", "stats"]).await?;
+    ensure!(no_token.status.code() == Some(1));
+    ensure!(
+        stderr(&no_token).contains("need a key with the admin scope"),
+        "{}",
+        stderr(&no_token)
+    );
+    let wrong_token = vodnest_as(&plane, Some("vn_wrong"), &["jobs", "stats"]).await?;
+    ensure!(wrong_token.status.code() == Some(1));
+    ensure!(
+        stderr(&wrong_token).trim() == "error: that token is not valid",
+        "{}",
+        stderr(&wrong_token)
+    );
+
     let unreachable = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
-        .args(["--grpc", "http://127.0.0.1:1", "jobs", "stats"])
+        .args([
+            "--grpc",
+            "http://127.0.0.1:1",
+            "--token",
+            "t",
+            "jobs",
+            "stats",
+        ])
         .output()
         .await?;
     ensure!(unreachable.status.code() == Some(1));

@@ -14,6 +14,7 @@
 //! - [`users`]: users, passwords (Argon2id) and invites.
 //! - [`audit`]: the audit log; [`sign_in_backoff`]: the wait imposed after failed sign-ins.
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
+//! - [`secret`]: settings that `Debug` shows redacted.
 //! - [`shutdown`]: the signal both services stop on.
 //! - [`telemetry`]: tracing set-up.
 
@@ -28,6 +29,7 @@ pub mod group_commit;
 pub mod job_kind;
 pub mod jobs;
 pub mod queue;
+pub mod secret;
 pub mod shutdown;
 pub mod sign_in_backoff;
 pub mod storage;

@@ -202,10 +202,12 @@ impl Storage {
         id: Uuid,
         upload_id: &str,
         part_number: i32,
+        content_length: i64,
         expires_in: Duration,
     ) -> Result<PresignedPart, StorageError> {
         let presigning = PresigningConfig::expires_in(expires_in)
             .map_err(|e| StorageError::Request(e.to_string()))?;
+        // Content-Length is a signed header: S3 refuses a PUT of any other length.
         let request = self
             .client
             .upload_part()
@@ -213,6 +215,7 @@ impl Storage {
             .key(raw_key(id))
             .upload_id(upload_id)
             .part_number(part_number)
+            .content_length(content_length)
             .presigned(presigning)
             .await
             .map_err(sdk_error("UploadPart (presign)"))?;

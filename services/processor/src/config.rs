@@ -38,9 +38,15 @@ pub struct ProcessorConfig {
     /// below its own height.
     #[arg(long, env = "PROCESSOR_LADDER", default_value = crate::media::ladder::DEFAULT)]
     pub ladder: crate::media::ladder::Ladder,
+    /// The API's bootstrap admin token: it may call the control plane, as may API keys with
+    /// the `admin` scope (checked in Postgres). Without it, only such keys may.
+    #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<vodnest_core::secret::Secret>,
     /// Where jobs keep their scratch files (default: the system temp dir).
     #[arg(long, env = "WORK_DIR")]
     pub work_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub limits: crate::media::limits::SourceLimits,
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]

@@ -7,7 +7,11 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
+use vodnest_core::auth;
+use vodnest_core::caller::Scope;
 use vodnest_core::jobs::{self, JobRow, JobsError};
+use vodnest_core::secret::Secret;
+use vodnest_proto::bearer::token_of;
 use vodnest_proto::pb::processor_server::{Processor, ProcessorServer};
 use vodnest_proto::pb::{
     CancelJobRequest, GetJobRequest, Job, JobEvent, JobState, ListJobsRequest, ListJobsResponse,
@@ -19,10 +23,36 @@ const WATCH_EVERY: Duration = Duration::from_millis(500);
 
 pub struct ControlPlane {
     pool: PgPool,
+    admin_token: Option<Secret>,
 }
 
-pub fn server(pool: PgPool) -> ProcessorServer<ControlPlane> {
-    ProcessorServer::new(ControlPlane { pool })
+/// The service; every call needs a token with the `admin` scope: an admin key or `admin_token`.
+pub fn server(pool: PgPool, admin_token: Option<Secret>) -> ProcessorServer<ControlPlane> {
+    ProcessorServer::new(ControlPlane { pool, admin_token })
+}
+
+impl ControlPlane {
+    /// UNAUTHENTICATED without a valid token, PERMISSION_DENIED without the `admin` scope. Keys
+    /// are checked in Postgres on each call, so a revoked key stops at once.
+    async fn authorize<T>(&self, request: &Request<T>) -> Result<(), Status> {
+        let Some(token) = token_of(request) else {
+            return Err(Status::unauthenticated(
+                "send `authorization: Bearer <token>` with a key that has the admin scope",
+            ));
+        };
+        let admin_token = self.admin_token.as_ref().map(Secret::expose);
+        let caller = auth::authenticate_token(&self.pool, admin_token, token)
+            .await
+            .map_err(|err| status(JobsError::Db(err)))?
+            .ok_or_else(|| Status::unauthenticated("that token is not valid"))?;
+        if caller.has(Scope::Admin) {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "the control plane needs a key with the admin scope",
+            ))
+        }
+    }
 }
 
 fn parse_id(text: &str, field: &str) -> Result<Uuid, Status> {
@@ -98,12 +128,14 @@ impl Processor for ControlPlane {
         &self,
         request: Request<SubmitJobRequest>,
     ) -> Result<Response<Job>, Status> {
+        self.authorize(&request).await?;
         let video_id = parse_id(&request.get_ref().video_id, "video_id")?;
         let row = jobs::submit(&self.pool, video_id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
     }
 
     async fn get_job(&self, request: Request<GetJobRequest>) -> Result<Response<Job>, Status> {
+        self.authorize(&request).await?;
         let id = parse_id(&request.get_ref().job_id, "job_id")?;
         let row = jobs::get(&self.pool, id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
@@ -113,6 +145,7 @@ impl Processor for ControlPlane {
         &self,
         request: Request<ListJobsRequest>,
     ) -> Result<Response<ListJobsResponse>, Status> {
+        self.authorize(&request).await?;
         let request = request.into_inner();
         let state = JobState::try_from(request.state)
             .map_err(|_| Status::invalid_argument("unknown job state"))?;
@@ -147,12 +180,14 @@ impl Processor for ControlPlane {
         &self,
         request: Request<CancelJobRequest>,
     ) -> Result<Response<Job>, Status> {
+        self.authorize(&request).await?;
         let id = parse_id(&request.get_ref().job_id, "job_id")?;
         let row = jobs::cancel(&self.pool, id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
     }
 
     async fn retry_job(&self, request: Request<RetryJobRequest>) -> Result<Response<Job>, Status> {
+        self.authorize(&request).await?;
         let id = parse_id(&request.get_ref().job_id, "job_id")?;
         let row = jobs::retry(&self.pool, id).await.map_err(status)?;
         Ok(Response::new(job(&row)))
@@ -165,6 +200,7 @@ impl Processor for ControlPlane {
         &self,
         request: Request<WatchJobRequest>,
     ) -> Result<Response<Self::WatchJobStream>, Status> {
+        self.authorize(&request).await?;
         let id = parse_id(&request.get_ref().job_id, "job_id")?;
         let first = jobs::get(&self.pool, id).await.map_err(status)?;
         let pool = self.pool.clone();
@@ -203,8 +239,9 @@ impl Processor for ControlPlane {
 
     async fn queue_stats(
         &self,
-        _request: Request<QueueStatsRequest>,
+        request: Request<QueueStatsRequest>,
     ) -> Result<Response<QueueStatsResponse>, Status> {
+        self.authorize(&request).await?;
         let stats = jobs::stats(&self.pool).await.map_err(status)?;
         Ok(Response::new(QueueStatsResponse {
             queued: stats.queued,

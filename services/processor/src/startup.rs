@@ -94,9 +94,12 @@ impl Processor {
         let server_stop = stop.clone();
         tasks.spawn(
             "gRPC server",
-            serve_grpc(self.grpc_listener, self.ctx.pool.clone(), async move {
-                server_stop.cancelled().await
-            }),
+            serve_grpc(
+                self.grpc_listener,
+                self.ctx.pool.clone(),
+                self.ctx.config.admin_token.clone(),
+                async move { server_stop.cancelled().await },
+            ),
         );
         tasks.run_until(shutdown, &stop).await
     }
@@ -171,21 +174,30 @@ impl Supervisor {
 pub async fn serve_grpc(
     listener: TcpListener,
     pool: PgPool,
+    admin_token: Option<vodnest_core::secret::Secret>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter
         .set_serving::<ProcessorServer<grpc::ControlPlane>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: grpcurl and older tools still ask for v1alpha.
+    let described = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = described()
         .build_v1()
         .context("building the gRPC reflection service")?;
+    let reflection_v1alpha = described()
+        .build_v1alpha()
+        .context("building the gRPC reflection service (v1alpha)")?;
     tonic::transport::Server::builder()
         .add_service(health)
         .add_service(reflection)
-        .add_service(grpc::server(pool))
+        .add_service(reflection_v1alpha)
+        .add_service(grpc::server(pool, admin_token))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await
         .context("serving gRPC")?;

@@ -9,20 +9,21 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 use tonic::transport::Channel;
 use uuid::Uuid;
+use vodnest_core::auth;
+use vodnest_core::caller::Scope;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::queue;
 use vodnest_core::videos::{self, MediaFacts};
-use vodnest_proto::pb::processor_client::ProcessorClient;
 use vodnest_proto::pb::{
     CancelJobRequest, GetJobRequest, JobState, ListJobsRequest, QueueStatsRequest, RetryJobRequest,
     SubmitJobRequest, WatchJobRequest,
 };
-use vodnest_testkit::control_plane::ControlPlane;
+use vodnest_testkit::control_plane::{Client, ControlPlane};
 use vodnest_testkit::fake_video;
 
 /// The control plane and a connected client.
 struct Plane {
-    client: ProcessorClient<Channel>,
+    client: Client,
     pool: PgPool,
     addr: String,
     server: ControlPlane,
@@ -292,6 +293,116 @@ async fn watch_streams_progress_until_the_end() -> Result<()> {
         "intermediate progress is streamed: {progress:?}"
     );
     plane.stop().await
+}
+
+/// The code of each `Processor` RPC made by `client`, in a fixed order.
+macro_rules! every_rpc_code {
+    ($client:expr, $job:expr, $video:expr) => {{
+        let client = &mut $client;
+        let job_id = || $job.to_string();
+        vec![
+            (
+                "SubmitJob",
+                code(
+                    client
+                        .submit_job(SubmitJobRequest {
+                            video_id: $video.to_string(),
+                        })
+                        .await,
+                ),
+            ),
+            (
+                "GetJob",
+                code(client.get_job(GetJobRequest { job_id: job_id() }).await),
+            ),
+            (
+                "ListJobs",
+                code(client.list_jobs(ListJobsRequest::default()).await),
+            ),
+            (
+                "QueueStats",
+                code(client.queue_stats(QueueStatsRequest {}).await),
+            ),
+            (
+                "WatchJob",
+                code(client.watch_job(WatchJobRequest { job_id: job_id() }).await),
+            ),
+            (
+                "RetryJob",
+                code(client.retry_job(RetryJobRequest { job_id: job_id() }).await),
+            ),
+            (
+                "CancelJob",
+                code(
+                    client
+                        .cancel_job(CancelJobRequest { job_id: job_id() })
+                        .await,
+                ),
+            ),
+        ]
+    }};
+}
+
+#[tokio::test]
+async fn every_call_needs_a_token_with_the_admin_scope() -> Result<()> {
+    let plane = Plane::start().await?;
+    let (video, job) = plane.video(true).await?;
+    let job = job.context("job")?;
+    let admin = vodnest_core::caller::BUILTIN_ADMIN;
+    let key = |scopes: &'static [Scope]| {
+        let pool = plane.pool.clone();
+        async move { auth::create_key(&pool, admin, "k", scopes, None).await }
+    };
+    let (_, writer) = key(&[Scope::VideosRead, Scope::VideosWrite]).await?;
+    let (_, admin_key) = key(&[Scope::Admin]).await?;
+
+    let mut anonymous = plane.server.anonymous_client().await?;
+    for (rpc, code) in every_rpc_code!(anonymous, job, video) {
+        ensure!(
+            code == Code::Unauthenticated,
+            "{rpc} without a token: {code:?}"
+        );
+    }
+    let mut forged = plane.server.client_with("vn_not-a-key").await?;
+    for (rpc, code) in every_rpc_code!(forged, job, video) {
+        ensure!(
+            code == Code::Unauthenticated,
+            "{rpc} with a bad token: {code:?}"
+        );
+    }
+    let mut weak = plane.server.client_with(&writer).await?;
+    for (rpc, code) in every_rpc_code!(weak, job, video) {
+        ensure!(
+            code == Code::PermissionDenied,
+            "{rpc} with videos:write: {code:?}"
+        );
+    }
+    // Nothing reached the queue: the job is still queued, once.
+    let (_, state, _) = job_state(&plane.pool, job).await?;
+    ensure!(state == "queued", "{state}");
+    let mut strong = plane.server.client_with(&admin_key).await?;
+    for (rpc, code) in every_rpc_code!(strong, job, video) {
+        // Submit finds the video's job live, retry finds it not failed: answers, not refusals.
+        let allowed = [Code::Ok, Code::FailedPrecondition, Code::AlreadyExists];
+        ensure!(allowed.contains(&code), "{rpc} with an admin key: {code:?}");
+    }
+    // A revoked key stops at once.
+    let (revoked_key, revoked) = key(&[Scope::Admin]).await?;
+    let mut soon_revoked = plane.server.client_with(&revoked).await?;
+    ensure!(code(soon_revoked.queue_stats(QueueStatsRequest {}).await) == Code::Ok);
+    auth::revoke_key(&plane.pool, revoked_key.id, None).await?;
+    let after = code(soon_revoked.queue_stats(QueueStatsRequest {}).await);
+    ensure!(after == Code::Unauthenticated, "{after:?}");
+    plane.stop().await
+}
+
+async fn job_state(pool: &PgPool, job: Uuid) -> Result<(Uuid, String, i32)> {
+    Ok(
+        sqlx::query_as("select id, state, attempt from jobs where id = $1")
+            .bind(job)
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 #[tokio::test]

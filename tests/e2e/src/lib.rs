@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vodnest_api::{ApiConfig, Application};
 use vodnest_core::config::DatabaseConfig;
+use vodnest_core::secret::Secret;
 use vodnest_processor::{Processor, ProcessorConfig};
 
 /// Settings for the in-process services; tests may change them before [`TestApp::spawn_with`].
@@ -35,9 +36,10 @@ impl TestSettings {
             database_max_connections: 5,
         };
         let storage = storage_config()?;
+        let admin_token = Some(Secret::new(vodnest_core::auth::new_secret()));
         let api = ApiConfig {
             api_addr: "127.0.0.1:0".parse()?,
-            admin_token: Some(vodnest_core::auth::new_secret()),
+            admin_token: admin_token.clone(),
             max_upload_bytes: 1024 * 1024 * 1024,
             upload_min_part_bytes: 5 * 1024 * 1024,
             upload_url_ttl_secs: 600,
@@ -63,6 +65,8 @@ impl TestSettings {
             probe_timeout_secs: 30.0,
             ladder: Default::default(),
             work_dir: None,
+            admin_token,
+            limits: Default::default(),
             database,
             storage,
         };
@@ -96,9 +100,9 @@ impl TestApp {
         vodnest_core::telemetry::init_for_tests();
         let token = settings
             .api
-            .admin_token
-            .clone()
-            .context("tests need an admin token")?;
+            .admin_token()
+            .context("tests need an admin token")?
+            .to_owned();
         let stop = CancellationToken::new();
         let app = Application::build(settings.api).await?;
         let api_url = format!("http://{}", app.local_addr());

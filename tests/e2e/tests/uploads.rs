@@ -22,9 +22,9 @@ async fn jobs_for(app: &TestApp, id: &str) -> Result<i64> {
     Ok(n)
 }
 
-/// A PUT that S3 must refuse with 403.
-async fn expect_s3_refuses(app: &TestApp, url: &str, what: &str) -> Result<()> {
-    let response = app.http.put(url).body(vec![1u8; 100]).send().await?;
+/// A PUT of `len` bytes that S3 must refuse with 403.
+async fn expect_s3_refuses(app: &TestApp, url: &str, len: usize, what: &str) -> Result<()> {
+    let response = app.http.put(url).body(vec![1u8; len]).send().await?;
     let status = response.status().as_u16();
     let body = response.text().await.unwrap_or_default();
     ensure!(status == 403, "{what}: S3 answered {status}: {body}");
@@ -38,24 +38,32 @@ async fn s3_refuses_tampered_and_expired_part_urls() -> Result<()> {
     settings.with_processor = false;
     settings.api.upload_url_ttl_secs = 2;
     let app = TestApp::spawn_with(db, settings).await?;
-    let id = video_id(&app.create_video("urls", "a.bin", 11 * 1024 * 1024).await?)?;
-    let urls = app.part_urls(&id, &[1, 2]).await?;
+    // Parts of 5 MiB (the test minimum): 5, 5 and 1 MiB.
+    const MIB: usize = 1024 * 1024;
+    let id = video_id(&app.create_video("urls", "a.bin", 11 * MIB as u64).await?)?;
+    let urls = app.part_urls(&id, &[1, 2, 3]).await?;
     let (_, first) = urls.first().context("part 1")?;
     let (_, second) = urls.get(1).context("part 2")?;
+    let (_, last) = urls.get(2).context("part 3")?;
 
     // The signature covers the part number: moving a URL to another part breaks it.
     let moved = first.replace("partNumber=1", "partNumber=2");
     ensure!(moved != *first, "the URL names its part: {first}");
-    expect_s3_refuses(&app, &moved, "a URL moved to another part").await?;
+    expect_s3_refuses(&app, &moved, 5 * MIB, "a URL moved to another part").await?;
     // Nor can another upload id be slipped in.
     let foreign = first.replace("uploadId=", "uploadId=x");
-    expect_s3_refuses(&app, &foreign, "a URL moved to another upload").await?;
+    expect_s3_refuses(&app, &foreign, 5 * MIB, "a URL moved to another upload").await?;
+    // It signs the part's exact length, the last part's too: no more, no less.
+    expect_s3_refuses(&app, first, 6 * MIB, "a longer part").await?;
+    expect_s3_refuses(&app, first, 100, "a shorter part").await?;
+    expect_s3_refuses(&app, last, 5 * MIB, "a longer last part").await?;
+    app.put_part(last, vec![3u8; MIB]).await?;
 
     tokio::time::sleep(Duration::from_secs(3)).await;
-    expect_s3_refuses(&app, second, "an expired URL").await?;
+    expect_s3_refuses(&app, second, 5 * MIB, "an expired URL").await?;
     // A fresh URL for the same part works: clients ask again instead of failing.
     let (_, fresh) = app.part_urls(&id, &[2]).await?.pop().context("fresh")?;
-    app.put_part(&fresh, vec![2u8; 1024]).await?;
+    app.put_part(&fresh, vec![2u8; 5 * MIB]).await?;
     app.stop().await
 }
 
@@ -67,7 +75,26 @@ async fn a_short_upload_is_refused_and_cleaned_up() -> Result<()> {
     let app = TestApp::spawn_with(db, settings).await?;
     let id = video_id(&app.create_video("short", "a.bin", 5000).await?)?;
     let (n, url) = app.part_urls(&id, &[1]).await?.pop().context("part")?;
-    let etag = app.put_part(&url, vec![3u8; 4000]).await?;
+    // The part URL signs 5000 bytes: S3 itself refuses 4000.
+    expect_s3_refuses(&app, &url, 4000, "a short part").await?;
+    // Behind it, complete checks the size again: a part sent with the bucket's own credentials
+    // (as a misbehaving client of another signer would) is still caught.
+    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
+    let upload_id: (String,) = sqlx::query_as("select upload_id from videos where id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&app.pool)
+        .await?;
+    let sent = storage
+        .client()
+        .upload_part()
+        .bucket(storage.raw_bucket())
+        .key(vodnest_core::storage::raw_key(id.parse()?))
+        .upload_id(upload_id.0)
+        .part_number(1)
+        .body(vec![3u8; 4000].into())
+        .send()
+        .await?;
+    let etag = sent.e_tag().context("etag")?.to_owned();
     let refused = app.complete(&id, &[(n, etag)]).await?;
     let body = expect_error(refused, 422, "size_mismatch").await?;
     ensure!(
@@ -80,7 +107,6 @@ async fn a_short_upload_is_refused_and_cleaned_up() -> Result<()> {
     let video = app.video(&id).await?;
     ensure!(video["status"] == "failed", "{video}");
     ensure!(jobs_for(&app, &id).await? == 0, "nothing enqueued");
-    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
     let uuid = id.parse()?;
     ensure!(
         storage.raw_size(uuid).await?.is_none(),

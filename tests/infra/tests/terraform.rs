@@ -273,6 +273,7 @@ fn check_task_environments(
         (
             r#"module.services.aws_ecs_task_definition.service["processor"]"#,
             vec![
+                "ADMIN_TOKEN",
                 "AWS_REGION",
                 "DATABASE_URL",
                 "GRPC_ADDR",

@@ -1,13 +1,18 @@
 //! The processor's gRPC control plane served in-process on an ephemeral port against a fresh,
 //! migrated database: the harness of the processor's gRPC tests and the CLI's `jobs` tests.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use vodnest_processor::startup::serve_grpc;
+use vodnest_proto::bearer::Bearer;
 use vodnest_proto::pb::processor_client::ProcessorClient;
+
+/// A `Processor` client whose calls carry a bearer token.
+pub type Client = ProcessorClient<InterceptedService<Channel, Bearer>>;
 
 use crate::TestDatabase;
 
@@ -15,6 +20,8 @@ pub struct ControlPlane {
     /// `http://127.0.0.1:PORT`: for a client, or the CLI's `--grpc`.
     pub addr: String,
     pub pool: PgPool,
+    /// The server's `ADMIN_TOKEN`.
+    pub admin_token: String,
     db: TestDatabase,
     stop: oneshot::Sender<()>,
 }
@@ -27,19 +34,39 @@ impl ControlPlane {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = format!("http://{}", listener.local_addr()?);
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(serve_grpc(listener, pool.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let admin_token = vodnest_core::auth::new_secret();
+        let server_token = Some(vodnest_core::secret::Secret::new(&admin_token));
+        tokio::spawn(serve_grpc(
+            listener,
+            pool.clone(),
+            server_token,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         Ok(Self {
             addr,
             pool,
+            admin_token,
             db,
             stop,
         })
     }
 
-    /// A client of the generated `Processor` service, connected.
-    pub async fn client(&self) -> Result<ProcessorClient<Channel>> {
+    /// A client of the generated `Processor` service, connected, sending `ADMIN_TOKEN`.
+    pub async fn client(&self) -> Result<Client> {
+        self.client_with(&self.admin_token).await
+    }
+
+    /// A client that sends `token` with every call.
+    pub async fn client_with(&self, token: &str) -> Result<Client> {
+        let bearer = Bearer::new(token).context("a token that fits in a header")?;
+        let channel = Channel::from_shared(self.addr.clone())?.connect().await?;
+        Ok(ProcessorClient::with_interceptor(channel, bearer))
+    }
+
+    /// A client that sends no token.
+    pub async fn anonymous_client(&self) -> Result<ProcessorClient<Channel>> {
         Ok(ProcessorClient::connect(self.addr.clone()).await?)
     }
 

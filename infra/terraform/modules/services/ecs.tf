@@ -49,7 +49,10 @@ locals {
       memory      = var.processor_memory
       port        = local.grpc_port
       environment = local.processor_environment
-      secrets     = { DATABASE_URL = aws_secretsmanager_secret.environment["DATABASE_URL"].arn }
+      # ADMIN_TOKEN: the control plane accepts it (and admin keys, checked in Postgres).
+      secrets = {
+        for name, secret in aws_secretsmanager_secret.environment : name => secret.arn
+      }
       # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by
       # default) before ECS's SIGKILL; 120 s is Fargate's ceiling.
       stop_timeout = 120

@@ -47,7 +47,7 @@ variable "database_url" {
 }
 
 variable "admin_token" {
-  description = "ADMIN_TOKEN, stored in Secrets Manager and injected into the API."
+  description = "ADMIN_TOKEN, stored in Secrets Manager and injected into the API and the processor."
   type        = string
   sensitive   = true
 }

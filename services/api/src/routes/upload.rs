@@ -23,6 +23,7 @@ use crate::openapi::{
     Unauthorized,
 };
 use crate::state::AppState;
+use crate::upload_plan::UploadPlan;
 
 const MAX_PARTS_PER_REQUEST: usize = 100;
 
@@ -109,9 +110,14 @@ pub async fn presign_parts(
     let ttl = state.config.upload_url_ttl();
     let mut parts = Vec::with_capacity(body.part_numbers.len());
     for n in body.part_numbers {
+        let plan = UploadPlan {
+            part_size: row.part_size,
+            part_count: row.part_count,
+        };
+        let length = plan.part_length(row.size_bytes, n);
         let presigned = state
             .storage
-            .presign_upload_part(id, upload_id, n, ttl)
+            .presign_upload_part(id, upload_id, n, length, ttl)
             .await?;
         parts.push(PartUrl {
             part_number: presigned.part_number,

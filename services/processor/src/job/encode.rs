@@ -97,6 +97,7 @@ pub(super) async fn process(
         videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
     }
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
+    ctx.config.limits.check(&probed)?;
     let work = match job.kind {
         JobKind::Transcode => Work::transcode(plan(ctx, &input, &probed).await),
         // Enqueued only by a transcode job that copied the top rung.

@@ -4,6 +4,7 @@
 //! - [`probe`]: reads a source with ffprobe and refuses what is not a video.
 //! - [`ladder`]: the configurable ABR ladder (heights and bitrates) and the renditions it gives
 //!   a source.
+//! - [`limits`]: the caps on a source's duration, resolution and frame rate.
 //! - [`fastpath`]: when the source's video can be copied into the top rendition.
 //! - [`hls`]: the one ffmpeg run that writes those renditions as HLS.
 //! - [`poster`]: the poster frame.
@@ -12,6 +13,7 @@
 pub mod fastpath;
 pub mod hls;
 pub mod ladder;
+pub mod limits;
 pub mod poster;
 pub mod probe;
 pub mod process;
@@ -33,25 +35,45 @@ pub enum Source {
     Url(String),
 }
 
+/// The demuxers a source may be read with: containers of audio and video. Playlists and
+/// reference formats (hls, dash, concat, image sequences, anything that opens other URLs) are
+/// not among them, so an upload cannot make ffmpeg fetch what it points at: ffprobe then
+/// refuses the file as "not a video".
+pub const ALLOWED_DEMUXERS: &str = "mov,matroska,webm,mpegts,flv,avi,asf,mpeg,mxf,ogg,dv";
+
 impl Source {
-    /// The input arguments: `-i` and the source, with reconnects for HTTP (a transfer that
+    /// The input arguments: the sandbox (the demuxer allow-list, and only the protocols this
+    /// source needs), then `-i` and the source, with reconnects for HTTP (a transfer that
     /// breaks mid-way resumes at the byte where it stopped).
     pub fn input_args(&self) -> Vec<OsString> {
-        match self {
-            Self::File(path) => vec!["-i".into(), path.into()],
-            Self::Url(url) => [
-                "-reconnect",
-                "1",
-                "-reconnect_on_network_error",
-                "1",
-                "-reconnect_delay_max",
-                "30",
-                "-i",
-                url,
-            ]
+        let (protocols, reconnect, input): (_, &[&str], OsString) = match self {
+            Self::File(path) => ("file", &[], path.into()),
+            Self::Url(url) => (
+                "http,https,tcp,tls",
+                &[
+                    "-reconnect",
+                    "1",
+                    "-reconnect_on_network_error",
+                    "1",
+                    "-reconnect_delay_max",
+                    "30",
+                ],
+                url.into(),
+            ),
+        };
+        let sandbox = [
+            "-format_whitelist",
+            ALLOWED_DEMUXERS,
+            "-protocol_whitelist",
+            protocols,
+        ];
+        sandbox
+            .iter()
+            .chain(reconnect)
+            .chain(&["-i"])
             .map(OsString::from)
-            .to_vec(),
-        }
+            .chain([input])
+            .collect()
     }
 }
 
@@ -62,6 +84,9 @@ pub enum MediaError {
     /// The input is not something we can play: not retried.
     #[error("the uploaded file is not a video: {0}")]
     NotAVideo(String),
+    /// The input is a video beyond one of this server's limits (see [`limits`]): not retried.
+    #[error("the uploaded video is over this server's limits: {0}")]
+    OverLimit(String),
     /// ffmpeg gave up decoding a source that ffprobe read (see
     /// [`process::DECODE_ERRORS_EXIT`]): the file is damaged, and would be on every attempt.
     #[error("the uploaded file is damaged: {what} could not decode most of it: {stderr_tail}")]
@@ -96,7 +121,10 @@ pub enum MediaError {
 impl MediaError {
     /// Bad input: another attempt would fail the same way.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::NotAVideo(_) | Self::Undecodable { .. })
+        matches!(
+            self,
+            Self::NotAVideo(_) | Self::OverLimit(_) | Self::Undecodable { .. }
+        )
     }
 
     /// Worth another attempt: a child that exited with an error (the source's network reads
@@ -104,7 +132,9 @@ impl MediaError {
     /// on this machine. Neither bad input nor a cancel.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::NotAVideo(_) | Self::Undecodable { .. } | Self::Canceled => false,
+            Self::NotAVideo(_) | Self::OverLimit(_) | Self::Undecodable { .. } | Self::Canceled => {
+                false
+            }
             Self::Failed { .. }
             | Self::Timeout { .. }
             | Self::Missing { .. }

@@ -265,4 +265,45 @@ mod tests {
             assert!(err.is_permanent(), "{err}");
         }
     }
+
+    /// An "upload" that is a playlist or a concat script pointing at another server is read
+    /// from its URL like any source and refused, and what it points at is never fetched.
+    #[tokio::test]
+    async fn playlists_and_concat_scripts_fetch_nothing() {
+        // The target's address is only known once the server runs: a second server.
+        let target = super::super::test_support::recording_server(Vec::new()).await;
+        let secret = format!("{}/secret.ts", target.base);
+        let uploads = vec![
+            (
+                "/list.m3u8",
+                format!("#EXTM3U\n#EXT-X-TARGETDURATION:6\n#EXTINF:6,\n{secret}\n#EXT-X-ENDLIST\n"),
+            ),
+            (
+                "/list.ffconcat",
+                format!("ffconcat version 1.0\nfile '{secret}'\n"),
+            ),
+            (
+                "/master.m3u8",
+                format!(
+                    "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\n{}/list.m3u8\n",
+                    target.base
+                ),
+            ),
+        ];
+        let names: Vec<_> = uploads.iter().map(|(n, _)| *n).collect();
+        let upload = super::super::test_support::recording_server(uploads).await;
+        for name in names {
+            let source = Source::Url(format!("{}{name}", upload.base));
+            let err = probe(&source, Duration::from_secs(30))
+                .await
+                .expect_err("refused");
+            assert!(
+                err.to_string()
+                    .starts_with("the uploaded file is not a video"),
+                "{name}: {err}"
+            );
+        }
+        let fetched = target.asked.lock().expect("log").clone();
+        assert!(fetched.is_empty(), "fetched {fetched:?}");
+    }
 }

@@ -94,3 +94,45 @@ async fn stream_md5(path: &Path, stream: &str) -> String {
         .expect("ffmpeg runs");
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
+
+/// A local HTTP server that answers every path with the body `files` gives it (404 for
+/// others) and records each path asked for: what an uploaded playlist could make ffmpeg fetch.
+pub struct Recorder {
+    pub base: String,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub async fn recording_server(files: Vec<(&'static str, String)>) -> Recorder {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let mut head = vec![0u8; 4096];
+            let n = conn.read(&mut head).await.unwrap_or(0);
+            let text = String::from_utf8_lossy(&head[..n]);
+            let path = text.split_whitespace().nth(1).unwrap_or("").to_owned();
+            log.lock().expect("log").push(path.clone());
+            let body = files
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, b)| b.clone());
+            let status = if body.is_some() {
+                "200 OK"
+            } else {
+                "404 Not Found"
+            };
+            let body = body.unwrap_or_default();
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = conn.write_all(reply.as_bytes()).await;
+        }
+    });
+    Recorder { base, asked }
+}
