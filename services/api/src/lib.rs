@@ -14,7 +14,8 @@
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
 //! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits.
-//! - [`sweeper`]: aborts uploads left unfinished past their deadline.
+//! - [`socket_limit`]: how many public websockets one client may hold open.
+//! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod routes;
 pub mod same_origin;
 pub mod security_headers;
 pub mod session_cookie;
+pub mod socket_limit;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

@@ -1,12 +1,13 @@
 //! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
 //! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
 //! Every API process runs one; two sweeping the same upload at once is harmless because both
-//! the abort and the status change are idempotent.
+//! the abort and the status change are idempotent. Each pass also forgets the viewer digests
+//! and salts of past days (see `vodnest_core::viewers`).
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use vodnest_core::videos;
+use vodnest_core::{videos, viewers};
 
 use crate::routes::upload::abort_upload;
 use crate::state::AppState;
@@ -45,6 +46,9 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
         }
         if let Err(err) = sweep_once(&state).await {
             tracing::warn!(error = %err, "upload sweep failed");
+        }
+        if let Err(err) = viewers::sweep(&state.pool).await {
+            tracing::warn!(error = %err, "viewer digest sweep failed");
         }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`auth`]: API keys and browser sessions, turned into callers.
 //! - [`users`]: users, passwords (Argon2id) and invites.
 //! - [`audit`]: the audit log.
+//! - [`viewers`]: view counts without personal data (daily salted viewer digests).
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`shutdown`]: the signal both services stop on.
 //! - [`telemetry`]: tracing set-up.
@@ -34,3 +35,4 @@ pub mod telemetry;
 pub mod text_enum;
 pub mod users;
 pub mod videos;
+pub mod viewers;

@@ -8,6 +8,7 @@ mod library_page;
 mod odd_inputs;
 mod openapi;
 mod progressive;
+mod public_viewing;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;

@@ -2,10 +2,13 @@
 
 mod events;
 mod health;
+mod public;
 pub(crate) mod upload;
 mod videos;
 
+pub use public::{checked_search, is_watchable, public_view};
 pub use videos::view;
+pub(crate) use videos::{checked_cursor, paged};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -30,6 +33,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
         .routes(routes!(events::subscribe))
+        .routes(routes!(public::list))
+        .routes(routes!(public::get))
+        .routes(routes!(events::subscribe_public))
+        .routes(routes!(public::count_view))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
     OpenApiRouter::with_openapi(ApiDoc::openapi())
