@@ -9,7 +9,7 @@ import { parseArgs, report, watchErrors } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const result = {
-  ok: false, library: {}, played: {}, viewCounted: {}, embedPlayed: null, embedOrigin: null,
+  ok: false, library: {}, played: {}, viewCounted: {}, embedPlayed: null, embedOrigin: null, hostOrigin: null,
   privateStatus: null, ogImage: null, consoleErrors: [],
 };
 
@@ -55,6 +55,7 @@ await report(result, async (browser) => {
   const frame = await (await page.waitForSelector('#player')).contentFrame();
   result.embedPlayed = await plays(frame);
   result.embedOrigin = await frame.evaluate(() => location.origin);
+  result.hostOrigin = await page.evaluate(() => location.origin);
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/embed.png` });
 
   const missing = await page.goto(`${args.base}/watch?v=${args.private}`);
@@ -64,6 +65,7 @@ await report(result, async (browser) => {
 
   result.ok = result.library.public && !result.library.private
     && result.played.public > 1 && result.played.unlisted > 1 && result.embedPlayed > 1
+    && result.hostOrigin !== result.embedOrigin
     && result.viewCounted.public === 204 && result.viewCounted.unlisted === 204
     && result.privateStatus === 404 && Boolean(result.ogImage) && errors.length === 0;
   if (!result.ok) result.reason = 'an anonymous viewer could not watch, or saw what is private';
