@@ -81,6 +81,7 @@ pub fn checked_search(q: Option<&str>) -> Result<Option<String>, ApiError> {
 #[utoipa::path(
     get,
     path = "/public/videos",
+    operation_id = "list_public_videos",
     tag = "public",
     summary = "List public videos, newest first (no token)",
     security(()),
@@ -118,6 +119,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/public/videos/{id}",
+    operation_id = "get_public_video",
     tag = "public",
     summary = "Read a public or unlisted video (no token)",
     security(()),
