@@ -55,6 +55,16 @@ pub struct ApiConfig {
     /// `X-Forwarded-For`. Empty: the peer address is the client's.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = crate::client_ip::parse_range)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which sites may show `/embed/{id}` in an iframe: the CSP `frame-ancestors` sources of
+    /// the embed page, space-separated (`*` any site; `https://blog.example.com` one). Every
+    /// other page refuses to be framed.
+    #[arg(long, env = "EMBED_FRAME_ANCESTORS", default_value = "*",
+          value_parser = crate::csp::parse_frame_ancestors)]
+    pub embed_frame_ancestors: String,
+    /// How many public event websockets one client address (an IPv6 /64) may hold open.
+    #[arg(long, env = "PUBLIC_SOCKETS_PER_IP", default_value_t = 20,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub public_sockets_per_ip: u32,
     /// Where npm installed the front-end packages (hls.js).
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,

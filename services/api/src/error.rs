@@ -26,6 +26,12 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
+    /// `429 rate_limited` with `Retry-After`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("storage: {0}")]
@@ -79,6 +85,7 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Db(_) | Self::Queue(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Storage(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::BAD_GATEWAY,
@@ -89,6 +96,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => "unauthorized",
             Self::NotFound(_) => "not_found",
+            Self::RateLimited { .. } => "rate_limited",
             Self::BadRequest { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Invalid { code, .. }
@@ -128,6 +136,12 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
@@ -135,6 +149,12 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(secs),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -18,6 +18,8 @@
 //!   [`passwords`]: Argon2 off the async threads; [`sign_in`]: password and token sign-in;
 //!   [`account_pages`]: `/signup`, `/account` and `/admin/users`.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
+//! - [`socket_limit`]: how many public websockets one client may hold open.
+//! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
 pub mod account_pages;
@@ -38,6 +40,7 @@ pub mod same_origin;
 pub mod security_headers;
 pub mod session_cookie;
 pub mod sign_in;
+pub mod socket_limit;
 pub mod startup;
 pub mod state;
 pub mod sweeper;

@@ -24,8 +24,9 @@ pub const QUERY_TOKEN: &str = "query_token";
     info(
         title = "vodnest",
         description = "Upload videos (multipart, straight to S3), follow their processing and \
-                       play them as HLS. Every route under `/api/v1` except this document needs \
-                       a bearer token or a signed-in session cookie. Errors are \
+                       play them as HLS. Every route under `/api/v1` except this document and \
+                       the public reads under `/api/v1/public/` needs a bearer token or a \
+                       signed-in session cookie. Errors are \
                        `{\"error\": {\"code\", \"message\"}}`.",
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -39,6 +40,7 @@ pub const QUERY_TOKEN: &str = "query_token";
         (name = "keys", description = "API keys with scopes, each belonging to a user"),
         (name = "account", description = "The caller's own account: who, scopes, usage, password, sessions"),
         (name = "audit", description = "Who did what from where"),
+        (name = "public", description = "What anyone may read without a token: public and unlisted videos"),
         (name = "health", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),
     )

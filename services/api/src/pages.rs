@@ -16,26 +16,28 @@ use axum_extra::extract::CookieJar;
 use minijinja::{Environment, context};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Deserialize;
-use uuid::Uuid;
-use vodnest_core::{auth, videos};
+use vodnest_core::auth;
 
 use crate::account_pages;
 use crate::auth::{jar_caller, page_caller};
 use crate::client_ip::ClientIp;
 use crate::config::ApiConfig;
 use crate::error::{ApiError, Query};
-use crate::routes;
 use crate::same_origin::SameOrigin;
 use crate::session_cookie;
 use crate::sign_in;
 use crate::state::AppState;
 use vodnest_core::caller::Caller;
 
-const TEMPLATES: [(&str, &str); 9] = [
+mod viewer;
+
+const TEMPLATES: [(&str, &str); 16] = [
     ("base.html", include_str!("../templates/base.html")),
     ("login.html", include_str!("../templates/login.html")),
     ("library.html", include_str!("../templates/library.html")),
+    ("creator.html", include_str!("../templates/creator.html")),
     ("watch.html", include_str!("../templates/watch.html")),
+    ("embed.html", include_str!("../templates/embed.html")),
     ("upload.html", include_str!("../templates/upload.html")),
     ("docs.html", include_str!("../templates/docs.html")),
     ("signup.html", include_str!("../templates/signup.html")),
@@ -44,17 +46,26 @@ const TEMPLATES: [(&str, &str); 9] = [
         "admin_users.html",
         include_str!("../templates/admin_users.html"),
     ),
+    ("_cards.html", include_str!("../templates/_cards.html")),
+    ("_search.html", include_str!("../templates/_search.html")),
+    ("_player.html", include_str!("../templates/_player.html")),
+    (
+        "_share_meta.html",
+        include_str!("../templates/_share_meta.html"),
+    ),
+    ("_pager.html", include_str!("../templates/_pager.html")),
 ];
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
-const ASSETS: [(&str, &str, &str); 10] = [
+const ASSETS: [(&str, &str, &str); 11] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
+    ("share.js", JS, include_str!("../static/share.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),
     ("api.js", JS, include_str!("../static/api.js")),
@@ -146,10 +157,12 @@ fn read_vendor(path: &Path, without: &str) -> Option<Vec<u8>> {
     }
 }
 
+/// Every page but the embed player: none may be framed (see `startup`).
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(library))
-        .route("/watch", get(watch))
+        .route("/", get(viewer::home))
+        .route("/watch", get(viewer::watch))
+        .route("/u/{username}", get(viewer::creator))
         .route("/upload", get(upload))
         .route("/login", get(login_form).post(login))
         .route("/logout", axum::routing::post(logout))
@@ -164,6 +177,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users", get(account_pages::admin_users))
 }
 
+/// The embed player, the one page other sites may frame (`EMBED_FRAME_ANCESTORS`).
+pub fn embed_router() -> Router<AppState> {
+    Router::new().route("/embed/{id}", get(viewer::embed))
+}
+
 /// A page that failed: answered with its status and a small HTML page built here, not from a
 /// template, so that it can still be shown when the templates are what failed.
 #[derive(Debug)]
@@ -171,6 +189,7 @@ pub enum PageError {
     NotFound(&'static str),
     /// Something that was here is no more (an expired or used invite).
     Gone(&'static str),
+    BadRequest(&'static str),
     Internal(String),
 }
 
@@ -197,6 +216,7 @@ impl IntoResponse for PageError {
         let (status, message) = match self {
             Self::NotFound(message) => (StatusCode::NOT_FOUND, message),
             Self::Gone(message) => (StatusCode::GONE, message),
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             Self::Internal(detail) => {
                 tracing::error!(error = %detail, "page failed");
                 (
@@ -275,42 +295,6 @@ fn safe_next(next: Option<&str>) -> &str {
         }
         _ => "/",
     }
-}
-
-async fn library(
-    State(state): State<AppState>,
-    SignedIn(caller): SignedIn,
-) -> Result<Html<String>, PageError> {
-    let rows = videos::list(&state.pool, caller.owner_filter(), 100, None).await?;
-    let videos: Vec<_> = rows.into_iter().map(|r| routes::view(&state, r)).collect();
-    state
-        .site
-        .render("library.html", context! { videos, signed_in => true })
-}
-
-#[derive(Deserialize)]
-struct WatchQuery {
-    v: Option<String>,
-}
-
-async fn watch(
-    State(state): State<AppState>,
-    SignedIn(caller): SignedIn,
-    Query(query): Query<WatchQuery>,
-) -> Result<Html<String>, PageError> {
-    let id: Uuid = query
-        .v
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .ok_or(PageError::NotFound("There is no such video."))?;
-    let row = videos::get(&state.pool, id)
-        .await?
-        .filter(|row| caller.may_see(row.owner_id))
-        .ok_or(PageError::NotFound("There is no such video."))?;
-    let video = routes::view(&state, row);
-    state
-        .site
-        .render("watch.html", context! { video, signed_in => true })
 }
 
 async fn upload(State(state): State<AppState>, _: SignedIn) -> Result<Html<String>, PageError> {

@@ -22,6 +22,7 @@ use crate::pages::{self, Site};
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
+use crate::socket_limit::SocketLimit;
 use crate::state::AppState;
 use crate::sweeper;
 
@@ -46,7 +47,9 @@ impl Application {
             .await
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
         let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
+        let public_sockets = SocketLimit::new(config.public_sockets_per_ip as usize);
         let state = AppState {
+            public_sockets,
             pool,
             storage,
             config: Arc::new(config),
@@ -126,12 +129,16 @@ impl Application {
     }
 }
 
-/// The pages under their Content-Security-Policy. The SDK reads `AWS_ENDPOINT_URL` for S3 (and
-/// presigns upload URLs on it), so the policy reads it too.
-fn pages_with_policy(state: &AppState) -> Router<AppState> {
+/// `pages` under the Content-Security-Policy, framable by `frame_ancestors`. The SDK reads
+/// `AWS_ENDPOINT_URL` for S3 (and presigns upload URLs on it), so the policy reads it too.
+fn with_policy(
+    pages: Router<AppState>,
+    state: &AppState,
+    frame_ancestors: &str,
+) -> Router<AppState> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").ok();
-    let pages = pages::router();
-    match csp::header(&state.config.storage.media_base_url, endpoint.as_deref()) {
+    let media = &state.config.storage.media_base_url;
+    match csp::header(media, endpoint.as_deref(), frame_ancestors) {
         Some(value) => pages.layer(SetResponseHeaderLayer::overriding(
             axum::http::header::CONTENT_SECURITY_POLICY,
             value,
@@ -144,7 +151,12 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let https = state.config.serves_https();
     let app = Router::new()
         .merge(routes::router()?)
-        .merge(pages_with_policy(&state))
+        .merge(with_policy(pages::router(), &state, csp::NO_FRAMING))
+        .merge(with_policy(
+            pages::embed_router(),
+            &state,
+            &state.config.embed_frame_ancestors,
+        ))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(

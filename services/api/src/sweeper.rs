@@ -1,12 +1,13 @@
 //! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
 //! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
-//! It also forgets failed sign-ins that no longer count. Every API process runs one; two sweeping the same upload at once is harmless because both
-//! the abort and the status change are idempotent.
+//! Each pass also forgets failed sign-ins that no longer count and the viewer digests and salts
+//! of past days (see `vodnest_core::viewers`). Every API process runs one; two sweeping the
+//! same upload at once is harmless because both the abort and the status change are idempotent.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use vodnest_core::{sign_in_backoff, videos};
+use vodnest_core::{sign_in_backoff, videos, viewers};
 
 use crate::routes::upload::abort_upload;
 use crate::state::AppState;
@@ -49,6 +50,9 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
         // Failed sign-ins that no longer count: the names in them are whatever strangers typed.
         if let Err(err) = sign_in_backoff::sweep(&state.pool).await {
             tracing::warn!(error = %err, "sign-in failure sweep failed");
+        }
+        if let Err(err) = viewers::sweep(&state.pool).await {
+            tracing::warn!(error = %err, "viewer digest sweep failed");
         }
     }
 }

@@ -3,13 +3,19 @@
 // again after a pause that doubles from 1 s up to 30 s (with jitter, so that a restarted server
 // is not hit by every page at once); the server starts each socket with a fresh snapshot, so
 // nothing is missed. Following ends once the video is ready, failed or deleted, or when the
-// returned `stop` is called. The session cookie authenticates the socket.
+// returned `stop` is called. The session cookie authenticates the socket; with `{ public: true }`
+// it is the public socket of a public or unlisted video instead, which needs no one.
 const FIRST_PAUSE_MS = 1000;
 const LONGEST_PAUSE_MS = 30000;
 
-export function follow(id, onState) {
+// Where a video is read: the owner's routes, or the public ones anyone may use.
+export function videoPath(id, { public: isPublic = false } = {}) {
+  return `/api/v1/${isPublic ? 'public/' : ''}videos/${id}`;
+}
+
+export function follow(id, onState, options = {}) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const url = `${scheme}://${location.host}/api/v1/videos/${id}/events`;
+  const url = `${scheme}://${location.host}${videoPath(id, options)}/events`;
   let pause = FIRST_PAUSE_MS;
   let ended = false;
   let socket = null;

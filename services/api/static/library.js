@@ -1,5 +1,5 @@
 // Library page: durations in h:mm:ss, and live status for videos still in the works.
-import { follow } from './events.js';
+import { follow, videoPath } from './events.js';
 import { clock } from './time.js';
 
 // Lengths are shown to the nearest second.
@@ -7,7 +7,8 @@ const length = (seconds) => clock(Math.round(seconds));
 
 // Once a video is ready its poster and duration exist: fetch them without a reload.
 async function showFinished(card) {
-  const response = await fetch(`/api/v1/videos/${card.dataset.videoId}`, { credentials: 'same-origin' });
+  const path = videoPath(card.dataset.videoId, { public: card.dataset.public === 'true' });
+  const response = await fetch(path, { credentials: 'same-origin' });
   if (!response.ok) return;
   const { video } = await response.json();
   const poster = card.querySelector('[data-role=poster]');
@@ -19,9 +20,12 @@ async function showFinished(card) {
 }
 
 function update(card, state) {
+  // Public cards carry no status badge: they are all playable.
   const badge = card.querySelector('[data-role=badge]');
-  badge.className = `badge badge-${state.status}`;
-  badge.textContent = state.status.replace('_', ' ');
+  if (badge) {
+    badge.className = `badge badge-${state.status}`;
+    badge.textContent = state.status.replace('_', ' ');
+  }
   card.dataset.status = state.status;
   const progress = card.querySelector('[data-role=progress]');
   const working = state.status === 'queued' || state.status === 'processing';
@@ -36,6 +40,6 @@ for (const el of document.querySelectorAll('[data-role=duration][data-duration]'
 for (const card of document.querySelectorAll('.card[data-video-id]')) {
   const status = card.dataset.status;
   if (status !== 'ready' && status !== 'failed') {
-    follow(card.dataset.videoId, (state) => update(card, state));
+    follow(card.dataset.videoId, (state) => update(card, state), { public: card.dataset.public === 'true' });
   }
 }

@@ -1,16 +1,20 @@
-// Watch page: play the HLS stream with hls.js (or natively on Safari) with a quality menu
-// (auto plus each rendition); while the video is still processing, show its progress and start
-// by itself once it is playable.
-import { follow } from './events.js';
+// Watch page and embed player: play the HLS stream with hls.js (or natively on Safari) with a
+// quality menu (auto plus each rendition); while the video is still processing, show its
+// progress and start by itself once it is playable. The owner (or an admin) reads the video
+// through the authenticated routes, anyone else through the public ones. When playback first
+// starts, a view is counted (once per viewer per day, by the server).
+import { follow, videoPath } from './events.js';
 import { clock } from './time.js';
 
 const video = JSON.parse(document.getElementById('video-data').textContent);
+const viewer = JSON.parse(document.getElementById('viewer-data').textContent);
+const route = { public: !viewer.owner };
 const element = document.getElementById('player');
 const status = document.getElementById('status');
 const qualityBox = document.getElementById('quality-box');
 const quality = document.getElementById('quality');
 window.vodnestErrors = [];
-window.vodnestPlayer = { video: element, hls: null };
+window.vodnestPlayer = { video: element, hls: null, viewCounted: null };
 let started = false;
 if (video.playback.poster_url) element.poster = video.playback.poster_url;
 
@@ -128,7 +132,7 @@ async function setUpStoryboard(url) {
 }
 
 async function playWhenReady() {
-  const response = await fetch(`/api/v1/videos/${video.id}`, { credentials: 'same-origin' });
+  const response = await fetch(videoPath(video.id, route), { credentials: 'same-origin' });
   if (!response.ok) return;
   const body = await response.json();
   if (body.video.playable && body.video.playback.hls_url) play(body.video.playback.hls_url);
@@ -138,7 +142,20 @@ function followProcessing() {
   follow(video.id, (state) => {
     if (!started) status.textContent = describe(state);
     if (state.playable && !started) playWhenReady();
+  }, route);
+}
+
+// Counted when playback starts, not when the page is served: link-preview robots fetch the
+// page for its tags and never play. Private videos have no public count route.
+async function countView() {
+  const response = await fetch(`${videoPath(video.id, { public: true })}/views`, {
+    method: 'POST', credentials: 'omit',
   });
+  window.vodnestPlayer.viewCounted = response.status;
+}
+
+if (video.visibility !== 'private') {
+  element.addEventListener('playing', () => { countView().catch(() => {}); }, { once: true });
 }
 
 if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});

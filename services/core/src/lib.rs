@@ -13,6 +13,8 @@
 //! - [`auth`]: API keys and browser sessions, turned into callers.
 //! - [`users`]: users, passwords (Argon2id) and invites.
 //! - [`audit`]: the audit log; [`sign_in_backoff`]: the wait imposed after failed sign-ins.
+//! - [`audit`]: the audit log.
+//! - [`viewers`]: view counts without personal data (daily salted viewer digests).
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`secret`]: settings that `Debug` shows redacted.
 //! - [`shutdown`]: the signal both services stop on.
@@ -37,3 +39,4 @@ pub mod telemetry;
 pub mod text_enum;
 pub mod users;
 pub mod videos;
+pub mod viewers;

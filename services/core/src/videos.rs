@@ -117,7 +117,7 @@ pub async fn list_public(
            and ($1::timestamptz is null or (created_at, id) < ($1, $2))
            and ($4::text is null
                 or owner_id = (select id from users where username = $4))
-           and ($5::text is null or title ilike $5 escape '')
+           and ($5::text is null or title ilike $5 escape '\')
          order by created_at desc, id desc limit $3",
         created_at,
         id,

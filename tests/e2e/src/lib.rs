@@ -49,6 +49,8 @@ impl TestSettings {
             secure_cookies: false,
             public_url: None,
             trusted_proxies: Vec::new(),
+            embed_frame_ancestors: "*".into(),
+            public_sockets_per_ip: 20,
             quotas: Default::default(),
             accounts: Default::default(),
             vendor_dir: repo_root().join("node_modules"),

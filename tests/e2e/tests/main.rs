@@ -9,6 +9,7 @@ mod library_page;
 mod odd_inputs;
 mod openapi;
 mod progressive;
+mod public_viewing;
 mod sign_in;
 mod upload_page;
 mod upload_to_playback;

@@ -1,5 +1,12 @@
 //! `GET /api/v1/videos/{id}/events`: a websocket that sends a snapshot of the video, then a
 //! status frame on every change, and a fresh snapshot after any gap in the notifications.
+//! `GET /api/v1/public/videos/{id}/events` is the same stream for anyone watching a public or
+//! unlisted video, as the public routes show it ([`super::public`]).
+//!
+//! The public socket takes no token and reads no cookie, so a page of another site that opens
+//! it acts with no one's authority and learns only what `GET /api/v1/public/videos/{id}` tells
+//! anyone: its `Origin` is not checked. What it costs is bounded instead: each client address
+//! may hold `PUBLIC_SOCKETS_PER_IP` of them open at once.
 
 use std::time::Duration;
 
@@ -15,11 +22,25 @@ use vodnest_core::events::VideoEvent;
 use vodnest_core::videos;
 
 use super::VideoId;
+use super::public::{find_watchable, is_watchable, public_view};
 use super::videos::{find, view};
 use crate::auth::{SocketAuthenticated, require};
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ErrorBody};
 use crate::openapi::{CrossOrigin, InsufficientScope, Internal, NoSuchVideo, Unauthorized};
+use crate::socket_limit::SocketPermit;
 use crate::state::AppState;
+
+/// Who a socket streams to: its owner (or an admin), or anyone watching a public or unlisted
+/// video.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    Owner,
+    Public,
+}
+
+/// How long a client refused another public socket is asked to wait.
+const SOCKETS_RETRY_AFTER_SECS: u64 = 10;
 
 const PING_EVERY: Duration = Duration::from_secs(20);
 
@@ -69,6 +90,60 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     require(&caller, Scope::VideosRead)?;
     find(&state.pool, &caller, id).await?;
+    upgrade_to_stream(upgrade, state, id, Audience::Owner, None)
+}
+
+/// The public twin of [`subscribe`]: anyone may follow a public or unlisted video.
+#[utoipa::path(
+    get,
+    path = "/public/videos/{id}/events",
+    tag = "public",
+    summary = "A websocket of a public or unlisted video's status (no token)",
+    description = "Open as a websocket (`Upgrade: websocket`). The same frames as \
+                   `/api/v1/videos/{id}/events`, with the video as \
+                   `GET /api/v1/public/videos/{id}` shows it. Any page may open it; each \
+                   client address may hold a bounded number open at once.",
+    security(()),
+    params(VideoId),
+    responses(
+        (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
+        (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
+        (status = 404, description = "No such video, or a private one (`not_found`)", body = ErrorBody),
+        (status = 429, description = "This client has as many public sockets open as allowed (`rate_limited`, with `Retry-After`)", body = ErrorBody),
+        Internal,
+    )
+)]
+pub async fn subscribe_public(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    VideoId(id): VideoId,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    find_watchable(&state.pool, id).await?;
+    // Without a peer address (a router called directly) there is nothing to count by.
+    let permit = match ip.0 {
+        Some(ip) => Some(state.public_sockets.try_acquire(ip).ok_or_else(|| {
+            ApiError::RateLimited {
+                message: format!(
+                    "this address has {} public event sockets open already; close one first",
+                    state.config.public_sockets_per_ip
+                ),
+                retry_after_secs: SOCKETS_RETRY_AFTER_SECS,
+            }
+        })?),
+        None => None,
+    };
+    upgrade_to_stream(upgrade, state, id, Audience::Public, permit)
+}
+
+/// Upgrades once the caller and the video checked out; `permit` lives as long as the socket.
+fn upgrade_to_stream(
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    state: AppState,
+    id: Uuid,
+    audience: Audience,
+    permit: Option<SocketPermit>,
+) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| {
         ApiError::bad_request(
             "websocket_required",
@@ -82,14 +157,17 @@ pub async fn subscribe(
         .write_buffer_size(SOCKET_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| stream(socket, state, id)))
+        .on_upgrade(move |socket| async move {
+            stream(socket, state, id, audience).await;
+            drop(permit);
+        }))
 }
 
-async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
+async fn stream(mut socket: WebSocket, state: AppState, id: Uuid, audience: Audience) {
     // Subscribe before reading the snapshot so that no change falls in between.
     let mut subscription = state.hub.subscribe(id);
     let mut resyncs_seen = subscription.receiver.borrow_and_update().resyncs;
-    if !send_snapshot(&mut socket, &state, id).await {
+    if !send_snapshot(&mut socket, &state, id, audience).await {
         return;
     }
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -103,13 +181,19 @@ async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
                 let seen = subscription.receiver.borrow_and_update().clone();
                 let sent = if seen.resyncs != resyncs_seen {
                     resyncs_seen = seen.resyncs;
-                    send_snapshot(&mut socket, &state, id).await
+                    send_snapshot(&mut socket, &state, id, audience).await
                 } else if let Some(event) = &seen.event {
                     if event.deleted {
                         send_deleted(&mut socket, id).await;
                         break;
                     }
-                    send(&mut socket, &Frame::Status(event)).await
+                    match audience {
+                        Audience::Owner => send(&mut socket, &Frame::Status(event)).await,
+                        Audience::Public => {
+                            let event = public_event(event);
+                            send(&mut socket, &Frame::Status(&event)).await
+                        }
+                    }
                 } else {
                     true
                 };
@@ -131,11 +215,33 @@ async fn stream(mut socket: WebSocket, state: AppState, id: Uuid) {
     }
 }
 
-/// Sends the current state; false when the socket is gone or the video was deleted.
-async fn send_snapshot(socket: &mut WebSocket, state: &AppState, id: Uuid) -> bool {
-    match videos::get(&state.pool, id).await {
+/// A status frame as public viewers see it: the error in the words of [`public_view`].
+fn public_event(event: &VideoEvent) -> VideoEvent {
+    let mut event = event.clone();
+    if let Some(error) = &mut event.error {
+        error.clear();
+        error.push_str(super::public::FAILED);
+    }
+    event
+}
+
+/// Sends the current state; false when the socket is gone or the video was deleted. A video
+/// made private while public viewers follow it is, for them, deleted.
+async fn send_snapshot(
+    socket: &mut WebSocket,
+    state: &AppState,
+    id: Uuid,
+    audience: Audience,
+) -> bool {
+    let found = videos::get(&state.pool, id)
+        .await
+        .map(|row| row.filter(|row| audience == Audience::Owner || is_watchable(row)));
+    match found {
         Ok(Some(row)) => {
-            let video = view(state, row);
+            let video = match audience {
+                Audience::Owner => view(state, row),
+                Audience::Public => public_view(state, row),
+            };
             send(socket, &Frame::Snapshot { video: &video }).await
         }
         Ok(None) => {

@@ -5,12 +5,15 @@ mod events;
 mod health;
 mod keys;
 mod me;
+mod public;
 pub(crate) mod upload;
 mod users;
 mod videos;
 
 pub use me::usage as account_usage;
+pub use public::{checked_search, is_watchable, public_view};
 pub use videos::view;
+pub(crate) use videos::{checked_cursor, paged};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -45,6 +48,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(me::change_password))
         .routes(routes!(me::sign_out_everywhere))
         .routes(routes!(audit::list))
+        .routes(routes!(public::list))
+        .routes(routes!(public::get))
+        .routes(routes!(events::subscribe_public))
+        .routes(routes!(public::count_view))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

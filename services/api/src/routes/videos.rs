@@ -8,7 +8,7 @@ use uuid::Uuid;
 use vodnest_core::audit::{self, Action, Actor};
 use vodnest_core::caller::{Caller, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
-use vodnest_core::videos::{self, NewVideo, VideoEdit};
+use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
 
 use super::VideoId;
 use crate::auth::{Authenticated, require};
@@ -385,8 +385,8 @@ pub struct ListQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page {
-    videos: Vec<VideoView>,
-    next_cursor: Option<String>,
+    pub videos: Vec<VideoView>,
+    pub next_cursor: Option<String>,
 }
 
 /// A cursor is `{created_at as unix nanoseconds}.{id}` of the last video of a page.
@@ -398,6 +398,43 @@ fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
     let (nanos, id) = cursor.split_once('.')?;
     let at = OffsetDateTime::from_unix_timestamp_nanos(nanos.parse().ok()?).ok()?;
     Some((at, id.parse().ok()?))
+}
+
+/// Videos per page: 1 to 100, 20 when not given.
+pub(crate) fn checked_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(20);
+    if (1..=100).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::invalid(
+            "invalid_limit",
+            "limit must be between 1 and 100",
+        ))
+    }
+}
+
+/// Where the page starts: after the `cursor` a previous page returned, or at the newest.
+pub(crate) fn checked_cursor(cursor: Option<&str>) -> Result<Cursor, ApiError> {
+    cursor
+        .map(|c| {
+            decode_cursor(c).ok_or_else(|| {
+                ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
+            })
+        })
+        .transpose()
+}
+
+/// The first `limit` of `rows` (read with a limit of `limit + 1`, so that one more tells
+/// whether a next page exists) and the cursor of that next page.
+pub(crate) fn paged(rows: Vec<VideoRow>, limit: i64) -> (Vec<VideoRow>, Option<String>) {
+    let has_more = rows.len() as i64 > limit;
+    let page: Vec<VideoRow> = rows.into_iter().take(limit as usize).collect();
+    let next_cursor = if has_more {
+        page.last().map(encode_cursor)
+    } else {
+        None
+    };
+    (page, next_cursor)
 }
 
 /// Newest first, a page at a time.
@@ -423,27 +460,10 @@ pub async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     require(&caller, Scope::VideosRead)?;
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
-    let before = match query.cursor.as_deref() {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "cursor is not one this API returned")
-        })?),
-        None => None,
-    };
+    let limit = checked_limit(query.limit)?;
+    let before = checked_cursor(query.cursor.as_deref())?;
     let rows = videos::list(&state.pool, caller.owner_filter(), limit + 1, before).await?;
-    let has_more = rows.len() as i64 > limit;
-    let page: Vec<VideoRow> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = if has_more {
-        page.last().map(encode_cursor)
-    } else {
-        None
-    };
+    let (page, next_cursor) = paged(rows, limit);
     Ok(Json(Page {
         videos: page.into_iter().map(|r| view(&state, r)).collect(),
         next_cursor,
