@@ -61,6 +61,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub quotas: crate::quotas::Quotas,
     #[command(flatten)]
+    pub rate_limits: crate::throttle::RateLimits,
+    #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,

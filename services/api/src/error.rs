@@ -26,6 +26,8 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{message}")]
     TooLarge { code: &'static str, message: String },
+    #[error("too many requests; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("storage: {0}")]
@@ -72,6 +74,7 @@ impl ApiError {
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Db(_) | Self::Queue(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Storage(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::BAD_GATEWAY,
@@ -82,6 +85,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => "unauthorized",
             Self::NotFound(_) => "not_found",
+            Self::RateLimited { .. } => "rate_limited",
             Self::BadRequest { code, .. }
             | Self::Forbidden { code, .. }
             | Self::Invalid { code, .. }
@@ -103,7 +107,8 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_field`,
-    /// `upload_not_active`, `upload_too_large`, `internal_error`, `storage_unavailable`.
+    /// `upload_not_active`, `upload_too_large`, `quota_exceeded`, `rate_limited`,
+    /// `internal_error`, `storage_unavailable`.
     code: &'static str,
     /// A human sentence; a 5xx never carries internal details.
     message: String,
@@ -112,6 +117,10 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
         let message = if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             match self {
@@ -128,6 +137,11 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

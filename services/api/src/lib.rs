@@ -13,7 +13,8 @@
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
-//! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits.
+//! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits;
+//!   [`throttle`]: the rate limits per address and per caller, kept by [`rate_limit`].
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
@@ -27,6 +28,7 @@ pub mod hub;
 pub mod openapi;
 pub mod pages;
 pub mod quotas;
+pub mod rate_limit;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;
@@ -34,6 +36,7 @@ pub mod session_cookie;
 pub mod startup;
 pub mod state;
 pub mod sweeper;
+pub mod throttle;
 pub mod upload_plan;
 
 pub use config::ApiConfig;

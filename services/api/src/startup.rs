@@ -24,6 +24,7 @@ use crate::same_origin::OwnOrigin;
 use crate::security_headers;
 use crate::state::AppState;
 use crate::sweeper;
+use crate::throttle::{self, Throttle};
 
 pub struct Application {
     listener: TcpListener,
@@ -49,10 +50,11 @@ impl Application {
         let state = AppState {
             pool,
             storage,
-            config: Arc::new(config),
             hub: EventHub::default(),
             site: Arc::new(site),
             own_origin: Arc::new(own_origin),
+            throttle: Arc::new(Throttle::new(&config.rate_limits)),
+            config: Arc::new(config),
         };
         let mut background = BackgroundTasks::new();
         let stop = background.stop_token().clone();
@@ -145,6 +147,10 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
     let app = Router::new()
         .merge(routes::router()?)
         .merge(pages_with_policy(&state))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::by_ip,
+        ))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(

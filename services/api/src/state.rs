@@ -9,6 +9,7 @@ use crate::config::ApiConfig;
 use crate::hub::EventHub;
 use crate::pages::Site;
 use crate::same_origin::OwnOrigin;
+use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,4 +20,6 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// Where this site's own pages are: the same-origin check's reference.
     pub own_origin: Arc<OwnOrigin>,
+    /// The rate limiters (per client address, per caller).
+    pub throttle: Arc<Throttle>,
 }

@@ -5,6 +5,7 @@
 mod browser_safety;
 mod failures;
 mod library_page;
+mod limits;
 mod odd_inputs;
 mod openapi;
 mod progressive;
