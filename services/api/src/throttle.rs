@@ -176,6 +176,29 @@ mod tests {
         assert_eq!(secs(Duration::from_millis(2001)), 3);
     }
 
+    /// Every operation lists the 429 (with `Retry-After`) but those the limits exempt.
+    #[test]
+    fn the_document_lists_429_wherever_it_can_happen() {
+        let doc = serde_json::to_value(crate::routes::document()).expect("the document");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut checked = 0;
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().expect("a path item") {
+                let answer = &operation["responses"]["429"];
+                if is_exempt(path) {
+                    assert!(answer.is_null(), "{method} {path} lists a 429");
+                } else {
+                    assert!(
+                        answer["headers"]["Retry-After"].is_object(),
+                        "{method} {path} lacks the 429 with Retry-After: {answer}"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 8, "only {checked} operations");
+    }
+
     #[test]
     fn rates_must_be_positive() {
         assert_eq!(per_sec("2.5"), Ok(2.5));

@@ -223,7 +223,9 @@ async fn check_quota(
         Unauthorized,
         InsufficientScope,
         CrossOrigin,
-        (status = 403, description = "Over a quota: uploads in progress, bytes per day or storage; the message says which (`quota_exceeded`)", body = ErrorBody),
+        // Listed after the other 403s, which it repeats: of several answers with one status
+        // the document keeps the last.
+        (status = 403, description = "The key or session lacks the scope this needs (`insufficient_scope`); made with the session cookie from another site's page (`cross_origin_request`); or over a quota, uploads in progress, bytes per day or storage, the message says which (`quota_exceeded`)", body = ErrorBody),
         (status = 413, description = "Larger than this server accepts (`upload_too_large`)", body = ErrorBody),
         (status = 422, description = "A field is wrong (`invalid_body`, `invalid_field`, `invalid_size`, `too_many_parts`)", body = ErrorBody),
         StorageFailures,
