@@ -35,8 +35,8 @@ create trigger videos_owner_key after update of owner_id on videos
 
 -- The claim steps from one (class, owner) to the next through this index (a skip scan: one
 -- probe per owner with queued work, however many jobs each has), and reads each owner's
--- earliest due jobs from it.
-drop index jobs_queued_due;
+-- earliest due jobs from it. `jobs_queued_due` stays: when the fair picks are taken by a
+-- concurrent claim, the claim falls back to walking it.
 create index jobs_queued_fair on jobs (priority, owner_key, run_at) where state = 'queued';
 -- How many jobs each owner has running.
 create index jobs_running_by_owner on jobs (owner_key) where state = 'running';

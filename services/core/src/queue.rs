@@ -128,14 +128,19 @@ pub struct Claimer {
 /// after the rows it needs). Queued jobs go by priority class, then fairly between owners
 /// (`jobs.owner_key`: a video's owner, see migration 0012): each owner's due jobs are ranked
 /// 1, 2, 3... by due time, and a job's load is its rank plus the jobs its owner has running;
-/// the lowest load goes first, then the earliest due. So with one worker free, an owner with
-/// nothing running comes before one with a job running, and one owner's long backlog
-/// alternates with another's single job instead of going first. The cost grows with the number
-/// of owners that have queued work, not with the number of jobs: `owners` steps from one
-/// (class, owner) to the next through the index `jobs_queued_fair` (a recursive skip scan),
-/// and each owner gives at most `$4` candidates, locked as they are read (SKIP LOCKED: a
-/// concurrent claim takes the next ones). Rows are picked out by `id = any(...)`, not a join:
-/// with the limit a parameter, a join may be planned as a scan of the whole table.
+/// the lowest load goes first, then the earliest due. So an owner with nothing running comes
+/// before one with a job running, and one owner's long backlog alternates with another's single
+/// job instead of going first.
+///
+/// The cost grows with the number of owners that have queued work, not with the number of
+/// jobs: `owners` steps from one (class, owner) to the next through the index
+/// `jobs_queued_fair` (a recursive skip scan), each owner gives at most `$4` candidates (read,
+/// not locked), and `due` locks candidates in order, one primary-key probe each, until it has
+/// enough (SKIP LOCKED: one a concurrent claim holds is passed over). Should concurrent claims
+/// hold every candidate, `in_order` takes the rest in plain (class, due time) order from the
+/// index `jobs_queued_due`, so a claim never comes back empty while a job is free; when `due`
+/// has enough its limit is 0 and it reads nothing. Rows are updated by `id = any(...)`, not a
+/// join: with the limit a parameter, a join may be planned as a scan of the whole table.
 macro_rules! query_claiming {
     ($record:ty, $before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
@@ -157,7 +162,7 @@ macro_rules! query_claiming {
                  where state = 'queued' and (priority, owner_key) > (o.priority, o.owner_key)
                  order by priority, owner_key limit 1
              ) n
-         ), candidates as (
+         ), candidates as materialized (
              select c.id, o.priority, c.run_at,
                  c.rank + (select count(*) from jobs r
                            where r.state = 'running' and r.owner_key = o.owner_key) as load
@@ -167,14 +172,27 @@ macro_rules! query_claiming {
                      where state = 'queued' and priority = o.priority
                          and owner_key = o.owner_key and run_at <= now()
                      order by run_at limit $4
-                     for update skip locked
                  ) owned
              ) c
          ), due as (
-             select id from candidates
-             order by priority, load, run_at
+             select locked.id
+             from (select * from candidates order by priority, load, run_at) c
+             cross join lateral (
+                 select id from jobs where id = c.id and state = 'queued'
+                 for update skip locked
+             ) locked
+             order by c.priority, c.load, c.run_at
              limit $4 - (select count(*) from expired)
-         ), next as (select id from expired union all select id from due),
+         ), in_order as (
+             select id from jobs
+             where exists (select 1 from gate) and state = 'queued' and run_at <= now()
+                 and id <> all(array(select id from due))
+             order by priority, run_at
+             limit $4 - (select count(*) from expired) - (select count(*) from due)
+             for update skip locked
+         ), next as (
+             select id from expired union all select id from due union all select id from in_order
+         ),
          claimed as (
              update jobs j set
                  state = 'running',

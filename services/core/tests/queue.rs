@@ -739,3 +739,20 @@ async fn a_transferred_video_moves_its_jobs_share(pool: PgPool) {
         .expect("the job");
     assert_eq!(owner_key, b);
 }
+
+/// A claim whose fair pick is held by a concurrent claim takes the next free job instead of
+/// coming back empty.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_claim_passes_over_a_fair_pick_held_elsewhere(pool: PgPool) {
+    let a = creator(&pool, "alice").await;
+    let held = queued_video_of(&pool, a).await;
+    let free = queued_video_of(&pool, a).await;
+    let mut other = pool.begin().await.expect("a transaction");
+    sqlx::query("select id from jobs where video_id = $1 for update")
+        .bind(held)
+        .execute(&mut *other)
+        .await
+        .expect("lock the first job");
+    assert_eq!(claim_one(&pool, "w").await.video_id, free);
+    other.rollback().await.expect("rollback");
+}
