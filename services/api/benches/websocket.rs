@@ -4,21 +4,28 @@
 //! many LISTEN) and the API process's peak RSS.
 //! Targets: p99 <= 50 ms, one listening connection per API process, RSS <= 150 MiB.
 //!
+//! The subscribers connect with `ADMIN_TOKEN` (the baseline) and with a creator's API key
+//! that owns the videos, in alternating runs (`BENCH_RUNS`, default 3, of each); the medians
+//! and the key's ratio to the baseline are printed last. Authorization must not cost the
+//! fan-out: target ratio of p99 <= 1.10.
+//!
 //! Run: `eval "$(./dev env)" && cargo bench -p vodnest-api --bench websocket`
 
+mod common;
+
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use futures::StreamExt;
 use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
 use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use vodnest_testkit::{TestDatabase, fake_video};
+
+use common::{median, ms, percentile};
 
 const VIDEOS: usize = 100;
 const PER_VIDEO: usize = 10;
@@ -36,38 +43,6 @@ fn progress_of(round: u32) -> f64 {
 
 fn key(progress: f64) -> u32 {
     (progress * 1000.0).round() as u32
-}
-
-async fn api_ready(base: &str) -> Result<()> {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("the API did not become ready")
-}
-
-fn peak_rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(index).copied().unwrap_or_default()
 }
 
 /// One subscriber: reads frames until `expected` status frames arrived, recording latencies.
@@ -110,41 +85,43 @@ async fn subscribe(
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let db = TestDatabase::create().await?;
-    // Named, so that counting the API's connections can leave the bench's own out.
-    let options: PgConnectOptions = db.url.parse()?;
-    let pool = PgPool::connect_with(options.application_name(BENCH_APP)).await?;
-    vodnest_core::db::MIGRATOR.run(&pool).await?;
-    let mut videos = Vec::new();
-    for _ in 0..VIDEOS {
-        let (id, _) = fake_video(&pool, true).await?;
-        videos.push(id);
-    }
+/// What one run measured.
+struct Run {
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    frames: usize,
+    elapsed: Duration,
+    connections: usize,
+    listening: usize,
+    rss_kib: Option<u64>,
+}
 
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let token = vodnest_core::auth::new_secret();
-    let mut api = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"))
-        .env("DATABASE_URL", &db.url)
-        .env("API_ADDR", format!("127.0.0.1:{port}"))
-        .env("ADMIN_TOKEN", &token)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting vodnest-api")?;
-    let pid = api.id().context("API pid")?;
-    let base = format!("http://127.0.0.1:{port}");
-    api_ready(&base).await?;
+/// 1,000 subscribers connected with `token` to a fresh API; `ROUNDS` rounds of updates.
+async fn fan_out(
+    pool: &PgPool,
+    database_url: &str,
+    admin_token: &str,
+    token: &str,
+    videos: &[Uuid],
+) -> Result<Run> {
+    // Progress starts over, so that each run's updates change the rows (and NOTIFY).
+    sqlx::query(
+        "update videos set status = 'queued', stage = null, progress = 0 where id = any($1)",
+    )
+    .bind(videos)
+    .execute(pool)
+    .await?;
+    let mut api = common::start_api(database_url, admin_token).await?;
+    let ws_base = api.base().replacen("http", "ws", 1);
 
     let sent: Sent = Arc::default();
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::default();
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(VIDEOS * PER_VIDEO);
     let mut subscribers = Vec::new();
-    for id in &videos {
+    for id in videos {
         for _ in 0..PER_VIDEO {
-            let url = format!("ws://127.0.0.1:{port}/api/v1/videos/{id}/events?token={token}");
+            let url = format!("{ws_base}/api/v1/videos/{id}/events?token={token}");
             subscribers.push(tokio::spawn(subscribe(
                 url,
                 sent.clone(),
@@ -166,7 +143,7 @@ async fn main() -> Result<()> {
          and application_name <> $1",
     )
     .bind(BENCH_APP)
-    .fetch_all(&pool)
+    .fetch_all(pool)
     .await?;
 
     let started = Instant::now();
@@ -174,14 +151,14 @@ async fn main() -> Result<()> {
     for round in 0..ROUNDS {
         tick.tick().await;
         let progress = progress_of(round);
-        for id in &videos {
+        for id in videos {
             if let Ok(mut s) = sent.lock() {
                 s.insert((*id, key(progress)), Instant::now());
             }
             sqlx::query("update videos set status = 'processing', stage = 'transcoding', progress = $2 where id = $1")
                 .bind(id)
                 .bind(progress)
-                .execute(&pool)
+                .execute(pool)
                 .await?;
         }
     }
@@ -191,43 +168,90 @@ async fn main() -> Result<()> {
             .context("a subscriber never got all its frames")???;
     }
     let elapsed = started.elapsed();
-    let rss = peak_rss_kib(pid);
-    api.start_kill()?;
-    let _ = api.wait().await;
+    let rss_kib = api.peak_rss_kib();
+    api.process.start_kill()?;
+    let _ = api.process.wait().await;
 
     let mut all = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     all.sort();
-    let listening = connections
-        .iter()
-        .filter(|(_, q)| q.to_lowercase().starts_with("listen"))
-        .count();
+    Ok(Run {
+        p50: percentile(&all, 0.5),
+        p99: percentile(&all, 0.99),
+        max: all.last().copied().unwrap_or_default(),
+        frames: all.len(),
+        elapsed,
+        connections: connections.len(),
+        listening: connections
+            .iter()
+            .filter(|(_, q)| q.to_lowercase().starts_with("listen"))
+            .count(),
+        rss_kib,
+    })
+}
+
+fn print_run(label: &str, run: &Run) {
     println!(
-        "subscribers          {} over {VIDEOS} videos",
-        VIDEOS * PER_VIDEO
-    );
-    println!(
-        "updates              {} ({} frames received in {:.1} s)",
-        VIDEOS as u32 * ROUNDS,
-        all.len(),
-        elapsed.as_secs_f64()
-    );
-    println!(
-        "NOTIFY-to-frame      p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms   (target p99 <= 50 ms)",
-        percentile(&all, 0.5).as_secs_f64() * 1000.0,
-        percentile(&all, 0.99).as_secs_f64() * 1000.0,
-        all.last().copied().unwrap_or_default().as_secs_f64() * 1000.0
-    );
-    println!(
-        "API connections      {} to Postgres, {listening} listening   (target: 1 listening)",
-        connections.len()
-    );
-    match rss {
-        Some(kib) => println!(
-            "API peak RSS         {:.1} MiB   (target <= 150 MiB)",
+        "{label:<12} NOTIFY-to-frame p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {} frames in {:.1} s; \
+         {} connections ({} listening); peak RSS {}",
+        ms(run.p50),
+        ms(run.p99),
+        ms(run.max),
+        run.frames,
+        run.elapsed.as_secs_f64(),
+        run.connections,
+        run.listening,
+        run.rss_kib.map_or("unknown".into(), |kib| format!(
+            "{:.1} MiB",
             kib as f64 / 1024.0
-        ),
-        None => println!("API peak RSS         unknown"),
+        )),
+    );
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let db = TestDatabase::create().await?;
+    // Named, so that counting the API's connections can leave the bench's own out.
+    let options: PgConnectOptions = db.url.parse()?;
+    let pool = PgPool::connect_with(options.application_name(BENCH_APP)).await?;
+    vodnest_core::db::MIGRATOR.run(&pool).await?;
+    let mut videos = Vec::new();
+    for _ in 0..VIDEOS {
+        let (id, _) = fake_video(&pool, true).await?;
+        videos.push(id);
     }
+    let admin_token = vodnest_core::auth::new_secret();
+    let key = common::creator_key(&pool, &videos).await?;
+
+    println!(
+        "subscribers          {} over {VIDEOS} videos; {} updates per run",
+        VIDEOS * PER_VIDEO,
+        VIDEOS as u32 * ROUNDS
+    );
+    let (mut baseline, mut keyed) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos).await?;
+        print_run("ADMIN_TOKEN", &run);
+        baseline.push(run);
+        let run = fan_out(&pool, &db.url, &admin_token, &key, &videos).await?;
+        print_run("API key", &run);
+        keyed.push(run);
+    }
+    let med =
+        |runs: &[Run], f: fn(&Run) -> Duration| median(runs.iter().map(|r| ms(f(r))).collect());
+    let (base50, base99) = (med(&baseline, |r| r.p50), med(&baseline, |r| r.p99));
+    let (key50, key99) = (med(&keyed, |r| r.p50), med(&keyed, |r| r.p99));
+    println!("medians of {runs} runs (target p99 <= 50 ms, 1 listening, RSS <= 150 MiB):");
+    println!("  ADMIN_TOKEN        p50 {base50:.2} ms, p99 {base99:.2} ms");
+    println!("  API key            p50 {key50:.2} ms, p99 {key99:.2} ms");
+    println!(
+        "  key / ADMIN_TOKEN  p50 x{:.2}, p99 x{:.2}   (target p99 <= x1.10)",
+        key50 / base50,
+        key99 / base99
+    );
     pool.close().await;
     db.drop_database().await
 }

@@ -18,7 +18,8 @@ use crate::session_cookie;
 use crate::state::AppState;
 
 /// The caller of a route: who they are and which scopes this request carries. Extracting it
-/// refuses a request without a valid token or session (401).
+/// refuses a request without a valid token or session (401), and one over the caller's rate
+/// limit (429, see [`crate::throttle`]).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Caller);
 
@@ -26,20 +27,25 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(token) = bearer_token(parts) {
-            return check_token(state, &token).await;
-        }
-        let Some(secret) = session_secret(parts, state) else {
-            return Err(ApiError::Unauthorized);
-        };
-        if same_origin::needs_check(parts) {
-            state.own_origin.check(&parts.headers)?;
-        }
-        session_caller(state, &secret)
-            .await?
-            .map(Self)
-            .ok_or(ApiError::Unauthorized)
+        let caller = header_or_cookie_caller(parts, state).await?;
+        state.throttle.check_caller(&caller)?;
+        Ok(Self(caller))
     }
+}
+
+async fn header_or_cookie_caller(parts: &Parts, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(token) = bearer_token(parts) {
+        return check_token(state, &token).await;
+    }
+    let Some(secret) = session_secret(parts, state) else {
+        return Err(ApiError::Unauthorized);
+    };
+    if same_origin::needs_check(parts) {
+        state.own_origin.check(&parts.headers)?;
+    }
+    session_caller(state, &secret)
+        .await?
+        .ok_or(ApiError::Unauthorized)
 }
 
 /// The websocket route's caller: [`Authenticated`], or a valid `?token=` when no
@@ -52,10 +58,11 @@ impl FromRequestParts<AppState> for SocketAuthenticated {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let query = bearer_token(parts).is_none().then(|| query_token(parts));
-        let Authenticated(caller) = match query.flatten() {
+        let caller = match query.flatten() {
             Some(token) => check_token(state, &token).await?,
-            None => Authenticated::from_request_parts(parts, state).await?,
+            None => header_or_cookie_caller(parts, state).await?,
         };
+        state.throttle.check_caller(&caller)?;
         Ok(Self(caller))
     }
 }
@@ -78,10 +85,9 @@ pub async fn token_caller(state: &AppState, token: &str) -> Result<Option<Caller
     Ok(auth::authenticate_token(&state.pool, admin_token, token).await?)
 }
 
-async fn check_token(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+async fn check_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     token_caller(state, token)
         .await?
-        .map(Authenticated)
         .ok_or(ApiError::Unauthorized)
 }
 

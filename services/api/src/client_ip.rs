@@ -39,6 +39,16 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// The key limits count an address under: an IPv4 address (also when written as IPv6), or the
+/// /64 of an IPv6 one, the smallest block a provider hands a subscriber (counting each address
+/// of it would let one client pass as billions).
+pub fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
+    }
+}
+
 /// A `TRUSTED_PROXIES` entry: an address or a CIDR range.
 pub fn parse_range(text: &str) -> Result<IpNet, String> {
     let text = text.trim();

@@ -73,6 +73,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub accounts: crate::account_settings::AccountSettings,
     #[command(flatten)]
+    pub rate_limits: crate::throttle::RateLimits,
+    #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,

@@ -118,7 +118,8 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_field`,
-    /// `upload_not_active`, `upload_too_large`, `internal_error`, `storage_unavailable`.
+    /// `upload_not_active`, `upload_too_large`, `quota_exceeded`, `rate_limited`,
+    /// `internal_error`, `storage_unavailable`.
     code: &'static str,
     /// A human sentence; a 5xx never carries internal details.
     message: String,

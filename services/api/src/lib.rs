@@ -17,6 +17,8 @@
 //! - [`account_settings`]: invite lifetime, sign-in back-off cap, keys per user;
 //!   [`passwords`]: Argon2 off the async threads; [`sign_in`]: password and token sign-in;
 //!   [`account_pages`]: `/signup`, `/account` and `/admin/users`.
+//! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits;
+//!   [`throttle`]: the rate limits per address and per caller, kept by [`rate_limit`].
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`socket_limit`]: how many public websockets one client may hold open.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
@@ -35,6 +37,7 @@ pub mod openapi;
 pub mod pages;
 pub mod passwords;
 pub mod quotas;
+pub mod rate_limit;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;
@@ -44,6 +47,7 @@ pub mod socket_limit;
 pub mod startup;
 pub mod state;
 pub mod sweeper;
+pub mod throttle;
 pub mod upload_plan;
 
 pub use config::ApiConfig;

@@ -171,6 +171,45 @@ pub struct NoActiveUpload(pub ErrorBody);
 #[response(status = 500, description = "Internal error (`internal_error`)")]
 pub struct Internal(pub ErrorBody);
 
+/// Over a rate limit (see `throttle.rs`). Every operation but the health checks lists it:
+/// [`document_rate_limits`] adds it to the whole document, routes need not name it.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 429,
+    description = "Too many requests from this address or with this key (`rate_limited`)",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct RateLimited(pub ErrorBody);
+
+/// Adds [`RateLimited`] to every operation the rate limits apply to.
+pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
+    let answers = <RateLimited as utoipa::IntoResponses>::responses();
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if crate::throttle::is_exempt(path) {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (status, answer) in &answers {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.clone())
+                    .or_insert_with(|| answer.clone());
+            }
+        }
+    }
+}
+
 /// What a route that calls S3 may answer besides its own errors.
 #[derive(utoipa::IntoResponses)]
 pub enum StorageFailures {

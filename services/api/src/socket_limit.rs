@@ -37,7 +37,7 @@ impl SocketLimit {
 
     /// A place for one more socket of `ip`, or `None` when it has as many as allowed.
     pub fn try_acquire(self: &Arc<Self>, ip: IpAddr) -> Option<SocketPermit> {
-        let client = client_key(ip);
+        let client = crate::client_ip::subscriber(ip);
         let mut open = self.lock();
         let count = open.entry(client).or_insert(0);
         if *count >= self.per_client {
@@ -52,7 +52,10 @@ impl SocketLimit {
 
     /// Sockets open for `ip`'s client now.
     pub fn open_for(&self, ip: IpAddr) -> usize {
-        self.lock().get(&client_key(ip)).copied().unwrap_or(0)
+        self.lock()
+            .get(&crate::client_ip::subscriber(ip))
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -65,18 +68,6 @@ impl Drop for SocketPermit {
                 open.remove(&self.client);
             }
         }
-    }
-}
-
-/// The address sockets are counted under: an IPv4 address (also when written as IPv6), or
-/// the /64 of an IPv6 one.
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V6(v6) => {
-            let bits = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(bits.into())
-        }
-        v4 => v4,
     }
 }
 

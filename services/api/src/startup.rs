@@ -25,6 +25,7 @@ use crate::security_headers;
 use crate::socket_limit::SocketLimit;
 use crate::state::AppState;
 use crate::sweeper;
+use crate::throttle::{self, Throttle};
 
 pub struct Application {
     listener: TcpListener,
@@ -52,10 +53,11 @@ impl Application {
             public_sockets,
             pool,
             storage,
-            config: Arc::new(config),
             hub: EventHub::default(),
             site: Arc::new(site),
             own_origin: Arc::new(own_origin),
+            throttle: Arc::new(Throttle::new(&config.rate_limits)),
+            config: Arc::new(config),
         };
         let mut background = BackgroundTasks::new();
         let stop = background.stop_token().clone();
@@ -156,6 +158,10 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
             pages::embed_router(),
             &state,
             &state.config.embed_frame_ancestors,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            throttle::by_ip,
         ))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.

@@ -10,6 +10,7 @@ use crate::hub::EventHub;
 use crate::pages::Site;
 use crate::same_origin::OwnOrigin;
 use crate::socket_limit::SocketLimit;
+use crate::throttle::Throttle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,4 +23,6 @@ pub struct AppState {
     pub own_origin: Arc<OwnOrigin>,
     /// The public event websockets open per client (`PUBLIC_SOCKETS_PER_IP`).
     pub public_sockets: Arc<SocketLimit>,
+    /// The rate limiters (per client address, per caller).
+    pub throttle: Arc<Throttle>,
 }

@@ -104,9 +104,10 @@ pub struct Claimer {
     pub lease: Duration,
 }
 
-/// `sqlx::query_as!` into `$record` of a statement that claims jobs: `$before` (`with`, a CTE `gate` and a
-/// comma), the claim as CTEs ending in `claimed` (the jobs now held), then `$after` (the final
-/// select). No row is claimed unless `gate` has a row. The claim's parameters:
+/// `sqlx::query_as!` into `$record` of a statement that claims jobs: `$before` (`with recursive`,
+/// a CTE `gate` and a comma), the claim as CTEs ending in `claimed` (the jobs now held), then
+/// `$after` (the final select). No row is claimed unless `gate` has a row. The claim's
+/// parameters:
 ///
 /// | param | what |
 /// |---|---|
@@ -123,12 +124,23 @@ pub struct Claimer {
 /// deadlock against another doing the same. `gate` lets [`succeed_all`] finish its own writes
 /// (which may wait) before the claim takes any lock (which never waits: SKIP LOCKED).
 ///
-/// Two index probes instead of one OR: each stops after the rows it needs, so a claim costs
-/// the same with ten queued jobs or a million. Jobs whose lease ran out go first: they are the
-/// oldest work. Queued jobs go by priority class, then by due time (the order of the index
-/// `jobs_queued_due`; a class's jobs that are not due yet are stepped over). Rows are picked
-/// out by `id = any(...)`, not a join: with the limit a parameter, a join may be planned as a
-/// scan of the whole table.
+/// Jobs whose lease ran out go first: they are the oldest work (one index probe that stops
+/// after the rows it needs). Queued jobs go by priority class, then fairly between owners
+/// (`jobs.owner_key`: a video's owner, see migration 0012): each owner's due jobs are ranked
+/// 1, 2, 3... by due time, and a job's load is its rank plus the jobs its owner has running;
+/// the lowest load goes first, then the earliest due. So an owner with nothing running comes
+/// before one with a job running, and one owner's long backlog alternates with another's single
+/// job instead of going first.
+///
+/// The cost grows with the number of owners that have queued work, not with the number of
+/// jobs: `owners` steps from one (class, owner) to the next through the index
+/// `jobs_queued_fair` (a recursive skip scan), each owner gives at most `$4` candidates (read,
+/// not locked), and `due` locks candidates in order, one primary-key probe each, until it has
+/// enough (SKIP LOCKED: one a concurrent claim holds is passed over). Should concurrent claims
+/// hold every candidate, `in_order` takes the rest in plain (class, due time) order from the
+/// index `jobs_queued_due`, so a claim never comes back empty while a job is free; when `due`
+/// has enough its limit is 0 and it reads nothing. Rows are updated by `id = any(...)`, not a
+/// join: with the limit a parameter, a join may be planned as a scan of the whole table.
 macro_rules! query_claiming {
     ($record:ty, $before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
@@ -140,12 +152,47 @@ macro_rules! query_claiming {
              where exists (select 1 from gate) and state = 'running' and lease_expires_at < now()
                  and attempt < max_attempts and id <> all($3::uuid[])
              order by lease_expires_at limit $4 for update skip locked
+         ), owners as (
+             (select priority, owner_key from jobs
+              where exists (select 1 from gate) and state = 'queued'
+              order by priority, owner_key limit 1)
+             union all
+             select n.priority, n.owner_key from owners o cross join lateral (
+                 select priority, owner_key from jobs
+                 where state = 'queued' and (priority, owner_key) > (o.priority, o.owner_key)
+                 order by priority, owner_key limit 1
+             ) n
+         ), candidates as materialized (
+             select c.id, o.priority, c.run_at,
+                 c.rank + (select count(*) from jobs r
+                           where r.state = 'running' and r.owner_key = o.owner_key) as load
+             from owners o cross join lateral (
+                 select id, run_at, row_number() over (order by run_at) as rank from (
+                     select id, run_at from jobs
+                     where state = 'queued' and priority = o.priority
+                         and owner_key = o.owner_key and run_at <= now()
+                     order by run_at limit $4
+                 ) owned
+             ) c
          ), due as (
+             select locked.id
+             from (select * from candidates order by priority, load, run_at) c
+             cross join lateral (
+                 select id from jobs where id = c.id and state = 'queued'
+                 for update skip locked
+             ) locked
+             order by c.priority, c.load, c.run_at
+             limit $4 - (select count(*) from expired)
+         ), in_order as (
              select id from jobs
              where exists (select 1 from gate) and state = 'queued' and run_at <= now()
-             order by priority, run_at limit $4 - (select count(*) from expired)
+                 and id <> all(array(select id from due))
+             order by priority, run_at
+             limit $4 - (select count(*) from expired) - (select count(*) from due)
              for update skip locked
-         ), next as (select id from expired union all select id from due),
+         ), next as (
+             select id from expired union all select id from due union all select id from in_order
+         ),
          claimed as (
              update jobs j set
                  state = 'running',
@@ -171,7 +218,7 @@ pub async fn claim(
 ) -> Result<Option<ClaimedJob>, QueueError> {
     let row = query_claiming!(
         ClaimedRow,
-        "with gate as (select 1),",
+        "with recursive gate as (select 1),",
         r#"select id as "id!", video_id, attempt as "attempt!", max_attempts as "max_attempts!",
              kind as "kind!: JobKind" from claimed"#,
         worker_id,
@@ -384,7 +431,7 @@ async fn record_and_claim(
 ) -> Result<Vec<OutcomeRow>, sqlx::Error> {
     query_claiming!(
         OutcomeRow,
-        "with input as (
+        "with recursive input as (
              select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[],
                  $9::text[], $10::bool[], $11::text[], $12::uuid[], $13::int2[], $14::int[],
                  $15::text[])

@@ -231,6 +231,19 @@ pub async fn usage(db: impl PgExecutor<'_>, owner: Uuid) -> Result<Usage, sqlx::
     })
 }
 
+/// Holds `owner`'s usage still until the transaction ends: of two creates of one user, the
+/// second reads the usage after the first committed, so both cannot pass a quota that only
+/// one fits under. (Seed 1 keeps these locks apart from the per-video ones, seed 0.)
+pub async fn lock_usage(db: impl PgExecutor<'_>, owner: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 1))",
+        owner
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn delete(db: impl PgExecutor<'_>, id: Uuid) -> Result<bool, sqlx::Error> {
     let done = sqlx::query!("delete from videos where id = $1", id)
         .execute(db)

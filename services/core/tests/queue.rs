@@ -8,11 +8,13 @@ use std::time::Duration;
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
+use vodnest_core::caller::Role;
 use vodnest_core::domain::Rendition;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::job_kind::SuccessEffect;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, JobState, QueueError};
+use vodnest_core::users;
 use vodnest_core::videos::{self, MediaFacts, NewVideo};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -35,6 +37,10 @@ async fn video_with_a_job(pool: &PgPool, kind: JobKind) -> Uuid {
 }
 
 async fn new_video(pool: &PgPool) -> Uuid {
+    new_video_of(pool, vodnest_core::caller::BUILTIN_ADMIN).await
+}
+
+async fn new_video_of(pool: &PgPool, owner: Uuid) -> Uuid {
     let id = Uuid::now_v7();
     let new = NewVideo {
         id,
@@ -46,12 +52,30 @@ async fn new_video(pool: &PgPool) -> Uuid {
         part_size: 8 << 20,
         part_count: 1,
         upload_expires_at: OffsetDateTime::now_utc(),
-        owner_id: vodnest_core::caller::BUILTIN_ADMIN,
+        owner_id: owner,
         visibility: vodnest_core::domain::Visibility::Private,
         description: String::new(),
     };
     videos::insert(pool, &new).await.expect("insert video");
     id
+}
+
+/// A video of `owner` whose upload is complete, with its queued job.
+async fn queued_video_of(pool: &PgPool, owner: Uuid) -> Uuid {
+    let id = new_video_of(pool, owner).await;
+    let row = videos::mark_uploaded_and_enqueue(pool, id)
+        .await
+        .expect("enqueue");
+    assert!(row.is_some());
+    id
+}
+
+async fn creator(pool: &PgPool, name: &str) -> Uuid {
+    users::create(pool, name, Role::Creator, None)
+        .await
+        .expect("create a user")
+        .expect("a free username")
+        .id
 }
 
 /// Claims a job as `worker`; there must be one.
@@ -626,4 +650,109 @@ async fn job_state_of_kind(pool: &PgPool, video: Uuid, kind: JobKind) -> JobStat
             .await
             .expect("job");
     state
+}
+
+/// One user's backlog does not starve another's single upload: with A's five jobs queued
+/// before B's one, the second claim takes B's (A already has one running), and A's backlog
+/// follows.
+#[sqlx::test(migrations = "../../migrations")]
+async fn one_users_backlog_does_not_starve_anothers_upload(pool: PgPool) {
+    let (a, b) = (creator(&pool, "alice").await, creator(&pool, "bob").await);
+    let mut a_videos = Vec::new();
+    for _ in 0..5 {
+        a_videos.push(queued_video_of(&pool, a).await);
+    }
+    let b_video = queued_video_of(&pool, b).await;
+
+    let first = claim_one(&pool, "w1").await;
+    let second = claim_one(&pool, "w2").await;
+    assert_eq!(first.video_id, a_videos[0], "the earliest goes first");
+    assert_eq!(
+        second.video_id, b_video,
+        "then the owner with nothing running"
+    );
+    // Both have one running and only A has more: A's backlog goes on in its order.
+    assert_eq!(claim_one(&pool, "w3").await.video_id, a_videos[1]);
+}
+
+/// Several claimed in one statement are shared the same way: A's first and B's first, before
+/// A's second.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_batch_claim_shares_between_owners(pool: PgPool) {
+    let (a, b, c) = (
+        creator(&pool, "alice").await,
+        creator(&pool, "bob").await,
+        creator(&pool, "carol").await,
+    );
+    // Two of C's jobs, running, whose successes claim the next two.
+    let c_jobs = [
+        (
+            queued_video_of(&pool, c).await,
+            claim_one(&pool, "w1").await,
+        ),
+        (
+            queued_video_of(&pool, c).await,
+            claim_one(&pool, "w2").await,
+        ),
+    ];
+    let a_videos = [
+        queued_video_of(&pool, a).await,
+        queued_video_of(&pool, a).await,
+    ];
+    let b_video = queued_video_of(&pool, b).await;
+
+    let facts = MediaFacts::default();
+    let successes = c_jobs.iter().map(|(_, job)| queue::Success {
+        job,
+        facts: &facts,
+        follow_up: None,
+        claim_next: true,
+    });
+    let claimer = Claimer {
+        worker_id: "w".into(),
+        lease: LEASE,
+    };
+    let done = queue::succeed_all(&pool, &successes.collect::<Vec<_>>(), Some(&claimer))
+        .await
+        .expect("succeed and claim");
+    let mut next: Vec<Uuid> = done
+        .iter()
+        .filter_map(|d| d.next.as_ref().map(|job| job.video_id))
+        .collect();
+    next.sort();
+    let mut expected = vec![a_videos[0], b_video];
+    expected.sort();
+    assert_eq!(next, expected);
+}
+
+/// A video given to another user takes its queued job along: the job counts against its new
+/// owner's share.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_transferred_video_moves_its_jobs_share(pool: PgPool) {
+    let (a, b) = (creator(&pool, "alice").await, creator(&pool, "bob").await);
+    let video = queued_video_of(&pool, a).await;
+    users::transfer_videos(&pool, a, b).await.expect("transfer");
+    let (owner_key,): (Uuid,) = sqlx::query_as("select owner_key from jobs where video_id = $1")
+        .bind(video)
+        .fetch_one(&pool)
+        .await
+        .expect("the job");
+    assert_eq!(owner_key, b);
+}
+
+/// A claim whose fair pick is held by a concurrent claim takes the next free job instead of
+/// coming back empty.
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_claim_passes_over_a_fair_pick_held_elsewhere(pool: PgPool) {
+    let a = creator(&pool, "alice").await;
+    let held = queued_video_of(&pool, a).await;
+    let free = queued_video_of(&pool, a).await;
+    let mut other = pool.begin().await.expect("a transaction");
+    sqlx::query("select id from jobs where video_id = $1 for update")
+        .bind(held)
+        .execute(&mut *other)
+        .await
+        .expect("lock the first job");
+    assert_eq!(claim_one(&pool, "w").await.video_id, free);
+    other.rollback().await.expect("rollback");
 }

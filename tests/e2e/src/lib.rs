@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use vodnest_api::throttle::RateLimits;
 use vodnest_api::{ApiConfig, Application};
 use vodnest_core::config::DatabaseConfig;
 use vodnest_core::secret::Secret;
@@ -53,6 +54,14 @@ impl TestSettings {
             public_sockets_per_ip: 20,
             quotas: Default::default(),
             accounts: Default::default(),
+            // Far above what any test sends; `limits::` sets its own.
+            rate_limits: RateLimits {
+                ip_burst: 100_000,
+                ip_per_sec: 100_000.0,
+                key_burst: 100_000,
+                key_per_sec: 100_000.0,
+                max_keys: 10_000,
+            },
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),

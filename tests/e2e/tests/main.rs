@@ -6,6 +6,7 @@ mod accounts;
 mod browser_safety;
 mod failures;
 mod library_page;
+mod limits;
 mod odd_inputs;
 mod openapi;
 mod progressive;

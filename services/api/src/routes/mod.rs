@@ -60,14 +60,21 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(health::ready))
 }
 
+/// The routes and their OpenAPI document, with what applies to every route added to it.
+fn with_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = documented().split_for_parts();
+    openapi::document_rate_limits(&mut doc);
+    (router, doc)
+}
+
 /// The OpenAPI document of [`router`].
 pub fn document() -> utoipa::openapi::OpenApi {
-    documented().into_openapi()
+    with_document().1
 }
 
 /// The JSON API, the health checks and the document they make.
 pub fn router() -> Result<Router<AppState>, serde_json::Error> {
-    let (router, doc) = documented().split_for_parts();
+    let (router, doc) = with_document();
     Ok(router.layer(Extension(Published::new(&doc)?)))
 }
 

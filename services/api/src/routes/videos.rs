@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::audit::{self, Action, Actor};
-use vodnest_core::caller::{Caller, Scope, UserRef};
+use vodnest_core::caller::{Caller, Role, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
 use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
 
@@ -18,6 +18,7 @@ use crate::error::{ApiError, ErrorBody, Json, Query};
 use crate::openapi::{
     CrossOrigin, InsufficientScope, Internal, NoSuchVideo, NotJson, StorageFailures, Unauthorized,
 };
+use crate::quotas::Quotas;
 use crate::state::AppState;
 use crate::upload_plan::{self, UploadPlan};
 
@@ -188,8 +189,27 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
     Ok(plan)
 }
 
+/// 403 `quota_exceeded` unless `caller` may start an upload of `size_bytes` (admins always
+/// may): the message names the limit.
+async fn check_quota(
+    db: impl sqlx::PgExecutor<'_>,
+    quotas: &Quotas,
+    caller: &Caller,
+    size_bytes: i64,
+) -> Result<(), ApiError> {
+    if caller.role == Role::Admin {
+        return Ok(());
+    }
+    let usage = videos::usage(db, caller.user.id).await?;
+    quotas
+        .admit(&usage, size_bytes)
+        .map_err(|message| ApiError::forbidden("quota_exceeded", message))
+}
+
 /// Starts the multipart upload in S3, then records the video; a failed insert leaves no
-/// orphaned multipart upload behind.
+/// orphaned multipart upload behind. The quota is checked before S3 is called (most refusals
+/// cost no S3 call) and again with the insert, under the caller's usage lock: two concurrent
+/// creates cannot both pass a limit only one fits under, and no transaction waits on S3.
 #[utoipa::path(
     post,
     path = "/videos",
@@ -203,6 +223,9 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
         Unauthorized,
         InsufficientScope,
         CrossOrigin,
+        // Listed after the other 403s, which it repeats: of several answers with one status
+        // the document keeps the last.
+        (status = 403, description = "The key or session lacks the scope this needs (`insufficient_scope`); made with the session cookie from another site's page (`cross_origin_request`); or over a quota, uploads in progress, bytes per day or storage, the message says which (`quota_exceeded`)", body = ErrorBody),
         (status = 413, description = "Larger than this server accepts (`upload_too_large`)", body = ErrorBody),
         (status = 422, description = "A field is wrong (`invalid_body`, `invalid_field`, `invalid_size`, `too_many_parts`)", body = ErrorBody),
         StorageFailures,
@@ -218,6 +241,8 @@ pub async fn create(
     let names = checked_names(&body)?;
     let description = checked_description(body.description.as_deref().unwrap_or(""))?;
     let plan = checked_plan(body.size_bytes, &state.config)?;
+    let quotas = &state.config.quotas;
+    check_quota(&state.pool, quotas, &caller, body.size_bytes).await?;
     let id = Uuid::now_v7();
     let upload_id = state
         .storage
@@ -240,6 +265,8 @@ pub async fn create(
     };
     let inserted = async {
         let mut tx = state.pool.begin().await?;
+        videos::lock_usage(&mut *tx, caller.user.id).await?;
+        check_quota(&mut *tx, quotas, &caller, new.size_bytes).await?;
         let row = videos::insert(&mut *tx, &new).await?;
         let actor = Actor::User(&caller.user);
         let ip = ip.text();
@@ -252,7 +279,8 @@ pub async fn create(
             ip.as_deref(),
         )
         .await?;
-        tx.commit().await.map(|()| row)
+        tx.commit().await?;
+        Ok::<_, ApiError>(row)
     };
     let row = match inserted.await {
         Ok(row) => row,
@@ -260,7 +288,7 @@ pub async fn create(
             if let Err(abort) = state.storage.abort_multipart_upload(id, &upload_id).await {
                 tracing::warn!(video_id = %id, error = %abort, "abort after failed insert");
             }
-            return Err(err.into());
+            return Err(err);
         }
     };
     tracing::info!(video_id = %id, size_bytes = new.size_bytes, parts = plan.part_count, "video created");
