@@ -176,7 +176,7 @@ pub struct Internal(pub ErrorBody);
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 429,
-    description = "Too many requests from this address or with this key (`rate_limited`)",
+    description = "Too many requests from this address or with this key, or (public event sockets) too many open from this address (`rate_limited`)",
     headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
 )]
 pub struct RateLimited(pub ErrorBody);

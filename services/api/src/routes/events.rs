@@ -109,7 +109,6 @@ pub async fn subscribe(
         (status = 101, description = "Switching to the websocket protocol; the frames follow", body = Frame),
         (status = 400, description = "Not a websocket request (`websocket_required`)", body = ErrorBody),
         (status = 404, description = "No such video, or a private one (`not_found`)", body = ErrorBody),
-        (status = 429, description = "This client has as many public sockets open as allowed (`rate_limited`, with `Retry-After`)", body = ErrorBody),
         Internal,
     )
 )]
