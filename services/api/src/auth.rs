@@ -9,6 +9,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
+use time::OffsetDateTime;
 use vodnest_core::auth;
 use vodnest_core::caller::{Caller, Scope};
 
@@ -80,9 +81,33 @@ pub fn require(caller: &Caller, scope: Scope) -> Result<(), ApiError> {
 }
 
 /// The caller a token stands for, if any.
+/// Keys are looked up in [`crate::key_cache`] first, then in Postgres.
 pub async fn token_caller(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
-    let admin_token = state.config.admin_token();
-    Ok(auth::authenticate_token(&state.pool, admin_token, token).await?)
+    if token.is_empty() {
+        return Ok(None);
+    }
+    if auth::is_admin_token(state.config.admin_token(), token) {
+        return Ok(Some(Caller::admin_token()));
+    }
+    let digest = auth::digest(token);
+    if let Some(hit) = state.keys.get(&digest, OffsetDateTime::now_utc()) {
+        if let Some(key) = hit.touch {
+            let pool = state.pool.clone();
+            // Bookkeeping: the request does not wait for it.
+            tokio::spawn(async move {
+                if let Err(err) = auth::touch_key(&pool, key).await {
+                    tracing::warn!(error = %err, "cannot stamp the key's last use");
+                }
+            });
+        }
+        return Ok(Some(hit.caller));
+    }
+    let generation = state.keys.generation();
+    let found = auth::authenticate_key(&state.pool, &digest).await?;
+    if let Some(key) = &found {
+        state.keys.insert(generation, digest, key);
+    }
+    Ok(found.map(|key| key.caller))
 }
 
 async fn check_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {

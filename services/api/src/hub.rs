@@ -14,7 +14,9 @@ use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use vodnest_core::events::{VIDEO_EVENTS_CHANNEL, VideoEvent};
+use vodnest_core::events::{KEYS_CHANGED_CHANNEL, VIDEO_EVENTS_CHANNEL, VideoEvent};
+
+use crate::key_cache::KeyCache;
 
 /// What a subscriber sees: the latest event, and how many resyncs happened so far. The count
 /// is kept apart so that an event arriving right after a resync cannot hide it.
@@ -27,6 +29,8 @@ pub struct HubState {
 #[derive(Clone, Default)]
 pub struct EventHub {
     channels: Arc<Mutex<HashMap<Uuid, watch::Sender<HubState>>>>,
+    /// Emptied when keys change (`vodnest_keys_changed`) and whenever LISTEN reconnects.
+    keys: KeyCache,
 }
 
 /// A live subscription to one video; dropping it cleans up the channel once unused.
@@ -50,6 +54,14 @@ impl Drop for Subscription {
 }
 
 impl EventHub {
+    /// A hub that also keeps `keys` in step with revocations.
+    pub fn new(keys: KeyCache) -> Self {
+        Self {
+            channels: Arc::default(),
+            keys,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<HubState>>> {
         // The map stays consistent whatever panicked while holding it.
         self.channels.lock().unwrap_or_else(PoisonError::into_inner)
@@ -108,7 +120,8 @@ impl EventHub {
                 }
             };
             delay = Duration::from_millis(200);
-            // Anything may have changed while no connection was listening.
+            // Anything may have changed while no connection was listening, keys included.
+            self.keys.clear();
             self.resync_all();
             loop {
                 let received = tokio::select! {
@@ -116,6 +129,9 @@ impl EventHub {
                     received = listener.try_recv() => received,
                 };
                 match received {
+                    Ok(Some(notification)) if notification.channel() == KEYS_CHANGED_CHANNEL => {
+                        self.keys.clear();
+                    }
                     Ok(Some(notification)) => {
                         match serde_json::from_str::<VideoEvent>(notification.payload()) {
                             Ok(event) => self.publish(event),
@@ -135,7 +151,9 @@ impl EventHub {
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.ignore_pool_close_event(true);
-    listener.listen(VIDEO_EVENTS_CHANNEL).await?;
+    listener
+        .listen_all([VIDEO_EVENTS_CHANNEL, KEYS_CHANGED_CHANNEL])
+        .await?;
     Ok(listener)
 }
 

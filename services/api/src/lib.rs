@@ -9,7 +9,8 @@
 //! - [`auth`]: bearer tokens, `?token=` (the websocket only) and session cookies;
 //!   [`session_cookie`]: the cookie's name and attributes; [`same_origin`]: the check that
 //!   keeps other sites from acting with it; [`security_headers`]: headers on every response.
-//! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id.
+//! - [`hub`]: one LISTEN connection fanned out to websocket subscribers by video id; it also
+//!   empties [`key_cache`] (the callers of recently used keys) when keys change.
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
@@ -33,6 +34,7 @@ pub mod config;
 pub mod csp;
 pub mod error;
 pub mod hub;
+pub mod key_cache;
 pub mod openapi;
 pub mod pages;
 pub mod passwords;

@@ -18,6 +18,7 @@ use crate::background::BackgroundTasks;
 use crate::config::ApiConfig;
 use crate::csp;
 use crate::hub::EventHub;
+use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
 use crate::routes;
 use crate::same_origin::OwnOrigin;
@@ -49,11 +50,13 @@ impl Application {
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
         let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
         let public_sockets = SocketLimit::new(config.public_sockets_per_ip as usize);
+        let keys = KeyCache::default();
         let state = AppState {
             public_sockets,
             pool,
             storage,
-            hub: EventHub::default(),
+            hub: EventHub::new(keys.clone()),
+            keys,
             site: Arc::new(site),
             own_origin: Arc::new(own_origin),
             throttle: Arc::new(Throttle::new(&config.rate_limits)),

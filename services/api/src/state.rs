@@ -7,6 +7,7 @@ use vodnest_core::storage::Storage;
 
 use crate::config::ApiConfig;
 use crate::hub::EventHub;
+use crate::key_cache::KeyCache;
 use crate::pages::Site;
 use crate::same_origin::OwnOrigin;
 use crate::socket_limit::SocketLimit;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub own_origin: Arc<OwnOrigin>,
     /// The public event websockets open per client (`PUBLIC_SOCKETS_PER_IP`).
     pub public_sockets: Arc<SocketLimit>,
+    /// The callers of recently used keys (cleared by the hub when keys change).
+    pub keys: KeyCache,
     /// The rate limiters (per client address, per caller).
     pub throttle: Arc<Throttle>,
 }

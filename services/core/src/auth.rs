@@ -45,9 +45,27 @@ pub async fn authenticate_token(
     if is_admin_token(admin_token, presented) {
         return Ok(Some(Caller::admin_token()));
     }
+    Ok(authenticate_key(db, &digest(presented))
+        .await?
+        .map(|key| key.caller))
+}
+
+/// A live key's caller, and when the key expires (for callers that keep it a while).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedKey {
+    pub caller: Caller,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// The key with this token digest, if it is live and its user exists; stamps `last_used_at`
+/// at most once a minute in the same statement.
+pub async fn authenticate_key(
+    db: impl PgExecutor<'_>,
+    token_digest: &[u8; 32],
+) -> Result<Option<AuthenticatedKey>, sqlx::Error> {
     let row = sqlx::query!(
         r#"with k as (
-               select t.id, t.scopes, u.id as user_id, u.username, u.role
+               select t.id, t.scopes, t.expires_at, u.id as user_id, u.username, u.role
                from api_tokens t join users u on u.id = t.user_id
                where t.token_hash = $1 and (t.expires_at is null or t.expires_at > now())
            ), touched as (
@@ -55,9 +73,10 @@ pub async fn authenticate_token(
                where id in (select id from k)
                  and (last_used_at is null or last_used_at < now() - interval '1 minute')
            )
-           select id, scopes as "scopes: Vec<Scope>", user_id, username, role as "role: Role"
+           select id, scopes as "scopes: Vec<Scope>", expires_at, user_id, username,
+                  role as "role: Role"
            from k"#,
-        &digest(presented)[..],
+        &token_digest[..],
     )
     .fetch_optional(db)
     .await?;
@@ -66,8 +85,23 @@ pub async fn authenticate_token(
             id: r.user_id,
             username: r.username,
         };
-        Caller::new(user, r.role, &r.scopes, Credential::Key(r.id))
+        AuthenticatedKey {
+            caller: Caller::new(user, r.role, &r.scopes, Credential::Key(r.id)),
+            expires_at: r.expires_at,
+        }
     }))
+}
+
+/// Stamps a key's `last_used_at` (at most once a minute), for a use that did not read it.
+pub async fn touch_key(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update api_tokens set last_used_at = now()
+         where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        id,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// An API key as its owner sees it (never its token).

@@ -7,6 +7,8 @@ use crate::domain::VideoStatus;
 
 /// Every insert, update or delete of a video, payload [`VideoEvent`].
 pub const VIDEO_EVENTS_CHANNEL: &str = "vodnest_video_events";
+/// A key or a user lost rights (revoked, removed, changed): caches of keys empty.
+pub const KEYS_CHANGED_CHANNEL: &str = "vodnest_keys_changed";
 /// A job became runnable; payload is the job id.
 pub const JOBS_CHANNEL: &str = "vodnest_jobs";
 /// A job was canceled or deleted; payload is the job id.

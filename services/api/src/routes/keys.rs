@@ -257,5 +257,7 @@ pub async fn revoke(
     let actor = Actor::User(&caller.user);
     audit::record(&mut *tx, actor, Action::KeyRevoked, &target, ip.as_deref()).await?;
     tx.commit().await?;
+    // This process forgets it now; the others on the NOTIFY the delete fired.
+    state.keys.clear();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -230,6 +230,8 @@ pub async fn delete(
     let mut tx = state.pool.begin().await?;
     users::lock_out(&mut tx, id).await?;
     tx.commit().await?;
+    // Their keys stop here now; other processes empty theirs on the NOTIFY.
+    state.keys.clear();
     match query.transfer_to {
         Some(to) => {
             let mut tx = state.pool.begin().await?;
