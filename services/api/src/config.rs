@@ -143,8 +143,9 @@ mod tests {
 
     use super::ApiConfig;
 
-    fn parse(ttl: &str) -> Result<u64, String> {
-        ApiConfig::try_parse_from([
+    /// The settings from the required flags plus `extra`.
+    fn parse_with(extra: &[&str]) -> Result<ApiConfig, clap::Error> {
+        let required = [
             "vodnest-api",
             "--database-url",
             "postgres://localhost/x",
@@ -154,29 +155,19 @@ mod tests {
             "media",
             "--media-base-url",
             "http://127.0.0.1:4566/media",
-            "--upload-url-ttl-secs",
-            ttl,
-        ])
-        .map(|config| config.upload_url_ttl_secs)
-        .map_err(|err| err.to_string())
+        ];
+        ApiConfig::try_parse_from(required.iter().chain(extra))
+    }
+
+    fn parse(ttl: &str) -> Result<u64, String> {
+        parse_with(&["--upload-url-ttl-secs", ttl])
+            .map(|config| config.upload_url_ttl_secs)
+            .map_err(|err| err.to_string())
     }
 
     #[test]
     fn the_admin_token_never_shows_in_debug_output() {
-        let config = ApiConfig::try_parse_from([
-            "vodnest-api",
-            "--database-url",
-            "postgres://localhost/x",
-            "--raw-bucket",
-            "raw",
-            "--media-bucket",
-            "media",
-            "--media-base-url",
-            "http://127.0.0.1:4566/media",
-            "--admin-token",
-            "sekrit-admin-token",
-        ])
-        .expect("parses");
+        let config = parse_with(&["--admin-token", "sekrit-admin-token"]).expect("parses");
         assert_eq!(config.admin_token(), Some("sekrit-admin-token"));
         assert!(!format!("{config:?}").contains("sekrit"));
     }

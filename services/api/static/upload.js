@@ -2,6 +2,7 @@
 // batches, five parts in flight), each part retried with backoff. What is being uploaded is
 // kept in localStorage, so after a reload or a dropped connection choosing the same file again
 // sends only the parts S3 does not hold yet. Then the page follows processing on the websocket.
+import { api } from './api.js';
 import { follow } from './events.js';
 import { inWords } from './time.js';
 
@@ -47,22 +48,6 @@ function fail(message) {
   errorBox.classList.remove('hidden');
   button.disabled = false;
   cancelButton.classList.add('hidden');
-}
-
-async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    credentials: 'same-origin',
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) {
-    const err = new Error(data && data.error ? data.error.message : `HTTP ${response.status}`);
-    err.status = response.status;
-    throw err;
-  }
-  return data;
 }
 
 function size(bytes) {

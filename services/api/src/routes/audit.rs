@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use vodnest_core::audit::{self, AuditEvent};
 use vodnest_core::caller::Scope;
 
+use super::videos::{checked_page_size, page_of};
 use crate::auth::{Authenticated, require};
 use crate::error::{ApiError, ErrorBody, Json, Query};
 use crate::openapi::{InsufficientScope, Internal, Unauthorized};
@@ -48,13 +49,7 @@ pub async fn list(
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     require(&caller, Scope::Admin)?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::invalid(
-            "invalid_limit",
-            "limit must be between 1 and 500",
-        ));
-    }
+    let limit = checked_page_size(query.limit, 100, 500)?;
     // The cursor is the id of the last event of the previous page.
     let before = match query.cursor.as_deref() {
         Some(cursor) => Some(cursor.parse::<i64>().map_err(|_| {
@@ -62,12 +57,8 @@ pub async fn list(
         })?),
         None => None,
     };
-    let mut events = audit::list(&state.pool, limit + 1, before).await?;
-    let has_more = events.len() as i64 > limit;
-    events.truncate(limit as usize);
-    let next_cursor = has_more
-        .then(|| events.last().map(|e| e.id.to_string()))
-        .flatten();
+    let events = audit::list(&state.pool, limit + 1, before).await?;
+    let (events, next_cursor) = page_of(events, limit, |e| e.id.to_string());
     Ok(Json(AuditPage {
         events,
         next_cursor,

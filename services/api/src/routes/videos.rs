@@ -430,13 +430,22 @@ fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {
 
 /// Videos per page: 1 to 100, 20 when not given.
 pub(crate) fn checked_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(20);
-    if (1..=100).contains(&limit) {
+    checked_page_size(limit, 20, 100)
+}
+
+/// A page size: `default` when absent, else 1 to `max` (422 `invalid_limit`).
+pub(crate) fn checked_page_size(
+    limit: Option<i64>,
+    default: i64,
+    max: i64,
+) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
         Ok(limit)
     } else {
         Err(ApiError::invalid(
             "invalid_limit",
-            "limit must be between 1 and 100",
+            format!("limit must be between 1 and {max}"),
         ))
     }
 }
@@ -455,14 +464,20 @@ pub(crate) fn checked_cursor(cursor: Option<&str>) -> Result<Cursor, ApiError> {
 /// The first `limit` of `rows` (read with a limit of `limit + 1`, so that one more tells
 /// whether a next page exists) and the cursor of that next page.
 pub(crate) fn paged(rows: Vec<VideoRow>, limit: i64) -> (Vec<VideoRow>, Option<String>) {
+    page_of(rows, limit, encode_cursor)
+}
+
+/// The first `limit` of `rows` (read with one more than `limit`), and the cursor of the next
+/// page, `cursor_of` its last row, when there is one.
+pub(crate) fn page_of<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    cursor_of: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let has_more = rows.len() as i64 > limit;
-    let page: Vec<VideoRow> = rows.into_iter().take(limit as usize).collect();
-    let next_cursor = if has_more {
-        page.last().map(encode_cursor)
-    } else {
-        None
-    };
-    (page, next_cursor)
+    rows.truncate(limit as usize);
+    let next_cursor = has_more.then(|| rows.last().map(cursor_of)).flatten();
+    (rows, next_cursor)
 }
 
 /// Newest first, a page at a time.
