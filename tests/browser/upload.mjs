@@ -15,6 +15,8 @@ const result = {
 const isPart = (request) => request.method() === 'PUT' && request.url().includes('partNumber=');
 const partNumber = (request) => new URL(request.url()).searchParams.get('partNumber');
 let phase = 'refused';
+// The parts held in flight while part 1 is refused.
+const held = new Set();
 await report(result, async (browser) => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   await signIn(page, args.base, args.token);
@@ -22,7 +24,7 @@ await report(result, async (browser) => {
     const request = route.request();
     if (!isPart(request)) return route.continue();
     if (phase === 'refused') {
-      if (partNumber(request) !== '1') { result.sentWithIt += 1; return; } // held until aborted
+      if (partNumber(request) !== '1') { held.add(request); result.sentWithIt += 1; return; } // held until aborted
       return route.fulfill({
         status: 400, body: 'refused by the test',
         headers: { 'access-control-allow-origin': new URL(args.base).origin },
@@ -33,7 +35,9 @@ await report(result, async (browser) => {
     // Held: never sent. The reload drops it.
   });
   page.on('requestfailed', (request) => {
-    if (isPart(request) && phase === 'refused') result.abortedWithIt += 1;
+    // Only the parts that reached the network count: one aborted earlier (during its CORS
+    // preflight, say) was never sent at all.
+    if (held.has(request)) result.abortedWithIt += 1;
   });
   let finishedBefore = 0;
   page.on('requestfinished', async (request) => {
