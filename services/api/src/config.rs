@@ -37,6 +37,18 @@ pub struct ApiConfig {
     #[arg(long, env = "UPLOAD_SWEEP_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_sweep_secs: u64,
+    /// How long the signed playback URLs of unlisted and private videos work (seconds, 60 to
+    /// 518400); a video longer than this gets URLs that outlive its duration by half an hour.
+    /// Making a video private or deleting it stops new playback within this time.
+    #[arg(long, env = "PLAYBACK_URL_TTL_SECS", default_value_t = 4 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=518_400))]
+    pub playback_url_ttl_secs: u64,
+    /// How long a video's replaced output stays in storage (seconds): players that started
+    /// before a re-run or a visibility change play on, and no CDN copy or signed URL can still
+    /// point at it once it is deleted. Keep it above the longest playback URL lifetime plus
+    /// the CDN's playlist TTL (an hour).
+    #[arg(long, env = "RETIRED_MEDIA_GRACE_SECS", default_value_t = 24 * 3600)]
+    pub retired_media_grace_secs: u64,
     /// How long a browser session lasts (seconds).
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
@@ -120,6 +132,14 @@ impl ApiConfig {
 
     pub fn upload_sweep_every(&self) -> Duration {
         Duration::from_secs(self.upload_sweep_secs)
+    }
+
+    pub fn playback_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.playback_url_ttl_secs)
+    }
+
+    pub fn retired_media_grace(&self) -> Duration {
+        Duration::from_secs(self.retired_media_grace_secs)
     }
 
     pub fn session_ttl(&self) -> Duration {

@@ -38,6 +38,7 @@ pub mod key_cache;
 pub mod openapi;
 pub mod pages;
 pub mod passwords;
+pub mod playback;
 pub mod quotas;
 pub mod rate_limit;
 pub mod routes;

@@ -20,6 +20,7 @@ use crate::csp;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
+use crate::playback::PlaybackSigner;
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
@@ -51,7 +52,16 @@ impl Application {
         let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
         let public_sockets = SocketLimit::new(config.public_sockets_per_ip as usize);
         let keys = KeyCache::default();
+        let playback_key = vodnest_core::signing::key(&pool, "playback")
+            .await
+            .context("loading the playback signing key")?;
+        let playback = PlaybackSigner::new(
+            playback_key,
+            config.playback_url_ttl(),
+            own_origin.primary(),
+        );
         let state = AppState {
+            playback: Arc::new(playback),
             public_sockets,
             pool,
             storage,

@@ -34,6 +34,7 @@ pub mod queue;
 pub mod secret;
 pub mod shutdown;
 pub mod sign_in_backoff;
+pub mod signing;
 pub mod storage;
 pub mod telemetry;
 pub mod text_enum;

@@ -47,6 +47,8 @@ impl TestSettings {
             upload_expiry_secs: 3600,
             upload_sweep_secs: 3600,
             session_ttl_secs: 3600,
+            playback_url_ttl_secs: 4 * 3600,
+            retired_media_grace_secs: 24 * 3600,
             secure_cookies: false,
             public_url: None,
             trusted_proxies: Vec::new(),
