@@ -38,7 +38,10 @@ async fn library_badges_update_live() -> Result<()> {
     storage
         .put_media_file(
             // The version the script's "ready" update makes current.
-            &format!("{}poster.jpg", version_prefix(id.parse()?, MediaClass::Public, 1)),
+            &format!(
+                "{}poster.jpg",
+                version_prefix(id.parse()?, MediaClass::Public, 1)
+            ),
             &poster,
             "image/jpeg",
             "public, max-age=60",

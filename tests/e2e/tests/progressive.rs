@@ -77,10 +77,7 @@ async fn a_video_is_playable_before_processing_ends() -> Result<()> {
     let (_, last, cache) = fetch(&app, &format!("{base}{rendition}")).await?;
     ensure!(last.contains("#EXT-X-PLAYLIST-TYPE:VOD"), "{last}");
     ensure!(last.trim_end().ends_with("#EXT-X-ENDLIST"), "{last}");
-    ensure!(
-        cache == Some(format!("{scope}, max-age=3600")),
-        "{cache:?}"
-    );
+    ensure!(cache == Some(format!("{scope}, max-age=3600")), "{cache:?}");
     ensure!(
         last.matches(".m4s").count() == 10,
         "60 s in 6 s segments: {last}"

@@ -4,9 +4,8 @@
 //! version it replaces is retired: a public one that stops being public is deleted at the
 //! sweeper's next pass, so its plain URLs stop working.
 
-use futures::{StreamExt, TryStreamExt};
 use vodnest_core::queue::ClaimedJob;
-use vodnest_core::storage::MediaClass;
+use vodnest_core::storage::{MediaClass, StorageError};
 use vodnest_core::videos::{self, MediaFacts, PublishedVersion};
 
 use super::{Done, JobContext, JobError};
@@ -49,14 +48,11 @@ pub(super) async fn run(
         });
     }
     let keys = ctx.storage.media_keys(current).await?;
-    let copied = futures::stream::iter(keys.iter())
-        .map(|key| {
-            let to = format!("{prefix}{}", &key[current.len()..]);
-            async move { ctx.storage.copy_media(key, &to).await }
-        })
-        .buffer_unordered(PARALLEL_COPIES)
-        .try_fold(0usize, |n, ()| async move { Ok(n + 1) })
-        .await?;
+    for batch in keys.chunks(PARALLEL_COPIES) {
+        let copies = batch.iter().map(|key| copy(ctx, current, prefix, key));
+        futures::future::try_join_all(copies).await?;
+    }
+    let copied = keys.len();
     tracing::info!(objects = copied, from = current, to = prefix, "republished");
     facts.version = Some(PublishedVersion {
         prefix: prefix.to_owned(),
@@ -67,4 +63,10 @@ pub(super) async fn run(
         facts,
         follow_up: None,
     })
+}
+
+/// Copies `key`, below `from`, to the same place below `to`.
+async fn copy(ctx: &JobContext, from: &str, to: &str, key: &str) -> Result<(), StorageError> {
+    let rest = key.strip_prefix(from).unwrap_or(key);
+    ctx.storage.copy_media(key, &format!("{to}{rest}")).await
 }
