@@ -210,7 +210,7 @@ mod tests {
     }
 
     fn token_parts(url: &str) -> (i32, String) {
-        let mut parts = url.split('/').skip(6);
+        let mut parts = url.split('/').skip(7);
         let version = parts.next().and_then(|v| v.parse().ok()).unwrap_or(-1);
         (version, parts.next().unwrap_or_default().to_owned())
     }
