@@ -278,7 +278,10 @@ fn check_cdn(
         anyhow::bail!("two ordered cache behaviors expected: {distribution:?}");
     };
     assert_eq!(signed["path_pattern"], "videos/*/signed/*");
-    assert_eq!(signed["trusted_key_groups"], json!([key_group.values["id"]]));
+    assert_eq!(
+        signed["trusted_key_groups"],
+        json!([key_group.values["id"]])
+    );
     assert_eq!(signed["viewer_protocol_policy"], "redirect-to-https");
     // The signature's parameters stay out of the cache key: one cached copy for every viewer.
     assert_eq!(signed["forwarded_values"][0]["query_string"], false);
@@ -326,7 +329,9 @@ fn check_playback_signing_key(
             .as_array()
             .into_iter()
             .flatten()
-            .any(|s| s["name"] == "CLOUDFRONT_PRIVATE_KEY" && s["valueFrom"] == secret.values["arn"]),
+            .any(
+                |s| s["name"] == "CLOUDFRONT_PRIVATE_KEY" && s["valueFrom"] == secret.values["arn"]
+            ),
         "{api}"
     );
     Ok(())
@@ -442,12 +447,23 @@ fn check_processor_isolation(resources: &[Resource]) -> Result<()> {
         .collect();
     ensure!(private_subnets.len() == 2, "{private_subnets:?}");
 
-    for (service, public_ip, subnets_private) in [("processor", false, true), ("api", true, false)] {
-        let ecs = one(resources, &format!("module.services.aws_ecs_service.{service}"))?;
+    for (service, public_ip, subnets_private) in [("processor", false, true), ("api", true, false)]
+    {
+        let ecs = one(
+            resources,
+            &format!("module.services.aws_ecs_service.{service}"),
+        )?;
         let network = &ecs.values["network_configuration"][0];
-        assert_eq!(network["assign_public_ip"], public_ip, "{service}: {network}");
+        assert_eq!(
+            network["assign_public_ip"], public_ip,
+            "{service}: {network}"
+        );
         let subnets: BTreeSet<String> = as_list(&network["subnets"]).into_iter().collect();
-        assert_eq!(subnets == private_subnets, subnets_private, "{service}: {network}");
+        assert_eq!(
+            subnets == private_subnets,
+            subnets_private,
+            "{service}: {network}"
+        );
     }
 
     let rules_of = |kind: &str| -> Vec<&Value> {
@@ -460,15 +476,26 @@ fn check_processor_isolation(resources: &[Resource]) -> Result<()> {
     let ingress: BTreeSet<String> = rules_of("aws_vpc_security_group_ingress_rule")
         .into_iter()
         .map(|rule| {
-            assert_eq!((&rule["from_port"], &rule["to_port"]), (&json!(50051), &json!(50051)));
+            assert_eq!(
+                (&rule["from_port"], &rule["to_port"]),
+                (&json!(50051), &json!(50051))
+            );
             assert_eq!(rule["ip_protocol"], "tcp");
             let source = [&rule["referenced_security_group_id"], &rule["cidr_ipv4"]];
-            source.iter().find_map(|v| v.as_str()).unwrap_or("?").to_owned()
+            source
+                .iter()
+                .find_map(|v| v.as_str())
+                .unwrap_or("?")
+                .to_owned()
         })
         .collect();
-    let expected: BTreeSet<String> =
-        [api_sg.as_str().unwrap_or("api sg?"), ADMIN_CIDR].map(str::to_owned).into();
-    assert_eq!(ingress, expected, "gRPC only from the API and the admin range");
+    let expected: BTreeSet<String> = [api_sg.as_str().unwrap_or("api sg?"), ADMIN_CIDR]
+        .map(str::to_owned)
+        .into();
+    assert_eq!(
+        ingress, expected,
+        "gRPC only from the API and the admin range"
+    );
 
     let s3 = one(resources, "module.network.aws_vpc_endpoint.s3")?;
     let endpoints_sg = id("module.network.aws_security_group.endpoints")?;
@@ -480,8 +507,15 @@ fn check_processor_isolation(resources: &[Resource]) -> Result<()> {
             assert_eq!(rule["ip_protocol"], "tcp", "{rule}");
             assert_eq!(rule["cidr_ipv4"], Value::Null, "no address range: {rule}");
             assert_eq!(rule["from_port"], rule["to_port"], "{rule}");
-            let to = [&rule["prefix_list_id"], &rule["referenced_security_group_id"]];
-            format!("{} to {}", rule["from_port"], to.iter().find_map(|v| v.as_str()).unwrap_or("?"))
+            let to = [
+                &rule["prefix_list_id"],
+                &rule["referenced_security_group_id"],
+            ];
+            format!(
+                "{} to {}",
+                rule["from_port"],
+                to.iter().find_map(|v| v.as_str()).unwrap_or("?")
+            )
         })
         .collect();
     let expected: BTreeSet<String> = [
@@ -495,7 +529,11 @@ fn check_processor_isolation(resources: &[Resource]) -> Result<()> {
     assert_eq!(egress, expected, "the processor's only ways out");
 
     let private_routes = one(resources, "module.network.aws_route_table.private")?;
-    assert_eq!(private_routes.values["route"], json!([]), "no way out of the VPC");
+    assert_eq!(
+        private_routes.values["route"],
+        json!([]),
+        "no way out of the VPC"
+    );
     let endpoints: BTreeSet<String> = of_kind(resources, "aws_vpc_endpoint")
         .into_iter()
         .filter(|e| e.values["vpc_endpoint_type"] == "Interface")
@@ -503,7 +541,10 @@ fn check_processor_isolation(resources: &[Resource]) -> Result<()> {
             assert_eq!(e.values["private_dns_enabled"], true);
             let subnets: BTreeSet<String> = as_list(&e.values["subnet_ids"]).into_iter().collect();
             assert_eq!(subnets, private_subnets);
-            e.values["service_name"].as_str().unwrap_or_default().to_owned()
+            e.values["service_name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
         })
         .collect();
     let needed = ["ecr.api", "ecr.dkr", "logs", "secretsmanager"]
@@ -600,7 +641,14 @@ fn container(resources: &[Resource], service: &str) -> Result<Value> {
 fn playback_key_pair(dir: &std::path::Path) -> Result<(String, String)> {
     for args in [
         &["genrsa", "-out", "playback.pem", "2048"][..],
-        &["rsa", "-in", "playback.pem", "-pubout", "-out", "playback.pub.pem"],
+        &[
+            "rsa",
+            "-in",
+            "playback.pem",
+            "-pubout",
+            "-out",
+            "playback.pub.pem",
+        ],
     ] {
         let out = std::process::Command::new("openssl")
             .args(args)
@@ -659,7 +707,8 @@ fn grants_anonymous_read(policy: &Value, bucket: &str, key: &str) -> bool {
 
 /// IAM's wildcards: `*` any run of characters (`/` included), `?` any one character.
 fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
     // matches[j]: pattern[..i] matches text[..j], row by row over i.
     let mut matches = vec![false; text.len() + 1];
     matches[0] = true;
@@ -680,7 +729,11 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
 #[test]
 fn wildcards_match_as_iam_does() {
     for (pattern, text, expected) in [
-        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/videos/x/signed/1/a", true),
+        (
+            "arn:aws:s3:::b/*",
+            "arn:aws:s3:::b/videos/x/signed/1/a",
+            true,
+        ),
         ("videos/*/public/*", "videos/x/signed/1/public/a", true),
         ("videos/???/public/*", "videos/abc/public/1/a", true),
         ("videos/???/public/*", "videos/x/signed/1/public/a", false),
@@ -688,6 +741,10 @@ fn wildcards_match_as_iam_does() {
         ("*", "", true),
         ("a?", "a", false),
     ] {
-        assert_eq!(wildcard_match(pattern, text), expected, "{pattern} ~ {text}");
+        assert_eq!(
+            wildcard_match(pattern, text),
+            expected,
+            "{pattern} ~ {text}"
+        );
     }
 }
