@@ -54,6 +54,7 @@ impl TestSettings {
             trusted_proxies: Vec::new(),
             embed_frame_ancestors: "*".into(),
             public_sockets_per_ip: 20,
+            cloudfront: Default::default(),
             quotas: Default::default(),
             accounts: Default::default(),
             // Far above what any test sends; `limits::` sets its own.
