@@ -7,8 +7,9 @@
 //!   `/api/v1/playback/{id}/{n}/{expiry}-{signature}/…`, signed once (HMAC) for the whole
 //!   version. A master playlist's relative URIs therefore stay signed as players resolve them;
 //! - in the media playlists and the storyboard it serves, every segment, init segment and
-//!   sheet URI is rewritten to a signed storage URL (presigned S3 GETs; CloudFront signed URLs
-//!   in AWS) that expires with the path's signature.
+//!   sheet URI is rewritten to a signed storage URL (presigned S3 GETs; in AWS CloudFront signed
+//!   URLs carrying one custom policy over the version, `{cdn}/videos/{id}/signed/{n}/*`) that
+//!   expires with the path's signature.
 //!
 //! Expiries are rounded up to a window, so everyone asking within one window gets the same URLs
 //! and the rewritten playlists are made once per window.
@@ -19,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use time::OffsetDateTime;
 use uuid::Uuid;
+use vodnest_core::cloudfront::CloudFrontSigner;
 use vodnest_core::domain::{Playback, VideoRow};
 use vodnest_core::signing;
 use vodnest_core::storage::{MASTER_PLAYLIST, MediaClass};
@@ -44,6 +46,8 @@ pub struct PlaybackSigner {
     /// Absolute URLs are built on this (`PUBLIC_URL`, or where the API listens).
     api_base: String,
     rendered: Mutex<Rendered>,
+    /// Signs storage URLs for the CDN when the API runs behind CloudFront.
+    cloudfront: Option<CloudFrontSigner>,
 }
 
 /// What a checked playback path grants: one version of one video, until `expires_at`.
@@ -62,7 +66,18 @@ impl PlaybackSigner {
             lifetime,
             api_base: api_base.trim_end_matches('/').to_owned(),
             rendered: Mutex::new(HashMap::new()),
+            cloudfront: None,
         }
+    }
+
+    /// Storage URLs become CloudFront signed URLs (`MEDIA_BASE_URL` is the distribution).
+    pub fn with_cloudfront(mut self, signer: Option<CloudFrontSigner>) -> Self {
+        self.cloudfront = signer;
+        self
+    }
+
+    pub fn cloudfront(&self) -> Option<&CloudFrontSigner> {
+        self.cloudfront.as_ref()
     }
 
     /// A rewritten file made earlier for the same expiry.

@@ -59,7 +59,8 @@ impl Application {
             playback_key,
             config.playback_url_ttl(),
             own_origin.primary(),
-        );
+        )
+        .with_cloudfront(config.cloudfront.signer());
         let state = AppState {
             playback: Arc::new(playback),
             public_sockets,

@@ -170,3 +170,74 @@ async fn a_private_video_plays_only_through_urls_that_expire() -> Result<()> {
     .await?;
     app.stop().await
 }
+
+/// CloudFront's URL-safe base64 back to bytes.
+fn cloudfront_unbase64(text: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let standard: String = text
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            c => c,
+        })
+        .collect();
+    Ok(base64::engine::general_purpose::STANDARD.decode(standard)?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn behind_cloudfront_segments_carry_one_policy_over_the_version() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let key = dir.path().join("key.pem");
+    let made = tokio::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .await?;
+    ensure!(made.status.success(), "openssl genrsa: {made:?}");
+    let pem = tokio::fs::read_to_string(&key).await?;
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.api.cloudfront.key_pair_id = Some("K2JCJMDEHXQW5F".parse()?);
+    settings.api.cloudfront.private_key =
+        Some(vodnest_core::cloudfront::PrivateKey::from_pem(&pem)?);
+    let media_base = settings.api.storage.media_base_url.clone();
+    let app = TestApp::spawn_with(db, settings).await?;
+    let source = dir.path().join("clip.mp4");
+    let encode = [&clip::X264[..], &["-r", "15"], &clip::AAC[..]].concat();
+    clip::make(&source, 6, "320x180", true, &encode).await?;
+    let id = app.upload_file(&source, "behind a CDN").await?;
+    let video = video_when(&app, &id, |url| !url.is_empty()).await?;
+    let hls = video["playback"]["hls_url"].as_str().context("hls")?;
+    let segment = first_segment(&app, hls).await?;
+    let version = format!("{}/videos/{id}/signed/", media_base.trim_end_matches('/'));
+    ensure!(segment.starts_with(&version), "{segment}");
+    let url = reqwest::Url::parse(&segment)?;
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    ensure!(
+        query.get("Key-Pair-Id").map(String::as_str) == Some("K2JCJMDEHXQW5F"),
+        "{segment}"
+    );
+    ensure!(query.contains_key("Signature"), "{segment}");
+    let policy = cloudfront_unbase64(query.get("Policy").context("Policy")?)?;
+    let policy: Value = serde_json::from_slice(&policy)?;
+    let statement = &policy["Statement"][0];
+    let resource = statement["Resource"].as_str().context("Resource")?;
+    ensure!(
+        resource.starts_with(&version) && resource.ends_with("/*"),
+        "one wildcard over the version: {resource}"
+    );
+    let expires_at = time::OffsetDateTime::parse(
+        video["playback"]["expires_at"]
+            .as_str()
+            .context("expires_at")?,
+        &time::format_description::well_known::Rfc3339,
+    )?;
+    ensure!(
+        statement["Condition"]["DateLessThan"]["AWS:EpochTime"] == expires_at.unix_timestamp(),
+        "{policy}"
+    );
+    app.stop().await
+}

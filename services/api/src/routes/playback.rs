@@ -3,7 +3,9 @@
 //! `crate::playback`). No token or cookie: the path is the credential, and it expires. The
 //! media playlists and the storyboard come back with every segment, init segment and sheet
 //! URI signed for storage; the master playlist as it is (its relative URIs resolve under the
-//! same signed path); the poster as a redirect to a signed storage URL.
+//! same signed path); the poster as a redirect to a signed storage URL. Storage URLs are
+//! CloudFront signed URLs (one policy per version and file) when `CLOUDFRONT_*` is set,
+//! presigned S3 GETs otherwise.
 
 use std::sync::Arc;
 
@@ -13,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vodnest_core::storage::MASTER_PLAYLIST;
+use vodnest_core::cloudfront::SignedPolicy;
+use vodnest_core::storage::{MASTER_PLAYLIST, media_url};
 use vodnest_core::videos;
 
 use crate::error::{ApiError, ErrorBody};
@@ -81,7 +84,7 @@ pub async fn top(
         MASTER_PLAYLIST => playlist(&state, &grant, "").await,
         STORYBOARD => storyboard(&state, &grant).await,
         POSTER => {
-            let url = sign_object(&state, &grant, POSTER).await?;
+            let url = ObjectUrls::new(&state, &grant)?.sign(POSTER).await?;
             Ok((
                 StatusCode::FOUND,
                 [(header::LOCATION, url)],
@@ -160,10 +163,11 @@ async fn playlist(state: &AppState, grant: &Grant, dir: &str) -> Result<Response
     }
     let mut media = m3u8_rs::parse_media_playlist_res(&text)
         .map_err(|_| ApiError::internal(format!("{key} is not a media playlist")))?;
+    let urls = ObjectUrls::new(state, grant)?;
     for segment in &mut media.segments {
-        segment.uri = sign_object(state, grant, &format!("{dir}{}", segment.uri)).await?;
+        segment.uri = urls.sign(&format!("{dir}{}", segment.uri)).await?;
         if let Some(map) = &mut segment.map {
-            map.uri = sign_object(state, grant, &format!("{dir}{}", map.uri)).await?;
+            map.uri = urls.sign(&format!("{dir}{}", map.uri)).await?;
         }
     }
     let mut out = Vec::new();
@@ -191,11 +195,12 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
         .ok_or(ApiError::NotFound("no such file"))?;
     let text =
         String::from_utf8(bytes).map_err(|_| ApiError::internal(format!("{key} is not UTF-8")))?;
+    let urls = ObjectUrls::new(state, grant)?;
     let mut out = String::with_capacity(text.len() * 4);
     for line in text.lines() {
         match line.split_once("#xywh=") {
             Some((sheet, area)) if !line.contains("-->") => {
-                let url = sign_object(state, grant, sheet).await?;
+                let url = urls.sign(sheet).await?;
                 out.push_str(&format!("{url}#xywh={area}\n"));
             }
             _ => {
@@ -209,17 +214,50 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
     Ok(respond(VTT_TYPE, grant, true, body))
 }
 
-/// A signed storage URL of `name` (relative to the version) that expires with the grant.
-async fn sign_object(state: &AppState, grant: &Grant, name: &str) -> Result<String, ApiError> {
-    // Our own playlists list plain relative names; anything else is not ours to sign.
-    if name.contains("..") || name.contains("://") || name.starts_with('/') {
-        return Err(ApiError::internal(format!("refusing to sign {name:?}")));
+/// Signs the storage URLs one file lists, all expiring with the grant: in AWS (CloudFront
+/// configured) one policy over the whole version, signed once per file; otherwise a presigned
+/// S3 GET per object.
+struct ObjectUrls<'a> {
+    state: &'a AppState,
+    grant: &'a Grant,
+    policy: Option<SignedPolicy>,
+}
+
+impl<'a> ObjectUrls<'a> {
+    fn new(state: &'a AppState, grant: &'a Grant) -> Result<Self, ApiError> {
+        let policy = match state.playback.cloudfront() {
+            Some(signer) => {
+                let resource = media_url(state.storage.media_base_url(), &grant.prefix, "*");
+                let policy = signer
+                    .sign_policy(&resource, grant.expires_at)
+                    .map_err(|e| ApiError::internal(format!("CloudFront signing: {e}")))?;
+                Some(policy)
+            }
+            None => None,
+        };
+        Ok(Self {
+            state,
+            grant,
+            policy,
+        })
     }
-    let key = format!("{}{name}", grant.prefix);
-    Ok(state
-        .storage
-        .presign_media_get(&key, grant.signed_at, grant.expires_at)
-        .await?)
+
+    /// The signed URL of `name`, relative to the version.
+    async fn sign(&self, name: &str) -> Result<String, ApiError> {
+        // Our own playlists list plain relative names; anything else is not ours to sign.
+        if name.contains("..") || name.contains("://") || name.starts_with('/') {
+            return Err(ApiError::internal(format!("refusing to sign {name:?}")));
+        }
+        let storage = &self.state.storage;
+        if let Some(policy) = &self.policy {
+            let url = media_url(storage.media_base_url(), &self.grant.prefix, name);
+            return Ok(policy.append_to(&url));
+        }
+        let key = format!("{}{name}", self.grant.prefix);
+        Ok(storage
+            .presign_media_get(&key, self.grant.signed_at, self.grant.expires_at)
+            .await?)
+    }
 }
 
 /// Whether a playlist is complete (`#EXT-X-ENDLIST`): only those are cached for long.
