@@ -50,6 +50,12 @@ pub struct ApiConfig {
     /// the CDN's playlist TTL (an hour).
     #[arg(long, env = "RETIRED_MEDIA_GRACE_SECS", default_value_t = 24 * 3600)]
     pub retired_media_grace_secs: u64,
+    /// How long the sweeper keeps long-dead rows (days): expired API keys, finished jobs a
+    /// later job of their video superseded, videos of abandoned uploads. Expired sessions and
+    /// invites go at once; audit events stay.
+    #[arg(long, env = "DEAD_ROW_RETENTION_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub dead_row_retention_days: u64,
     /// How long a browser session lasts (seconds).
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
@@ -192,6 +198,10 @@ impl ApiConfig {
 
     pub fn playback_url_ttl(&self) -> Duration {
         Duration::from_secs(self.playback_url_ttl_secs)
+    }
+
+    pub fn dead_row_retention(&self) -> Duration {
+        Duration::from_secs(self.dead_row_retention_days * 24 * 3600)
     }
 
     pub fn retired_media_grace(&self) -> Duration {

@@ -1,6 +1,6 @@
 //! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
 //! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
-//! Each pass also enqueues a republish for videos whose output is in the wrong class for
+//! Each pass also deletes long-dead rows (`vodnest_core::retention`), enqueues a republish for videos whose output is in the wrong class for
 //! their visibility, deletes the output versions that were replaced longer ago than the grace
 //! (`RETIRED_MEDIA_GRACE_SECS`), forgets failed sign-ins that no longer count and the viewer digests and salts
 //! of past days (see `vodnest_core::viewers`). Every API process runs one; two sweeping the
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vodnest_core::queue::{self, JobKind};
-use vodnest_core::{sign_in_backoff, videos, viewers};
+use vodnest_core::{retention, sign_in_backoff, videos, viewers};
 
 use crate::routes::upload::abort_upload;
 use crate::state::AppState;
@@ -76,6 +76,11 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
         }
         if let Err(err) = sweep_once(&state).await {
             tracing::warn!(error = %err, "upload sweep failed");
+        }
+        match retention::sweep(&state.pool, state.config.dead_row_retention()).await {
+            Ok(swept) if swept.total() > 0 => tracing::info!(?swept, "long-dead rows deleted"),
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "dead row sweep failed"),
         }
         if let Err(err) = sweep_misplaced_media(&state).await {
             tracing::warn!(error = %err, "misplaced media sweep failed");

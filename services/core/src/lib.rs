@@ -33,6 +33,7 @@ pub mod group_commit;
 pub mod job_kind;
 pub mod jobs;
 pub mod queue;
+pub mod retention;
 pub mod secret;
 pub mod shutdown;
 pub mod sign_in_backoff;

@@ -15,7 +15,10 @@ use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::job_kind::SuccessEffect;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, JobState, QueueError};
 use vodnest_core::users;
-use vodnest_core::videos::{self, MediaFacts, NewVideo};
+use vodnest_core::videos::{self, MediaFacts};
+
+mod common;
+use common::{new_video, new_video_of};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -33,30 +36,6 @@ async fn queued_video(pool: &PgPool) -> Uuid {
 async fn video_with_a_job(pool: &PgPool, kind: JobKind) -> Uuid {
     let id = new_video(pool).await;
     assert!(queue::enqueue(pool, kind, id).await.expect("enqueue"));
-    id
-}
-
-async fn new_video(pool: &PgPool) -> Uuid {
-    new_video_of(pool, vodnest_core::caller::BUILTIN_ADMIN).await
-}
-
-async fn new_video_of(pool: &PgPool, owner: Uuid) -> Uuid {
-    let id = Uuid::now_v7();
-    let new = NewVideo {
-        id,
-        title: "t".into(),
-        filename: "t.mp4".into(),
-        content_type: "video/mp4".into(),
-        size_bytes: 1,
-        upload_id: "upload".into(),
-        part_size: 8 << 20,
-        part_count: 1,
-        upload_expires_at: OffsetDateTime::now_utc(),
-        owner_id: owner,
-        visibility: vodnest_core::domain::Visibility::Private,
-        description: String::new(),
-    };
-    videos::insert(pool, &new).await.expect("insert video");
     id
 }
 

@@ -49,6 +49,7 @@ impl TestSettings {
             session_ttl_secs: 3600,
             playback_url_ttl_secs: 4 * 3600,
             retired_media_grace_secs: 24 * 3600,
+            dead_row_retention_days: 30,
             secure_cookies: false,
             public_url: None,
             trusted_proxies: Vec::new(),
