@@ -119,6 +119,13 @@ pub struct CloudFrontSettings {
           env = "CLOUDFRONT_PRIVATE_KEY", hide_env_values = true, allow_hyphen_values = true,
           value_parser = PrivateKeyParser, requires = "key_pair_id")]
     pub private_key: Option<PrivateKey>,
+    /// The distribution in front of the media bucket: deleted videos and versions that stopped
+    /// being public are invalidated there, so its edges stop serving them.
+    #[arg(
+        long = "cloudfront-distribution-id",
+        env = "CLOUDFRONT_DISTRIBUTION_ID"
+    )]
+    pub distribution_id: Option<String>,
 }
 
 impl CloudFrontSettings {

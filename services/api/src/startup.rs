@@ -61,8 +61,11 @@ impl Application {
             own_origin.primary(),
         )
         .with_cloudfront(config.cloudfront.signer());
+        let cdn =
+            vodnest_core::cdn::Cdn::from_env(config.cloudfront.distribution_id.as_deref()).await;
         let state = AppState {
             playback: Arc::new(playback),
+            cdn,
             public_sockets,
             pool,
             storage,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use vodnest_core::cdn::Cdn;
 use vodnest_core::storage::Storage;
 
 use crate::config::ApiConfig;
@@ -31,4 +32,18 @@ pub struct AppState {
     pub throttle: Arc<Throttle>,
     /// Signs and checks the playback URLs of unlisted and private videos.
     pub playback: Arc<PlaybackSigner>,
+    /// The CDN to invalidate, when one is configured.
+    pub cdn: Option<Cdn>,
+}
+
+impl AppState {
+    /// Asks the CDN (if any) to stop serving what is under `prefix`. A failure is logged: the
+    /// objects are gone from the bucket, and the cached copies age out by themselves.
+    pub async fn invalidate(&self, prefix: &str) {
+        let Some(cdn) = &self.cdn else { return };
+        match cdn.invalidate(prefix).await {
+            Ok(id) => tracing::info!(prefix, invalidation = id, "CDN invalidated"),
+            Err(err) => tracing::warn!(prefix, error = %err, "cannot invalidate the CDN"),
+        }
+    }
 }

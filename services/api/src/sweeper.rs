@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use vodnest_core::queue::{self, JobKind};
+use vodnest_core::storage::MediaClass;
 use vodnest_core::{retention, sign_in_backoff, videos, viewers};
 
 use crate::routes::upload::abort_upload;
@@ -45,6 +46,10 @@ pub async fn sweep_retired_media(state: &AppState) -> anyhow::Result<usize> {
     for prefix in due {
         // Forgotten only once deleted: an S3 error leaves it for the next pass.
         state.storage.delete_media_prefix(&prefix).await?;
+        if MediaClass::of_prefix(&prefix) != Some(MediaClass::Signed) {
+            // Public copies may sit at the CDN's edges for as long as their cache lifetime.
+            state.invalidate(&prefix).await;
+        }
         videos::forget_retired(&state.pool, &prefix).await?;
         tracing::info!(prefix, "retired output deleted");
         deleted += 1;

@@ -24,6 +24,7 @@
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod cdn;
 pub mod cloudfront;
 pub mod config;
 pub mod db;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use vodnest_infra_tests::{Moto, Resource, Terraform, s3_client, unique_prefix};
+use vodnest_infra_tests::{Moto, Resource, Terraform, cloudfront_client, s3_client, unique_prefix};
 
 #[tokio::test]
 async fn every_root_is_formatted_and_valid() -> Result<()> {
@@ -145,6 +145,7 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
     check_processor_isolation(&resources)?;
     check_database(&resources)?;
     check_least_privilege(&resources)?;
+    check_invalidation(&moto, distribution).await?;
 
     // moto creates key groups but cannot delete them: the key group leaves the state (and is
     // left in the throwaway moto) before the rest is destroyed.
@@ -351,6 +352,7 @@ fn check_task_environments(
                 "ADMIN_TOKEN",
                 "API_ADDR",
                 "AWS_REGION",
+                "CLOUDFRONT_DISTRIBUTION_ID",
                 "CLOUDFRONT_KEY_PAIR_ID",
                 "CLOUDFRONT_PRIVATE_KEY",
                 "DATABASE_URL",
@@ -564,6 +566,31 @@ fn check_database(resources: &[Resource]) -> Result<()> {
 
 /// The API may touch raw/* (and delete videos/*); the processor reads raw/* and writes
 /// videos/*; neither gets a wildcard action or a whole bucket's objects.
+/// The API's invalidation of a version's prefix reaches the distribution as one wildcard path.
+async fn check_invalidation(moto: &Moto, distribution: &Resource) -> Result<()> {
+    let id = distribution.values["id"]
+        .as_str()
+        .context("distribution id")?;
+    let cdn = vodnest_core::cdn::Cdn::new(cloudfront_client(&moto.endpoint), id);
+    let prefix = "videos/0192f0c4-7d1e-7a4e-9c1a-5f2d3e4b5a6c/public/1/";
+    let invalidation = cdn.invalidate(prefix).await?;
+    let got = cdn
+        .client()
+        .get_invalidation()
+        .distribution_id(id)
+        .id(&invalidation)
+        .send()
+        .await?;
+    let paths = got
+        .invalidation()
+        .and_then(|i| i.invalidation_batch())
+        .and_then(|b| b.paths())
+        .map(|p| p.items().to_vec())
+        .unwrap_or_default();
+    ensure!(paths == [format!("/{prefix}*")], "{paths:?}");
+    Ok(())
+}
+
 fn check_least_privilege(resources: &[Resource]) -> Result<()> {
     for (address, writes) in [
         (
@@ -582,10 +609,16 @@ fn check_least_privilege(resources: &[Resource]) -> Result<()> {
         for statement in statements {
             let actions = as_list(&statement["Action"]);
             let targets = as_list(&statement["Resource"]);
-            ensure!(
-                actions
+            // S3 actions by name; and the API's invalidations, of its distribution only.
+            let invalidates = actions == ["cloudfront:CreateInvalidation"]
+                && targets
                     .iter()
-                    .all(|a| a.starts_with("s3:") && !a.contains('*')),
+                    .all(|r| r.starts_with("arn:aws:cloudfront:") && r.contains(":distribution/"));
+            ensure!(
+                invalidates
+                    || actions
+                        .iter()
+                        .all(|a| a.starts_with("s3:") && !a.contains('*')),
                 "{address}: {statement}"
             );
             ensure!(

@@ -95,6 +95,8 @@ module "services" {
   database_security_group_id  = module.database.security_group_id
   grpc_admin_cidr             = var.grpc_admin_cidr
   cloudfront_key_pair_id      = module.cdn.key_pair_id
+  cloudfront_distribution_id  = module.cdn.distribution_id
+  cloudfront_distribution_arn = module.cdn.distribution_arn
   cloudfront_private_key_pem  = var.cloudfront_private_key_pem
   raw_bucket                  = module.storage.raw_bucket
   raw_bucket_arn              = module.storage.raw_bucket_arn

@@ -24,6 +24,8 @@ locals {
     # Unlisted and private videos play through CloudFront URLs the API signs with this key
     # (CLOUDFRONT_PRIVATE_KEY, a secret).
     CLOUDFRONT_KEY_PAIR_ID = var.cloudfront_key_pair_id
+    # Deleted videos and versions that stopped being public are invalidated there.
+    CLOUDFRONT_DISTRIBUTION_ID = var.cloudfront_distribution_id
     },
     # Over HTTPS the session cookie is `__Host-` and `Secure`, and responses carry HSTS.
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },

@@ -61,10 +61,18 @@ data "aws_iam_policy_document" "api" {
     actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = ["${var.raw_bucket_arn}/raw/*"]
   }
+  # Reads playlists to sign them and presigns GETs of unlisted and private videos' objects;
+  # deletes deleted videos and retired versions.
   statement {
-    sid       = "DeleteVideoMedia"
-    actions   = ["s3:DeleteObject"]
+    sid       = "VideoMedia"
+    actions   = ["s3:GetObject", "s3:DeleteObject"]
     resources = ["${var.media_bucket_arn}/videos/*"]
+  }
+  # Deleted videos and versions that stopped being public leave the CDN's edges too.
+  statement {
+    sid       = "InvalidateMedia"
+    actions   = ["cloudfront:CreateInvalidation"]
+    resources = [var.cloudfront_distribution_arn]
   }
 }
 
@@ -75,9 +83,11 @@ data "aws_iam_policy_document" "processor" {
     actions   = ["s3:GetObject"]
     resources = ["${var.raw_bucket_arn}/raw/*"]
   }
+  # Writes each run's version; reads the current one to copy it into another class (a
+  # visibility change).
   statement {
     sid       = "WriteMedia"
-    actions   = ["s3:PutObject", "s3:DeleteObject"]
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
     resources = ["${var.media_bucket_arn}/videos/*"]
   }
 }

@@ -146,6 +146,16 @@ variable "cloudfront_key_pair_id" {
   type        = string
 }
 
+variable "cloudfront_distribution_id" {
+  description = "CLOUDFRONT_DISTRIBUTION_ID of the API: the distribution it invalidates."
+  type        = string
+}
+
+variable "cloudfront_distribution_arn" {
+  description = "The distribution the API may invalidate (its IAM policy)."
+  type        = string
+}
+
 variable "cloudfront_private_key_pem" {
   description = "CLOUDFRONT_PRIVATE_KEY of the API (PEM), stored in Secrets Manager and injected into the API only."
   type        = string

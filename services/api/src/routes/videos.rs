@@ -9,7 +9,7 @@ use vodnest_core::audit::{self, Action, Actor};
 use vodnest_core::caller::{Caller, Role, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
 use vodnest_core::queue::{self, JobKind};
-use vodnest_core::storage::MediaClass;
+use vodnest_core::storage::{MediaClass, media_prefix};
 use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
 
 use super::VideoId;
@@ -584,6 +584,7 @@ pub async fn remove(
     .await?;
     state.storage.delete_raw(id).await?;
     state.storage.delete_media(id).await?;
+    state.invalidate(&media_prefix(id)).await;
     tracing::info!(video_id = %id, "video deleted");
     Ok(())
 }
