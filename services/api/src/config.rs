@@ -69,6 +69,8 @@ pub struct ApiConfig {
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,
     #[command(flatten)]
+    pub server: crate::server_limits::ServerLimits,
+    #[command(flatten)]
     pub quotas: crate::quotas::Quotas,
     #[command(flatten)]
     pub accounts: crate::account_settings::AccountSettings,
