@@ -19,6 +19,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 const NONE: u64 = u64::MAX;
@@ -32,6 +33,9 @@ pub struct Activity {
     /// When the first byte of a request not yet handed to a handler arrived, or [`NONE`].
     head_started_ms: AtomicU64,
     in_handler: AtomicUsize,
+    /// Told when a request's first byte arrives: its deadline may be sooner than the one the
+    /// watchdog sleeps until.
+    head_started: Notify,
 }
 
 /// What to do with a connection now.
@@ -52,6 +56,7 @@ impl Activity {
             last_io_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(NONE),
             in_handler: AtomicUsize::new(0),
+            head_started: Notify::new(),
         })
     }
 
@@ -71,17 +76,25 @@ impl Activity {
         self.last_io_ms.store(now, Ordering::Relaxed);
         if self.in_handler.load(Ordering::Acquire) == 0 {
             // Only the first byte of a request starts its clock.
-            let _ = self.head_started_ms.compare_exchange(
+            let started = self.head_started_ms.compare_exchange(
                 NONE,
                 now,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             );
+            if started.is_ok() {
+                self.head_started.notify_one();
+            }
         }
     }
 
     fn on_write(&self) {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Resolves when a request's first byte has arrived since the last call.
+    pub async fn head_started(&self) {
+        self.head_started.notified().await;
     }
 
     /// Marks a request as in its handler until the guard is dropped.

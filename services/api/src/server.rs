@@ -128,6 +128,7 @@ async fn serve_connection(
                 return;
             }
             () = tokio::time::sleep_until(look_again_at) => {}
+            () = activity.head_started() => {}
             () = shutdown.cancelled(), if !closing => {
                 connection.as_mut().graceful_shutdown();
                 closing = true;
