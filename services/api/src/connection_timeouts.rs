@@ -19,7 +19,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 const NONE: u64 = u64::MAX;
@@ -33,9 +32,6 @@ pub struct Activity {
     /// When the first byte of a request not yet handed to a handler arrived, or [`NONE`].
     head_started_ms: AtomicU64,
     in_handler: AtomicUsize,
-    /// Told when a request's first byte arrives: its deadline may be sooner than the one the
-    /// watchdog sleeps until.
-    head_started: Notify,
 }
 
 /// What to do with a connection now.
@@ -56,7 +52,6 @@ impl Activity {
             last_io_ms: AtomicU64::new(0),
             head_started_ms: AtomicU64::new(NONE),
             in_handler: AtomicUsize::new(0),
-            head_started: Notify::new(),
         })
     }
 
@@ -76,25 +71,17 @@ impl Activity {
         self.last_io_ms.store(now, Ordering::Relaxed);
         if self.in_handler.load(Ordering::Acquire) == 0 {
             // Only the first byte of a request starts its clock.
-            let started = self.head_started_ms.compare_exchange(
+            let _ = self.head_started_ms.compare_exchange(
                 NONE,
                 now,
                 Ordering::AcqRel,
                 Ordering::Relaxed,
             );
-            if started.is_ok() {
-                self.head_started.notify_one();
-            }
         }
     }
 
     fn on_write(&self) {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    /// Resolves when a request's first byte has arrived since the last call.
-    pub async fn head_started(&self) {
-        self.head_started.notified().await;
     }
 
     /// Marks a request as in its handler until the guard is dropped.
@@ -108,12 +95,17 @@ impl Activity {
         self.verdict_at(self.now_ms(), header, idle)
     }
 
-    /// The verdict `now` milliseconds after the connection opened.
+    /// The verdict `now` milliseconds after the connection opened. The watchdog looks again
+    /// at least every `header`, so that the first byte of a request (which the socket records
+    /// without waking anyone, to cost nothing per request) is never noticed later than that:
+    /// looking again at `now + header` when no request has started means any request
+    /// starting before then is still inside its own header deadline at that look.
     fn verdict_at(&self, now: u64, header: Duration, idle: Duration) -> Verdict {
         let header_ms = u64::try_from(header.as_millis()).unwrap_or(NONE - 1);
         let idle_ms = u64::try_from(idle.as_millis()).unwrap_or(NONE - 1);
+        let next_look = now.saturating_add(header_ms);
         if self.in_handler.load(Ordering::Acquire) > 0 {
-            return Verdict::LookAgainAt(self.at(now.saturating_add(idle_ms)));
+            return Verdict::LookAgainAt(self.at(next_look));
         }
         let head_started = self.head_started_ms.load(Ordering::Acquire);
         if head_started != NONE {
@@ -131,7 +123,7 @@ impl Activity {
         if now >= deadline {
             Verdict::Idle
         } else {
-            Verdict::LookAgainAt(self.at(deadline))
+            Verdict::LookAgainAt(self.at(deadline.min(next_look)))
         }
     }
 }

@@ -101,6 +101,8 @@ async fn serve_connection(
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);
+    let look = tokio::time::sleep(limits.header_timeout());
+    tokio::pin!(look);
     let mut closing = false;
     loop {
         let look_again_at = match activity.verdict(limits.header_timeout(), limits.idle_timeout()) {
@@ -120,6 +122,7 @@ async fn serve_connection(
                 tokio::time::Instant::now() + limits.idle_timeout()
             }
         };
+        look.as_mut().reset(look_again_at);
         tokio::select! {
             served = connection.as_mut() => {
                 if let Err(err) = served {
@@ -127,8 +130,7 @@ async fn serve_connection(
                 }
                 return;
             }
-            () = tokio::time::sleep_until(look_again_at) => {}
-            () = activity.head_started() => {}
+            () = look.as_mut() => {}
             () = shutdown.cancelled(), if !closing => {
                 connection.as_mut().graceful_shutdown();
                 closing = true;
