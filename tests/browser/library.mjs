@@ -45,7 +45,7 @@ await report(result, async (browser) => {
   // The newest socket is this page's (the sign-in's redirect loaded the library once before).
   const dropped = sockets.length;
   await sockets[dropped - 1].close({ code: 1012, reason: 'the test restarts the server' });
-  sql(`update videos set status = 'ready', stage = null, progress = 1, playable = true, duration_s = 75, has_poster = true where id = '${args.video}'`);
+  sql(`update videos set status = 'ready', stage = null, progress = 1, playable = true, duration_s = 75, has_poster = true, media_prefix = 'videos/${args.video}/public/1/' where id = '${args.video}'`);
   await badgeIs('ready');
   result.badges.push('ready');
   result.reconnected = sockets.length > dropped;

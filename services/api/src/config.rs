@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use vodnest_core::cloudfront::{CloudFrontSigner, KeyError, KeyPairId, PrivateKey};
 use vodnest_core::config::{DatabaseConfig, StorageConfig};
 
 #[derive(clap::Parser, Clone, Debug)]
@@ -37,6 +38,18 @@ pub struct ApiConfig {
     #[arg(long, env = "UPLOAD_SWEEP_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_sweep_secs: u64,
+    /// How long the signed playback URLs of unlisted and private videos work (seconds, 60 to
+    /// 518400); a video longer than this gets URLs that outlive its duration by half an hour.
+    /// Making a video private or deleting it stops new playback within this time.
+    #[arg(long, env = "PLAYBACK_URL_TTL_SECS", default_value_t = 4 * 3600,
+          value_parser = clap::value_parser!(u64).range(60..=518_400))]
+    pub playback_url_ttl_secs: u64,
+    /// How long a video's replaced output stays in storage (seconds): players that started
+    /// before a re-run or a visibility change play on, and no CDN copy or signed URL can still
+    /// point at it once it is deleted. Keep it above the longest playback URL lifetime plus
+    /// the CDN's playlist TTL (an hour).
+    #[arg(long, env = "RETIRED_MEDIA_GRACE_SECS", default_value_t = 24 * 3600)]
+    pub retired_media_grace_secs: u64,
     /// How long a browser session lasts (seconds).
     #[arg(long, env = "SESSION_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub session_ttl_secs: u64,
@@ -71,6 +84,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub server: crate::server_limits::ServerLimits,
     #[command(flatten)]
+    pub cloudfront: CloudFrontSettings,
+    #[command(flatten)]
     pub quotas: crate::quotas::Quotas,
     #[command(flatten)]
     pub accounts: crate::account_settings::AccountSettings,
@@ -80,6 +95,59 @@ pub struct ApiConfig {
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,
+}
+
+/// CloudFront signed URLs for unlisted and private videos (the AWS stack sets both). Unset, the
+/// API presigns S3 GETs of those videos' objects instead (local development).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct CloudFrontSettings {
+    /// Id of the CloudFront public key (in the distribution's trusted key group) that verifies
+    /// the API's playback signatures.
+    #[arg(
+        long = "cloudfront-key-pair-id",
+        env = "CLOUDFRONT_KEY_PAIR_ID",
+        requires = "cloudfront_private_key"
+    )]
+    pub key_pair_id: Option<KeyPairId>,
+    /// The private half of that key pair, PEM (PKCS#1 or PKCS#8): the API signs with it. (A PEM
+    /// starts with dashes: as a flag's value, not taken for a flag.)
+    #[arg(id = "cloudfront_private_key", long = "cloudfront-private-key",
+          env = "CLOUDFRONT_PRIVATE_KEY", hide_env_values = true, allow_hyphen_values = true,
+          value_parser = PrivateKeyParser, requires = "key_pair_id")]
+    pub private_key: Option<PrivateKey>,
+}
+
+impl CloudFrontSettings {
+    /// The signer, when both settings are given (clap refuses one without the other).
+    pub fn signer(&self) -> Option<CloudFrontSigner> {
+        let (id, key) = (self.key_pair_id.clone()?, self.private_key.clone()?);
+        Some(CloudFrontSigner::new(id, key))
+    }
+}
+
+/// Parses `CLOUDFRONT_PRIVATE_KEY` at start-up. Its own parser because clap's usual error
+/// quotes the refused value, and this one must never reach a log.
+#[derive(Clone)]
+struct PrivateKeyParser;
+
+impl clap::builder::TypedValueParser for PrivateKeyParser {
+    type Value = PrivateKey;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PrivateKey, clap::Error> {
+        value
+            .to_str()
+            .ok_or(KeyError::NotAnRsaPrivateKey)
+            .and_then(PrivateKey::from_pem)
+            .map_err(|err| {
+                clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{err}\n"))
+                    .with_cmd(cmd)
+            })
+    }
 }
 
 /// Bounds of `UPLOAD_URL_TTL_SECS`. Clients renew a URL that has less than two minutes left
@@ -122,6 +190,14 @@ impl ApiConfig {
 
     pub fn upload_sweep_every(&self) -> Duration {
         Duration::from_secs(self.upload_sweep_secs)
+    }
+
+    pub fn playback_url_ttl(&self) -> Duration {
+        Duration::from_secs(self.playback_url_ttl_secs)
+    }
+
+    pub fn retired_media_grace(&self) -> Duration {
+        Duration::from_secs(self.retired_media_grace_secs)
     }
 
     pub fn session_ttl(&self) -> Duration {
@@ -182,5 +258,48 @@ mod tests {
         assert!(short.contains("300 to 604800 seconds"), "{short}");
         assert!(parse("604801").is_err());
         assert!(parse("soon").is_err());
+    }
+
+    #[test]
+    fn cloudfront_signing_is_optional_but_complete_and_checked_at_start() {
+        let none = parse_with(&[]).expect("parses");
+        assert!(none.cloudfront.signer().is_none());
+
+        let out = std::process::Command::new("openssl")
+            .args([
+                "genpkey",
+                "-algorithm",
+                "RSA",
+                "-pkeyopt",
+                "rsa_keygen_bits:2048",
+            ])
+            .output()
+            .expect("openssl runs (./dev installs it)");
+        let pem = String::from_utf8(out.stdout).expect("PEM");
+        let id = ["--cloudfront-key-pair-id", "K2JCJMDEHXQW5F"];
+        let key = ["--cloudfront-private-key", pem.as_str()];
+        let both = parse_with(&[id, key].concat()).expect("parses");
+        assert!(both.cloudfront.signer().is_some());
+        let body: String = pem.lines().nth(1).unwrap_or_default().into();
+        assert!(!format!("{both:?}").contains(&body[..16]));
+
+        for half in [&id[..], &key[..]] {
+            let err = parse_with(half)
+                .expect_err("one without the other")
+                .to_string();
+            assert!(err.contains("required"), "{err}");
+        }
+        let malformed = "-----BEGIN PRIVATE KEY-----\nc2VrcmV0LWJ1dC1ub3QtYS1rZXk=\n";
+        let err = parse_with(&[id[0], id[1], key[0], malformed])
+            .expect_err("not a key")
+            .to_string();
+        assert!(
+            err.contains("CLOUDFRONT_PRIVATE_KEY is not an RSA private key"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("c2VrcmV0LWJ1dC1ub3Q"),
+            "the value is echoed: {err}"
+        );
     }
 }

@@ -47,6 +47,7 @@ pub mod keyed_limit;
 pub mod openapi;
 pub mod pages;
 pub mod passwords;
+pub mod playback;
 pub mod quotas;
 pub mod rate_limit;
 pub mod routes;

@@ -25,6 +25,7 @@ use crate::csp;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
+use crate::playback::PlaybackSigner;
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
@@ -65,7 +66,17 @@ impl Application {
             config.server.sockets_per_key as usize,
         );
         let keys = KeyCache::default();
+        let playback_key = vodnest_core::signing::key(&pool, "playback")
+            .await
+            .context("loading the playback signing key")?;
+        let playback = PlaybackSigner::new(
+            playback_key,
+            config.playback_url_ttl(),
+            own_origin.primary(),
+        )
+        .with_cloudfront(config.cloudfront.signer());
         let state = AppState {
+            playback: Arc::new(playback),
             sockets,
             complete_turns,
             pool,

@@ -10,6 +10,7 @@ use crate::config::ApiConfig;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::Site;
+use crate::playback::PlaybackSigner;
 use crate::same_origin::OwnOrigin;
 use crate::socket_limit::SocketLimit;
 use crate::throttle::Throttle;
@@ -31,4 +32,6 @@ pub struct AppState {
     pub keys: KeyCache,
     /// The rate limiters (per client address, per caller).
     pub throttle: Arc<Throttle>,
+    /// Signs and checks the playback URLs of unlisted and private videos.
+    pub playback: Arc<PlaybackSigner>,
 }

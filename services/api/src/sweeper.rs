@@ -1,12 +1,15 @@
 //! Ends uploads that were abandoned: a multipart upload left `awaiting_upload` past its deadline
 //! is aborted in S3 (its parts stop costing storage) and the video is marked `failed`.
-//! Each pass also forgets failed sign-ins that no longer count and the viewer digests and salts
+//! Each pass also enqueues a republish for videos whose output is in the wrong class for
+//! their visibility, deletes the output versions that were replaced longer ago than the grace
+//! (`RETIRED_MEDIA_GRACE_SECS`), forgets failed sign-ins that no longer count and the viewer digests and salts
 //! of past days (see `vodnest_core::viewers`). Every API process runs one; two sweeping the
 //! same upload at once is harmless because both the abort and the status change are idempotent.
 
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use vodnest_core::queue::{self, JobKind};
 use vodnest_core::{sign_in_backoff, videos, viewers};
 
 use crate::routes::upload::abort_upload;
@@ -35,6 +38,33 @@ pub async fn sweep_once(state: &AppState) -> anyhow::Result<usize> {
     Ok(ended)
 }
 
+/// Deletes up to a batch of versions whose grace is over; says how many.
+pub async fn sweep_retired_media(state: &AppState) -> anyhow::Result<usize> {
+    let due = videos::retired_due(&state.pool, state.config.retired_media_grace(), BATCH).await?;
+    let mut deleted = 0;
+    for prefix in due {
+        // Forgotten only once deleted: an S3 error leaves it for the next pass.
+        state.storage.delete_media_prefix(&prefix).await?;
+        videos::forget_retired(&state.pool, &prefix).await?;
+        tracing::info!(prefix, "retired output deleted");
+        deleted += 1;
+    }
+    Ok(deleted)
+}
+
+/// Enqueues a republish for up to a batch of videos whose output is not in the class their
+/// visibility calls for; says how many were enqueued.
+pub async fn sweep_misplaced_media(state: &AppState) -> anyhow::Result<usize> {
+    let mut enqueued = 0;
+    for id in videos::misplaced(&state.pool, BATCH).await? {
+        if queue::enqueue(&state.pool, JobKind::Republish, id).await? {
+            tracing::info!(video_id = %id, "republish enqueued");
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
+}
+
 /// Sweeps every `every` until `stop` is cancelled.
 pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
     let mut tick = tokio::time::interval(every);
@@ -46,6 +76,12 @@ pub async fn run(state: AppState, every: Duration, stop: CancellationToken) {
         }
         if let Err(err) = sweep_once(&state).await {
             tracing::warn!(error = %err, "upload sweep failed");
+        }
+        if let Err(err) = sweep_misplaced_media(&state).await {
+            tracing::warn!(error = %err, "misplaced media sweep failed");
+        }
+        if let Err(err) = sweep_retired_media(&state).await {
+            tracing::warn!(error = %err, "retired media sweep failed");
         }
         // Failed sign-ins that no longer count: the names in them are whatever strangers typed.
         if let Err(err) = sign_in_backoff::sweep(&state.pool).await {

@@ -69,6 +69,8 @@ pub struct VideoRow {
     pub upload_expires_at: OffsetDateTime,
     pub has_poster: bool,
     pub has_storyboard: bool,
+    /// The published version players are given (`videos/{id}/{class}/{n}/`), if any.
+    pub media_prefix: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub owner_id: Uuid,
@@ -83,6 +85,9 @@ pub struct Playback {
     pub hls_url: Option<String>,
     pub poster_url: Option<String>,
     pub storyboard_url: Option<String>,
+    /// When signed URLs stop working; `null` for a public video's plain URLs.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// The video object of the HTTP API and the websocket snapshots.
@@ -115,12 +120,13 @@ impl VideoView {
     /// `media_base_url` is where `videos/{id}/...` objects are publicly readable.
     pub fn from_row(row: VideoRow, media_base_url: &str) -> Self {
         let status = row.status;
-        let hls_url = row
-            .playable
-            .then(|| crate::storage::hls_url(media_base_url, row.id));
-        let media_url = |name: &str| crate::storage::media_url(media_base_url, row.id, name);
-        let poster_url = row.has_poster.then(|| media_url("poster.jpg"));
-        let storyboard_url = row.has_storyboard.then(|| media_url("storyboard.vtt"));
+        let prefix = row.media_prefix.as_deref().filter(|_| row.playable);
+        let media_url = |name: &str| {
+            prefix.map(|prefix| crate::storage::media_url(media_base_url, prefix, name))
+        };
+        let hls_url = media_url(crate::storage::MASTER_PLAYLIST);
+        let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
+        let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
         Self {
             id: row.id,
             title: row.title,
@@ -137,6 +143,7 @@ impl VideoView {
                 hls_url,
                 poster_url,
                 storyboard_url,
+                expires_at: None,
             },
             visibility: row.visibility,
             description: row.description,

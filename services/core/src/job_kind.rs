@@ -35,6 +35,9 @@ text_enum! {
         Transcode = "transcode",
         /// Encodes the rungs below a copied top rendition, once the video is already `ready`.
         Ladder = "ladder",
+        /// Copies the current version into the class (public or signed) the video's
+        /// visibility now calls for, and makes the copy current.
+        Republish = "republish",
     }
 }
 
@@ -74,7 +77,8 @@ impl JobKind {
     /// before work that improves a video people can already watch (class 1).
     pub fn priority(self) -> i16 {
         match self {
-            Self::Transcode => 0,
+            // Making a video private must not wait behind encodes.
+            Self::Transcode | Self::Republish => 0,
             Self::Ladder => 1,
         }
     }
@@ -85,14 +89,17 @@ impl JobKind {
         match self {
             // One job at a time turns a video into HLS: a second complete or submit while the
             // transcode or its ladder runs is a no-op.
-            Self::Transcode | Self::Ladder => video_id.map(|id| format!("video-pipeline:{id}")),
+            // A republish copies the current version: nothing may replace it meanwhile.
+            Self::Transcode | Self::Ladder | Self::Republish => {
+                video_id.map(|id| format!("video-pipeline:{id}"))
+            }
         }
     }
 
     pub fn on_success(self) -> SuccessEffect {
         match self {
             Self::Transcode => SuccessEffect::Ready,
-            Self::Ladder => SuccessEffect::Facts,
+            Self::Ladder | Self::Republish => SuccessEffect::Facts,
         }
     }
 
@@ -115,7 +122,7 @@ impl JobKind {
         match self {
             // A transcode repeats hours of work: a few attempts, backing off from 5 s to
             // 10 minutes.
-            Self::Transcode | Self::Ladder => RetryPolicy {
+            Self::Transcode | Self::Ladder | Self::Republish => RetryPolicy {
                 max_attempts: 3,
                 first_delay: Duration::from_secs(5),
                 max_delay: Duration::from_secs(600),

@@ -106,10 +106,12 @@ pub async fn submit(pool: &PgPool, video_id: Uuid) -> Result<JobRow, JobsError> 
             "the video's upload is not complete yet".into(),
         ));
     }
+    // A ready video stays ready while it is processed again: the version viewers watch is
+    // replaced only when the new run succeeds.
     if queue::enqueue(&mut *tx, JobKind::Transcode, video_id).await? {
         sqlx::query!(
             "update videos set status = 'queued', stage = null, progress = 0, error = null
-             where id = $1",
+             where id = $1 and status <> 'ready'",
             video_id,
         )
         .execute(&mut *tx)

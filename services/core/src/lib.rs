@@ -1,5 +1,6 @@
 //! Code shared by the vodnest services.
 //!
+//! - [`cloudfront`]: CloudFront signed URLs (custom policies) for unlisted and private playback.
 //! - [`config`]: typed configuration read from the environment or flags.
 //! - [`db`]: the Postgres pool and the embedded migrations.
 //! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
@@ -23,6 +24,7 @@
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod cloudfront;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -34,6 +36,7 @@ pub mod queue;
 pub mod secret;
 pub mod shutdown;
 pub mod sign_in_backoff;
+pub mod signing;
 pub mod storage;
 pub mod telemetry;
 pub mod text_enum;

@@ -244,7 +244,7 @@ pub async fn fail_exhausted_leases(pool: &PgPool) -> Result<Vec<Uuid>, sqlx::Err
          )
          update videos v set status = 'failed', stage = null, playable = false,
              error = dead.last_error
-         from dead where v.id = dead.video_id and dead.kind = any($1)
+         from dead where v.id = dead.video_id and dead.kind = any($1) and v.status <> 'ready'
          returning v.id",
         &JobKind::driving_video_status() as &[&str],
     )
@@ -434,10 +434,10 @@ async fn record_and_claim(
         "with recursive input as (
              select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[],
                  $9::text[], $10::bool[], $11::text[], $12::uuid[], $13::int2[], $14::int[],
-                 $15::text[])
+                 $15::text[], $16::text[], $17::bool[], $18::bool[])
                  as t(id, attempt, duration_s, width, height, renditions, makes_ready,
                      follow_up, follow_up_id, follow_up_priority, follow_up_max_attempts,
-                     follow_up_live_key)
+                     follow_up_live_key, media_prefix, poster, storyboard)
          ), done as (
              update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now()
              from input i
@@ -452,9 +452,31 @@ async fn record_and_claim(
                  playable = v.playable or i.makes_ready,
                  error = case when i.makes_ready then null else v.error end,
                  duration_s = i.duration_s, width = i.width, height = i.height,
-                 renditions = i.renditions::jsonb
+                 renditions = i.renditions::jsonb,
+                 media_prefix = coalesce(i.media_prefix, v.media_prefix),
+                 has_poster = case when i.media_prefix is null then v.has_poster
+                     else i.poster or (v.has_poster and v.media_prefix = i.media_prefix) end,
+                 has_storyboard = case when i.media_prefix is null then v.has_storyboard
+                     else i.storyboard
+                         or (v.has_storyboard and v.media_prefix = i.media_prefix) end
              from done d join input i on i.id = d.id where v.id = d.video_id
              returning v.id
+         ), replaced as (
+             -- The statement's snapshot: the versions as they were before `video` switched.
+             select v.id, v.media_prefix from videos v join done d on v.id = d.video_id
+         ), retired as (
+             -- A version that was public when the video stops being public is due at once
+             -- (retired at -infinity): its plain URLs must stop working, not play on.
+             insert into retired_media (prefix, video_id, retired_at)
+             select r.media_prefix, r.id,
+                 case when split_part(r.media_prefix, '/', 3) <> split_part(i.media_prefix, '/', 3)
+                     and split_part(i.media_prefix, '/', 3) = 'signed'
+                     then '-infinity'::timestamptz else now() end
+             from replaced r join done d on d.video_id = r.id join input i on i.id = d.id
+             where i.media_prefix is not null and r.media_prefix is not null
+                 and r.media_prefix <> i.media_prefix
+             on conflict (prefix) do nothing
+             returning prefix
          ), follow_up as (
              insert into jobs (id, video_id, kind, priority, max_attempts, live_key)
              select i.follow_up_id, d.video_id, i.follow_up, i.follow_up_priority,
@@ -462,8 +484,8 @@ async fn record_and_claim(
              from done d join input i on i.id = d.id where i.follow_up is not null
              returning id
          ), gate as (
-             select 1 from (select (select count(*) from video) + (select count(*) from follow_up))
-                 written
+             select 1 from (select (select count(*) from video) + (select count(*) from follow_up)
+                 + (select count(*) from retired)) written
              where $1::text is not null
          ),",
         r#"select false as "is_claim!", id as "id!", null::uuid as video_id, null::int4 as attempt,
@@ -485,6 +507,9 @@ async fn record_and_claim(
         &c.follow_up_priorities as &[Option<i16>],
         &c.follow_up_max_attempts as &[Option<i32>],
         &c.follow_up_live_keys as &[Option<String>],
+        &c.media_prefixes as &[Option<String>],
+        &c.posters,
+        &c.storyboards,
     )
     .fetch_all(pool)
     .await
@@ -492,6 +517,17 @@ async fn record_and_claim(
 
 fn per_follow_up<T>(successes: &[Success<'_>], f: impl Fn(JobKind) -> T) -> Vec<Option<T>> {
     successes.iter().map(|s| s.follow_up.map(&f)).collect()
+}
+
+/// Per success, `f` of the version it makes current, or the default when it makes none.
+fn versions<T: Default>(
+    successes: &[Success<'_>],
+    f: impl Fn(&crate::videos::PublishedVersion) -> T,
+) -> Vec<T> {
+    successes
+        .iter()
+        .map(|s| s.facts.version.as_ref().map(&f).unwrap_or_default())
+        .collect()
 }
 
 /// The successes as the parallel arrays [`succeed_all`] unnests (one element per success),
@@ -509,6 +545,9 @@ struct SuccessColumns {
     follow_up_priorities: Vec<Option<i16>>,
     follow_up_max_attempts: Vec<Option<i32>>,
     follow_up_live_keys: Vec<Option<String>>,
+    media_prefixes: Vec<Option<String>>,
+    posters: Vec<bool>,
+    storyboards: Vec<bool>,
 }
 
 impl SuccessColumns {
@@ -537,6 +576,9 @@ impl SuccessColumns {
                 .iter()
                 .map(|s| s.follow_up.and_then(|k| k.live_key(Some(s.job.video_id))))
                 .collect(),
+            media_prefixes: versions(successes, |v| Some(v.prefix.clone())),
+            posters: versions(successes, |v| v.poster),
+            storyboards: versions(successes, |v| v.storyboard),
         })
     }
 }

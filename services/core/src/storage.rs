@@ -16,26 +16,63 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::config::StorageConfig;
+use crate::domain::Visibility;
 
 pub fn raw_key(id: Uuid) -> String {
     format!("raw/{id}")
 }
 
+/// Everything made from a video lives below this prefix.
 pub fn media_prefix(id: Uuid) -> String {
     format!("videos/{id}/")
 }
 
-pub fn hls_url(media_base_url: &str, id: Uuid) -> String {
-    media_url(media_base_url, id, "master.m3u8")
+/// The master playlist's name in a version.
+pub const MASTER_PLAYLIST: &str = "master.m3u8";
+
+/// Which of a video's objects a CDN may serve without a signature. The class is part of the
+/// key (`videos/{id}/public/…`, `videos/{id}/signed/…`) because CloudFront and bucket policies
+/// tell objects apart by path pattern only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaClass {
+    Public,
+    Signed,
 }
 
-/// The public URL of an object under `videos/{id}/`.
-pub fn media_url(media_base_url: &str, id: Uuid, name: &str) -> String {
-    format!(
-        "{}/{}{name}",
-        media_base_url.trim_end_matches('/'),
-        media_prefix(id)
-    )
+impl MediaClass {
+    pub fn of(visibility: Visibility) -> Self {
+        match visibility {
+            Visibility::Public => Self::Public,
+            Visibility::Unlisted | Visibility::Private => Self::Signed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Signed => "signed",
+        }
+    }
+
+    /// The class a version prefix was published in; `None` for the layout before versions.
+    pub fn of_prefix(prefix: &str) -> Option<Self> {
+        let mut parts = prefix.trim_end_matches('/').split('/').skip(2);
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("public"), Some(_), None) => Some(Self::Public),
+            (Some("signed"), Some(_), None) => Some(Self::Signed),
+            _ => None,
+        }
+    }
+}
+
+/// The prefix of a video's `n`th processing run: `videos/{id}/{class}/{n}/`.
+pub fn version_prefix(id: Uuid, class: MediaClass, n: i32) -> String {
+    format!("{}{}/{n}/", media_prefix(id), class.as_str())
+}
+
+/// The public URL of the object `name` below `prefix` (a version prefix).
+pub fn media_url(media_base_url: &str, prefix: &str, name: &str) -> String {
+    format!("{}/{prefix}{name}", media_base_url.trim_end_matches('/'))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +284,62 @@ impl Storage {
         Ok(request.uri().to_owned())
     }
 
+    /// A GET of a media object that works until `expires_at` (at most seven days away, as
+    /// SigV4 allows), signed as of `signed_at` so that every URL of one signing window is the
+    /// same.
+    pub async fn presign_media_get(
+        &self,
+        key: &str,
+        signed_at: std::time::SystemTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<String, StorageError> {
+        let lifetime = expires_at - OffsetDateTime::from(signed_at);
+        let lifetime = Duration::try_from(lifetime)
+            .map_err(|_| StorageError::Request("the URL would expire before it is signed".into()))?
+            .min(Duration::from_secs(7 * 24 * 3600));
+        let presigning = PresigningConfig::builder()
+            .start_time(signed_at)
+            .expires_in(lifetime)
+            .build()
+            .map_err(|e| StorageError::Request(e.to_string()))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.media_bucket)
+            .key(key)
+            .presigned(presigning)
+            .await
+            .map_err(sdk_error("GetObject (presign)"))?;
+        Ok(request.uri().to_owned())
+    }
+
+    /// A media object's bytes (a playlist, say); `None` when there is no such object.
+    pub async fn get_media_bytes(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.media_bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(err) => return Err(sdk_error("GetObject")(err)),
+        };
+        let body = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StorageError::Transport {
+                operation: "GetObject",
+                detail: e.to_string(),
+            })?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+
     /// Every part S3 holds for the upload, in part-number order.
     pub async fn list_parts(
         &self,
@@ -399,16 +492,88 @@ impl Storage {
         Ok(())
     }
 
+    /// The "folders" directly below `prefix` in the media bucket (keys cut after the next `/`).
+    pub async fn media_folders(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut folders = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let listing = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.media_bucket)
+                .prefix(prefix)
+                .delimiter("/")
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(sdk_error("ListObjectsV2"))?;
+            folders.extend(
+                listing
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
+            match listing.next_continuation_token {
+                Some(next) if listing.is_truncated == Some(true) => token = Some(next),
+                _ => return Ok(folders),
+            }
+        }
+    }
+
+    /// Every key of the media bucket under `prefix`.
+    pub async fn media_keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let listing = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.media_bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(sdk_error("ListObjectsV2"))?;
+            keys.extend(
+                listing
+                    .contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+            match listing.next_continuation_token {
+                Some(next) if listing.is_truncated == Some(true) => token = Some(next),
+                _ => return Ok(keys),
+            }
+        }
+    }
+
+    /// Copies a media object within the bucket, its headers (type, caching) with it.
+    pub async fn copy_media(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        self.client
+            .copy_object()
+            .bucket(&self.media_bucket)
+            .copy_source(format!("{}/{from}", self.media_bucket))
+            .key(to)
+            .send()
+            .await
+            .map_err(sdk_error("CopyObject"))?;
+        Ok(())
+    }
+
     /// Deletes every object under `videos/{id}/`.
     pub async fn delete_media(&self, id: Uuid) -> Result<usize, StorageError> {
-        let prefix = media_prefix(id);
+        self.delete_media_prefix(&media_prefix(id)).await
+    }
+
+    /// Deletes every object of the media bucket whose key starts with `prefix`.
+    pub async fn delete_media_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
         let mut deleted = 0;
         loop {
             let listing = self
                 .client
                 .list_objects_v2()
                 .bucket(&self.media_bucket)
-                .prefix(&prefix)
+                .prefix(prefix)
                 .max_keys(1000)
                 .send()
                 .await

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{Rendition, VideoRow, VideoStatus, Visibility};
 use crate::queue;
+use crate::storage::MediaClass;
 
 /// `sqlx::query_as!` into a [`VideoRow`] for a statement that names every column of `videos`
 /// (after `select` or `returning`) between `$before` and `$after`: the list is written once.
@@ -17,8 +18,8 @@ macro_rules! query_video {
                 + r#" id, title, filename, content_type, status as "status: VideoStatus", stage,
                 progress, playable, error, size_bytes, duration_s, width, height,
                 renditions as "renditions: sqlx::types::Json<Vec<Rendition>>", upload_id,
-                part_size, part_count, upload_expires_at, has_poster, has_storyboard, created_at,
-                updated_at, owner_id,
+                part_size, part_count, upload_expires_at, has_poster, has_storyboard, media_prefix,
+                created_at, updated_at, owner_id,
                 (select username from users where users.id = videos.owner_id) as "owner_username!",
                 visibility as "visibility: Visibility", description, view_count "#
                 + $after
@@ -334,35 +335,158 @@ pub async fn set_progress(
     Ok(())
 }
 
-/// Every rendition has its first segments in storage: players can start. Fires the NOTIFY
-/// trigger once (a second call changes nothing).
-pub async fn mark_playable(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+/// Starts a processing run's version: the next `videos/{id}/{class}/{n}/`, in the class the
+/// video's visibility calls for now. `None` when the video is gone.
+pub async fn start_version(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let started = sqlx::query!(
+        r#"update videos set media_versions = media_versions + 1 where id = $1
+         returning media_versions, visibility as "visibility: Visibility""#,
+        id,
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(started.map(|v| {
+        crate::storage::version_prefix(id, MediaClass::of(v.visibility), v.media_versions)
+    }))
+}
+
+/// The version players are given now, if the video exists and has one.
+pub async fn current_prefix(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    let prefix = sqlx::query_scalar!("select media_prefix from videos where id = $1", id)
+        .fetch_optional(db)
+        .await?;
+    Ok(prefix.flatten())
+}
+
+/// Whether the video exists and serves `prefix`: its current version, or one replaced within
+/// the grace (players that started on it play on).
+pub async fn serves_version(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select exists (
+             select 1 from videos v where v.id = $1 and (v.media_prefix = $2
+                 or exists (select 1 from retired_media r where r.prefix = $2 and r.video_id = $1))
+         ) as "serves!""#,
+        id,
+        prefix,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// At most `limit` playable videos whose current version is not in the class their visibility
+/// calls for (a visibility change whose republish could not be enqueued while other work on
+/// the video was live, or the layout before versions), leaving out those whose republish failed
+/// within the hour.
+pub async fn misplaced(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select v.id from videos v
+         where v.playable and v.media_prefix is not null
+             and split_part(v.media_prefix, '/', 3)
+                 <> case when v.visibility = 'public' then 'public' else 'signed' end
+             and not exists (select 1 from jobs j where j.video_id = v.id
+                 and j.kind = 'republish' and j.state = 'failed'
+                 and j.finished_at > now() - interval '1 hour')
+         limit $1",
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The video's versions that wait for deletion (see [`retired_due`]).
+pub async fn retired_prefixes(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!("select prefix from retired_media where video_id = $1", id)
+        .fetch_all(db)
+        .await
+}
+
+/// At most `limit` versions replaced longer than `grace` ago, oldest first: no cached copy and
+/// no signed URL can point at them any more.
+pub async fn retired_due(
+    db: impl PgExecutor<'_>,
+    grace: std::time::Duration,
+    limit: i64,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select prefix from retired_media
+         where retired_at < now() - make_interval(secs => $1)
+         order by retired_at limit $2",
+        grace.as_secs_f64(),
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The retired version's objects are deleted.
+pub async fn forget_retired(db: impl PgExecutor<'_>, prefix: &str) -> Result<(), sqlx::Error> {
+    sqlx::query!("delete from retired_media where prefix = $1", prefix)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Every rendition of a first run has its first segments in `prefix`: players can start, and
+/// that version becomes the one they are given. Fires the NOTIFY trigger once (a second call
+/// changes nothing). A re-run of a `ready` video changes nothing here: its version becomes
+/// current when its success is recorded.
+pub async fn mark_playable(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update videos set playable = true
+        "update videos set playable = true, media_prefix = $2
          where id = $1 and status = 'processing' and not playable",
         id,
+        prefix,
     )
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// `poster.jpg` is in storage.
-pub async fn mark_poster(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+/// `poster.jpg` is in `prefix`; it shows once that version is the current one.
+pub async fn mark_poster(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update videos set has_poster = true where id = $1 and not has_poster",
-        id
-    )
-    .execute(db)
-    .await?;
-    Ok(())
-}
-
-/// `storyboard.vtt` and its sheets are in storage.
-pub async fn mark_storyboard(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
-    sqlx::query!(
-        "update videos set has_storyboard = true where id = $1 and not has_storyboard",
+        "update videos set has_poster = true
+         where id = $1 and media_prefix = $2 and not has_poster",
         id,
+        prefix,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// `storyboard.vtt` and its sheets are in `prefix`; they show once that version is current.
+pub async fn mark_storyboard(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update videos set has_storyboard = true
+         where id = $1 and media_prefix = $2 and not has_storyboard",
+        id,
+        prefix,
     )
     .execute(db)
     .await?;
@@ -376,8 +500,21 @@ pub struct MediaFacts {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub renditions: Vec<Rendition>,
+    /// The version a run that makes the video `ready` published, with its extras; it becomes
+    /// current when the success is recorded. `None` for work that extends the current one.
+    pub version: Option<PublishedVersion>,
 }
 
+/// A run's version and what it holds besides the HLS.
+#[derive(Debug, Clone, Default)]
+pub struct PublishedVersion {
+    pub prefix: String,
+    pub poster: bool,
+    pub storyboard: bool,
+}
+
+/// The video's processing failed. A `ready` video (a failed re-run) stays as it was: the
+/// version it plays was never touched.
 pub async fn mark_failed(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -385,7 +522,7 @@ pub async fn mark_failed(
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "update videos set status = 'failed', stage = null, playable = false, error = $2
-         where id = $1",
+         where id = $1 and status <> 'ready'",
         id,
         error,
     )
@@ -401,7 +538,8 @@ pub async fn mark_requeued(
     error: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
-        "update videos set status = 'queued', stage = 'retrying', error = $2 where id = $1",
+        "update videos set status = 'queued', stage = 'retrying', error = $2
+         where id = $1 and status <> 'ready'",
         id,
         error,
     )

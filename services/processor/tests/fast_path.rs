@@ -94,7 +94,6 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     let config =
         ProcessorConfig::try_parse_from(["vodnest-processor", "--ladder", "360:600k,240:300k"])?;
     let ctx = Arc::new(JobContext::new(pool.clone(), storage.clone(), config));
-    let prefix = media_prefix(id);
 
     // The transcode job: the copy alone, ready; the master will change, so it is cached briefly.
     run_next(&ctx, JobKind::Transcode).await?;
@@ -106,6 +105,9 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     let names: Vec<_> = video.renditions.0.iter().map(|r| r.name.as_str()).collect();
     ensure!(names == ["360p"], "only the copied rung so far: {names:?}");
     ensure!(!video.has_poster && !video.has_storyboard, "{video:?}");
+    // The run's version; the ladder job extends it.
+    let prefix = video.media_prefix.clone().context("no current version")?;
+    ensure!(prefix.starts_with(&media_prefix(id)), "{prefix}");
     let (master, cache) = media_object(&storage, &format!("{prefix}master.m3u8")).await?;
     ensure!(
         listed_renditions(&master) == ["360p/index.m3u8"],

@@ -95,11 +95,15 @@ async fn job(pool: &PgPool, video: Uuid) -> Result<(Uuid, String, i32)> {
 }
 
 async fn media_keys(storage: &Storage, video: Uuid) -> Result<Vec<String>> {
+    keys_under(storage, &media_prefix(video)).await
+}
+
+async fn keys_under(storage: &Storage, prefix: &str) -> Result<Vec<String>> {
     let listing = storage
         .client()
         .list_objects_v2()
         .bucket(storage.media_bucket())
-        .prefix(media_prefix(video))
+        .prefix(prefix)
         .send()
         .await?;
     Ok(listing
@@ -107,6 +111,29 @@ async fn media_keys(storage: &Storage, video: Uuid) -> Result<Vec<String>> {
         .iter()
         .filter_map(|o| o.key().map(str::to_owned))
         .collect())
+}
+
+async fn current_prefix(pool: &PgPool, video: Uuid) -> Result<String> {
+    vodnest_core::videos::current_prefix(pool, video)
+        .await?
+        .context("the video has no current version")
+}
+
+/// Every object under `prefix` can be read.
+async fn all_readable(storage: &Storage, prefix: &str) -> Result<usize> {
+    let keys = keys_under(storage, prefix).await?;
+    ensure!(!keys.is_empty(), "nothing under {prefix}");
+    for key in &keys {
+        storage
+            .client()
+            .get_object()
+            .bucket(storage.media_bucket())
+            .key(key)
+            .send()
+            .await
+            .with_context(|| format!("GET {key}"))?;
+    }
+    Ok(keys.len())
 }
 
 /// ffmpeg processes whose parent is `pid`.
@@ -156,7 +183,19 @@ async fn a_killed_processor_s_job_is_finished_by_another_after_the_lease() -> Re
         state == "succeeded" && attempt == 2,
         "job {state} after {attempt} attempts"
     );
-    let keys = media_keys(&s.storage, s.video).await?;
+    // The dead attempt's version was the one players were given until the second attempt
+    // succeeded: it is retired (deleted after a grace), not deleted under their feet.
+    let current = current_prefix(&s.pool, s.video).await?;
+    let retired: Vec<String> =
+        sqlx::query_scalar("select prefix from retired_media where video_id = $1")
+            .bind(s.video)
+            .fetch_all(&s.pool)
+            .await?;
+    ensure!(
+        retired.len() <= 1 && !retired.contains(&current),
+        "retired {retired:?}, current {current}"
+    );
+    let keys = keys_under(&s.storage, &current).await?;
     let segments = keys.iter().filter(|k| k.ends_with(".m4s")).count();
     // 30 s in 6 s segments, one rendition: one set of output, nothing doubled.
     ensure!(segments == 5, "{segments} segments: {keys:?}");
@@ -244,6 +283,89 @@ async fn canceling_stops_ffmpeg_at_once() -> Result<()> {
         })
     })
     .await?;
+    signal(&processor, "TERM").await?;
+    processor.wait().await?;
+    s.pool.close().await;
+    s.db.drop_database().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_run_of_a_ready_video_replaces_its_output_only_when_it_succeeds() -> Result<()> {
+    use vodnest_core::{jobs, videos};
+    let s = setup().await?;
+    let mut processor = spawn_processor(&s.db, 30.0, 5.0)?;
+    wait_for(&s.pool, s.video, "ready", |status, _, _| status == "ready").await?;
+    let first = current_prefix(&s.pool, s.video).await?;
+    let objects = all_readable(&s.storage, &first).await?;
+
+    // Processed again, then canceled mid-way: the video never stops being ready.
+    let rerun = jobs::submit(&s.pool, s.video).await?;
+    let second = eventually("the re-run publishing", PATIENCE, async || {
+        let versions: i32 = sqlx::query_scalar("select media_versions from videos where id = $1")
+            .bind(s.video)
+            .fetch_one(&s.pool)
+            .await?;
+        let second = first.replace("/1/", "/2/");
+        Ok(
+            if versions == 2 && !keys_under(&s.storage, &second).await?.is_empty() {
+                Look::Done(second)
+            } else {
+                Look::NotYet(format!("{versions} versions"))
+            },
+        )
+    })
+    .await?;
+    let row = videos::get(&s.pool, s.video).await?.context("video")?;
+    ensure!(
+        row.status == VideoStatus::Ready && row.playable,
+        "{}",
+        row.status
+    );
+    jobs::cancel(&s.pool, rerun.id).await?;
+    eventually("the canceled run's output removed", PATIENCE, async || {
+        Ok(match keys_under(&s.storage, &second).await?.len() {
+            0 => Look::Done(()),
+            left => Look::NotYet(format!("{left} objects left")),
+        })
+    })
+    .await?;
+    let row = videos::get(&s.pool, s.video).await?.context("video")?;
+    ensure!(
+        row.status == VideoStatus::Ready && row.playable && row.error.is_none(),
+        "{} {:?}",
+        row.status,
+        row.error
+    );
+    ensure!(current_prefix(&s.pool, s.video).await? == first);
+    ensure!(all_readable(&s.storage, &first).await? == objects);
+
+    // A re-run that succeeds becomes current in the statement that records it; the version it
+    // replaces stays readable (players started on it play on) and is retired for deletion.
+    jobs::submit(&s.pool, s.video).await?;
+    let third = eventually("the re-run current", PATIENCE, async || {
+        let current = current_prefix(&s.pool, s.video).await?;
+        Ok(if current != first {
+            Look::Done(current)
+        } else {
+            Look::NotYet("still the first version".into())
+        })
+    })
+    .await?;
+    ensure!(third.ends_with("/3/"), "{third}");
+    let row = videos::get(&s.pool, s.video).await?.context("video")?;
+    ensure!(
+        row.status == VideoStatus::Ready && row.playable,
+        "{}",
+        row.status
+    );
+    all_readable(&s.storage, &third).await?;
+    ensure!(all_readable(&s.storage, &first).await? == objects);
+    let retired: Vec<String> =
+        sqlx::query_scalar("select prefix from retired_media where video_id = $1")
+            .bind(s.video)
+            .fetch_all(&s.pool)
+            .await?;
+    ensure!(retired == [first.clone()], "{retired:?}");
     signal(&processor, "TERM").await?;
     processor.wait().await?;
     s.pool.close().await;

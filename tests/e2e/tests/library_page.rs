@@ -2,7 +2,7 @@
 //! ready, its progress bar moves and its poster and duration appear, all without a reload.
 
 use anyhow::{Context, Result, ensure};
-use vodnest_core::storage::{Storage, media_prefix};
+use vodnest_core::storage::{MediaClass, Storage, version_prefix};
 use vodnest_e2e::{TestApp, TestDatabase, TestSettings, browser, expect_status};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -37,7 +37,11 @@ async fn library_badges_update_live() -> Result<()> {
     let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
     storage
         .put_media_file(
-            &format!("{}poster.jpg", media_prefix(id.parse()?)),
+            // The version the script's "ready" update makes current.
+            &format!(
+                "{}poster.jpg",
+                version_prefix(id.parse()?, MediaClass::Public, 1)
+            ),
             &poster,
             "image/jpeg",
             "public, max-age=60",

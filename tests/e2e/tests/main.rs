@@ -10,6 +10,7 @@ mod library_page;
 mod limits;
 mod odd_inputs;
 mod openapi;
+mod private_playback;
 mod progressive;
 mod public_viewing;
 mod sign_in;

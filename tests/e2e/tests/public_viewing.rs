@@ -467,10 +467,14 @@ async fn pages_for_viewers_without_an_account() -> Result<()> {
         true,
     )
     .await?;
-    sqlx::query("update videos set has_poster = true, width = 320, height = 180 where id = $1")
-        .bind(public.parse::<Uuid>()?)
-        .execute(&app.pool)
-        .await?;
+    // A published version with a poster, as a processor leaves it.
+    sqlx::query(
+        "update videos set has_poster = true, width = 320, height = 180, playable = true,
+         media_prefix = 'videos/' || id || '/public/1/' where id = $1",
+    )
+    .bind(public.parse::<Uuid>()?)
+    .execute(&app.pool)
+    .await?;
     let unlisted = video(&app, "Link only", "unlisted", "", true).await?;
     let private = video(&app, "Diary", "private", "", true).await?;
 
@@ -521,7 +525,8 @@ async fn pages_for_viewers_without_an_account() -> Result<()> {
         "{watch}"
     );
     ensure!(
-        meta(&watch, "og:image").is_some_and(|u| u.ends_with(&format!("{public}/poster.jpg"))),
+        meta(&watch, "og:image")
+            .is_some_and(|u| u.ends_with(&format!("{public}/public/1/poster.jpg"))),
         "{watch}"
     );
     ensure!(meta(&watch, "og:description").is_some_and(|d| d.starts_with("First line")));

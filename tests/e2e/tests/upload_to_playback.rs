@@ -123,8 +123,12 @@ async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
     ensure!(track.starts_with("WEBVTT"), "{track}");
     // A 20 s clip, a tile every 2 s: ten cues, all on the first sheet.
     ensure!(track.matches(" --> ").count() == 10, "{track}");
-    let sheet_url = storyboard_url.replace("storyboard.vtt", "storyboard/sheet_001.jpg");
-    let sheet = app.http.get(&sheet_url).send().await?;
+    let sheet = track
+        .lines()
+        .find_map(|line| line.split_once("#xywh=").map(|(uri, _)| uri))
+        .context("no sheet in the storyboard")?;
+    let sheet_url = reqwest::Url::parse(storyboard_url)?.join(sheet)?;
+    let sheet = app.http.get(sheet_url).send().await?;
     ensure!(sheet.status() == 200, "sheet: {}", sheet.status());
 
     watch_in_chromium(&app, &id).await?;
@@ -132,15 +136,14 @@ async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
 }
 
 /// Downloads the master playlist, each rendition playlist and every file they list into
-/// `out`, checking statuses and Content-Types; returns the rendition playlists' paths.
+/// `out`, checking statuses and Content-Types; returns the rendition playlists' paths. The
+/// local copy of each rendition playlist lists the downloaded files by name, whether the
+/// served one lists them relatively (a public video) or as signed URLs (a private one).
 async fn fetch_stream(http: &reqwest::Client, master_url: &str, out: &Path) -> Result<Vec<String>> {
-    let base = master_url
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_owned())
-        .context("master URL")?;
+    let master_url = reqwest::Url::parse(master_url)?;
     let master = fetch(
         http,
-        master_url,
+        master_url.as_str(),
         "application/vnd.apple.mpegurl",
         &out.join("master.m3u8"),
     )
@@ -150,34 +153,45 @@ async fn fetch_stream(http: &reqwest::Client, master_url: &str, out: &Path) -> R
         master.contains("#EXT-X-STREAM-INF"),
         "not a master playlist: {master}"
     );
+    let signed = master_url.path().starts_with("/api/v1/playback/");
     let mut playlists = Vec::new();
     for rendition in uris(&master) {
+        let playlist_url = master_url.join(&rendition)?;
+        let local = out.join(&rendition);
         let playlist = fetch(
             http,
-            &format!("{base}/{rendition}"),
+            playlist_url.as_str(),
             "application/vnd.apple.mpegurl",
-            &out.join(&rendition),
+            &local,
         )
         .await?;
-        let playlist = String::from_utf8(playlist)?;
+        let mut playlist = String::from_utf8(playlist)?;
         ensure!(
             playlist.contains("#EXT-X-ENDLIST"),
             "{rendition} is not final: {playlist}"
         );
         let dir = rendition.rsplit_once('/').map_or("", |(d, _)| d);
         for media in uris(&playlist) {
-            let key = if dir.is_empty() {
-                media
-            } else {
-                format!("{dir}/{media}")
-            };
-            let expected = if key.ends_with(".ts") {
+            let url = playlist_url.join(&media)?;
+            // A private video's playlists list only signed storage URLs.
+            ensure!(
+                !signed || url.query().is_some_and(|q| q.contains("X-Amz-Signature=")),
+                "{media} is not signed"
+            );
+            let name = url
+                .path_segments()
+                .and_then(|mut s| s.next_back())
+                .context("file name")?
+                .to_owned();
+            let expected = if name.ends_with(".ts") {
                 "video/mp2t"
             } else {
                 "video/"
             };
-            fetch(http, &format!("{base}/{key}"), expected, &out.join(&key)).await?;
+            fetch(http, url.as_str(), expected, &out.join(dir).join(&name)).await?;
+            playlist = playlist.replace(&media, &name);
         }
+        tokio::fs::write(&local, &playlist).await?;
         playlists.push(rendition);
     }
     Ok(playlists)

@@ -171,6 +171,13 @@ impl Terraform {
         Ok(())
     }
 
+    /// Removes `address` from the state without destroying it: for what an emulator can create
+    /// but not delete (moto has no DeleteKeyGroup).
+    pub async fn forget(&self, address: &str) -> Result<()> {
+        let state = format!("-state={}", self.state().display());
+        self.run(&["state", "rm", &state, address]).await.map(drop)
+    }
+
     /// `terraform output -json` of the applied state.
     pub async fn outputs(&self) -> Result<Outputs> {
         let state = format!("-state={}", self.state().display());

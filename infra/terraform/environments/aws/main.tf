@@ -68,6 +68,7 @@ module "cdn" {
   allowed_origins                   = local.app_origins
   cors_headers_policy               = var.cdn_cors_headers_policy
   price_class                       = var.cdn_price_class
+  signing_public_key_pem            = var.cloudfront_public_key_pem
 }
 
 module "database" {
@@ -83,28 +84,34 @@ module "database" {
 }
 
 module "services" {
-  source                = "../../modules/services"
-  name_prefix           = var.name_prefix
-  region                = var.region
-  vpc_id                = module.network.vpc_id
-  vpc_cidr_block        = module.network.vpc_cidr_block
-  subnet_ids            = module.network.public_subnet_ids
-  raw_bucket            = module.storage.raw_bucket
-  raw_bucket_arn        = module.storage.raw_bucket_arn
-  media_bucket          = module.storage.media_bucket
-  media_bucket_arn      = module.storage.media_bucket_arn
-  media_base_url        = local.media_base_url
-  database_url          = module.database.url
-  admin_token           = var.admin_token
-  api_image             = var.api_image
-  processor_image       = var.processor_image
-  api_count             = var.api_count
-  processor_count       = var.processor_count
-  processor_cpu         = var.processor_cpu
-  processor_memory      = var.processor_memory
-  processor_concurrency = var.processor_concurrency
-  certificate_arn       = var.certificate_arn
-  public_url            = var.app_origin
+  source                      = "../../modules/services"
+  name_prefix                 = var.name_prefix
+  region                      = var.region
+  vpc_id                      = module.network.vpc_id
+  subnet_ids                  = module.network.public_subnet_ids
+  private_subnet_ids          = module.network.private_subnet_ids
+  s3_prefix_list_id           = module.network.s3_prefix_list_id
+  endpoints_security_group_id = module.network.endpoints_security_group_id
+  database_security_group_id  = module.database.security_group_id
+  grpc_admin_cidr             = var.grpc_admin_cidr
+  cloudfront_key_pair_id      = module.cdn.key_pair_id
+  cloudfront_private_key_pem  = var.cloudfront_private_key_pem
+  raw_bucket                  = module.storage.raw_bucket
+  raw_bucket_arn              = module.storage.raw_bucket_arn
+  media_bucket                = module.storage.media_bucket
+  media_bucket_arn            = module.storage.media_bucket_arn
+  media_base_url              = local.media_base_url
+  database_url                = module.database.url
+  admin_token                 = var.admin_token
+  api_image                   = var.api_image
+  processor_image             = var.processor_image
+  api_count                   = var.api_count
+  processor_count             = var.processor_count
+  processor_cpu               = var.processor_cpu
+  processor_memory            = var.processor_memory
+  processor_concurrency       = var.processor_concurrency
+  certificate_arn             = var.certificate_arn
+  public_url                  = var.app_origin
 }
 
 locals {

@@ -36,6 +36,11 @@ output "cloudfront_distribution_id" {
   value       = module.cdn.distribution_id
 }
 
+output "cloudfront_key_pair_id" {
+  description = "CLOUDFRONT_KEY_PAIR_ID: the public key the API's playback signatures name (already in its task definition)"
+  value       = module.cdn.key_pair_id
+}
+
 output "ecs_cluster" {
   value = module.services.cluster_name
 }

@@ -30,6 +30,23 @@ variable "admin_token" {
   sensitive   = true
 }
 
+variable "cloudfront_public_key_pem" {
+  description = "Public half (PEM) of the key pair unlisted and private videos are signed with: `openssl genrsa -out playback.pem 2048 && openssl rsa -in playback.pem -pubout -out playback.pub.pem`."
+  type        = string
+}
+
+variable "cloudfront_private_key_pem" {
+  description = "Private half (PEM, PKCS#1 or PKCS#8) of that key pair: CLOUDFRONT_PRIVATE_KEY of the API, via Secrets Manager (and so in the state, as the database password is)."
+  type        = string
+  sensitive   = true
+}
+
+variable "grpc_admin_cidr" {
+  description = "A range (VPN, bastion) from which operators may call the processor's gRPC control plane; null: only the API tasks may."
+  type        = string
+  default     = null
+}
+
 variable "app_origin" {
   description = "https origin the pages are served from (e.g. https://vod.example.com, pointed at the load balancer); the load balancer's own name when null."
   type        = string

@@ -9,3 +9,12 @@ output "distribution_arn" {
 output "distribution_id" {
   value = aws_cloudfront_distribution.media.id
 }
+
+output "key_pair_id" {
+  description = "CLOUDFRONT_KEY_PAIR_ID: the id of the public key the API's signatures name (Key-Pair-Id)."
+  value       = aws_cloudfront_public_key.signing.id
+}
+
+output "key_group_id" {
+  value = aws_cloudfront_key_group.signing.id
+}

@@ -42,3 +42,12 @@ variable "segment_ttl_seconds" {
   type        = number
   default     = 86400
 }
+
+variable "signing_public_key_pem" {
+  description = "PEM public key (`openssl rsa -pubout`) of the RSA key pair the API signs unlisted and private playback URLs with."
+  type        = string
+  validation {
+    condition     = startswith(trimspace(var.signing_public_key_pem), "-----BEGIN PUBLIC KEY-----")
+    error_message = "signing_public_key_pem must be a PEM public key (-----BEGIN PUBLIC KEY-----), e.g. from `openssl rsa -in key.pem -pubout`."
+  }
+}

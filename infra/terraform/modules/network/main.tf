@@ -1,6 +1,8 @@
-# A VPC with two public subnets (the load balancer and the Fargate tasks, which reach S3, ECR and
-# CloudWatch through the internet gateway, so no NAT gateway is paid for) and two private subnets
-# (the database, which has no route to the internet at all).
+# A VPC with two public subnets (the load balancer and the API tasks, which reach the internet
+# through the internet gateway) and two private subnets (the database and the processor tasks)
+# with no route to the internet at all: the processor reaches S3 through a gateway endpoint and
+# ECR, CloudWatch Logs and Secrets Manager through interface endpoints, so no NAT gateway is paid
+# for and an ffmpeg talked into fetching a URL has nowhere to go but AWS's own APIs.
 
 data "aws_availability_zones" "available" {
   state = "available"
@@ -72,4 +74,34 @@ resource "aws_vpc_endpoint" "s3" {
   vpc_endpoint_type = "Gateway"
   route_table_ids   = [aws_route_table.public.id, aws_route_table.private.id]
   tags              = { Name = "${var.name_prefix}-s3" }
+}
+
+# What a Fargate task in a private subnet needs before its code runs: the image (ECR's API and
+# registry; the layers themselves come from S3 through the gateway endpoint above), its log
+# stream, and its secrets. Private DNS makes the usual regional names resolve to these
+# endpoints, so nothing in the task needs to know about them.
+resource "aws_security_group" "endpoints" {
+  name        = "${var.name_prefix}-endpoints"
+  description = "vodnest interface endpoints: HTTPS from inside the VPC"
+  vpc_id      = aws_vpc.main.id
+}
+
+resource "aws_vpc_security_group_ingress_rule" "endpoints_https" {
+  security_group_id = aws_security_group.endpoints.id
+  cidr_ipv4         = aws_vpc.main.cidr_block
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  description       = "HTTPS to the AWS APIs from the VPC"
+}
+
+resource "aws_vpc_endpoint" "interface" {
+  for_each            = toset(var.interface_endpoints)
+  vpc_id              = aws_vpc.main.id
+  service_name        = "com.amazonaws.${var.region}.${each.key}"
+  vpc_endpoint_type   = "Interface"
+  subnet_ids          = aws_subnet.private[*].id
+  security_group_ids  = [aws_security_group.endpoints.id]
+  private_dns_enabled = true
+  tags                = { Name = "${var.name_prefix}-${each.key}" }
 }

@@ -13,3 +13,9 @@ variable "cidr_block" {
   type        = string
   default     = "10.40.0.0/16"
 }
+
+variable "interface_endpoints" {
+  description = "AWS services the private subnets reach through interface endpoints (each costs about $7.30 a month per availability zone): what a Fargate task pulling from ECR, logging to CloudWatch and reading Secrets Manager needs."
+  type        = list(string)
+  default     = ["ecr.api", "ecr.dkr", "logs", "secretsmanager"]
+}

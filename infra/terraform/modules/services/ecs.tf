@@ -21,6 +21,9 @@ locals {
     API_ADDR         = "0.0.0.0:${local.api_port}"
     MAX_UPLOAD_BYTES = tostring(var.max_upload_bytes)
     PUBLIC_URL       = local.public_url
+    # Unlisted and private videos play through CloudFront URLs the API signs with this key
+    # (CLOUDFRONT_PRIVATE_KEY, a secret).
+    CLOUDFRONT_KEY_PAIR_ID = var.cloudfront_key_pair_id
     },
     # Over HTTPS the session cookie is `__Host-` and `Secure`, and responses carry HSTS.
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },
@@ -39,7 +42,7 @@ locals {
       port        = local.api_port
       environment = local.api_environment
       secrets = {
-        for name, secret in aws_secretsmanager_secret.environment : name => secret.arn
+        for name in local.service_secrets.api : name => aws_secretsmanager_secret.environment[name].arn
       }
       stop_timeout = 30
     }
@@ -49,9 +52,8 @@ locals {
       memory      = var.processor_memory
       port        = local.grpc_port
       environment = local.processor_environment
-      # ADMIN_TOKEN: the control plane accepts it (and admin keys, checked in Postgres).
       secrets = {
-        for name, secret in aws_secretsmanager_secret.environment : name => secret.arn
+        for name in local.service_secrets.processor : name => aws_secretsmanager_secret.environment[name].arn
       }
       # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by
       # default) before ECS's SIGKILL; 120 s is Fargate's ceiling.
@@ -125,9 +127,11 @@ resource "aws_ecs_service" "processor" {
   task_definition = aws_ecs_task_definition.service["processor"].arn
   desired_count   = var.processor_count
   launch_type     = "FARGATE"
+  # Private subnets, no public IP: the processor is reached only through its security group
+  # and reaches only AWS's endpoints and the database (security_groups.tf).
   network_configuration {
-    subnets          = var.subnet_ids
+    subnets          = var.private_subnet_ids
     security_groups  = [aws_security_group.processor.id]
-    assign_public_ip = true
+    assign_public_ip = false
   }
 }

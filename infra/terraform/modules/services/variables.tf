@@ -10,13 +10,29 @@ variable "vpc_id" {
   type = string
 }
 
-variable "vpc_cidr_block" {
-  type = string
+variable "subnet_ids" {
+  description = "Public subnets for the load balancer and the API tasks (which get public IPs but admit only the load balancer)."
+  type        = list(string)
 }
 
-variable "subnet_ids" {
-  description = "Public subnets for the load balancer and the tasks (tasks get public IPs but admit only the load balancer)."
+variable "private_subnet_ids" {
+  description = "Private subnets for the processor tasks (no public IP, no route to the internet)."
   type        = list(string)
+}
+
+variable "s3_prefix_list_id" {
+  description = "Prefix list of the VPC's S3 gateway endpoint: the processor's HTTPS egress to S3."
+  type        = string
+}
+
+variable "endpoints_security_group_id" {
+  description = "Security group of the VPC's interface endpoints (ECR, logs, Secrets Manager): the processor's other HTTPS egress."
+  type        = string
+}
+
+variable "database_security_group_id" {
+  description = "The database's security group: the processor's Postgres egress."
+  type        = string
 }
 
 variable "raw_bucket" {
@@ -119,10 +135,21 @@ variable "public_url" {
   default     = null
 }
 
-variable "grpc_allowed_cidrs" {
-  description = "Where the processor's gRPC control plane may be reached from (inside the VPC by default)."
-  type        = list(string)
-  default     = []
+variable "grpc_admin_cidr" {
+  description = "A range (VPN, bastion) whose operators may call the processor's gRPC control plane, besides the API tasks; null: the API only."
+  type        = string
+  default     = null
+}
+
+variable "cloudfront_key_pair_id" {
+  description = "CLOUDFRONT_KEY_PAIR_ID of the API: the CloudFront public key its signatures name."
+  type        = string
+}
+
+variable "cloudfront_private_key_pem" {
+  description = "CLOUDFRONT_PRIVATE_KEY of the API (PEM), stored in Secrets Manager and injected into the API only."
+  type        = string
+  sensitive   = true
 }
 
 variable "log_retention_days" {

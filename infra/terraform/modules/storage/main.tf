@@ -122,7 +122,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
   }
 }
 
-# Local development only: viewers read the media bucket directly (no CDN in front).
+# Local development only: viewers read public videos straight from the media bucket (no CDN in
+# front). Only videos/{id}/public/…: an unlisted or private video's objects
+# (videos/{id}/signed/…) are read through presigned GETs the API makes. The id is matched as
+# exactly 36 characters (a UUID) because a policy's `*` also matches `/`: `videos/*/public/*`
+# would match videos/{id}/signed/1/public/… as well.
+locals {
+  public_video_objects = "videos/${join("", [for _ in range(36) : "?"])}/public/*"
+}
+
 resource "aws_s3_bucket_policy" "media_public_read" {
   count      = var.media_public_read ? 1 : 0
   bucket     = aws_s3_bucket.media.id
@@ -134,7 +142,7 @@ resource "aws_s3_bucket_policy" "media_public_read" {
       Effect    = "Allow"
       Principal = "*"
       Action    = ["s3:GetObject"]
-      Resource  = ["${aws_s3_bucket.media.arn}/*"]
+      Resource  = ["${aws_s3_bucket.media.arn}/${local.public_video_objects}"]
     }]
   })
 }

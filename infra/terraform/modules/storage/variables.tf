@@ -33,7 +33,7 @@ variable "raw_expiration_days" {
 }
 
 variable "media_public_read" {
-  description = "Let anyone read the media bucket (local development without a CDN)."
+  description = "Let anyone read public videos' objects (videos/*/public/*) in the media bucket (local development without a CDN)."
   type        = bool
   default     = false
 }

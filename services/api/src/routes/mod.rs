@@ -5,6 +5,7 @@ mod events;
 mod health;
 mod keys;
 mod me;
+mod playback;
 mod public;
 pub(crate) mod upload;
 mod users;
@@ -52,6 +53,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(public::get))
         .routes(routes!(events::subscribe_public))
         .routes(routes!(public::count_view))
+        .routes(routes!(playback::top))
+        .routes(routes!(playback::rendition))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

@@ -8,6 +8,8 @@ use uuid::Uuid;
 use vodnest_core::audit::{self, Action, Actor};
 use vodnest_core::caller::{Caller, Role, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
+use vodnest_core::queue::{self, JobKind};
+use vodnest_core::storage::MediaClass;
 use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
 
 use super::VideoId;
@@ -101,8 +103,14 @@ pub struct One {
     pub video: VideoView,
 }
 
+/// The video object; an unlisted or private video's playback URLs are signed.
 pub fn view(state: &AppState, row: VideoRow) -> VideoView {
-    VideoView::from_row(row, state.storage.media_base_url())
+    let signed = state.playback.urls(&row, time::OffsetDateTime::now_utc());
+    let mut view = VideoView::from_row(row, state.storage.media_base_url());
+    if let Some(playback) = signed {
+        view.playback = playback;
+    }
+    view
 }
 
 /// The video, or 404 when there is none or the caller may not see it (never 403: whether
@@ -395,6 +403,12 @@ pub async fn edit(
     if before.visibility != row.visibility {
         let action = Action::VisibilityChanged;
         audit::record(&mut *tx, Actor::User(&caller.user), action, &target, ip).await?;
+    }
+    // Published output moves to the other class (public or signed) by a republish job; while
+    // other work on the video is live the enqueue does nothing and the sweeper catches up.
+    let moved = MediaClass::of(before.visibility) != MediaClass::of(row.visibility);
+    if moved && row.media_prefix.is_some() {
+        queue::enqueue(&mut *tx, JobKind::Republish, id).await?;
     }
     tx.commit().await?;
     Ok(Json(One {

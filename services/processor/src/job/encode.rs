@@ -11,8 +11,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::domain::Rendition;
 use vodnest_core::queue::{ClaimedJob, JobKind};
-use vodnest_core::storage::media_prefix;
-use vodnest_core::videos::{self, MediaFacts};
+use vodnest_core::videos::{self, MediaFacts, PublishedVersion};
 
 use super::{Done, JobContext, JobError, extras};
 use crate::media::ladder::{self, RenditionPlan};
@@ -29,6 +28,8 @@ pub(super) struct Source<'a> {
     pub input: media::Source,
     pub probed: probe::Probe,
     pub cancel: &'a CancellationToken,
+    /// The version this run publishes to, `videos/{id}/{class}/{n}/`.
+    pub prefix: &'a str,
 }
 
 /// What this job's ffmpeg run writes and publishes.
@@ -86,6 +87,7 @@ impl Work {
 pub(super) async fn process(
     ctx: &JobContext,
     job: &ClaimedJob,
+    prefix: &str,
     cancel: &CancellationToken,
 ) -> Result<Done, JobError> {
     let id = job.video_id;
@@ -98,10 +100,11 @@ pub(super) async fn process(
     }
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
     ctx.config.limits.check(&probed)?;
-    let work = match job.kind {
-        JobKind::Transcode => Work::transcode(plan(ctx, &input, &probed).await),
+    let work = if job.kind == JobKind::Ladder {
         // Enqueued only by a transcode job that copied the top rung.
-        JobKind::Ladder => Work::ladder(ladder::plan(&probed, &ctx.config.ladder, true)),
+        Work::ladder(ladder::plan(&probed, &ctx.config.ladder, true))
+    } else {
+        Work::transcode(plan(ctx, &input, &probed).await)
     };
     let source = Source {
         ctx,
@@ -109,20 +112,28 @@ pub(super) async fn process(
         input,
         probed,
         cancel,
+        prefix,
     };
     // The poster and the seek previews are made beside the encode: they decode one frame and
     // the keyframes, and mostly wait on range reads of the source.
     let extras = async {
         if work.completes_ladder() {
-            extras::make(&source, scratch.path()).await?;
+            extras::make(&source, scratch.path()).await
+        } else {
+            Ok(extras::Extras::default())
         }
-        Ok::<(), JobError>(())
     };
     let hls_dir = scratch.path().join("hls");
     let encoding = encode(&source, &work, &hls_dir, transcoding);
-    let (renditions, ()) = tokio::try_join!(encoding, extras)?;
+    let (renditions, extras) = tokio::try_join!(encoding, extras)?;
+    // A transcode's version becomes current with its success; a ladder job's already is.
+    let version = transcoding.then(|| PublishedVersion {
+        prefix: prefix.to_owned(),
+        poster: extras.poster,
+        storyboard: extras.storyboard,
+    });
     Ok(Done {
-        facts: facts(&source.probed, renditions),
+        facts: facts(&source.probed, renditions, version),
         follow_up: work.follow_up,
     })
 }
@@ -199,7 +210,7 @@ async fn encode(
         transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), *id, progress_rx)));
     let mut publisher = Publisher::new(
         &ctx.storage,
-        media_prefix(*id),
+        source.prefix.to_owned(),
         out_dir,
         &work.plan,
         hls::output_frame_rate(probed),
@@ -254,8 +265,13 @@ async fn report_progress(pool: PgPool, id: Uuid, mut progress: watch::Receiver<f
     }
 }
 
-fn facts(probed: &probe::Probe, renditions: Vec<Rendition>) -> MediaFacts {
+fn facts(
+    probed: &probe::Probe,
+    renditions: Vec<Rendition>,
+    version: Option<PublishedVersion>,
+) -> MediaFacts {
     MediaFacts {
+        version,
         duration_s: Some(probed.duration_s),
         width: i32::try_from(probed.width).ok(),
         height: i32::try_from(probed.height).ok(),

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use vodnest_core::storage::media_prefix;
 use vodnest_core::videos;
 
 use super::JobError;
@@ -12,14 +11,23 @@ use crate::media::{self, MediaError, storyboard};
 use crate::publish::move_to_storage;
 use crate::publish::upload::headers;
 
-/// Writes and publishes the poster, then the storyboard, in `scratch`.
-pub(super) async fn make(source: &Source<'_>, scratch: &Path) -> Result<(), JobError> {
-    poster(source, &scratch.join("poster.jpg")).await?;
-    storyboard(source, &scratch.join(storyboard::DIR)).await
+/// What [`make`] put in the run's version.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Extras {
+    pub poster: bool,
+    pub storyboard: bool,
 }
 
-/// Writes and uploads the poster.
-async fn poster(source: &Source<'_>, out: &Path) -> Result<(), JobError> {
+/// Writes and publishes the poster, then the storyboard, in `scratch`.
+pub(super) async fn make(source: &Source<'_>, scratch: &Path) -> Result<Extras, JobError> {
+    Ok(Extras {
+        poster: poster(source, &scratch.join("poster.jpg")).await?,
+        storyboard: storyboard(source, &scratch.join(storyboard::DIR)).await?,
+    })
+}
+
+/// Writes and uploads the poster; whether there is one.
+async fn poster(source: &Source<'_>, out: &Path) -> Result<bool, JobError> {
     let Source { ctx, id, .. } = source;
     let timeout = ctx.config.probe_timeout();
     let written =
@@ -29,15 +37,15 @@ async fn poster(source: &Source<'_>, out: &Path) -> Result<(), JobError> {
             return Err(err.into());
         }
         tracing::warn!(error = %err, "no poster");
-        return Ok(());
+        return Ok(false);
     }
-    move_to_storage(&ctx.storage, &media_prefix(*id), "poster.jpg", out).await?;
-    videos::mark_poster(&ctx.pool, *id).await?;
-    Ok(())
+    move_to_storage(&ctx.storage, source.prefix, "poster.jpg", out).await?;
+    videos::mark_poster(&ctx.pool, *id, source.prefix).await?;
+    Ok(true)
 }
 
-/// Writes and publishes the seek previews.
-async fn storyboard(source: &Source<'_>, sheets: &Path) -> Result<(), JobError> {
+/// Writes and publishes the seek previews; whether there are some.
+async fn storyboard(source: &Source<'_>, sheets: &Path) -> Result<bool, JobError> {
     let board = storyboard::plan(&source.probed);
     let timeout = source.ctx.config.transcode_timeout();
     match storyboard::write(&source.input, sheets, &board, source.cancel, timeout).await {
@@ -45,7 +53,7 @@ async fn storyboard(source: &Source<'_>, sheets: &Path) -> Result<(), JobError> 
         Err(MediaError::Canceled) => Err(MediaError::Canceled.into()),
         Err(err) => {
             tracing::warn!(error = %err, "no storyboard");
-            Ok(())
+            Ok(false)
         }
     }
 }
@@ -55,9 +63,9 @@ async fn publish_storyboard(
     source: &Source<'_>,
     dir: &Path,
     board: &storyboard::Storyboard,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let Source { ctx, id, .. } = source;
-    let prefix = media_prefix(*id);
+    let prefix = &source.prefix;
     let mut sheets = 0;
     let mut entries = tokio::fs::read_dir(dir).await?;
     while let Some(entry) = entries.next_entry().await? {
@@ -66,12 +74,12 @@ async fn publish_storyboard(
             storyboard::DIR,
             entry.file_name().to_string_lossy()
         );
-        move_to_storage(&ctx.storage, &prefix, &key, &entry.path()).await?;
+        move_to_storage(&ctx.storage, prefix, &key, &entry.path()).await?;
         sheets += 1;
     }
     if sheets == 0 {
         tracing::warn!("ffmpeg wrote no storyboard sheet");
-        return Ok(());
+        return Ok(false);
     }
     let (content_type, cache_control) = headers("storyboard.vtt");
     ctx.storage
@@ -82,6 +90,6 @@ async fn publish_storyboard(
             cache_control,
         )
         .await?;
-    videos::mark_storyboard(&ctx.pool, *id).await?;
-    Ok(())
+    videos::mark_storyboard(&ctx.pool, *id, prefix).await?;
+    Ok(true)
 }

@@ -13,6 +13,8 @@
 
 mod encode;
 mod extras;
+mod republish;
+mod versions;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,11 +22,10 @@ use std::time::{Duration, Instant};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use uuid::Uuid;
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, QueueError};
 use vodnest_core::storage::{Storage, StorageError};
-use vodnest_core::videos::{self, MediaFacts};
+use vodnest_core::videos::MediaFacts;
 
 use crate::config::ProcessorConfig;
 use crate::media::MediaError;
@@ -125,20 +126,43 @@ pub async fn run(
         let lease_lost = CancellationToken::new();
         let heartbeat = tokio::spawn(heartbeat(ctx.clone(), job.clone(), lease_lost.clone()));
         let work = CancellationToken::new();
-        let result = {
-            let work_guard = work.clone();
-            tokio::select! {
-                result = encode::process(&ctx, &job, &work) => result,
-                _ = lease_lost.cancelled() => { work_guard.cancel(); Err(JobError::LeaseLost) }
-                _ = stopped.cancelled() => { work_guard.cancel(); Err(JobError::Stopped) }
-                _ = shutdown.cancelled() => { work_guard.cancel(); Err(JobError::Shutdown) }
+        // Allocated before the work starts, so that whatever ends the work, its clean-up
+        // knows which version is this run's.
+        let (version, result) = match versions::start(&ctx, &job).await {
+            Ok(prefix) => {
+                let work_guard = work.clone();
+                let result = tokio::select! {
+                    result = work_on(&ctx, &job, &prefix, &work) => result,
+                    _ = lease_lost.cancelled() => { work_guard.cancel(); Err(JobError::LeaseLost) }
+                    _ = stopped.cancelled() => { work_guard.cancel(); Err(JobError::Stopped) }
+                    _ = shutdown.cancelled() => { work_guard.cancel(); Err(JobError::Shutdown) }
+                };
+                (Some(prefix), result)
             }
+            Err(err) => (None, Err(err)),
         };
         heartbeat.abort();
-        record(&ctx, &job, result, started.elapsed(), next.as_ref()).await
+        let run = Run {
+            job: &job,
+            version: version.as_deref(),
+        };
+        record(&ctx, &run, result, started.elapsed(), next.as_ref()).await
     }
     .instrument(span)
     .await
+}
+
+/// The work of the job's kind.
+async fn work_on(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    prefix: &str,
+    cancel: &CancellationToken,
+) -> Result<Done, JobError> {
+    match job.kind {
+        JobKind::Transcode | JobKind::Ladder => encode::process(ctx, job, prefix, cancel).await,
+        JobKind::Republish => republish::run(ctx, job, prefix).await,
+    }
 }
 
 /// What a successful job leaves behind.
@@ -147,13 +171,21 @@ struct Done {
     follow_up: Option<JobKind>,
 }
 
+/// The attempt being recorded, and the version it published to (none when it failed before
+/// it had one).
+pub(super) struct Run<'a> {
+    job: &'a ClaimedJob,
+    version: Option<&'a str>,
+}
+
 async fn record(
     ctx: &JobContext,
-    job: &ClaimedJob,
+    run: &Run<'_>,
     result: Result<Done, JobError>,
     took: Duration,
     claimer: Option<&Claimer>,
 ) -> Option<ClaimedJob> {
+    let job = run.job;
     let mut next = None;
     let recorded = match result {
         Ok(done) => ctx
@@ -172,38 +204,30 @@ async fn record(
                     "job succeeded"
                 )
             }),
-        Err(err) => record_failure(ctx, job, err).await,
+        Err(err) => record_failure(ctx, run, err).await,
     };
     match recorded {
         Ok(()) => {}
         Err(QueueError::Fenced(_)) => {
             tracing::warn!("lease lost; leaving the job to its new owner");
-            remove_orphaned_output(ctx, job).await;
+            versions::discard(ctx, run).await;
         }
         Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
     }
     next
 }
 
-/// Releases, drops or fails the job as `err` calls for.
-async fn record_failure(
-    ctx: &JobContext,
-    job: &ClaimedJob,
-    err: JobError,
-) -> Result<(), QueueError> {
-    match err {
+/// Releases, drops or fails the job as `err` calls for, then removes what the run published
+/// that no one will be given.
+async fn record_failure(ctx: &JobContext, run: &Run<'_>, err: JobError) -> Result<(), QueueError> {
+    let job = run.job;
+    let recorded = match err {
         JobError::Shutdown => queue::release(&ctx.pool, job)
             .await
             .map(|()| tracing::info!("job released for another processor")),
-        JobError::LeaseLost => Err(QueueError::Fenced(job.id)),
-        // A canceled ladder job's video is watchable: only a deleted one loses its output.
-        JobError::Stopped if job.kind == JobKind::Ladder => {
-            remove_orphaned_output(ctx, job).await;
-            Ok(())
-        }
+        JobError::LeaseLost => return Err(QueueError::Fenced(job.id)),
         JobError::Stopped => {
-            tracing::info!("job canceled; removing its partial output");
-            remove_output(ctx, job.video_id).await;
+            tracing::info!("job canceled");
             Ok(())
         }
         err => {
@@ -218,36 +242,11 @@ async fn record_failure(
                     FailOutcome::Failed => tracing::warn!(error = %message, "job failed"),
                 })
         }
+    };
+    if recorded.is_ok() {
+        versions::discard(ctx, run).await;
     }
-}
-
-/// If the video was deleted while we worked, what we uploaded belongs to no one.
-async fn remove_orphaned_output(ctx: &JobContext, job: &ClaimedJob) {
-    match videos::get(&ctx.pool, job.video_id).await {
-        Ok(None) => remove_output(ctx, job.video_id).await,
-        Ok(Some(_)) => {}
-        Err(err) => tracing::warn!(error = %err, "cannot check whether the video still exists"),
-    }
-}
-
-/// How long an upload that was already on the wire when its job stopped may take to land.
-const LATE_UPLOAD_SETTLE: Duration = Duration::from_secs(2);
-
-/// Deletes a stopped job's output. Dropping the encode aborts our requests, but a PUT whose
-/// body was already sent still lands after the first listing, so a second pass follows.
-async fn remove_output(ctx: &JobContext, video: Uuid) {
-    for pass in [0, 1] {
-        if pass == 1 {
-            tokio::time::sleep(LATE_UPLOAD_SETTLE).await;
-        }
-        match ctx.storage.delete_media(video).await {
-            Ok(late) if pass == 1 && late > 0 => {
-                tracing::info!(objects = late, "removed uploads that landed after the stop")
-            }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(error = %err, "cannot remove the job's output"),
-        }
-    }
+    recorded
 }
 
 /// Renews the lease until aborted; fires `lost` when another attempt owns the job.

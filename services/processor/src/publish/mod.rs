@@ -80,7 +80,7 @@ pub enum Published {
 
 pub struct Publisher<'a> {
     storage: &'a Storage,
-    /// `videos/{id}/`
+    /// The run's version, `videos/{id}/{class}/{n}/`.
     prefix: String,
     out_dir: PathBuf,
     renditions: Vec<RenditionPlan>,
@@ -128,6 +128,11 @@ impl<'a> Publisher<'a> {
     pub fn already_published(mut self, names: impl IntoIterator<Item = String>) -> Self {
         self.already_published.extend(names);
         self
+    }
+
+    /// The version this publisher writes.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// How many files (segments, init segments) have been uploaded so far.

@@ -101,7 +101,7 @@ pub async fn publish(
 ) -> Result<bool, PublishError> {
     Ok(match publisher.pass(last).await? {
         Published::BecamePlayable => {
-            videos::mark_playable(pool, id).await?;
+            videos::mark_playable(pool, id, publisher.prefix()).await?;
             tracing::info!("playable");
             true
         }
