@@ -60,11 +60,6 @@ impl CompleteTurns {
         })
     }
 
-    /// The turn pool, for tests and diagnostics.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// Waits for `video`'s turn.
     pub async fn take(&self, video: Uuid) -> Result<Turn, sqlx::Error> {
         let mutex = Arc::clone(
@@ -90,14 +85,6 @@ impl CompleteTurns {
         .execute(turn.db())
         .await?;
         Ok(turn)
-    }
-
-    /// Videos whose turn someone holds or waits for in this process.
-    pub fn videos_waiting(&self) -> usize {
-        self.waiting
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
     }
 }
 
