@@ -88,6 +88,8 @@ pub struct ApiConfig {
     #[arg(long, env = "VENDOR_DIR", default_value = "node_modules")]
     pub vendor_dir: PathBuf,
     #[command(flatten)]
+    pub server: crate::server_limits::ServerLimits,
+    #[command(flatten)]
     pub cloudfront: CloudFrontSettings,
     #[command(flatten)]
     pub quotas: crate::quotas::Quotas,

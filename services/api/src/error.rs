@@ -32,6 +32,13 @@ pub enum ApiError {
         message: String,
         retry_after_secs: u64,
     },
+    /// `503` with `Retry-After`: this process is at a capacity limit; try again soon.
+    #[error("{message}")]
+    Unavailable {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("storage: {0}")]
@@ -86,6 +93,9 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } | Self::Db(sqlx::Error::PoolTimedOut) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Db(_) | Self::Queue(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Storage(e) if e.is_transient() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Storage(_) => StatusCode::BAD_GATEWAY,
@@ -101,10 +111,23 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::Invalid { code, .. }
             | Self::Conflict { code, .. }
-            | Self::TooLarge { code, .. } => code,
+            | Self::TooLarge { code, .. }
+            | Self::Unavailable { code, .. } => code,
+            Self::Db(sqlx::Error::PoolTimedOut) => "database_busy",
             Self::Db(_) | Self::Queue(_) | Self::Internal(_) => "internal_error",
             Self::Storage(_) => "storage_unavailable",
         }
+    }
+}
+
+/// How long a client refused for want of a pooled database connection is asked to wait.
+const DATABASE_BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+/// The answer to a request body over `MAX_BODY_BYTES`.
+pub fn body_too_large(max_bytes: usize) -> ApiError {
+    ApiError::TooLarge {
+        code: "body_too_large",
+        message: format!("the request body is larger than the {max_bytes} bytes allowed"),
     }
 }
 
@@ -118,8 +141,8 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code, e.g. `unauthorized`, `not_found`, `invalid_field`,
-    /// `upload_not_active`, `upload_too_large`, `quota_exceeded`, `rate_limited`,
-    /// `internal_error`, `storage_unavailable`.
+    /// `upload_not_active`, `upload_too_large`, `body_too_large`, `quota_exceeded`,
+    /// `rate_limited`, `internal_error`, `storage_unavailable`, `database_busy`, `server_busy`.
     code: &'static str,
     /// A human sentence; a 5xx never carries internal details.
     message: String,
@@ -128,19 +151,30 @@ pub struct ErrorDetail {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
-            match self {
-                Self::Storage(_) => "object storage is unavailable, try again later".to_owned(),
-                _ => "internal error".to_owned(),
+        let message = match &self {
+            // A capacity limit is expected under load, and its message is for the client.
+            Self::Unavailable { .. } => self.to_string(),
+            Self::Db(sqlx::Error::PoolTimedOut) => {
+                tracing::warn!("no pooled database connection within the acquire timeout");
+                "the database is busy, try again shortly".to_owned()
             }
-        } else {
-            self.to_string()
+            _ if status.is_server_error() => {
+                tracing::error!(error = %self, "request failed");
+                match self {
+                    Self::Storage(_) => "object storage is unavailable, try again later".to_owned(),
+                    _ => "internal error".to_owned(),
+                }
+            }
+            _ => self.to_string(),
         };
         let retry_after = match &self {
             Self::RateLimited {
                 retry_after_secs, ..
+            }
+            | Self::Unavailable {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
+            Self::Db(sqlx::Error::PoolTimedOut) => Some(DATABASE_BUSY_RETRY_AFTER_SECS),
             _ => None,
         };
         let body = ErrorBody {
@@ -187,6 +221,11 @@ pub struct Query<T>(pub T);
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match rejection {
+            // The body limit (see `body_limit`) cut the body off.
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge {
+                code: "body_too_large",
+                message: other.body_text(),
+            },
             JsonRejection::JsonDataError(e) => Self::invalid("invalid_body", e.body_text()),
             JsonRejection::MissingJsonContentType(_) => Self::bad_request(
                 "invalid_content_type",

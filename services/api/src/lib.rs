@@ -21,7 +21,11 @@
 //! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits;
 //!   [`throttle`]: the rate limits per address and per caller, kept by [`rate_limit`].
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline.
-//! - [`socket_limit`]: how many public websockets one client may hold open.
+//! - [`socket_limit`]: how many event websockets may be open, in all, per client, per key.
+//! - [`server`]: the HTTP server under the router, with [`server_limits`] (its settings),
+//!   [`connection_gate`] (connection caps) and [`connection_timeouts`] (header and idle
+//!   timeouts); [`body_limit`]: the request body limit; [`keyed_limit`]: counts per key.
+//! - [`complete_turns`]: upload completes of one video take turns off the shared pool.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
 
@@ -29,12 +33,17 @@ pub mod account_pages;
 pub mod account_settings;
 pub mod auth;
 pub mod background;
+pub mod body_limit;
 pub mod client_ip;
+pub mod complete_turns;
 pub mod config;
+pub mod connection_gate;
+pub mod connection_timeouts;
 pub mod csp;
 pub mod error;
 pub mod hub;
 pub mod key_cache;
+pub mod keyed_limit;
 pub mod openapi;
 pub mod pages;
 pub mod passwords;
@@ -44,6 +53,8 @@ pub mod rate_limit;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;
+pub mod server;
+pub mod server_limits;
 pub mod session_cookie;
 pub mod sign_in;
 pub mod socket_limit;

@@ -210,6 +210,40 @@ pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// A body over `MAX_BODY_BYTES` (see `body_limit.rs`): [`document_body_limit`] adds it to
+/// every operation that takes a body.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 413,
+    description = "The request body is larger than the server allows (`body_too_large`)"
+)]
+pub struct BodyTooLarge(pub ErrorBody);
+
+/// Adds [`BodyTooLarge`] to every operation with a request body.
+pub fn document_body_limit(doc: &mut utoipa::openapi::OpenApi) {
+    let answers = <BodyTooLarge as utoipa::IntoResponses>::responses();
+    for item in doc.paths.paths.values_mut() {
+        let operations = [
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if operation.request_body.is_none() {
+                continue;
+            }
+            for (status, answer) in &answers {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.clone())
+                    .or_insert_with(|| answer.clone());
+            }
+        }
+    }
+}
+
 /// What a route that calls S3 may answer besides its own errors.
 #[derive(utoipa::IntoResponses)]
 pub enum StorageFailures {

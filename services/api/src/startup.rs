@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -15,7 +17,10 @@ use vodnest_core::db;
 use vodnest_core::storage::Storage;
 
 use crate::background::BackgroundTasks;
+use crate::body_limit;
+use crate::complete_turns::CompleteTurns;
 use crate::config::ApiConfig;
+use crate::connection_gate::ConnectionGate;
 use crate::csp;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
@@ -24,6 +29,7 @@ use crate::playback::PlaybackSigner;
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
+use crate::server::Server;
 use crate::socket_limit::SocketLimit;
 use crate::state::AppState;
 use crate::sweeper;
@@ -41,16 +47,24 @@ impl Application {
     /// Connects to Postgres (running migrations) and S3, loads the pages, binds and starts the
     /// background tasks.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
-        let pool = db::connect_and_migrate(&config.database)
-            .await
-            .context("connecting to Postgres and running the migrations")?;
+        let pool =
+            db::connect_and_migrate_with(&config.database, config.server.db_acquire_timeout())
+                .await
+                .context("connecting to Postgres and running the migrations")?;
+        let complete_turns =
+            CompleteTurns::new(&config.database, config.server.complete_lock_connections)
+                .context("setting up the upload-complete connections")?;
         let storage = Storage::from_env(&config.storage).await;
         let site = Site::load(&config).context("loading the page templates")?;
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
         let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
-        let public_sockets = SocketLimit::new(config.public_sockets_per_ip as usize);
+        let sockets = SocketLimit::new(
+            config.server.max_sockets as usize,
+            config.public_sockets_per_ip as usize,
+            config.server.sockets_per_key as usize,
+        );
         let keys = KeyCache::default();
         let playback_key = vodnest_core::signing::key(&pool, "playback")
             .await
@@ -66,7 +80,8 @@ impl Application {
         let state = AppState {
             playback: Arc::new(playback),
             cdn,
-            public_sockets,
+            sockets,
+            complete_turns,
             pool,
             storage,
             hub: EventHub::new(keys.clone()),
@@ -117,29 +132,38 @@ impl Application {
         let Self {
             listener,
             router,
+            state,
             mut background,
-            ..
         } = self;
         let failed = background.stop_token().clone();
-        // The peer address: the client's, or the trusted proxy's (see `client_ip`).
-        let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let serve = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
+        let draining = CancellationToken::new();
+        let server = Server {
+            router,
+            gate: Arc::new(ConnectionGate::new(
+                &state.config.server,
+                &state.config.trusted_proxies,
+            )),
+            limits: state.config.server,
+        };
+        let serve = server.run(listener, draining.clone());
+        tokio::pin!(serve);
+        let outcome = tokio::select! {
+            () = &mut serve => Ok(()),
+            () = async {
                 tokio::select! {
                     () = shutdown => {}
                     () = failed.cancelled() => {}
                 }
-            })
-            .into_future();
-        tokio::pin!(serve);
-        let outcome = tokio::select! {
-            served = &mut serve => served.context("serving the API"),
+            } => {
+                draining.cancel();
+                serve.await;
+                Ok(())
+            }
             ended = background.first_ended() => {
                 tracing::error!(error = format!("{ended:#}"), "stopping the API");
                 background.stop_token().cancel();
-                if let Err(err) = serve.await {
-                    tracing::error!(error = %err, "serving the API while stopping");
-                }
+                draining.cancel();
+                serve.await;
                 Err(ended)
             }
         };
@@ -179,6 +203,12 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             throttle::by_ip,
+        ))
+        // `body_limit` is the one limit on bodies; axum's default would answer in plain text.
+        .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            body_limit::enforce,
         ))
         .layer(TraceLayer::new_for_http())
         // Websockets are upgraded before this deadline applies to them.

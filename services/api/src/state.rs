@@ -6,6 +6,7 @@ use sqlx::PgPool;
 use vodnest_core::cdn::Cdn;
 use vodnest_core::storage::Storage;
 
+use crate::complete_turns::CompleteTurns;
 use crate::config::ApiConfig;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
@@ -24,8 +25,10 @@ pub struct AppState {
     pub site: Arc<Site>,
     /// Where this site's own pages are: the same-origin check's reference.
     pub own_origin: Arc<OwnOrigin>,
-    /// The public event websockets open per client (`PUBLIC_SOCKETS_PER_IP`).
-    pub public_sockets: Arc<SocketLimit>,
+    /// The event websockets open: in all, per client address (public), per key.
+    pub sockets: Arc<SocketLimit>,
+    /// Upload completes of one video take turns without holding `pool`'s connections.
+    pub complete_turns: CompleteTurns,
     /// The callers of recently used keys (cleared by the hub when keys change).
     pub keys: KeyCache,
     /// The rate limiters (per client address, per caller).

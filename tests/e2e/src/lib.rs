@@ -55,6 +55,7 @@ impl TestSettings {
             trusted_proxies: Vec::new(),
             embed_frame_ancestors: "*".into(),
             public_sockets_per_ip: 20,
+            server: Default::default(),
             cloudfront: Default::default(),
             quotas: Default::default(),
             accounts: Default::default(),
@@ -97,7 +98,10 @@ impl TestSettings {
 pub struct TestApp {
     pub api_url: String,
     pub token: String,
+    /// The test's own connections to the test database.
     pub pool: PgPool,
+    /// The API's pool, to look at its state.
+    pub api_pool: PgPool,
     pub http: reqwest::Client,
     pub db: TestDatabase,
     stop: CancellationToken,
@@ -121,6 +125,7 @@ impl TestApp {
         let stop = CancellationToken::new();
         let app = Application::build(settings.api).await?;
         let api_url = format!("http://{}", app.local_addr());
+        let api_pool = app.state().pool.clone();
         let mut tasks = Vec::new();
         let api_stop = stop.clone();
         tasks.push(tokio::spawn(async move {
@@ -145,6 +150,7 @@ impl TestApp {
             api_url,
             token,
             pool,
+            api_pool,
             http: reqwest::Client::new(),
             db,
             stop,

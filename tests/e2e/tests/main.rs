@@ -4,6 +4,7 @@
 
 mod accounts;
 mod browser_safety;
+mod connections;
 mod failures;
 mod library_page;
 mod limits;

@@ -48,6 +48,11 @@ pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
         .env("RATE_LIMIT_IP_PER_SEC", "1000000")
         .env("RATE_LIMIT_KEY_BURST", "1000000")
         .env("RATE_LIMIT_KEY_PER_SEC", "1000000")
+        // A thousand sockets of one key from one address.
+        .env("MAX_CONNECTIONS", "100000")
+        .env("MAX_CONNECTIONS_PER_IP", "100000")
+        .env("MAX_SOCKETS", "100000")
+        .env("SOCKETS_PER_KEY", "100000")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)

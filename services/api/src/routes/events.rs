@@ -39,9 +39,6 @@ enum Audience {
     Public,
 }
 
-/// How long a client refused another public socket is asked to wait.
-const SOCKETS_RETRY_AFTER_SECS: u64 = 10;
-
 const PING_EVERY: Duration = Duration::from_secs(20);
 
 /// A text frame of the websocket: `snapshot` first (and after any gap), `status` on each
@@ -90,7 +87,8 @@ pub async fn subscribe(
 ) -> Result<Response, ApiError> {
     require(&caller, Scope::VideosRead)?;
     find(&state.pool, &caller, id).await?;
-    upgrade_to_stream(upgrade, state, id, Audience::Owner, None)
+    let permit = state.sockets.try_owner(&caller)?;
+    upgrade_to_stream(upgrade, state, id, Audience::Owner, permit)
 }
 
 /// The public twin of [`subscribe`]: anyone may follow a public or unlisted video.
@@ -119,19 +117,8 @@ pub async fn subscribe_public(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     find_watchable(&state.pool, id).await?;
-    // Without a peer address (a router called directly) there is nothing to count by.
-    let permit = match ip.0 {
-        Some(ip) => Some(state.public_sockets.try_acquire(ip).ok_or_else(|| {
-            ApiError::RateLimited {
-                message: format!(
-                    "this address has {} public event sockets open already; close one first",
-                    state.config.public_sockets_per_ip
-                ),
-                retry_after_secs: SOCKETS_RETRY_AFTER_SECS,
-            }
-        })?),
-        None => None,
-    };
+    // Without a peer address (a router called directly) only the total counts it.
+    let permit = state.sockets.try_public(ip.0)?;
     upgrade_to_stream(upgrade, state, id, Audience::Public, permit)
 }
 
@@ -141,7 +128,7 @@ fn upgrade_to_stream(
     state: AppState,
     id: Uuid,
     audience: Audience,
-    permit: Option<SocketPermit>,
+    permit: SocketPermit,
 ) -> Result<Response, ApiError> {
     let upgrade = upgrade.map_err(|e| {
         ApiError::bad_request(

@@ -67,6 +67,7 @@ fn documented() -> OpenApiRouter<AppState> {
 fn with_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = documented().split_for_parts();
     openapi::document_rate_limits(&mut doc);
+    openapi::document_body_limit(&mut doc);
     (router, doc)
 }
 

@@ -186,10 +186,9 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
 
 /// Completes the upload and enqueues processing in the same transaction as the status
 /// change. Calling it again (or concurrently) is harmless: completes of one video take turns
-/// under an advisory lock, so a second one sees the first's result instead of racing it
-/// in S3 (where it could find the object mid-write and delete it as too short). Every
-/// database step runs on the lock's own connection: a complete never holds one pooled
-/// connection while waiting for another, so a burst of completes cannot starve the pool.
+/// (see [`crate::complete_turns`]), so a second one sees the first's result instead of racing
+/// it in S3. Waiting for the turn holds no connection of the pool other requests use, and
+/// every database step runs on the turn's own connection.
 #[utoipa::path(
     post,
     path = "/videos/{id}/upload/complete",
@@ -217,15 +216,9 @@ pub async fn complete(
     Json(body): Json<CompleteRequest>,
 ) -> Result<(StatusCode, Json<One>), ApiError> {
     require(&caller, Scope::VideosWrite)?;
-    let mut turn = state.pool.begin().await?;
-    sqlx::query!(
-        "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
-        id
-    )
-    .execute(&mut *turn)
-    .await?;
-    let answer = complete_in_turn(&state, &caller, &mut turn, id, body).await;
-    turn.commit().await?;
+    let mut turn = state.complete_turns.take(id).await?;
+    let answer = complete_in_turn(&state, &caller, turn.db(), id, body).await;
+    turn.end().await?;
     answer
 }
 
