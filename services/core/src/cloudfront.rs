@@ -203,6 +203,21 @@ fn policy_json(resource: &str, expires_at: OffsetDateTime) -> Result<String, ser
 }
 
 /// Base64 with CloudFront's substitutions for the characters a query string would mangle.
+/// The bytes a [`SignedPolicy`] field stands for (its policy JSON, its signature), for
+/// whoever checks one.
+pub fn from_cloudfront_base64(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    let standard: String = text
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '=',
+            '~' => '/',
+            other => other,
+        })
+        .collect();
+    STANDARD.decode(standard)
+}
+
 fn cloudfront_base64(bytes: &[u8]) -> String {
     STANDARD
         .encode(bytes)
@@ -272,19 +287,6 @@ mod tests {
         (pkcs8, read(dir, "key1.pem"))
     }
 
-    fn from_cloudfront_base64(text: &str) -> Vec<u8> {
-        let standard: String = text
-            .chars()
-            .map(|c| match c {
-                '-' => '+',
-                '_' => '=',
-                '~' => '/',
-                other => other,
-            })
-            .collect();
-        STANDARD.decode(standard).expect("CloudFront base64")
-    }
-
     /// Whether `openssl dgst -sha1 -verify pub.pem` accepts `signature` over `policy`.
     fn openssl_verifies(dir: &Path, policy: &[u8], signature: &[u8]) -> bool {
         std::fs::write(dir.join("policy.json"), policy).expect("write policy");
@@ -316,7 +318,7 @@ mod tests {
             let signed = signer.sign_policy(resource, expires).expect("signs");
             assert_eq!(signed.key_pair_id, "K2JCJMDEHXQW5F");
 
-            let policy = from_cloudfront_base64(&signed.policy);
+            let policy = from_cloudfront_base64(&signed.policy).expect("CloudFront base64");
             assert_eq!(
                 String::from_utf8_lossy(&policy),
                 format!(
@@ -326,7 +328,7 @@ mod tests {
             for text in [&signed.policy, &signed.signature] {
                 assert!(!text.contains(['+', '=', '/']), "{text}");
             }
-            let signature = from_cloudfront_base64(&signed.signature);
+            let signature = from_cloudfront_base64(&signed.signature).expect("CloudFront base64");
             assert_eq!(signature.len(), 256);
             assert!(openssl_verifies(dir.path(), &policy, &signature));
 

@@ -494,35 +494,22 @@ impl Storage {
 
     /// The "folders" directly below `prefix` in the media bucket (keys cut after the next `/`).
     pub async fn media_folders(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut folders = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let listing = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.media_bucket)
-                .prefix(prefix)
-                .delimiter("/")
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(sdk_error("ListObjectsV2"))?;
-            folders.extend(
-                listing
-                    .common_prefixes()
-                    .iter()
-                    .filter_map(|p| p.prefix().map(str::to_owned)),
-            );
-            match listing.next_continuation_token {
-                Some(next) if listing.is_truncated == Some(true) => token = Some(next),
-                _ => return Ok(folders),
-            }
-        }
+        Ok(self.list_media(prefix, Some("/")).await?.1)
     }
 
     /// Every key of the media bucket under `prefix`.
     pub async fn media_keys(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let mut keys = Vec::new();
+        Ok(self.list_media(prefix, None).await?.0)
+    }
+
+    /// The keys under `prefix`, and with a `delimiter` the common prefixes it cuts them into,
+    /// every page of the listing.
+    async fn list_media(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+    ) -> Result<(Vec<String>, Vec<String>), StorageError> {
+        let (mut keys, mut folders) = (Vec::new(), Vec::new());
         let mut token: Option<String> = None;
         loop {
             let listing = self
@@ -530,6 +517,7 @@ impl Storage {
                 .list_objects_v2()
                 .bucket(&self.media_bucket)
                 .prefix(prefix)
+                .set_delimiter(delimiter.map(str::to_owned))
                 .set_continuation_token(token.take())
                 .send()
                 .await
@@ -540,9 +528,15 @@ impl Storage {
                     .iter()
                     .filter_map(|o| o.key().map(str::to_owned)),
             );
+            folders.extend(
+                listing
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_owned)),
+            );
             match listing.next_continuation_token {
                 Some(next) if listing.is_truncated == Some(true) => token = Some(next),
-                _ => return Ok(keys),
+                _ => return Ok((keys, folders)),
             }
         }
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
+use vodnest_core::cloudfront::from_cloudfront_base64;
 use vodnest_e2e::{TestApp, TestSettings, clip};
 use vodnest_testkit::{Look, TestDatabase, eventually};
 
@@ -171,21 +172,6 @@ async fn a_private_video_plays_only_through_urls_that_expire() -> Result<()> {
     app.stop().await
 }
 
-/// CloudFront's URL-safe base64 back to bytes.
-fn cloudfront_unbase64(text: &str) -> Result<Vec<u8>> {
-    use base64::Engine;
-    let standard: String = text
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '=',
-            '~' => '/',
-            c => c,
-        })
-        .collect();
-    Ok(base64::engine::general_purpose::STANDARD.decode(standard)?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn behind_cloudfront_segments_carry_one_policy_over_the_version() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -221,7 +207,7 @@ async fn behind_cloudfront_segments_carry_one_policy_over_the_version() -> Resul
         "{segment}"
     );
     ensure!(query.contains_key("Signature"), "{segment}");
-    let policy = cloudfront_unbase64(query.get("Policy").context("Policy")?)?;
+    let policy = from_cloudfront_base64(query.get("Policy").context("Policy")?)?;
     let policy: Value = serde_json::from_slice(&policy)?;
     let statement = &policy["Statement"][0];
     let resource = statement["Resource"].as_str().context("Resource")?;
