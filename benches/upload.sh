@@ -31,7 +31,7 @@ fi
 echo "==> release build" >&2
 (cd "$REPO" && cargo build --quiet --release -p vodnest-api -p vodnest-cli)
 
-export API_ADDR=127.0.0.1:3917 ADMIN_TOKEN
+export API_ADDR=127.0.0.1:3917 METRICS_ADDR=127.0.0.1:0 ADMIN_TOKEN
 # The bench measures uploads, not the rate limits: raise them far above what it sends.
 export RATE_LIMIT_IP_BURST=1000000 RATE_LIMIT_IP_PER_SEC=1000000
 export RATE_LIMIT_KEY_BURST=1000000 RATE_LIMIT_KEY_PER_SEC=1000000

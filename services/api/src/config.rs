@@ -38,6 +38,9 @@ pub struct ApiConfig {
     #[arg(long, env = "UPLOAD_SWEEP_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_sweep_secs: u64,
+    /// Where `GET /metrics` (Prometheus) is served; keep it off the public network.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9300")]
+    pub metrics_addr: SocketAddr,
     /// How long the signed playback URLs of unlisted and private videos work (seconds, 60 to
     /// 518400); a video longer than this gets URLs that outlive its duration by half an hour.
     /// Making a video private or deleting it stops new playback within this time.

@@ -41,6 +41,7 @@ pub mod connection_gate;
 pub mod connection_timeouts;
 pub mod csp;
 pub mod error;
+pub mod http_metrics;
 pub mod hub;
 pub mod key_cache;
 pub mod keyed_limit;

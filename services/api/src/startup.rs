@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use vodnest_core::db;
 use vodnest_core::storage::Storage;
+use vodnest_core::{db, metrics};
 
 use crate::background::BackgroundTasks;
 use crate::body_limit;
@@ -22,6 +22,7 @@ use crate::complete_turns::CompleteTurns;
 use crate::config::ApiConfig;
 use crate::connection_gate::ConnectionGate;
 use crate::csp;
+use crate::http_metrics;
 use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
@@ -37,6 +38,8 @@ use crate::throttle::{self, Throttle};
 
 pub struct Application {
     listener: TcpListener,
+    /// Where `GET /metrics` is served.
+    metrics_addr: SocketAddr,
     router: Router,
     state: AppState,
     /// The LISTEN loop and the upload sweeper; they stop with the server.
@@ -102,10 +105,38 @@ impl Application {
         );
         background.spawn(
             "the upload sweeper",
-            sweeper::run(state.clone(), state.config.upload_sweep_every(), stop),
+            sweeper::run(
+                state.clone(),
+                state.config.upload_sweep_every(),
+                stop.clone(),
+            ),
+        );
+        let metrics_listener = metrics::bind(state.config.metrics_addr)
+            .await
+            .with_context(|| {
+                format!(
+                    "binding the metrics listener on {}",
+                    state.config.metrics_addr
+                )
+            })?;
+        let metrics_addr = metrics_listener.local_addr()?;
+        metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+        let metrics_stop = stop.clone();
+        background.spawn("the metrics server", async move {
+            if let Err(err) = metrics::serve(metrics_listener, metrics_stop).await {
+                tracing::error!(error = %err, "the metrics server failed");
+            }
+        });
+        let sockets = state.sockets.clone();
+        background.spawn(
+            "the metrics sampler",
+            metrics::sample_database(state.pool.clone(), stop, move || {
+                ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
+            }),
         );
         Ok(Self {
             listener,
+            metrics_addr,
             router: router(state.clone()).context("building the OpenAPI document")?,
             state,
             background,
@@ -116,6 +147,10 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| self.state.config.api_addr)
+    }
+
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
     }
 
     pub fn state(&self) -> &AppState {
@@ -131,6 +166,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_addr: _,
             router,
             state,
             mut background,
@@ -211,6 +247,7 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
             body_limit::enforce,
         ))
         .layer(TraceLayer::new_for_http())
+        .route_layer(axum::middleware::from_fn(http_metrics::record))
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -33,6 +33,7 @@ pub mod events;
 pub mod group_commit;
 pub mod job_kind;
 pub mod jobs;
+pub mod metrics;
 pub mod queue;
 pub mod retention;
 pub mod secret;

@@ -121,7 +121,22 @@ fn sdk_error<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    move |err| match &err {
+    move |err| {
+        let kind = match &err {
+            SdkError::ServiceError(_) => "service",
+            _ => "transport",
+        };
+        metrics::counter!("vodnest_s3_errors_total", "operation" => operation, "kind" => kind)
+            .increment(1);
+        storage_error(operation, err)
+    }
+}
+
+fn storage_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> StorageError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
         SdkError::ServiceError(service) => StorageError::Service {
             operation,
             code: err.code().unwrap_or("Unknown").to_owned(),

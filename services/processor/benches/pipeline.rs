@@ -138,6 +138,7 @@ async fn process_once(
     let mut processor = Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
         .env("DATABASE_URL", &db.url)
         .env("GRPC_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("QUEUE_POLL_SECS", "0.2")
         .env("WORK_DIR", work.path())
         .env("RUST_LOG", "warn")

@@ -15,6 +15,9 @@ pub struct ProcessorConfig {
     /// gRPC control-plane listen address.
     #[arg(long, env = "GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
+    /// Where `GET /metrics` (Prometheus) is served; keep it off the public network.
+    #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9301")]
+    pub metrics_addr: SocketAddr,
     /// Jobs this processor runs at once.
     #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]

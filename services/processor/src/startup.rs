@@ -1,6 +1,7 @@
-//! Wiring: the database, S3, the claim loop and the gRPC server (control plane, health and
-//! reflection), run until the shutdown future resolves. Both run supervised: one that ends
-//! before shutdown (an error, a panic) stops the other and makes the process exit non-zero,
+//! Wiring: the database, S3, the claim loop, the gRPC server (control plane, health and
+//! reflection) and `GET /metrics` on `METRICS_ADDR`, run until the shutdown future resolves.
+//! All run supervised: one that ends
+//! before shutdown (an error, a panic) stops the others and makes the process exit non-zero,
 //! instead of going unnoticed until the next SIGTERM.
 
 use std::collections::HashMap;
@@ -13,8 +14,8 @@ use tokio::net::TcpListener;
 use tokio::task::{self, JoinSet};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
-use vodnest_core::db;
 use vodnest_core::storage::Storage;
+use vodnest_core::{db, metrics};
 use vodnest_proto::pb::FILE_DESCRIPTOR_SET;
 use vodnest_proto::pb::processor_server::ProcessorServer;
 
@@ -27,6 +28,7 @@ use crate::worker;
 pub struct Processor {
     ctx: Arc<JobContext>,
     grpc_listener: TcpListener,
+    metrics_listener: TcpListener,
     worker_id: String,
 }
 
@@ -46,9 +48,14 @@ impl Processor {
         let grpc_listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding the gRPC listener on {}", config.grpc_addr))?;
+        let metrics_listener = metrics::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("binding the metrics listener on {}", config.metrics_addr))?;
+        metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
         Ok(Self {
             ctx: Arc::new(JobContext::new(pool, storage, config)),
             grpc_listener,
+            metrics_listener,
             worker_id: worker::worker_id(),
         })
     }
@@ -57,6 +64,13 @@ impl Processor {
         self.grpc_listener
             .local_addr()
             .unwrap_or(self.ctx.config.grpc_addr)
+    }
+
+    /// Where `GET /metrics` is served.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_listener
+            .local_addr()
+            .unwrap_or(self.ctx.config.metrics_addr)
     }
 
     pub fn worker_id(&self) -> &str {
@@ -101,6 +115,18 @@ impl Processor {
                 async move { server_stop.cancelled().await },
             ),
         );
+        let metrics_stop = stop.clone();
+        tasks.spawn("metrics server", async move {
+            metrics::serve(self.metrics_listener, metrics_stop)
+                .await
+                .context("serving /metrics")
+        });
+        let sampler_stop = stop.clone();
+        let pool = self.ctx.pool.clone();
+        tasks.spawn("metrics sampler", async move {
+            metrics::sample_database(pool, sampler_stop, || {}).await;
+            Ok(())
+        });
         tasks.run_until(shutdown, &stop).await
     }
 }

@@ -47,6 +47,7 @@ fn spawn_processor(db: &TestDatabase, lease_secs: f64, grace_secs: f64) -> Resul
     Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
         .env("DATABASE_URL", &db.url)
         .env("GRPC_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("JOB_LEASE_SECS", lease_secs.to_string())
         .env("QUEUE_POLL_SECS", "0.5")
         .env("SHUTDOWN_GRACE_SECS", grace_secs.to_string())

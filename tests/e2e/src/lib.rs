@@ -40,6 +40,7 @@ impl TestSettings {
         let admin_token = Some(Secret::new(vodnest_core::auth::new_secret()));
         let api = ApiConfig {
             api_addr: "127.0.0.1:0".parse()?,
+            metrics_addr: "127.0.0.1:0".parse()?,
             admin_token: admin_token.clone(),
             max_upload_bytes: 1024 * 1024 * 1024,
             upload_min_part_bytes: 5 * 1024 * 1024,
@@ -73,6 +74,7 @@ impl TestSettings {
         };
         let processor = ProcessorConfig {
             grpc_addr: "127.0.0.1:0".parse()?,
+            metrics_addr: "127.0.0.1:0".parse()?,
             concurrency: 1,
             lease_secs: 30.0,
             poll_secs: 0.5,
@@ -97,6 +99,10 @@ impl TestSettings {
 /// The API (and usually a processor) running for one test.
 pub struct TestApp {
     pub api_url: String,
+    /// `http://…/metrics` of the API, and of the processor when there is one. Both services
+    /// run in this process, so both render the process's one recorder.
+    pub api_metrics_url: String,
+    pub processor_metrics_url: Option<String>,
     pub token: String,
     /// The test's own connections to the test database.
     pub pool: PgPool,
@@ -125,6 +131,8 @@ impl TestApp {
         let stop = CancellationToken::new();
         let app = Application::build(settings.api).await?;
         let api_url = format!("http://{}", app.local_addr());
+        let api_metrics_url = format!("http://{}/metrics", app.metrics_addr());
+        let mut processor_metrics_url = None;
         let api_pool = app.state().pool.clone();
         let mut tasks = Vec::new();
         let api_stop = stop.clone();
@@ -135,6 +143,7 @@ impl TestApp {
         }));
         if settings.with_processor {
             let processor = Processor::build(settings.processor).await?;
+            processor_metrics_url = Some(format!("http://{}/metrics", processor.metrics_addr()));
             let processor_stop = stop.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(err) = processor
@@ -148,6 +157,8 @@ impl TestApp {
         let pool = PgPool::connect(&db.url).await?;
         Ok(Self {
             api_url,
+            api_metrics_url,
+            processor_metrics_url,
             token,
             pool,
             api_pool,
@@ -328,6 +339,16 @@ impl TestApp {
 }
 
 /// Checks the status and returns the JSON body, or fails with both.
+/// A response header as text (empty when missing or not text).
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 pub async fn expect_status(response: reqwest::Response, status: u16) -> Result<Value> {
     let got = response.status().as_u16();
     let text = response.text().await?;

@@ -51,12 +51,7 @@ async fn library_badges_update_live() -> Result<()> {
     // Every page carries the security policy (and the browser scripts below would report any
     // resource it blocked as a console error).
     let login = app.http.get(app.url("/login")).send().await?;
-    let policy = login
-        .headers()
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let policy = vodnest_e2e::header(&login, "content-security-policy");
     ensure!(
         policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
         "Content-Security-Policy: {policy:?}"

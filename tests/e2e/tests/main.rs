@@ -8,6 +8,7 @@ mod connections;
 mod failures;
 mod library_page;
 mod limits;
+mod metrics;
 mod odd_inputs;
 mod openapi;
 mod private_playback;

@@ -228,12 +228,7 @@ async fn fetch(
     if !response.status().is_success() {
         bail!("GET {url}: {}", response.status());
     }
-    let got = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let got = vodnest_e2e::header(&response, "content-type");
     ensure!(
         got.starts_with(content_type),
         "GET {url}: Content-Type {got:?}, expected {content_type}"

@@ -43,6 +43,7 @@ pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
     let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"))
         .env("DATABASE_URL", database_url)
         .env("API_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("ADMIN_TOKEN", admin_token)
         .env("RATE_LIMIT_IP_BURST", "1000000")
         .env("RATE_LIMIT_IP_PER_SEC", "1000000")

@@ -187,6 +187,7 @@ async fn record(
 ) -> Option<ClaimedJob> {
     let job = run.job;
     let mut next = None;
+    record_metrics(job.kind, &result, took);
     let recorded = match result {
         Ok(done) => ctx
             .successes
@@ -215,6 +216,37 @@ async fn record(
         Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
     }
     next
+}
+
+/// How long the job took and how it ended; for a job that made HLS, its speed (× realtime).
+fn record_metrics(kind: JobKind, result: &Result<Done, JobError>, took: Duration) {
+    let outcome = match result {
+        Ok(_) => "succeeded",
+        Err(JobError::Shutdown) => "released",
+        Err(JobError::LeaseLost) => "lease_lost",
+        Err(JobError::Stopped) => "canceled",
+        Err(err) if err.is_transient() => "retried",
+        Err(_) => "failed",
+    };
+    let kind = kind.as_str();
+    metrics::counter!("vodnest_jobs_finished_total", "kind" => kind, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("vodnest_job_duration_seconds", "kind" => kind, "outcome" => outcome)
+        .record(took.as_secs_f64());
+    match result {
+        Ok(done) => {
+            let media = done.facts.duration_s.unwrap_or(0.0);
+            if media > 0.0 && took.as_secs_f64() > 0.0 && !done.facts.renditions.is_empty() {
+                metrics::histogram!("vodnest_job_speed_ratio", "kind" => kind)
+                    .record(media / took.as_secs_f64());
+            }
+        }
+        Err(JobError::Media(err)) => {
+            metrics::counter!("vodnest_ffmpeg_failures_total", "reason" => err.reason())
+                .increment(1);
+        }
+        Err(_) => {}
+    }
 }
 
 /// Releases, drops or fails the job as `err` calls for, then removes what the run published

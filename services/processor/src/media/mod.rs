@@ -119,6 +119,21 @@ pub enum MediaError {
 }
 
 impl MediaError {
+    /// A short name of what went wrong, for metrics (`vodnest_ffmpeg_failures_total{reason}`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotAVideo(_) => "not_a_video",
+            Self::OverLimit(_) => "over_limit",
+            Self::Undecodable { .. } => "undecodable",
+            Self::Failed { .. } => "failed",
+            Self::Timeout { .. } => "timeout",
+            Self::Canceled => "canceled",
+            Self::Missing { .. } => "missing",
+            Self::Spawn { .. } => "spawn",
+            Self::Io(_) => "io",
+        }
+    }
+
     /// Bad input: another attempt would fail the same way.
     pub fn is_permanent(&self) -> bool {
         matches!(
