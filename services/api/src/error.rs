@@ -2,7 +2,7 @@
 //! `{"error": {"code": "snake_case_code", "message": "human sentence"}}` with its status;
 //! a 5xx is logged in full and answered without internal details.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -216,6 +216,11 @@ impl<T: Serialize> IntoResponse for Json<T> {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
+/// `axum::extract::Path` whose rejections answer in the API's error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
 /// A body that is not JSON is a 400; JSON of the wrong shape (a missing field, a wrong type)
 /// is a 422.
 impl From<JsonRejection> for ApiError {
@@ -232,6 +237,18 @@ impl From<JsonRejection> for ApiError {
                 "send the body as JSON with Content-Type: application/json",
             ),
             other => Self::bad_request("invalid_json", other.body_text()),
+        }
+    }
+}
+
+/// A path whose segments do not parse (an id that is not a UUID, a number past its type's
+/// range) names nothing: 404, as for a well-formed path that names nothing.
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> Self {
+        match rejection {
+            PathRejection::FailedToDeserializePathParams(_) => Self::NotFound("no such file"),
+            // A route whose handler wants parameters its path lacks: our bug.
+            other => Self::Internal(other.body_text()),
         }
     }
 }
