@@ -2,11 +2,13 @@
 //! `{"error": {"code": "snake_case_code", "message": "human sentence"}}` with its status;
 //! a 5xx is logged in full and answered without internal details.
 
+use axum::extract::Request;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use vodnest_core::queue::QueueError;
 use vodnest_core::storage::StorageError;
 
@@ -200,10 +202,33 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// `axum::Json` whose rejections answer in the API's error shape.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json` whose rejections answer in the API's error shape. Every request body of the
+/// API is an object; serde would also read a struct from a JSON array (`[null, null]` was an
+/// edit that changed nothing, found by Schemathesis), so anything else is refused first.
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                "the body must be a JSON object",
+            ));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Self)
+            .map_err(|e| {
+                ApiError::invalid(
+                    "invalid_body",
+                    format!("Failed to deserialize the JSON body into the target type: {e}"),
+                )
+            })
+    }
+}
 
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
