@@ -198,6 +198,7 @@ export VENDOR_DIR='$REPO/node_modules'
 export TF_CLI_CONFIG_FILE='$TF_CLI_CONFIG_FILE'
 export MOTO_PYTHON='$MOTO_PYTHON'
 export OPENAPI_VALIDATOR='$OPENAPI_VALIDATOR'
+export SCHEMATHESIS='$SCHEMATHESIS'
 export CHROMIUM=\${CHROMIUM:-/usr/bin/chromium}
 export RUST_LOG=\${RUST_LOG:-info}
 ENV
@@ -219,6 +220,21 @@ ensure_openapi_validator() {
     OPENAPI_VALIDATOR=$venv/bin/openapi-spec-validator
 }
 
+# Schemathesis, which the e2e test `fuzzing::` runs against a test API: a venv cached across
+# checkouts, at a pinned version (its CLI changed between major versions).
+SCHEMATHESIS_PIN='schemathesis==4.32.5'
+
+ensure_schemathesis() {
+    log "schemathesis (fuzzes the API against its OpenAPI document)"
+    local venv=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/schemathesis-venv
+    if ! has_pins "$venv/bin/python" "$SCHEMATHESIS_PIN"; then
+        command -v python3 >/dev/null || apt_install python3 python3-venv
+        make_venv "$venv" python3 "$SCHEMATHESIS_PIN" ||
+            { apt_install python3-venv && make_venv "$venv" python3 "$SCHEMATHESIS_PIN"; }
+    fi
+    SCHEMATHESIS=$venv/bin/schemathesis
+}
+
 setup() {
     mkdir -p "$STATE/logs" "$STATE/pids"
     ensure_packages
@@ -228,5 +244,6 @@ setup() {
     ensure_npm
     ensure_moto
     ensure_openapi_validator
+    ensure_schemathesis
     write_env
 }

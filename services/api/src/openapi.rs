@@ -171,23 +171,51 @@ pub struct NoActiveUpload(pub ErrorBody);
 #[response(status = 500, description = "Internal error (`internal_error`)")]
 pub struct Internal(pub ErrorBody);
 
-/// Over a rate limit (see `throttle.rs`). Every operation but the health checks lists it:
-/// [`document_rate_limits`] adds it to the whole document, routes need not name it.
+/// Over a rate limit (see `throttle.rs`) or a connection cap per address (see
+/// `connection_gate.rs`, which answers before any route, the health checks included):
+/// [`document_limits`] adds it to every operation, routes need not name it.
 #[derive(utoipa::IntoResponses)]
 #[response(
     status = 429,
-    description = "Too many requests from this address or with this key, or (public event sockets) too many open from this address (`rate_limited`)",
+    description = "Too many requests or connections from this address or with this key, or (event sockets) too many open (`rate_limited`)",
     headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
 )]
 pub struct RateLimited(pub ErrorBody);
 
-/// Adds [`RateLimited`] to every operation the rate limits apply to.
-pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
-    let answers = <RateLimited as utoipa::IntoResponses>::responses();
-    for (path, item) in doc.paths.paths.iter_mut() {
-        if crate::throttle::is_exempt(path) {
-            continue;
-        }
+/// At the connection cap, or no pooled database connection within `DB_ACQUIRE_TIMEOUT_MS`:
+/// possible on every operation, so [`document_limits`] adds it to all of them.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 503,
+    description = "The server is at its connection cap (`server_busy`) or its database is busy (`database_busy`)",
+    headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))
+)]
+pub struct Busy(pub ErrorBody);
+
+/// A body over `MAX_BODY_BYTES` (see `body_limit.rs`): [`document_limits`] adds it to every
+/// operation that takes a body.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 413,
+    description = "The request body is larger than the server allows (`body_too_large`)"
+)]
+pub struct BodyTooLarge(pub ErrorBody);
+
+/// Adds what the server's limits may answer on any route (they act before the handler, so
+/// routes do not list them): [`RateLimited`] and [`Busy`] everywhere, [`BodyTooLarge`] where
+/// there is a body. An operation's own answer for a status stays.
+pub fn document_limits(doc: &mut utoipa::openapi::OpenApi) {
+    let everywhere: Vec<_> = [
+        <RateLimited as utoipa::IntoResponses>::responses(),
+        <Busy as utoipa::IntoResponses>::responses(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let with_body: Vec<_> = <BodyTooLarge as utoipa::IntoResponses>::responses()
+        .into_iter()
+        .collect();
+    for item in doc.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
             &mut item.put,
@@ -199,41 +227,8 @@ pub fn document_rate_limits(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.trace,
         ];
         for operation in operations.into_iter().flatten() {
-            for (status, answer) in &answers {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.clone())
-                    .or_insert_with(|| answer.clone());
-            }
-        }
-    }
-}
-
-/// A body over `MAX_BODY_BYTES` (see `body_limit.rs`): [`document_body_limit`] adds it to
-/// every operation that takes a body.
-#[derive(utoipa::IntoResponses)]
-#[response(
-    status = 413,
-    description = "The request body is larger than the server allows (`body_too_large`)"
-)]
-pub struct BodyTooLarge(pub ErrorBody);
-
-/// Adds [`BodyTooLarge`] to every operation with a request body.
-pub fn document_body_limit(doc: &mut utoipa::openapi::OpenApi) {
-    let answers = <BodyTooLarge as utoipa::IntoResponses>::responses();
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            if operation.request_body.is_none() {
-                continue;
-            }
-            for (status, answer) in &answers {
+            let body = operation.request_body.is_some().then_some(&with_body);
+            for (status, answer) in everywhere.iter().chain(body.into_iter().flatten()) {
                 operation
                     .responses
                     .responses

@@ -4,10 +4,12 @@
 //! (serde), in `Display`/`FromStr`.
 
 /// Declares such an enum: `text_enum! { /// docs  pub enum Name { /// docs  Variant = "name", … } }`.
+/// The name is taken as a `tt`, not a `literal`: utoipa's derive does not see a `literal`
+/// fragment in `#[serde(rename = …)]` and would document the variants' Rust names.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
-        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+ }
+        pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:tt,)+ }
     ) => {
         $(#[$meta])*
         #[derive(
@@ -67,7 +69,8 @@ pub struct UnknownName {
     pub name: String,
 }
 
-/// For the tests of each such enum: every value's name parses back to it and is its JSON.
+/// For the tests of each such enum: every value's name parses back to it and is its JSON,
+/// and the OpenAPI schema lists exactly those names.
 #[cfg(test)]
 pub(crate) fn assert_names_round_trip<T>(all: &[T])
 where
@@ -76,7 +79,8 @@ where
         + std::fmt::Debug
         + std::fmt::Display
         + std::str::FromStr
-        + serde::Serialize,
+        + serde::Serialize
+        + utoipa::PartialSchema,
 {
     for &value in all {
         let name = value.to_string();
@@ -86,4 +90,7 @@ where
             Some(serde_json::json!(name))
         );
     }
+    let names: Vec<String> = all.iter().map(ToString::to_string).collect();
+    let schema = serde_json::to_value(T::schema()).expect("a schema serializes");
+    assert_eq!(schema["enum"], serde_json::json!(names), "{schema}");
 }

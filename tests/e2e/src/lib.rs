@@ -338,6 +338,22 @@ impl TestApp {
     }
 }
 
+/// A documented path (`/api/v1/videos/{id}`) with `{id}` and any other parameter filled with
+/// a UUID that names nothing.
+pub fn concrete(path: &str) -> String {
+    let missing = uuid::Uuid::now_v7().to_string();
+    path.split('/')
+        .map(|seg| {
+            if seg.starts_with('{') {
+                missing.as_str()
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Checks the status and returns the JSON body, or fails with both.
 /// A response header as text (empty when missing or not text).
 pub fn header(response: &reqwest::Response, name: &str) -> String {

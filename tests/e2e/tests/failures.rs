@@ -83,6 +83,12 @@ async fn bad_upload_requests_get_clear_errors() -> Result<()> {
         .send()
         .await?;
     expect_error(missing_field, 422, "invalid_body").await?;
+    // serde reads a struct from an array too; the API takes objects only.
+    let array = app
+        .post("/api/v1/videos", &json!([null, "a.mp4", 10]))
+        .send()
+        .await?;
+    expect_error(array, 422, "invalid_body").await?;
     let not_json = app
         .http
         .post(app.url("/api/v1/videos"))

@@ -6,6 +6,7 @@ mod accounts;
 mod browser_safety;
 mod connections;
 mod failures;
+mod fuzzing;
 mod library_page;
 mod limits;
 mod metrics;

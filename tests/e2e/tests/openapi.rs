@@ -8,7 +8,7 @@ use std::process::Stdio;
 use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
-use vodnest_e2e::{TestApp, expect_status};
+use vodnest_e2e::{TestApp, concrete, expect_status};
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
@@ -64,21 +64,6 @@ fn every_guarded_operation_documents_401(doc: &Value) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `{id}` and any other parameter filled with a UUID that names nothing.
-fn concrete(path: &str) -> String {
-    let missing = uuid::Uuid::now_v7().to_string();
-    path.split('/')
-        .map(|seg| {
-            if seg.starts_with('{') {
-                missing.as_str()
-            } else {
-                seg
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 async fn status_of(app: &TestApp, method: &str, path: &str) -> Result<(u16, Value)> {

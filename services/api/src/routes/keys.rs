@@ -29,15 +29,19 @@ const MAX_NAME_CHARS: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     /// 1 to 100 characters, to recognise the key by.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// At least one; never more than the owner's role allows nor than the calling key carries.
+    #[schema(min_items = 1)]
     scopes: Vec<Scope>,
     /// When the key stops working (RFC 3339, in the future); never when absent.
     #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
 }
 
+/// Named apart from the video's `Created`: two schemas of one name would be one component.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KeyCreated)]
 pub struct Created {
     key: ApiKey,
     /// The secret: shown this once, stored only as a digest.
@@ -150,7 +154,9 @@ async fn make(
     security(("bearer" = []), ("session_cookie" = [])),
     request_body = NewKey,
     responses(
-        (status = 201, description = "The key and its token (shown this once)", body = Created),
+        (status = 201, description = "The key and its token (shown this once)", body = Created, links(
+            ("revoke_key" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/key/id")))),
+        )),
         NotJson,
         Unauthorized,
         (status = 403, description = "A scope beyond your role or the calling key's (`insufficient_scope`), or from another site (`cross_origin_request`)", body = ErrorBody),
@@ -179,7 +185,9 @@ pub async fn create(
     params(UserId),
     request_body = NewKey,
     responses(
-        (status = 201, description = "The key and its token (shown this once)", body = Created),
+        (status = 201, description = "The key and its token (shown this once)", body = Created, links(
+            ("revoke_key" = (operation_id = "revoke_key", parameters(("id" = "$response.body#/key/id")))),
+        )),
         NotJson,
         Unauthorized,
         InsufficientScope,

@@ -102,6 +102,7 @@ pub async fn me(
 pub struct NewPassword {
     current_password: String,
     /// 10 to 256 characters.
+    #[schema(min_length = 10, max_length = 256)]
     new_password: String,
 }
 

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use vodnest_core::cloudfront::SignedPolicy;
 use vodnest_core::storage::{MASTER_PLAYLIST, media_url};
 use vodnest_core::videos;
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, Path};
 use crate::openapi::Internal;
 use crate::playback::Grant;
 use crate::state::AppState;

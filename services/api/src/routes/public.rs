@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::http::header::USER_AGENT;
 use serde::Deserialize;
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
-use vodnest_core::{videos, viewers};
+use vodnest_core::{users, videos, viewers};
 
 use super::VideoId;
 use super::videos::{One, Page, checked_cursor, checked_limit, paged, view};
@@ -24,8 +24,6 @@ use crate::state::AppState;
 pub(super) const FAILED: &str = "this video could not be processed";
 /// Longest title search; longer ones are refused rather than scanned.
 pub const MAX_QUERY_CHARS: usize = 100;
-/// Usernames are at most 32 characters (see migrations/0009_people.sql).
-const MAX_USERNAME_CHARS: usize = 32;
 
 /// Whether anyone may watch `row`: public and unlisted videos.
 pub fn is_watchable(row: &VideoRow) -> bool {
@@ -54,10 +52,12 @@ pub async fn find_watchable(
 #[into_params(parameter_in = Query)]
 pub struct PublicListQuery {
     /// Videos per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Only videos whose title contains this text (case-insensitive; at most 100 characters).
+    #[param(max_length = 100)]
     q: Option<String>,
     /// Only the videos of the user with this username.
     owner: Option<String>,
@@ -101,8 +101,9 @@ pub async fn list(
     let before = checked_cursor(query.cursor.as_deref())?;
     let q = checked_search(query.q.as_deref())?;
     let owner = query.owner.as_deref().map(str::trim);
-    // A name no user can have lists nothing: no need to ask the database.
-    if owner.is_some_and(|o| o.chars().count() > MAX_USERNAME_CHARS) {
+    // A name no user can have lists nothing: no need to ask the database (which would refuse
+    // a NUL byte in a text parameter outright).
+    if owner.is_some_and(|o| users::check_username(o).is_err()) {
         return Ok(Json(Page {
             videos: Vec::new(),
             next_cursor: None,

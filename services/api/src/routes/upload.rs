@@ -52,6 +52,7 @@ fn check_part_number(row: &VideoRow, n: i32) -> Result<(), ApiError> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PartsRequest {
     /// 1 to 100 part numbers, each between 1 and the video's `part_count`.
+    #[schema(min_items = 1, max_items = 100)]
     part_numbers: Vec<i32>,
 }
 
@@ -172,6 +173,7 @@ pub async fn status(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CompletedPart {
+    #[schema(minimum = 1, maximum = 10000)]
     part_number: i32,
     etag: String,
 }

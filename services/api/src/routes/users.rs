@@ -25,10 +25,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 2 to 32 characters: lowercase letters, digits, `_`, `.` or `-`.
+    #[schema(pattern = "^[a-z0-9][a-z0-9_.-]{1,31}$")]
     username: String,
     role: Role,
     /// 10 to 256 characters. Without one, the user sets theirs through the invite link.
     #[serde(default)]
+    #[schema(min_length = 10, max_length = 256)]
     password: Option<String>,
 }
 
@@ -98,7 +100,11 @@ pub async fn existing(state: &AppState, id: Uuid) -> Result<User, ApiError> {
     security(("bearer" = ["admin"]), ("session_cookie" = ["admin"])),
     request_body = NewUser,
     responses(
-        (status = 201, description = "The user and their invite link", body = Added),
+        (status = 201, description = "The user and their invite link", body = Added, links(
+            ("send_invite" = (operation_id = "send_invite", parameters(("id" = "$response.body#/user/id")))),
+            ("create_key_for_user" = (operation_id = "create_key_for_user", parameters(("id" = "$response.body#/user/id")))),
+            ("remove_user" = (operation_id = "remove_user", parameters(("id" = "$response.body#/user/id")))),
+        )),
         NotJson,
         Unauthorized,
         InsufficientScope,

@@ -29,10 +29,13 @@ use crate::upload_plan::{self, UploadPlan};
 pub struct CreateVideo {
     /// At most 200 characters; the filename when absent or blank.
     #[serde(default)]
+    #[schema(max_length = 200)]
     title: Option<String>,
     /// At most 255 characters, not blank.
+    #[schema(min_length = 1, max_length = 255)]
     filename: String,
     /// The exact size of the file; at most the server's `MAX_UPLOAD_BYTES`.
+    #[schema(minimum = 1)]
     size_bytes: i64,
     /// `application/octet-stream` when absent.
     #[serde(default)]
@@ -42,6 +45,7 @@ pub struct CreateVideo {
     visibility: Option<Visibility>,
     /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     description: Option<String>,
 }
 
@@ -51,9 +55,11 @@ pub struct CreateVideo {
 pub struct EditVideo {
     /// 1 to 200 characters.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     title: Option<String>,
     /// At most 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     description: Option<String>,
     #[serde(default)]
     visibility: Option<Visibility>,
@@ -93,6 +99,7 @@ pub struct UploadTicket {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = VideoCreated)]
 pub struct Created {
     video: VideoView,
     upload: UploadTicket,
@@ -226,7 +233,19 @@ async fn check_quota(
     security(("bearer" = []), ("session_cookie" = [])),
     request_body = CreateVideo,
     responses(
-        (status = 201, description = "The video, `awaiting_upload`, and how to cut the file into parts", body = Created),
+        // Links: what a client (and Schemathesis's stateful phase) does next with the video.
+        (status = 201, description = "The video, `awaiting_upload`, and how to cut the file into parts", body = Created, links(
+            ("get" = (operation_id = "get", parameters(("id" = "$response.body#/video/id")))),
+            ("edit" = (operation_id = "edit", parameters(("id" = "$response.body#/video/id")))),
+            ("delete" = (operation_id = "delete", parameters(("id" = "$response.body#/video/id")))),
+            ("status" = (operation_id = "status", parameters(("id" = "$response.body#/video/id")))),
+            ("abort" = (operation_id = "abort", parameters(("id" = "$response.body#/video/id")))),
+            ("presign_parts" = (operation_id = "presign_parts", parameters(("id" = "$response.body#/video/id")))),
+            ("complete" = (operation_id = "complete", parameters(("id" = "$response.body#/video/id")))),
+            ("get_public_video" = (operation_id = "get_public_video", parameters(("id" = "$response.body#/video/id")))),
+            ("subscribe" = (operation_id = "subscribe", parameters(("id" = "$response.body#/video/id")))),
+            ("subscribe_public" = (operation_id = "subscribe_public", parameters(("id" = "$response.body#/video/id")))),
+        )),
         NotJson,
         Unauthorized,
         InsufficientScope,
@@ -420,6 +439,7 @@ pub async fn edit(
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Videos per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
