@@ -29,28 +29,24 @@ const SECONDS_BUCKETS: [f64; 16] = [
 /// Buckets of the ×realtime speed of jobs.
 const SPEED_BUCKETS: [f64; 10] = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 100.0, 300.0, 1000.0];
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
-/// The process's recorder, installed on first use (tests run both services in one process:
-/// they share it).
+/// The process's recorder, installed on first use. Tests run both services, and several apps,
+/// in one process: they share it (`OnceLock` makes concurrent first calls wait for one install).
 pub fn handle() -> Result<PrometheusHandle, String> {
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let built = PrometheusBuilder::new()
+    HANDLE.get_or_init(install).clone()
+}
+
+fn install() -> Result<PrometheusHandle, String> {
+    let recorder = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &SECONDS_BUCKETS)
         .and_then(|b| b.set_buckets_for_metric(Matcher::Suffix("_ratio".into()), &SPEED_BUCKETS))
         .map_err(|e| e.to_string())?
         .build_recorder();
-    let handle = built.handle();
-    // A second caller racing us loses the install and uses the winner's handle.
-    if metrics::set_global_recorder(built).is_ok() {
-        let _ = HANDLE.set(handle);
-    }
-    HANDLE
-        .get()
-        .cloned()
-        .ok_or_else(|| "another metrics recorder is installed".to_owned())
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|_| "another metrics recorder is installed".to_owned())?;
+    Ok(handle)
 }
 
 /// Binds `METRICS_ADDR` (port 0 works for tests).
