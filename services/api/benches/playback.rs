@@ -91,10 +91,7 @@ async fn put_playlist(storage: &Storage, prefix: &str, text: &str) -> Result<()>
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(5);
+    let runs = common::runs(5);
     let db = TestDatabase::create().await?;
     let pool = sqlx::PgPool::connect(&db.url).await?;
     vodnest_core::db::MIGRATOR.run(&pool).await?;

@@ -209,10 +209,7 @@ fn print_run(label: &str, run: &Run) {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let runs = common::runs(3);
     let db = TestDatabase::create().await?;
     // Named, so that counting the API's connections can leave the bench's own out.
     let options: PgConnectOptions = db.url.parse()?;

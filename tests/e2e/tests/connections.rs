@@ -166,23 +166,33 @@ async fn idle_connections_are_closed() -> Result<()> {
     app.stop().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_over_the_caps_are_answered_and_closed() -> Result<()> {
-    let app = app_with(|settings| settings.api.server.max_connections_per_ip = 2).await?;
+/// Two connections served and held; the third answered `status` with `code` and `Retry-After`.
+async fn third_refused(
+    app: &TestApp,
+    want: u16,
+    code: &str,
+) -> Result<(Vec<TcpStream>, TcpStream)> {
     let mut held = Vec::new();
     for _ in 0..2 {
-        let mut stream = connect(&app).await?;
+        let mut stream = connect(app).await?;
         stream.write_all(HEALTHZ).await?;
         ensure!(read_response(&mut stream).await?.0 == 200);
         held.push(stream);
     }
-    let mut third = connect(&app).await?;
+    let mut third = connect(app).await?;
     third.write_all(HEALTHZ).await?;
     let (status, head, body) = read_response(&mut third).await?;
-    ensure!(status == 429, "the third connection got {status}: {body}");
+    ensure!(status == want, "the third connection got {status}: {body}");
     ensure!(head.contains("retry-after:"), "{head}");
     let body: Value = serde_json::from_str(&body)?;
-    ensure!(body["error"]["code"] == "rate_limited", "{body}");
+    ensure!(body["error"]["code"] == code, "{body}");
+    Ok((held, third))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_caps_are_answered_and_closed() -> Result<()> {
+    let app = app_with(|settings| settings.api.server.max_connections_per_ip = 2).await?;
+    let (mut held, mut third) = third_refused(&app, 429, "rate_limited").await?;
     ensure!(closed_by_server(&mut third).await?.is_empty());
     // A closed connection frees its place.
     drop(held.pop());
@@ -203,20 +213,7 @@ async fn connections_over_the_caps_are_answered_and_closed() -> Result<()> {
         settings.api.trusted_proxies = vec!["127.0.0.1/32".parse().expect("a range")];
     })
     .await?;
-    let mut held = Vec::new();
-    for _ in 0..2 {
-        let mut stream = connect(&app).await?;
-        stream.write_all(HEALTHZ).await?;
-        ensure!(read_response(&mut stream).await?.0 == 200);
-        held.push(stream);
-    }
-    let mut third = connect(&app).await?;
-    third.write_all(HEALTHZ).await?;
-    let (status, head, body) = read_response(&mut third).await?;
-    ensure!(status == 503, "over the total got {status}: {body}");
-    ensure!(head.contains("retry-after:"), "{head}");
-    let body: Value = serde_json::from_str(&body)?;
-    ensure!(body["error"]["code"] == "server_busy", "{body}");
+    let (held, _third) = third_refused(&app, 503, "server_busy").await?;
     drop(held);
     app.stop().await
 }

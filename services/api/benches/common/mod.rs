@@ -96,6 +96,14 @@ pub async fn creator_key(pool: &PgPool, videos: &[Uuid]) -> Result<String> {
     Ok(token)
 }
 
+/// `BENCH_RUNS`, or `default` when it is unset or not a number.
+pub fn runs(default: usize) -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(index).copied().unwrap_or_default()
