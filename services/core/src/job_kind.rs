@@ -89,7 +89,10 @@ impl RetryPolicy {
 impl JobKind {
     /// The kinds `queue`'s workers run.
     pub fn of_queue(queue: JobQueue) -> impl Iterator<Item = JobKind> {
-        Self::ALL.iter().copied().filter(move |k| k.queue() == queue)
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(move |k| k.queue() == queue)
     }
 
     pub fn queue(self) -> JobQueue {
