@@ -268,8 +268,7 @@ pub async fn create(
     let names = checked_names(&body)?;
     let description = checked_description(body.description.as_deref().unwrap_or(""))?;
     let plan = checked_plan(body.size_bytes, &state.config)?;
-    let quotas = &state.config.quotas;
-    check_quota(&state.pool, quotas, &caller, body.size_bytes).await?;
+    check_quota(&state.pool, &state.config.quotas, &caller, body.size_bytes).await?;
     let id = Uuid::now_v7();
     let upload_id = state
         .storage
@@ -290,26 +289,7 @@ pub async fn create(
         visibility: body.visibility.unwrap_or(Visibility::Private),
         description,
     };
-    let inserted = async {
-        let mut tx = state.pool.begin().await?;
-        videos::lock_usage(&mut *tx, caller.user.id).await?;
-        check_quota(&mut *tx, quotas, &caller, new.size_bytes).await?;
-        let row = videos::insert(&mut *tx, &new).await?;
-        let actor = Actor::User(&caller.user);
-        let ip = ip.text();
-        let target = id.to_string();
-        audit::record(
-            &mut *tx,
-            actor,
-            Action::VideoCreated,
-            &target,
-            ip.as_deref(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, ApiError>(row)
-    };
-    let row = match inserted.await {
+    let row = match insert_within_quota(&state, &caller, ip, &new).await {
         Ok(row) => row,
         Err(err) => {
             if let Err(abort) = state.storage.abort_multipart_upload(id, &upload_id).await {
@@ -520,6 +500,33 @@ pub(crate) fn page_of<T>(
 }
 
 /// Newest first, a page at a time.
+/// Inserts the video, audited, if the owner's quotas still allow it (checked again under the
+/// owner's lock: two creates at once cannot both slip under a limit).
+async fn insert_within_quota(
+    state: &AppState,
+    caller: &Caller,
+    ip: ClientIp,
+    new: &NewVideo,
+) -> Result<VideoRow, ApiError> {
+    let mut tx = state.pool.begin().await?;
+    videos::lock_usage(&mut *tx, caller.user.id).await?;
+    check_quota(&mut *tx, &state.config.quotas, caller, new.size_bytes).await?;
+    let row = videos::insert(&mut *tx, new).await?;
+    let ip = ip.text();
+    let target = new.id.to_string();
+    let actor = Actor::User(&caller.user);
+    audit::record(
+        &mut *tx,
+        actor,
+        Action::VideoCreated,
+        &target,
+        ip.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(row)
+}
+
 #[utoipa::path(
     get,
     path = "/videos",

@@ -71,7 +71,12 @@ pub async fn run(state: AppState, client: reqwest::Client, stop: CancellationTok
                 Err(err) => tracing::warn!(error = %err, "cannot claim webhook deliveries"),
             }
         }
-        let idle = until_next_due(&state).await;
+        // With every slot busy, the next free one wakes the loop (not the next due retry).
+        let idle = if free == 0 {
+            POLL
+        } else {
+            until_next_due(&state).await
+        };
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = wake.notified() => {}
