@@ -159,6 +159,12 @@ pub fn parse(url: &str) -> Result<Url, TargetError> {
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(invalid("must not carry a user name or password"));
     }
+    // Percent-encoding can lengthen it: what is stored must fit too.
+    if parsed.as_str().len() > MAX_URL_CHARS {
+        return Err(invalid(&format!(
+            "must be at most {MAX_URL_CHARS} characters once encoded"
+        )));
+    }
     Ok(parsed)
 }
 
@@ -316,6 +322,8 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_CHARS));
         assert!(parse(&long).is_err());
+        let encoded_long = format!("https://example.com/{}", "é".repeat(MAX_URL_CHARS / 2));
+        assert!(parse(&encoded_long).is_err(), "3 bytes become 6 characters");
     }
 
     #[tokio::test]
