@@ -88,7 +88,7 @@ impl Emitter {
         if self.last_minute == Some(minute.0) {
             return;
         }
-        match jobs_failed_in(pool, minute.previous()).await {
+        match jobs_failed_in_minute(pool, minute.previous().start_s()).await {
             Ok(failed) => {
                 self.last_minute = Some(minute.0);
                 let line = emf_line(&self.stack, minute.start_ms(), queue, failed);
@@ -124,13 +124,14 @@ impl Minute {
     }
 }
 
-async fn jobs_failed_in(pool: &PgPool, minute: Minute) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "select count(*) from jobs where state = 'failed'
-         and finished_at >= to_timestamp($1) and finished_at < to_timestamp($2)",
+/// Jobs that ended `failed` in the minute from `start` (Unix seconds) on.
+pub async fn jobs_failed_in_minute(pool: &PgPool, start: i64) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from jobs where state = 'failed'
+         and finished_at >= to_timestamp($1) and finished_at < to_timestamp($2)"#,
+        start as f64,
+        (start + 60) as f64,
     )
-    .bind(minute.start_s() as f64)
-    .bind((minute.start_s() + 60) as f64)
     .fetch_one(pool)
     .await
 }

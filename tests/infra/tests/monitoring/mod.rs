@@ -219,7 +219,8 @@ async fn check_dashboard(moto: &Moto, prefix: &str) -> Result<()> {
         cloudwatch::OLDEST_QUEUED_JOB_AGE,
         cloudwatch::JOBS_FAILED,
     ] {
-        let [widget] = graphed(metric)[..] else {
+        let found = graphed(metric);
+        let [widget] = found.as_slice() else {
             anyhow::bail!("one widget of {metric} expected: {body}");
         };
         let properties = &widget["properties"];
