@@ -80,8 +80,13 @@ async fn check_alarms(
         .iter()
         .filter_map(|a| a["AlarmName"].as_str())
         .collect();
-    let expected = ["api-task-restarts", "failed-jobs", "http-5xx-rate", "oldest-queued-job"]
-        .map(|name| format!("{prefix}-{name}"));
+    let expected = [
+        "api-task-restarts",
+        "failed-jobs",
+        "http-5xx-rate",
+        "oldest-queued-job",
+    ]
+    .map(|name| format!("{prefix}-{name}"));
     assert_eq!(
         names,
         expected.iter().map(String::as_str).collect(),
@@ -111,8 +116,13 @@ async fn check_alarms(
 
     let failed = alarm("failed-jobs")?;
     assert_eq!(failed["Threshold"], 3.0);
-    assert_eq!(failed["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
-    let queries = failed["Metrics"].as_array().context("failed-jobs Metrics")?;
+    assert_eq!(
+        failed["ComparisonOperator"],
+        "GreaterThanOrEqualToThreshold"
+    );
+    let queries = failed["Metrics"]
+        .as_array()
+        .context("failed-jobs Metrics")?;
     let per_minute = queries
         .iter()
         .find(|q| q["Id"] == "per_minute")
@@ -124,10 +134,7 @@ async fn check_alarms(
             "Period": 900, "Stat": "Average",
         })
     );
-    let returned: Vec<&Value> = queries
-        .iter()
-        .filter(|q| q["ReturnData"] == true)
-        .collect();
+    let returned: Vec<&Value> = queries.iter().filter(|q| q["ReturnData"] == true).collect();
     assert_eq!(returned.len(), 1, "{failed}");
     assert_eq!(returned[0]["Expression"], "per_minute * 15");
 
@@ -135,7 +142,9 @@ async fn check_alarms(
     assert_eq!(http["Threshold"], 5.0);
     let lb = one(resources, "module.services.aws_lb.api")?;
     let load_balancer = json!([{"Name": "LoadBalancer", "Value": lb.values["arn_suffix"]}]);
-    let queries = http["Metrics"].as_array().context("http-5xx-rate Metrics")?;
+    let queries = http["Metrics"]
+        .as_array()
+        .context("http-5xx-rate Metrics")?;
     let watched: BTreeSet<&str> = queries
         .iter()
         .filter_map(|q| {
@@ -187,11 +196,8 @@ async fn check_dashboard(moto: &Moto, prefix: &str) -> Result<()> {
             json!({"DashboardName": prefix}),
         )
         .await?;
-    let body: Value = serde_json::from_str(
-        answer["DashboardBody"]
-            .as_str()
-            .context("DashboardBody")?,
-    )?;
+    let body: Value =
+        serde_json::from_str(answer["DashboardBody"].as_str().context("DashboardBody")?)?;
     let widgets = body["widgets"].as_array().context("widgets")?;
     let alarms = widgets
         .iter()
@@ -298,7 +304,11 @@ async fn check_api_task_stops(
             json!({"Rule": rule}),
         )
         .await?;
-    let [target] = targets["Targets"].as_array().map(Vec::as_slice).unwrap_or_default() else {
+    let [target] = targets["Targets"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    else {
         anyhow::bail!("one target expected: {targets}");
     };
     assert_eq!(target["Arn"], topic);
@@ -317,11 +327,36 @@ async fn check_api_task_stops(
 
     let cluster = one(resources, "module.services.aws_ecs_cluster.main")?.values["arn"].clone();
     let stops = [
-        ("service:api", "STOPPED", "EssentialContainerExited", "Essential container in task exited"),
-        ("service:api", "STOPPED", "ServiceSchedulerInitiated", "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1)"),
-        ("service:api", "STOPPED", "ServiceSchedulerInitiated", "Scaling activity initiated by (deployment ecs-svc/1234567890)"),
-        ("service:processor", "STOPPED", "EssentialContainerExited", "Essential container in task exited"),
-        ("service:api", "RUNNING", "TaskFailedToStart", "not stopped yet"),
+        (
+            "service:api",
+            "STOPPED",
+            "EssentialContainerExited",
+            "Essential container in task exited",
+        ),
+        (
+            "service:api",
+            "STOPPED",
+            "ServiceSchedulerInitiated",
+            "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/x/1)",
+        ),
+        (
+            "service:api",
+            "STOPPED",
+            "ServiceSchedulerInitiated",
+            "Scaling activity initiated by (deployment ecs-svc/1234567890)",
+        ),
+        (
+            "service:processor",
+            "STOPPED",
+            "EssentialContainerExited",
+            "Essential container in task exited",
+        ),
+        (
+            "service:api",
+            "RUNNING",
+            "TaskFailedToStart",
+            "not stopped yet",
+        ),
     ];
     let entries: Vec<Value> = stops
         .iter()
