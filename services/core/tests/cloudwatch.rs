@@ -9,7 +9,8 @@ mod common;
 use common::new_video;
 
 /// A minute boundary (Unix seconds).
-const MINUTE: i64 = 1_800_000_000 - 1_800_000_000 % 60;
+const MINUTE: i64 = 1_800_000_000;
+const _: () = assert!(MINUTE % 60 == 0);
 
 /// A job of a new video that ended in `state` at `finished` (Unix seconds).
 async fn job_ended(pool: &PgPool, state: &str, finished: i64) {
