@@ -201,6 +201,8 @@ export OPENAPI_VALIDATOR='$OPENAPI_VALIDATOR'
 export SCHEMATHESIS='$SCHEMATHESIS'
 export CHROMIUM=\${CHROMIUM:-/usr/bin/chromium}
 export RUST_LOG=\${RUST_LOG:-info}
+# The local stack's webhooks may reach a receiver on this machine (production refuses loopback).
+export WEBHOOK_ALLOW_LOOPBACK=true
 ENV
     umask "$saved_umask"
 }

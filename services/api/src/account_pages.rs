@@ -1,5 +1,5 @@
 //! The pages of accounts: `/signup` (an invitee sets their password and is signed in),
-//! `/account` (your keys, password, sessions and usage) and `/admin/users` (admins manage
+//! `/account` (your keys, webhooks, password, sessions and usage) and `/admin/users` (admins manage
 //! users). The last two act through the JSON API from `account.js` and `admin_users.js`, with
 //! the session cookie (their writes pass the same-origin check: they come from these pages).
 //! `pages::router` routes them.
@@ -102,6 +102,7 @@ pub(crate) async fn account(
         .await?
         .ok_or(PageError::NotFound("There is no such user."))?;
     let keys = auth::list_keys(&state.pool, caller.user.id).await?;
+    let webhooks = vodnest_core::webhooks::list(&state.pool, caller.user.id).await?;
     let usage = account_usage(&state, &caller).await?;
     // A key can be made with the scopes this session carries, within the role.
     let grantable: Vec<Scope> = Scope::ALL
@@ -110,7 +111,8 @@ pub(crate) async fn account(
         .filter(|s| caller.may_grant(caller.role, &[*s]).is_ok())
         .collect();
     let ctx = context! {
-        user, keys, usage, grantable, scopes => caller.scopes,
+        user, keys, usage, grantable, scopes => caller.scopes, webhooks,
+        webhook_events => vodnest_core::webhooks::Event::ALL,
         is_admin => caller.has(Scope::Admin),
         builtin => caller.user.id == vodnest_core::caller::BUILTIN_ADMIN,
         signed_in => true,

@@ -101,6 +101,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub rate_limits: crate::throttle::RateLimits,
     #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookSettings,
+    #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,

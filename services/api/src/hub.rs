@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::events::{KEYS_CHANGED_CHANNEL, VIDEO_EVENTS_CHANNEL, VideoEvent};
@@ -31,6 +31,9 @@ pub struct EventHub {
     channels: Arc<Mutex<HashMap<Uuid, watch::Sender<HubState>>>>,
     /// Emptied when keys change (`vodnest_keys_changed`) and whenever LISTEN reconnects.
     keys: KeyCache,
+    /// Woken by every video event and reconnect: a change of a video may have made webhook
+    /// deliveries (see `webhooks::sender`).
+    video_changes: Arc<Notify>,
 }
 
 /// A live subscription to one video; dropping it cleans up the channel once unused.
@@ -59,7 +62,13 @@ impl EventHub {
         Self {
             channels: Arc::default(),
             keys,
+            video_changes: Arc::default(),
         }
+    }
+
+    /// Notified (one stored permit) whenever a video changed.
+    pub fn video_changes(&self) -> Arc<Notify> {
+        self.video_changes.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, watch::Sender<HubState>>> {
@@ -123,6 +132,7 @@ impl EventHub {
             // Anything may have changed while no connection was listening, keys included.
             self.keys.clear();
             self.resync_all();
+            self.video_changes.notify_one();
             loop {
                 let received = tokio::select! {
                     _ = cancel.cancelled() => return,
@@ -133,6 +143,7 @@ impl EventHub {
                         self.keys.clear();
                     }
                     Ok(Some(notification)) => {
+                        self.video_changes.notify_one();
                         match serde_json::from_str::<VideoEvent>(notification.payload()) {
                             Ok(event) => self.publish(event),
                             Err(err) => tracing::warn!(error = %err, "unreadable video event"),

@@ -14,13 +14,11 @@
 //! - [`routes`]: the `/api/v1` handlers and health checks.
 //! - [`openapi`]: the OpenAPI document those routes make, served at `/api/v1/openapi.json`.
 //! - [`pages`]: the HTML pages and their static assets; [`csp`]: their security policy.
-//! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits.
 //! - [`account_settings`]: invite lifetime, sign-in back-off cap, keys per user;
 //!   [`passwords`]: Argon2 off the async threads; [`sign_in`]: password and token sign-in;
 //!   [`account_pages`]: `/signup`, `/account` and `/admin/users`.
 //! - [`client_ip`]: the client's address (behind `TRUSTED_PROXIES`); [`quotas`]: per-user limits;
 //!   [`throttle`]: the rate limits per address and per caller, kept by [`rate_limit`].
-//! - [`sweeper`]: aborts uploads left unfinished past their deadline.
 //! - [`socket_limit`]: how many event websockets may be open, in all, per client, per key.
 //! - [`server`]: the HTTP server under the router, with [`server_limits`] (its settings),
 //!   [`connection_gate`] (connection caps) and [`connection_timeouts`] (header and idle
@@ -28,6 +26,7 @@
 //! - [`complete_turns`]: upload completes of one video take turns off the shared pool.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
+//! - [`webhooks`]: users' endpoints' settings and address checks, and the sender of deliveries.
 
 pub mod account_pages;
 pub mod account_settings;
@@ -64,6 +63,7 @@ pub mod state;
 pub mod sweeper;
 pub mod throttle;
 pub mod upload_plan;
+pub mod webhooks;
 
 pub use config::ApiConfig;
 pub use startup::Application;

@@ -40,6 +40,7 @@ pub const QUERY_TOKEN: &str = "query_token";
         (name = "keys", description = "API keys with scopes, each belonging to a user"),
         (name = "account", description = "The caller's own account: who, scopes, usage, password, sessions"),
         (name = "audit", description = "Who did what from where"),
+        (name = "webhooks", description = "Endpoints told of your videos' events by signed POSTs, and their delivery logs"),
         (name = "public", description = "What anyone may read without a token: public and unlisted videos"),
         (name = "health", description = "Liveness and readiness"),
         (name = "meta", description = "This document"),

@@ -137,7 +137,7 @@ impl PlaybackSigner {
     fn token(&self, id: Uuid, version: i32, expires_at: OffsetDateTime) -> String {
         let expiry = expires_at.unix_timestamp();
         let tag = signing::sign(&self.key, message(id, version, expiry).as_bytes());
-        format!("{expiry}-{}", hex(&tag[..TAG_BYTES]))
+        format!("{expiry}-{}", vodnest_core::signing::hex(&tag[..TAG_BYTES]))
     }
 
     /// Checks a path's token for `id`'s version `version`.
@@ -200,10 +200,6 @@ fn version_of(prefix: &str) -> Option<i32> {
         .next()?
         .parse()
         .ok()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(text: &str) -> Option<Vec<u8>> {

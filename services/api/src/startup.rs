@@ -35,6 +35,7 @@ use crate::socket_limit::SocketLimit;
 use crate::state::AppState;
 use crate::sweeper;
 use crate::throttle::{self, Throttle};
+use crate::webhooks;
 
 pub struct Application {
     listener: TcpListener,
@@ -42,7 +43,7 @@ pub struct Application {
     metrics_addr: SocketAddr,
     router: Router,
     state: AppState,
-    /// The LISTEN loop and the upload sweeper; they stop with the server.
+    /// The LISTEN loop, the sweeper, the webhook sender, metrics; they stop with the server.
     background: BackgroundTasks,
 }
 
@@ -50,95 +51,15 @@ impl Application {
     /// Connects to Postgres (running migrations) and S3, loads the pages, binds and starts the
     /// background tasks.
     pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
-        let pool =
-            db::connect_and_migrate_with(&config.database, config.server.db_acquire_timeout())
-                .await
-                .context("connecting to Postgres and running the migrations")?;
-        let complete_turns =
-            CompleteTurns::new(&config.database, config.server.complete_lock_connections)
-                .context("setting up the upload-complete connections")?;
-        let storage = Storage::from_env(&config.storage).await;
-        let site = Site::load(&config).context("loading the page templates")?;
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
-        let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
-        let sockets = SocketLimit::new(
-            config.server.max_sockets as usize,
-            config.public_sockets_per_ip as usize,
-            config.server.sockets_per_key as usize,
-        );
-        let keys = KeyCache::default();
-        let playback_key = vodnest_core::signing::key(&pool, "playback")
+        let metrics_listener = metrics::bind(config.metrics_addr)
             .await
-            .context("loading the playback signing key")?;
-        let playback = PlaybackSigner::new(
-            playback_key,
-            config.playback_url_ttl(),
-            own_origin.primary(),
-        )
-        .with_cloudfront(config.cloudfront.signer());
-        let cdn =
-            vodnest_core::cdn::Cdn::from_env(config.cloudfront.distribution_id.as_deref()).await;
-        let state = AppState {
-            playback: Arc::new(playback),
-            cdn,
-            sockets,
-            complete_turns,
-            pool,
-            storage,
-            hub: EventHub::new(keys.clone()),
-            keys,
-            site: Arc::new(site),
-            own_origin: Arc::new(own_origin),
-            throttle: Arc::new(Throttle::new(&config.rate_limits)),
-            config: Arc::new(config),
-        };
-        let mut background = BackgroundTasks::new();
-        let stop = background.stop_token().clone();
-        background.spawn(
-            "the notification hub",
-            state
-                .hub
-                .clone()
-                .run_listener(state.pool.clone(), stop.clone()),
-        );
-        background.spawn(
-            "the upload sweeper",
-            sweeper::run(
-                state.clone(),
-                state.config.upload_sweep_every(),
-                stop.clone(),
-            ),
-        );
-        let metrics_listener = metrics::bind(state.config.metrics_addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the metrics listener on {}",
-                    state.config.metrics_addr
-                )
-            })?;
+            .with_context(|| format!("binding the metrics listener on {}", config.metrics_addr))?;
         let metrics_addr = metrics_listener.local_addr()?;
-        metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
-        let metrics_stop = stop.clone();
-        background.spawn("the metrics server", async move {
-            if let Err(err) = metrics::serve(metrics_listener, metrics_stop).await {
-                tracing::error!(error = %err, "the metrics server failed");
-            }
-        });
-        let sockets = state.sockets.clone();
-        background.spawn(
-            "the metrics sampler",
-            metrics::sample_database(
-                state.pool.clone(),
-                stop,
-                move || {
-                    ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
-                },
-                state.config.cloudwatch.emitter(),
-            ),
-        );
+        let state = app_state(config, &listener).await?;
+        let background = start_background(&state, metrics_listener)?;
         Ok(Self {
             listener,
             metrics_addr,
@@ -260,4 +181,93 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
         ))
         .with_state(state);
     Ok(security_headers::add(app, https))
+}
+
+/// What every handler shares: Postgres (migrated), S3, the pages, the signers and the limits.
+async fn app_state(config: ApiConfig, listener: &TcpListener) -> anyhow::Result<AppState> {
+    let pool = db::connect_and_migrate_with(&config.database, config.server.db_acquire_timeout())
+        .await
+        .context("connecting to Postgres and running the migrations")?;
+    let complete_turns =
+        CompleteTurns::new(&config.database, config.server.complete_lock_connections)
+            .context("setting up the upload-complete connections")?;
+    let storage = Storage::from_env(&config.storage).await;
+    let site = Site::load(&config).context("loading the page templates")?;
+    let own_origin = OwnOrigin::new(config.public_url.as_deref(), listener.local_addr()?);
+    let sockets = SocketLimit::new(
+        config.server.max_sockets as usize,
+        config.public_sockets_per_ip as usize,
+        config.server.sockets_per_key as usize,
+    );
+    let keys = KeyCache::default();
+    let playback_key = vodnest_core::signing::key(&pool, "playback")
+        .await
+        .context("loading the playback signing key")?;
+    let playback = PlaybackSigner::new(
+        playback_key,
+        config.playback_url_ttl(),
+        own_origin.primary(),
+    )
+    .with_cloudfront(config.cloudfront.signer());
+    let cdn = vodnest_core::cdn::Cdn::from_env(config.cloudfront.distribution_id.as_deref()).await;
+    Ok(AppState {
+        playback: Arc::new(playback),
+        cdn,
+        sockets,
+        complete_turns,
+        pool,
+        storage,
+        hub: EventHub::new(keys.clone()),
+        keys,
+        site: Arc::new(site),
+        own_origin: Arc::new(own_origin),
+        throttle: Arc::new(Throttle::new(&config.rate_limits)),
+        config: Arc::new(config),
+    })
+}
+
+/// The tasks beside the server: the LISTEN loop, the sweeper, the webhook sender, the metrics
+/// server and its sampler.
+fn start_background(
+    state: &AppState,
+    metrics_listener: TcpListener,
+) -> anyhow::Result<BackgroundTasks> {
+    let mut background = BackgroundTasks::new();
+    let stop = background.stop_token().clone();
+    let hub = state.hub.clone();
+    background.spawn(
+        "the notification hub",
+        hub.run_listener(state.pool.clone(), stop.clone()),
+    );
+    let every = state.config.upload_sweep_every();
+    background.spawn(
+        "the upload sweeper",
+        sweeper::run(state.clone(), every, stop.clone()),
+    );
+    let client = webhooks::sender::client(&state.config.webhooks)
+        .context("building the webhook HTTP client")?;
+    background.spawn(
+        "the webhook sender",
+        webhooks::sender::run(state.clone(), client, stop.clone()),
+    );
+    metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+    let metrics_stop = stop.clone();
+    background.spawn("the metrics server", async move {
+        if let Err(err) = metrics::serve(metrics_listener, metrics_stop).await {
+            tracing::error!(error = %err, "the metrics server failed");
+        }
+    });
+    let sockets = state.sockets.clone();
+    background.spawn(
+        "the metrics sampler",
+        metrics::sample_database(
+            state.pool.clone(),
+            stop,
+            move || {
+                ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
+            },
+            state.config.cloudwatch.emitter(),
+        ),
+    );
+    Ok(background)
 }

@@ -15,6 +15,7 @@ pub mod output;
 pub mod upload;
 pub mod videos;
 pub mod wait;
+pub mod webhooks;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,9 @@ pub enum Command {
     /// Make, list and revoke API keys.
     #[command(subcommand)]
     Keys(accounts::KeysCommand),
+    /// Add, list and remove webhook endpoints; read and redeliver their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// An error for the person at the terminal: one sentence, no debug dump.
@@ -110,5 +114,6 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Videos(command) => videos::run(&api()?, cli.json, command).await,
         Command::Users(command) => accounts::users(&api()?, cli.json, command).await,
         Command::Keys(command) => accounts::keys(&api()?, cli.json, command).await,
+        Command::Webhooks(command) => webhooks::run(&api()?, cli.json, command).await,
     }
 }

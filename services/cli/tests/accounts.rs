@@ -1,4 +1,4 @@
-//! `vodnest users`, `vodnest keys` and `vodnest videos` against a real API (in-process, fresh
+//! `vodnest users`, `vodnest keys`, `vodnest videos` and `vodnest webhooks` against a real API (in-process, fresh
 //! database, no processor): tables for people, JSON for scripts, the server's refusals passed
 //! on with a failing exit code.
 
@@ -155,5 +155,92 @@ async fn users_keys_and_videos_from_the_command_line() -> Result<()> {
             .status
             .success()
     );
+    app.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_from_the_command_line() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.with_processor = false;
+    // Nothing listens there: the delivery fails and shows in the log.
+    settings.hosts.set("hooks.test", "127.0.0.1")?;
+    let app = TestApp::spawn_with(db, settings).await?;
+    let admin = app.token.clone();
+
+    let url = "http://hooks.test:9/hook";
+    let made = json(
+        &app,
+        &admin,
+        &["webhooks", "add", url, "--event", "video.deleted"],
+    )
+    .await?;
+    let id = made["webhook"]["id"].as_str().context("id")?.to_owned();
+    ensure!(
+        made["webhook"]["events"] == serde_json::json!(["video.deleted"]),
+        "{made}"
+    );
+    ensure!(
+        made["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("whsec_")),
+        "{made}"
+    );
+    let all = vodnest(
+        &app,
+        &admin,
+        &["webhooks", "add", "http://hooks.test:9/all"],
+    )
+    .await?;
+    ensure!(
+        text(&all).contains("secret (shown only now): whsec_"),
+        "{}",
+        text(&all)
+    );
+    let refused = vodnest(&app, &admin, &["webhooks", "add", "http://10.0.0.1/x"]).await?;
+    ensure!(!refused.status.success());
+    ensure!(String::from_utf8_lossy(&refused.stderr).contains("forbidden_address"));
+
+    let list = vodnest(&app, &admin, &["webhooks", "list"]).await?;
+    ensure!(
+        text(&list).starts_with("ID") && text(&list).contains(url),
+        "{}",
+        text(&list)
+    );
+
+    let video = app.create_video("brief", "b.mp4", 1000).await?;
+    let video_id = video["video"]["id"].as_str().context("video id")?;
+    let deleted = app
+        .delete(&format!("/api/v1/videos/{video_id}"))
+        .send()
+        .await?;
+    ensure!(deleted.status() == 204);
+    let line = vodnest_testkit::eventually(
+        "an attempt",
+        std::time::Duration::from_secs(60),
+        async || {
+            let log = json(&app, &admin, &["webhooks", "deliveries", &id]).await?;
+            let line = log["deliveries"][0].clone();
+            Ok(if line["attempts"].as_i64() >= Some(1) {
+                vodnest_testkit::Look::Done(line)
+            } else {
+                vodnest_testkit::Look::NotYet(log.to_string())
+            })
+        },
+    )
+    .await?;
+    ensure!(
+        line["event"] == "video.deleted" && line["status"] == "pending",
+        "{line}"
+    );
+    let delivery = line["id"].as_str().context("delivery id")?;
+    let pending = vodnest(&app, &admin, &["webhooks", "redeliver", &id, delivery]).await?;
+    ensure!(!pending.status.success());
+    ensure!(String::from_utf8_lossy(&pending.stderr).contains("delivery_pending"));
+
+    let removed = vodnest(&app, &admin, &["webhooks", "remove", &id]).await?;
+    ensure!(removed.status.success() && text(&removed).contains("removed"));
+    let gone = vodnest(&app, &admin, &["webhooks", "deliveries", &id]).await?;
+    ensure!(!gone.status.success());
     app.stop().await
 }

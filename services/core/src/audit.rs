@@ -23,6 +23,8 @@ text_enum! {
         VideoEdited = "video_edited",
         VideoDeleted = "video_deleted",
         VisibilityChanged = "visibility_changed",
+        WebhookCreated = "webhook_created",
+        WebhookDeleted = "webhook_deleted",
     }
 }
 

@@ -18,7 +18,7 @@ pub fn digest(secret: &str) -> [u8; 32] {
 /// A fresh random secret, 64 hex characters.
 pub fn new_secret() -> String {
     let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::signing::hex(&bytes)
 }
 
 /// What every API key starts with, so that secret scanners and people can tell one.

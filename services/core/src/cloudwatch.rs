@@ -18,12 +18,12 @@ use time::OffsetDateTime;
 pub const NAMESPACE: &str = "vodnest";
 /// The one dimension: which deployment (the Terraform stack's name prefix).
 pub const STACK_DIMENSION: &str = "Stack";
-/// Jobs queued and due (all kinds).
+/// Jobs queued for the processors (webhook deliveries are the API's, and not counted).
 pub const QUEUE_DEPTH: &str = "QueueDepth";
 /// Seconds the oldest queued, due job has waited (0 when none waits).
 pub const OLDEST_QUEUED_JOB_AGE: &str = "OldestQueuedJobAge";
-/// Jobs that ended `failed` (retries exhausted or a permanent error) in the minute before the
-/// data point's timestamp.
+/// Processor jobs that ended `failed` (retries exhausted or a permanent error) in the minute
+/// before the data point's timestamp.
 pub const JOBS_FAILED: &str = "JobsFailed";
 
 /// Whether and how the queue's metrics reach CloudWatch.
@@ -124,10 +124,11 @@ impl Minute {
     }
 }
 
-/// Jobs that ended `failed` in the minute from `start` (Unix seconds) on.
+/// Processor jobs that ended `failed` in the minute from `start` (Unix seconds) on (a webhook
+/// delivery given up is its receiver's trouble, not the operators').
 pub async fn jobs_failed_in_minute(pool: &PgPool, start: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar!(
-        r#"select count(*) as "count!" from jobs where state = 'failed'
+        r#"select count(*) as "count!" from jobs where state = 'failed' and queue = 'processor'
          and finished_at >= to_timestamp($1) and finished_at < to_timestamp($2)"#,
         start as f64,
         (start + 60) as f64,

@@ -38,6 +38,18 @@ text_enum! {
         /// Copies the current version into the class (public or signed) the video's
         /// visibility now calls for, and makes the copy current.
         Republish = "republish",
+        /// Sends one webhook delivery (`webhook_deliveries.job_id`); about no video.
+        Webhook = "webhook",
+    }
+}
+
+text_enum! {
+    /// `jobs.queue`: which workers claim a job.
+    pub enum JobQueue {
+        /// The processors: work on video files.
+        Processor = "processor",
+        /// The API's webhook sender (the processors' network reaches storage only).
+        Api = "api",
     }
 }
 
@@ -48,6 +60,8 @@ pub enum SuccessEffect {
     Ready,
     /// The video keeps its status; its facts (duration, size, renditions) are replaced.
     Facts,
+    /// No video changes (the job is about none).
+    Nothing,
 }
 
 /// How a kind's failed attempts are retried.
@@ -73,26 +87,45 @@ impl RetryPolicy {
 }
 
 impl JobKind {
+    /// The kinds `queue`'s workers run.
+    pub fn of_queue(queue: JobQueue) -> impl Iterator<Item = JobKind> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(move |k| k.queue() == queue)
+    }
+
+    pub fn queue(self) -> JobQueue {
+        match self {
+            Self::Transcode | Self::Ladder | Self::Republish => JobQueue::Processor,
+            Self::Webhook => JobQueue::Api,
+        }
+    }
+
     /// Claim order: lower first. Work that makes a video playable or ready (class 0) goes
     /// before work that improves a video people can already watch (class 1).
     pub fn priority(self) -> i16 {
         match self {
             // Making a video private must not wait behind encodes.
-            Self::Transcode | Self::Republish => 0,
+            Self::Transcode | Self::Republish | Self::Webhook => 0,
             Self::Ladder => 1,
         }
     }
 
     /// The key no two live (queued or running) jobs may share: enqueueing a job whose key is
-    /// taken does nothing. `None`: any number may be live.
-    pub fn live_key(self, video_id: Option<Uuid>) -> Option<String> {
+    /// taken does nothing. `None`: any number may be live. `subject` is the video the job is
+    /// about, or for a webhook job its delivery.
+    pub fn live_key(self, subject: Option<Uuid>) -> Option<String> {
         match self {
             // One job at a time turns a video into HLS: a second complete or submit while the
             // transcode or its ladder runs is a no-op.
             // A republish copies the current version: nothing may replace it meanwhile.
             Self::Transcode | Self::Ladder | Self::Republish => {
-                video_id.map(|id| format!("video-pipeline:{id}"))
+                subject.map(|id| format!("video-pipeline:{id}"))
             }
+            // A delivery is sent by one job at a time (a redelivery while one is live does
+            // nothing).
+            Self::Webhook => subject.map(|id| format!("webhook-delivery:{id}")),
         }
     }
 
@@ -100,6 +133,7 @@ impl JobKind {
         match self {
             Self::Transcode => SuccessEffect::Ready,
             Self::Ladder | Self::Republish => SuccessEffect::Facts,
+            Self::Webhook => SuccessEffect::Nothing,
         }
     }
 
@@ -126,6 +160,14 @@ impl JobKind {
                 max_attempts: 3,
                 first_delay: Duration::from_secs(5),
                 max_delay: Duration::from_secs(600),
+            },
+            // A receiver may be down for hours: from 10 s, doubling, to an hour apart. The
+            // sender gives up after a day (`WEBHOOK_GIVE_UP_SECS`), long before the attempts
+            // run out. Migration 0015's trigger inserts these jobs with these settings.
+            Self::Webhook => RetryPolicy {
+                max_attempts: 100,
+                first_delay: Duration::from_secs(10),
+                max_delay: Duration::from_secs(3600),
             },
         }
     }

@@ -179,9 +179,11 @@ pub struct QueueStats {
     pub oldest_queued_age_s: f64,
 }
 
+/// The processors' queue (webhook deliveries are the API's).
 pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
     let counts = sqlx::query!(
-        r#"select state as "state: JobState", count(*) as "count!" from jobs group by state"#
+        r#"select state as "state: JobState", count(*) as "count!" from jobs
+           where queue = 'processor' group by state"#
     )
     .fetch_all(pool)
     .await?;
@@ -198,7 +200,7 @@ pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
     }
     let age = sqlx::query_scalar!(
         "select extract(epoch from now() - min(run_at))::float8 from jobs
-         where state = 'queued' and run_at <= now()"
+         where state = 'queued' and queue = 'processor' and run_at <= now()"
     )
     .fetch_one(pool)
     .await?;

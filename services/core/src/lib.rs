@@ -15,7 +15,7 @@
 //! - [`auth`]: API keys and browser sessions, turned into callers.
 //! - [`users`]: users, passwords (Argon2id) and invites.
 //! - [`audit`]: the audit log; [`sign_in_backoff`]: the wait imposed after failed sign-ins.
-//! - [`audit`]: the audit log.
+//! - [`webhooks`]: users' webhook endpoints, their delivery log and each attempt's outcome.
 //! - [`viewers`]: view counts without personal data (daily salted viewer digests).
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`secret`]: settings that `Debug` shows redacted.
@@ -48,3 +48,4 @@ pub mod text_enum;
 pub mod users;
 pub mod videos;
 pub mod viewers;
+pub mod webhooks;

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudwatch::{Emitter, QueueSample};
-use crate::job_kind::{JobKind, JobState};
+use crate::job_kind::{JobKind, JobQueue, JobState};
 
 /// How often the database-backed gauges are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
@@ -127,16 +127,18 @@ async fn record_queue(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {
                 .set(count as f64);
         }
     }
+    // The queue and its age are the processors' (what more processors would shorten):
+    // webhook deliveries show as `vodnest_jobs{kind="webhook"}`.
     let oldest = sqlx::query_scalar!(
         r#"select coalesce(extract(epoch from now() - min(run_at))::float8, 0) as "age!"
-         from jobs where state = 'queued' and run_at <= now()"#
+         from jobs where state = 'queued' and queue = 'processor' and run_at <= now()"#
     )
     .fetch_one(pool)
     .await?;
     metrics::gauge!("vodnest_queue_oldest_job_age_seconds").set(oldest);
     let depth: f64 = counts
         .iter()
-        .filter(|c| c.state == JobState::Queued)
+        .filter(|c| c.state == JobState::Queued && c.kind.queue() == JobQueue::Processor)
         .map(|c| c.count as f64)
         .sum();
     metrics::gauge!("vodnest_queue_depth").set(depth);

@@ -33,7 +33,7 @@ pub enum QueueError {
 }
 
 use crate::job_kind::SuccessEffect;
-pub use crate::job_kind::{JobKind, JobState};
+pub use crate::job_kind::{JobKind, JobQueue, JobState};
 
 /// A job this worker holds under a lease.
 #[derive(Debug, Clone)]
@@ -45,21 +45,21 @@ pub struct ClaimedJob {
     pub kind: JobKind,
 }
 
-/// A job as a claim returns it.
-struct ClaimedRow {
-    id: Uuid,
-    video_id: Option<Uuid>,
-    attempt: i32,
-    max_attempts: i32,
-    kind: JobKind,
+/// A job of any kind as a claim returns it; [`ClaimedJob`] is one about a video.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub id: Uuid,
+    pub video_id: Option<Uuid>,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub kind: JobKind,
 }
 
-/// Every kind this queue runs today is about a video. (A kind without one, such as a webhook
-/// delivery, will need a claim that takes only its own kinds.)
-impl TryFrom<ClaimedRow> for ClaimedJob {
+/// Every kind on the processors' queue is about a video.
+impl TryFrom<ClaimedTask> for ClaimedJob {
     type Error = QueueError;
 
-    fn try_from(row: ClaimedRow) -> Result<Self, QueueError> {
+    fn try_from(row: ClaimedTask) -> Result<Self, QueueError> {
         let video_id = row.video_id.ok_or_else(|| {
             QueueError::Invariant(format!("claimed {} job {} has no video", row.kind, row.id))
         })?;
@@ -81,8 +81,8 @@ pub async fn enqueue(
     video_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
-        "insert into jobs (id, video_id, kind, priority, max_attempts, live_key)
-         values ($1, $2, $3, $4, $5, $6)
+        "insert into jobs (id, video_id, kind, queue, priority, max_attempts, live_key)
+         values ($1, $2, $3, $7, $4, $5, $6)
          on conflict (live_key) where state in ('queued', 'running') and live_key is not null
          do nothing",
         Uuid::now_v7(),
@@ -91,17 +91,46 @@ pub async fn enqueue(
         kind.priority(),
         kind.retry().max_attempts,
         kind.live_key(Some(video_id)),
+        kind.queue() as JobQueue,
     )
     .execute(db)
     .await?;
     Ok(inserted.rows_affected() > 0)
 }
 
-/// Who claims the next job, and for how long (see [`succeed_and_claim`]).
+/// Enqueues a job of `kind` about no video; `subject` names what it is about (its live key),
+/// `owner_key` whose share of the queue it counts against. `None` when a job with the same
+/// live key is live already.
+pub async fn enqueue_task(
+    db: impl PgExecutor<'_>,
+    kind: JobKind,
+    subject: Uuid,
+    owner_key: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "insert into jobs (id, kind, queue, priority, max_attempts, live_key, owner_key)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (live_key) where state in ('queued', 'running') and live_key is not null
+         do nothing
+         returning id",
+        Uuid::now_v7(),
+        kind as JobKind,
+        kind.queue() as JobQueue,
+        kind.priority(),
+        kind.retry().max_attempts,
+        kind.live_key(Some(subject)),
+        owner_key,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Who claims the next job, from which queue, and for how long (see [`succeed_and_claim`]).
 #[derive(Debug, Clone)]
 pub struct Claimer {
     pub worker_id: Arc<str>,
     pub lease: Duration,
+    pub queue: JobQueue,
 }
 
 /// `sqlx::query_as!` into `$record` of a statement that claims jobs: `$before` (`with recursive`,
@@ -115,8 +144,9 @@ pub struct Claimer {
 /// | `$2` | the lease in seconds (`float8`) |
 /// | `$3` | job ids never to claim (`uuid[]`: those being finished in the same statement) |
 /// | `$4` | how many jobs to claim (`int8`) |
+/// | `$5` | the queue to claim from (`text`: [`JobQueue`]) |
 ///
-/// `$before` and `$after` may use further parameters from `$5` on. The statement text is put
+/// `$before` and `$after` may use further parameters from `$6` on. The statement text is put
 /// together by this macro, not at run time, so `query!` checks every statement that claims.
 ///
 /// A `FOR UPDATE` that finds a row changed since its snapshot keeps the row locked even when
@@ -149,17 +179,19 @@ macro_rules! query_claiming {
                 + r#"
          expired as (
              select id from jobs
-             where exists (select 1 from gate) and state = 'running' and lease_expires_at < now()
-                 and attempt < max_attempts and id <> all($3::uuid[])
+             where exists (select 1 from gate) and state = 'running' and queue = $5
+                 and lease_expires_at < now() and attempt < max_attempts
+                 and id <> all($3::uuid[])
              order by lease_expires_at limit $4 for update skip locked
          ), owners as (
              (select priority, owner_key from jobs
-              where exists (select 1 from gate) and state = 'queued'
+              where exists (select 1 from gate) and state = 'queued' and queue = $5
               order by priority, owner_key limit 1)
              union all
              select n.priority, n.owner_key from owners o cross join lateral (
                  select priority, owner_key from jobs
-                 where state = 'queued' and (priority, owner_key) > (o.priority, o.owner_key)
+                 where state = 'queued' and queue = $5
+                     and (priority, owner_key) > (o.priority, o.owner_key)
                  order by priority, owner_key limit 1
              ) n
          ), candidates as materialized (
@@ -169,7 +201,7 @@ macro_rules! query_claiming {
              from owners o cross join lateral (
                  select id, run_at, row_number() over (order by run_at) as rank from (
                      select id, run_at from jobs
-                     where state = 'queued' and priority = o.priority
+                     where state = 'queued' and queue = $5 and priority = o.priority
                          and owner_key = o.owner_key and run_at <= now()
                      order by run_at limit $4
                  ) owned
@@ -185,8 +217,8 @@ macro_rules! query_claiming {
              limit $4 - (select count(*) from expired)
          ), in_order as (
              select id from jobs
-             where exists (select 1 from gate) and state = 'queued' and run_at <= now()
-                 and id <> all(array(select id from due))
+             where exists (select 1 from gate) and state = 'queued' and queue = $5
+                 and run_at <= now() and id <> all(array(select id from due))
              order by priority, run_at
              limit $4 - (select count(*) from expired) - (select count(*) from due)
              for update skip locked
@@ -210,25 +242,56 @@ macro_rules! query_claiming {
     };
 }
 
-/// Claims the next due job, or a running one whose lease expired (which counts as an attempt).
+/// Claims the next due job of the processors' queue, or a running one whose lease expired
+/// (which counts as an attempt).
 pub async fn claim(
     pool: &PgPool,
     worker_id: &str,
     lease: Duration,
 ) -> Result<Option<ClaimedJob>, QueueError> {
-    let row = query_claiming!(
-        ClaimedRow,
+    let claimer = Claimer {
+        worker_id: worker_id.into(),
+        lease,
+        queue: JobQueue::Processor,
+    };
+    let mut tasks = claim_tasks(pool, &claimer, 1).await?;
+    tasks.pop().map(ClaimedJob::try_from).transpose()
+}
+
+/// Claims up to `wanted` jobs of `claimer`'s queue, those whose lease expired first.
+pub async fn claim_tasks(
+    pool: &PgPool,
+    claimer: &Claimer,
+    wanted: i64,
+) -> Result<Vec<ClaimedTask>, QueueError> {
+    Ok(query_claiming!(
+        ClaimedTask,
         "with recursive gate as (select 1),",
         r#"select id as "id!", video_id, attempt as "attempt!", max_attempts as "max_attempts!",
              kind as "kind!: JobKind" from claimed"#,
-        worker_id,
-        lease.as_secs_f64(),
+        &*claimer.worker_id,
+        claimer.lease.as_secs_f64(),
         &[] as &[Uuid],
-        1_i64,
+        wanted,
+        claimer.queue as JobQueue,
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// When the next queued job of `queue` comes due: the earliest of the first priority class
+/// that has one (one index probe).
+pub async fn next_due(
+    pool: &PgPool,
+    queue: JobQueue,
+) -> Result<Option<OffsetDateTime>, sqlx::Error> {
+    sqlx::query_scalar!(
+        "select run_at from jobs where state = 'queued' and queue = $1
+         order by priority, run_at limit 1",
+        queue as JobQueue,
     )
     .fetch_optional(pool)
-    .await?;
-    row.map(ClaimedJob::try_from).transpose()
+    .await
 }
 
 /// Ends the jobs whose lease ran out on their last attempt (their processor crashed or was
@@ -372,7 +435,7 @@ pub async fn succeed_all(
     let mut claimed = Vec::new();
     for row in rows {
         if row.is_claim {
-            claimed.push(ClaimedJob::try_from(ClaimedRow::try_from(row)?)?);
+            claimed.push(ClaimedJob::try_from(ClaimedTask::try_from(row)?)?);
         } else {
             recorded.insert(row.id);
         }
@@ -398,7 +461,7 @@ struct OutcomeRow {
     kind: Option<JobKind>,
 }
 
-impl TryFrom<OutcomeRow> for ClaimedRow {
+impl TryFrom<OutcomeRow> for ClaimedTask {
     type Error = QueueError;
 
     fn try_from(row: OutcomeRow) -> Result<Self, QueueError> {
@@ -432,9 +495,9 @@ async fn record_and_claim(
     query_claiming!(
         OutcomeRow,
         "with recursive input as (
-             select * from unnest($3::uuid[], $5::int[], $6::float8[], $7::int[], $8::int[],
-                 $9::text[], $10::bool[], $11::text[], $12::uuid[], $13::int2[], $14::int[],
-                 $15::text[], $16::text[], $17::bool[], $18::bool[])
+             select * from unnest($3::uuid[], $6::int[], $7::float8[], $8::int[], $9::int[],
+                 $10::text[], $11::bool[], $12::text[], $13::uuid[], $14::int2[], $15::int[],
+                 $16::text[], $17::text[], $18::bool[], $19::bool[])
                  as t(id, attempt, duration_s, width, height, renditions, makes_ready,
                      follow_up, follow_up_id, follow_up_priority, follow_up_max_attempts,
                      follow_up_live_key, media_prefix, poster, storyboard)
@@ -496,6 +559,7 @@ async fn record_and_claim(
         claimer.map_or(0.0, |c| c.lease.as_secs_f64()),
         &c.ids,
         wanted,
+        claimer.map_or(JobQueue::Processor, |c| c.queue) as JobQueue,
         &c.attempts,
         &c.durations as &[Option<f64>],
         &c.widths as &[Option<i32>],

@@ -16,6 +16,11 @@ pub fn sign(key: &[u8], message: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// Lowercase hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether `tag` (the whole signature, or a prefix of at least 16 bytes of it) is `message`'s
 /// under `key`. The comparison takes the same time whatever the tag.
 pub fn verify(key: &[u8], message: &[u8], tag: &[u8]) -> bool {
@@ -51,9 +56,8 @@ mod tests {
     #[test]
     fn matches_rfc_4231_test_case_2() {
         let tag = sign(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = tag.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(
-            hex,
+            super::hex(&tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }

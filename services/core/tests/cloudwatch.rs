@@ -1,5 +1,6 @@
-//! The failures the CloudWatch emitter reports for a minute, counted by a real Postgres: jobs
-//! that ended `failed` inside that minute, not before or after it, and no other outcome.
+//! The failures the CloudWatch emitter reports for a minute, counted by a real Postgres: the
+//! processors' jobs that ended `failed` inside that minute, not before or after it, no other
+//! outcome, and no webhook delivery the API gave up on.
 
 use sqlx::PgPool;
 use vodnest_core::cloudwatch::jobs_failed_in_minute;
@@ -40,6 +41,14 @@ async fn a_minute_counts_the_jobs_that_failed_within_it(pool: PgPool) {
     job_ended(&pool, "succeeded", MINUTE + 10).await;
     job_ended(&pool, "canceled", MINUTE + 20).await;
     job_ended(&pool, "failed", MINUTE + 60).await;
+    sqlx::query(
+        "insert into jobs (id, kind, queue, owner_key, state, finished_at)
+         values (gen_random_uuid(), 'webhook', 'api', gen_random_uuid(), 'failed', to_timestamp($1))",
+    )
+    .bind((MINUTE + 30) as f64)
+    .execute(&pool)
+    .await
+    .expect("a webhook delivery given up");
     let count = async |start| jobs_failed_in_minute(&pool, start).await.expect("count");
     assert_eq!(count(MINUTE - 60).await, 1);
     assert_eq!(count(MINUTE).await, 2);

@@ -13,7 +13,9 @@ use vodnest_core::domain::Rendition;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::job_kind::SuccessEffect;
-use vodnest_core::queue::{self, ClaimedJob, Claimer, FailOutcome, JobKind, JobState, QueueError};
+use vodnest_core::queue::{
+    self, ClaimedJob, Claimer, FailOutcome, JobKind, JobQueue, JobState, QueueError,
+};
 use vodnest_core::users;
 use vodnest_core::videos::{self, MediaFacts};
 
@@ -111,6 +113,7 @@ async fn chained_success_and_claim_completes_every_job_once(pool: PgPool) {
         let claimer = Claimer {
             worker_id: worker.into(),
             lease: LEASE,
+            queue: JobQueue::Processor,
         };
         chain_to_the_end(pool, claimer, None)
     })
@@ -125,6 +128,7 @@ async fn grouped_successes_complete_every_job_once(pool: PgPool) {
     let claimer = Claimer {
         worker_id: "processor".into(),
         lease: LEASE,
+        queue: JobQueue::Processor,
     };
     run_workers_to_the_end(pool, 1000, 16, move |pool, _slot| {
         chain_to_the_end(pool, claimer.clone(), Some(group.clone()))
@@ -186,6 +190,7 @@ async fn successes_recorded_together_are_fenced_one_by_one(pool: PgPool) {
     let claimer = Claimer {
         worker_id: "b".into(),
         lease: LEASE,
+        queue: JobQueue::Processor,
     };
     let outcomes = queue::succeed_all(
         &pool,
@@ -234,7 +239,7 @@ where
     W: Fn(PgPool, String) -> F,
     F: Future<Output = Vec<Uuid>> + Send + 'static,
 {
-    for &kind in JobKind::ALL {
+    for kind in JobKind::of_queue(JobQueue::Processor) {
         run_kind_to_the_end(&pool, kind, jobs, workers, &work).await;
     }
 }
@@ -473,7 +478,7 @@ async fn the_claim_takes_higher_priority_classes_first(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_video_has_one_live_pipeline_job_whatever_its_kind(pool: PgPool) {
     let video = queued_video(&pool).await;
-    for &kind in JobKind::ALL {
+    for kind in JobKind::of_queue(JobQueue::Processor) {
         assert!(!queue::enqueue(&pool, kind, video).await.expect("enqueue"));
     }
     let job = claim_one(&pool, "w").await;
@@ -496,7 +501,7 @@ async fn a_video_has_one_live_pipeline_job_whatever_its_kind(pool: PgPool) {
 /// and each kind's attempts are its own.
 #[sqlx::test(migrations = "../../migrations")]
 async fn jobs_take_their_attempts_from_their_kind_and_may_have_no_video(pool: PgPool) {
-    for &kind in JobKind::ALL {
+    for kind in JobKind::of_queue(JobQueue::Processor) {
         let video = video_with_a_job(&pool, kind).await;
         let job = claim_one(&pool, "w").await;
         assert_eq!(
@@ -690,6 +695,7 @@ async fn a_batch_claim_shares_between_owners(pool: PgPool) {
     let claimer = Claimer {
         worker_id: "w".into(),
         lease: LEASE,
+        queue: JobQueue::Processor,
     };
     let done = queue::succeed_all(&pool, &successes.collect::<Vec<_>>(), Some(&claimer))
         .await

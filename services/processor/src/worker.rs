@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
-use vodnest_core::queue::{self, ClaimedJob, Claimer};
+use vodnest_core::queue::{self, ClaimedJob, Claimer, JobQueue};
 
 /// What the claim loop needs to know.
 #[derive(Debug, Clone)]
@@ -109,6 +109,7 @@ pub async fn run<R: JobRunner>(
     let claimer = Claimer {
         worker_id: worker_id.as_str().into(),
         lease: settings.lease,
+        queue: JobQueue::Processor,
     };
     tracing::info!(%worker_id, concurrency = settings.concurrency, "worker started");
 

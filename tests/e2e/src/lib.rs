@@ -4,6 +4,7 @@
 //! `eval "$(./dev env)"` before `cargo test`).
 
 pub mod browser;
+pub mod hosts;
 pub mod ws;
 
 pub use vodnest_testkit::{TestDatabase, clip, repo_root, storage_config};
@@ -28,6 +29,8 @@ pub struct TestSettings {
     pub processor: ProcessorConfig,
     /// Start a processor at all (some tests want jobs to stay queued).
     pub with_processor: bool,
+    /// The names webhook URLs may use (none unless the test sets them).
+    pub hosts: hosts::TestHosts,
 }
 
 impl TestSettings {
@@ -38,6 +41,7 @@ impl TestSettings {
         };
         let storage = storage_config()?;
         let admin_token = Some(Secret::new(vodnest_core::auth::new_secret()));
+        let hosts = hosts::TestHosts::default();
         let api = ApiConfig {
             api_addr: "127.0.0.1:0".parse()?,
             metrics_addr: "127.0.0.1:0".parse()?,
@@ -69,6 +73,12 @@ impl TestSettings {
                 key_per_sec: 100_000.0,
                 max_keys: 10_000,
             },
+            // Test receivers listen on 127.0.0.1; nothing else is ever reachable.
+            webhooks: vodnest_api::webhooks::WebhookSettings {
+                allow_loopback: true,
+                resolver: vodnest_api::webhooks::targets::Resolver::new(hosts.clone()),
+                ..Default::default()
+            },
             vendor_dir: repo_root().join("node_modules"),
             database: database.clone(),
             storage: storage.clone(),
@@ -93,6 +103,7 @@ impl TestSettings {
             api,
             processor,
             with_processor: true,
+            hosts,
         })
     }
 }

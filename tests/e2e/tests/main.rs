@@ -19,4 +19,5 @@ mod sign_in;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;
+mod webhooks;
 mod websocket;

@@ -306,8 +306,9 @@ pub async fn audit_actions(app: &TestApp) -> Result<BTreeSet<String>> {
         .collect())
 }
 
-/// `/account` and `/admin/users` in Chromium: their scripts make and revoke a key and add a
-/// user through the JSON API with the session cookie, under the pages' CSP.
+/// `/account` and `/admin/users` in Chromium: their scripts make and revoke a key, add, show
+/// and delete a webhook and add a user through the JSON API with the session cookie, under the
+/// pages' CSP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_pages_work_in_a_browser() -> Result<()> {
     let app = app_without_processor().await?;

@@ -10,6 +10,7 @@ mod public;
 pub(crate) mod upload;
 mod users;
 mod videos;
+mod webhooks;
 
 pub use me::usage as account_usage;
 pub use public::{checked_search, is_watchable, public_view};
@@ -55,6 +56,10 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(public::count_view))
         .routes(routes!(playback::top))
         .routes(routes!(playback::rendition))
+        .routes(routes!(webhooks::create, webhooks::list))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(openapi::document))
         .fallback(|| async { ApiError::NotFound("no such endpoint") });
     OpenApiRouter::with_openapi(ApiDoc::openapi())

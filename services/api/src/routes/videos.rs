@@ -453,7 +453,12 @@ pub struct Page {
 
 /// A cursor is `{created_at as unix nanoseconds}.{id}` of the last video of a page.
 fn encode_cursor(row: &VideoRow) -> String {
-    format!("{}.{}", row.created_at.unix_timestamp_nanos(), row.id)
+    cursor_at(row.created_at, row.id)
+}
+
+/// The cursor of a page that ends at the row made at `at` with `id` (lists newest first).
+pub(crate) fn cursor_at(at: OffsetDateTime, id: Uuid) -> String {
+    format!("{}.{}", at.unix_timestamp_nanos(), id)
 }
 
 fn decode_cursor(cursor: &str) -> Option<(OffsetDateTime, Uuid)> {

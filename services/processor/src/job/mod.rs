@@ -75,6 +75,9 @@ pub enum JobError {
     /// The processor is shutting down.
     #[error("the processor is shutting down")]
     Shutdown,
+    /// A kind of job from another queue (the claim never returns one).
+    #[error("a {0} job is not the processors' work")]
+    NotOurs(JobKind),
 }
 
 impl JobError {
@@ -88,7 +91,11 @@ impl JobError {
             // A playlist m3u8-rs cannot read reads the same on the next attempt.
             Self::Publish(PublishError::Playlist(_)) => false,
             Self::Db(_) | Self::Io(_) => true,
-            Self::RawMissing | Self::LeaseLost | Self::Stopped | Self::Shutdown => false,
+            Self::RawMissing
+            | Self::LeaseLost
+            | Self::Stopped
+            | Self::Shutdown
+            | Self::NotOurs(_) => false,
         }
     }
 }
@@ -162,6 +169,7 @@ async fn work_on(
     match job.kind {
         JobKind::Transcode | JobKind::Ladder => encode::process(ctx, job, prefix, cancel).await,
         JobKind::Republish => republish::run(ctx, job, prefix).await,
+        JobKind::Webhook => Err(JobError::NotOurs(job.kind)),
     }
 }
 

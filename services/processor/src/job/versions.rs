@@ -22,6 +22,7 @@ pub(super) async fn start(ctx: &JobContext, job: &ClaimedJob) -> Result<String, 
             videos::start_version(&ctx.pool, job.video_id).await?
         }
         JobKind::Ladder => videos::current_prefix(&ctx.pool, job.video_id).await?,
+        JobKind::Webhook => return Err(JobError::NotOurs(job.kind)),
     };
     // No video (deleted meanwhile), or a ladder job with nothing to extend.
     let prefix = prefix.ok_or(JobError::Stopped)?;
