@@ -106,6 +106,8 @@ pub struct ApiConfig {
     pub database: DatabaseConfig,
     #[command(flatten)]
     pub storage: StorageConfig,
+    #[command(flatten)]
+    pub cloudwatch: vodnest_core::cloudwatch::CloudWatchConfig,
 }
 
 /// CloudFront signed URLs for unlisted and private videos (the AWS stack sets both). Unset, the

@@ -260,9 +260,14 @@ fn start_background(
     let sockets = state.sockets.clone();
     background.spawn(
         "the metrics sampler",
-        metrics::sample_database(state.pool.clone(), stop, move || {
-            ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
-        }),
+        metrics::sample_database(
+            state.pool.clone(),
+            stop,
+            move || {
+                ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
+            },
+            state.config.cloudwatch.emitter(),
+        ),
     );
     Ok(background)
 }

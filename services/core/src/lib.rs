@@ -1,6 +1,7 @@
 //! Code shared by the vodnest services.
 //!
 //! - [`cloudfront`]: CloudFront signed URLs (custom policies) for unlisted and private playback.
+//! - [`cloudwatch`]: the queue's CloudWatch metrics (Embedded Metric Format lines on stdout).
 //! - [`config`]: typed configuration read from the environment or flags.
 //! - [`db`]: the Postgres pool and the embedded migrations.
 //! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod caller;
 pub mod cdn;
 pub mod cloudfront;
+pub mod cloudwatch;
 pub mod config;
 pub mod db;
 pub mod domain;

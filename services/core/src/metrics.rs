@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cloudwatch::{Emitter, QueueSample};
 use crate::job_kind::{JobKind, JobQueue, JobState};
 
 /// How often the database-backed gauges are sampled.
@@ -75,8 +76,14 @@ pub async fn serve(listener: TcpListener, stop: CancellationToken) -> std::io::R
 }
 
 /// Samples the queue, the uploads in flight and the pool every few seconds until `stop`;
-/// `also` records what the service itself knows at the same pace.
-pub async fn sample_database(pool: PgPool, stop: CancellationToken, also: impl Fn() + Send) {
+/// `also` records what the service itself knows at the same pace; `cloudwatch` (the API's,
+/// when `CLOUDWATCH_METRICS=emf`) publishes the same queue sample to CloudWatch.
+pub async fn sample_database(
+    pool: PgPool,
+    stop: CancellationToken,
+    also: impl Fn() + Send,
+    mut cloudwatch: Option<Emitter>,
+) {
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -86,8 +93,13 @@ pub async fn sample_database(pool: PgPool, stop: CancellationToken, also: impl F
         }
         record_pool(&pool);
         also();
-        if let Err(err) = record_queue(&pool).await {
-            tracing::debug!(error = %err, "cannot sample the queue for metrics");
+        match record_queue(&pool).await {
+            Ok(queue) => {
+                if let Some(emitter) = cloudwatch.as_mut() {
+                    emitter.sample(&pool, queue).await;
+                }
+            }
+            Err(err) => tracing::debug!(error = %err, "cannot sample the queue for metrics"),
         }
     }
 }
@@ -98,7 +110,7 @@ fn record_pool(pool: &PgPool) {
     metrics::gauge!("vodnest_db_pool_connections", "state" => "used").set(size - idle);
 }
 
-async fn record_queue(pool: &PgPool) -> Result<(), sqlx::Error> {
+async fn record_queue(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {
     let counts = sqlx::query!(
         r#"select kind as "kind: JobKind", state as "state: JobState", count(*) as "count!"
          from jobs group by kind, state"#
@@ -138,5 +150,8 @@ async fn record_queue(pool: &PgPool) -> Result<(), sqlx::Error> {
     .await?;
     metrics::gauge!("vodnest_uploads_in_flight").set(uploads.count as f64);
     metrics::gauge!("vodnest_uploads_in_flight_bytes").set(uploads.bytes);
-    Ok(())
+    Ok(QueueSample {
+        depth,
+        oldest_age_s: oldest,
+    })
 }

@@ -124,7 +124,8 @@ impl Processor {
         let sampler_stop = stop.clone();
         let pool = self.ctx.pool.clone();
         tasks.spawn("metrics sampler", async move {
-            metrics::sample_database(pool, sampler_stop, || {}).await;
+            // The API alone publishes the queue to CloudWatch (it runs when no processor does).
+            metrics::sample_database(pool, sampler_stop, || {}, None).await;
             Ok(())
         });
         tasks.run_until(shutdown, &stop).await

@@ -64,6 +64,7 @@ impl TestSettings {
             cloudfront: Default::default(),
             quotas: Default::default(),
             accounts: Default::default(),
+            cloudwatch: Default::default(),
             // Far above what any test sends; `limits::` sets its own.
             rate_limits: RateLimits {
                 ip_burst: 100_000,

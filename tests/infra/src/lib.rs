@@ -6,7 +6,7 @@
 mod moto;
 mod terraform;
 
-pub use moto::Moto;
+pub use moto::{JsonService, Moto};
 pub use terraform::{Outputs, Resource, Terraform};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};

@@ -2,7 +2,8 @@ use std::net::TcpListener;
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::Value;
 use tokio::process::{Child, Command};
 use vodnest_testkit::{Look, eventually};
 
@@ -10,7 +11,31 @@ use vodnest_testkit::{Look, eventually};
 /// that has moto is `MOTO_PYTHON` (the dev script installs it), `python3` otherwise.
 pub struct Moto {
     pub endpoint: String,
+    http: reqwest::Client,
     _child: Child,
+}
+
+/// An AWS service moto answers in a JSON protocol: (credential scope name, target prefix,
+/// content type).
+#[derive(Clone, Copy, Debug)]
+pub enum JsonService {
+    CloudWatch,
+    EventBridge,
+    Sqs,
+}
+
+impl JsonService {
+    fn protocol(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::CloudWatch => (
+                "monitoring",
+                "GraniteServiceVersion20100801",
+                "application/x-amz-json-1.0",
+            ),
+            Self::EventBridge => ("events", "AWSEvents", "application/x-amz-json-1.1"),
+            Self::Sqs => ("sqs", "AmazonSQS", "application/x-amz-json-1.0"),
+        }
+    }
 }
 
 impl Moto {
@@ -46,7 +71,38 @@ impl Moto {
         .await?;
         Ok(Self {
             endpoint,
+            http,
             _child: child,
         })
+    }
+
+    /// Calls `action` of `service` with a JSON body and returns the JSON answer. moto checks no
+    /// signature, only which service the credential scope names, so the request is unsigned:
+    /// this spares the test crate an SDK per service.
+    pub async fn call(&self, service: JsonService, action: &str, body: Value) -> Result<Value> {
+        let (scope, prefix, content_type) = service.protocol();
+        let answer = self
+            .http
+            .post(&self.endpoint)
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{scope}/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            )
+            .header("content-type", content_type)
+            .header("x-amz-target", format!("{prefix}.{action}"))
+            .body(body.to_string())
+            .send()
+            .await
+            .with_context(|| format!("{scope} {action}"))?;
+        let status = answer.status();
+        let text = answer.text().await?;
+        ensure!(status.is_success(), "{scope} {action}: {status} {text}");
+        if text.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str(&text).with_context(|| format!("{scope} {action}: {text}"))
     }
 }

@@ -30,10 +30,18 @@ pub struct Outputs(Value);
 impl Outputs {
     /// The value of one output, as a string.
     pub fn string(&self, name: &str) -> Result<String> {
-        self.0[name]["value"]
+        self.value(name)?
             .as_str()
             .map(str::to_owned)
-            .with_context(|| format!("output {name} missing or not a string: {}", self.0))
+            .with_context(|| format!("output {name} is not a string: {}", self.0))
+    }
+
+    /// The value of one output, whatever its type.
+    pub fn value(&self, name: &str) -> Result<&Value> {
+        self.0
+            .get(name)
+            .map(|output| &output["value"])
+            .with_context(|| format!("no output {name}: {}", self.0))
     }
 }
 

@@ -1,8 +1,11 @@
 //! Infrastructure as code, exercised: every root is formatted and valid; the local root applies
 //! to LocalStack and the whole AWS root to a moto server, what they applied is read back
 //! (bucket policy, CORS, lifecycle, task environments, health checks), and both are destroyed.
+//! The AWS root's alarms, dashboard and alarm topic are checked in [`monitoring`].
 //! The tests of this file run in parallel: the two applies spend most of their time in the
 //! provider's own waits.
+
+mod monitoring;
 
 use std::collections::BTreeSet;
 
@@ -101,7 +104,8 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
         // moto has no CloudFront response-headers policies; the media bucket's CORS answers.
         .var("cdn_cors_headers_policy", "false")
         .var("database_deletion_protection", "false")
-        .var("database_final_snapshot", "false");
+        .var("database_final_snapshot", "false")
+        .var("alarm_email", monitoring::ALARM_EMAIL);
     aws.init().await?;
     aws.apply().await?;
 
@@ -146,6 +150,7 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
     check_database(&resources)?;
     check_least_privilege(&resources)?;
     check_invalidation(&moto, distribution).await?;
+    monitoring::check_monitoring(&moto, &resources, &outputs, &prefix).await?;
 
     // moto creates key groups but cannot delete them: the key group leaves the state (and is
     // left in the throwaway moto) before the rest is destroyed.
@@ -355,6 +360,8 @@ fn check_task_environments(
                 "CLOUDFRONT_DISTRIBUTION_ID",
                 "CLOUDFRONT_KEY_PAIR_ID",
                 "CLOUDFRONT_PRIVATE_KEY",
+                "CLOUDWATCH_METRICS",
+                "CLOUDWATCH_STACK",
                 "DATABASE_URL",
                 "MAX_UPLOAD_BYTES",
                 "MEDIA_BASE_URL",

@@ -27,14 +27,17 @@ provider "aws" {
     for_each = local.emulated ? [var.aws_endpoint] : []
     content {
       cloudfront     = endpoints.value
+      cloudwatch     = endpoints.value
       cloudwatchlogs = endpoints.value
       ec2            = endpoints.value
       ecs            = endpoints.value
       elbv2          = endpoints.value
+      events         = endpoints.value
       iam            = endpoints.value
       rds            = endpoints.value
       s3             = endpoints.value
       secretsmanager = endpoints.value
+      sns            = endpoints.value
       sts            = endpoints.value
     }
   }
@@ -114,6 +117,22 @@ module "services" {
   processor_concurrency       = var.processor_concurrency
   certificate_arn             = var.certificate_arn
   public_url                  = var.app_origin
+}
+
+module "monitoring" {
+  source                                  = "../../modules/monitoring"
+  name_prefix                             = var.name_prefix
+  region                                  = var.region
+  cluster_arn                             = module.services.cluster_arn
+  cluster_name                            = module.services.cluster_name
+  api_service_name                        = module.services.api_service_name
+  processor_service_name                  = module.services.processor_service_name
+  load_balancer_arn_suffix                = module.services.load_balancer_arn_suffix
+  alarm_email                             = var.alarm_email
+  failed_jobs_threshold                   = var.failed_jobs_threshold
+  oldest_queued_job_age_threshold_seconds = var.oldest_queued_job_age_threshold_seconds
+  http_5xx_rate_threshold_percent         = var.http_5xx_rate_threshold_percent
+  api_task_restarts_threshold             = var.api_task_restarts_threshold
 }
 
 locals {

@@ -49,3 +49,22 @@ output "log_groups" {
   description = "CloudWatch log groups of the API and the processor"
   value       = [module.services.api_log_group, module.services.processor_log_group]
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies (and each unexpected API task stop, with its reason)"
+  value       = module.monitoring.alarm_topic_arn
+}
+
+output "dashboard_url" {
+  value = "https://${var.region}.console.aws.amazon.com/cloudwatch/home?region=${var.region}#dashboards/dashboard/${module.monitoring.dashboard_name}"
+}
+
+output "queue_metric" {
+  description = "The queue metrics the API publishes (namespace, names, dimensions; read with the statistic given): the alarms' and the processor autoscaling's"
+  value = {
+    namespace  = module.monitoring.queue_metric_namespace
+    names      = module.monitoring.queue_metric_names
+    dimensions = module.monitoring.queue_metric_dimensions
+    statistic  = module.monitoring.queue_metric_statistic
+  }
+}

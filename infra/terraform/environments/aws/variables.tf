@@ -131,6 +131,36 @@ variable "cdn_cors_headers_policy" {
   default     = true
 }
 
+variable "alarm_email" {
+  description = "Address told of every alarm (it must confirm the subscription AWS mails it); null: subscribe to the alarm_topic_arn output yourself."
+  type        = string
+  default     = null
+}
+
+variable "failed_jobs_threshold" {
+  description = "Alarm when this many jobs fail within 15 minutes."
+  type        = number
+  default     = 3
+}
+
+variable "oldest_queued_job_age_threshold_seconds" {
+  description = "Alarm when the oldest queued job has waited longer than this for 5 minutes."
+  type        = number
+  default     = 1800
+}
+
+variable "http_5xx_rate_threshold_percent" {
+  description = "Alarm when more than this share (%) of the load balancer's answers over 5 minutes are 5xx."
+  type        = number
+  default     = 5
+}
+
+variable "api_task_restarts_threshold" {
+  description = "Alarm when this many API tasks stop unexpectedly within 15 minutes."
+  type        = number
+  default     = 2
+}
+
 variable "aws_endpoint" {
   description = "Send every AWS call to this endpoint (an emulator such as moto, for tests). Null for AWS."
   type        = string

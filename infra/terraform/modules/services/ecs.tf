@@ -26,6 +26,11 @@ locals {
     CLOUDFRONT_KEY_PAIR_ID = var.cloudfront_key_pair_id
     # Deleted videos and versions that stopped being public are invalidated there.
     CLOUDFRONT_DISTRIBUTION_ID = var.cloudfront_distribution_id
+    # The queue's CloudWatch metrics (the monitoring module's alarms and dashboard, and the
+    # processor autoscaling), as Embedded Metric Format lines in the API's log stream: the API
+    # alone publishes them, as it always runs.
+    CLOUDWATCH_METRICS = "emf"
+    CLOUDWATCH_STACK   = var.name_prefix
     },
     # Over HTTPS the session cookie is `__Host-` and `Secure`, and responses carry HSTS.
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },

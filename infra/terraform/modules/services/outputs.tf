@@ -11,6 +11,15 @@ output "cluster_name" {
   value = aws_ecs_cluster.main.name
 }
 
+output "cluster_arn" {
+  value = aws_ecs_cluster.main.arn
+}
+
+output "load_balancer_arn_suffix" {
+  description = "The LoadBalancer dimension of the load balancer's CloudWatch metrics."
+  value       = aws_lb.api.arn_suffix
+}
+
 output "api_service_name" {
   value = aws_ecs_service.api.name
 }
