@@ -27,6 +27,7 @@ use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
 use crate::playback::PlaybackSigner;
+use crate::request_span::{RecordStatus, RequestSpan};
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
@@ -38,8 +39,8 @@ use crate::throttle::{self, Throttle};
 
 pub struct Application {
     listener: TcpListener,
-    /// Where `GET /metrics` is served.
-    metrics_addr: SocketAddr,
+    /// Where `GET /metrics` is served (none with `METRICS_ADDR=off`).
+    metrics_addr: Option<SocketAddr>,
     router: Router,
     state: AppState,
     /// The LISTEN loop and the upload sweeper; they stop with the server.
@@ -105,35 +106,12 @@ impl Application {
         );
         background.spawn(
             "the upload sweeper",
-            sweeper::run(
-                state.clone(),
-                state.config.upload_sweep_every(),
-                stop.clone(),
-            ),
+            sweeper::run(state.clone(), state.config.upload_sweep_every(), stop),
         );
-        let metrics_listener = metrics::bind(state.config.metrics_addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "binding the metrics listener on {}",
-                    state.config.metrics_addr
-                )
-            })?;
-        let metrics_addr = metrics_listener.local_addr()?;
-        metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
-        let metrics_stop = stop.clone();
-        background.spawn("the metrics server", async move {
-            if let Err(err) = metrics::serve(metrics_listener, metrics_stop).await {
-                tracing::error!(error = %err, "the metrics server failed");
-            }
-        });
-        let sockets = state.sockets.clone();
-        background.spawn(
-            "the metrics sampler",
-            metrics::sample_database(state.pool.clone(), stop, move || {
-                ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
-            }),
-        );
+        let metrics_addr = match state.config.metrics_addr.0 {
+            Some(addr) => Some(serve_metrics(&mut background, &state, addr).await?),
+            None => None,
+        };
         Ok(Self {
             listener,
             metrics_addr,
@@ -149,7 +127,7 @@ impl Application {
             .unwrap_or_else(|_| self.state.config.api_addr)
     }
 
-    pub fn metrics_addr(&self) -> SocketAddr {
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
     }
 
@@ -208,6 +186,35 @@ impl Application {
     }
 }
 
+/// Installs the metrics recorder and serves `GET /metrics` on `addr`, with the sampler of
+/// the database-backed gauges; returns the address bound.
+async fn serve_metrics(
+    background: &mut BackgroundTasks,
+    state: &AppState,
+    addr: SocketAddr,
+) -> anyhow::Result<SocketAddr> {
+    let listener = metrics::bind(addr)
+        .await
+        .with_context(|| format!("binding the metrics listener on {addr}"))?;
+    let bound = listener.local_addr()?;
+    metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+    let stop = background.stop_token().clone();
+    let server_stop = stop.clone();
+    background.spawn("the metrics server", async move {
+        if let Err(err) = metrics::serve(listener, server_stop).await {
+            tracing::error!(error = %err, "the metrics server failed");
+        }
+    });
+    let sockets = state.sockets.clone();
+    background.spawn(
+        "the metrics sampler",
+        metrics::sample_database(state.pool.clone(), stop, move || {
+            ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
+        }),
+    );
+    Ok(bound)
+}
+
 /// `pages` under the Content-Security-Policy, framable by `frame_ancestors`. The SDK reads
 /// `AWS_ENDPOINT_URL` for S3 (and presigns upload URLs on it), so the policy reads it too.
 fn with_policy(
@@ -246,7 +253,11 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
             state.clone(),
             body_limit::enforce,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(RequestSpan)
+                .on_response(RecordStatus),
+        )
         .route_layer(axum::middleware::from_fn(http_metrics::record))
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(

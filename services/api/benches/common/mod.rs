@@ -38,12 +38,43 @@ impl Api {
     }
 }
 
+/// What the benched API records beside its work.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Telemetry {
+    /// `METRICS_ADDR=off`, no traces.
+    Off,
+    /// Prometheus metrics (as configured by default), no traces.
+    Metrics,
+    /// Metrics, and spans exported to the OTLP collector at this base URL.
+    MetricsAndTraces(String),
+}
+
+/// The API with metrics on, traces off.
 pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
+    start_api_with(database_url, admin_token, &Telemetry::Metrics).await
+}
+
+pub async fn start_api_with(
+    database_url: &str,
+    admin_token: &str,
+    telemetry: &Telemetry,
+) -> Result<Api> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"));
+    command.env(
+        "METRICS_ADDR",
+        if *telemetry == Telemetry::Off {
+            "off"
+        } else {
+            "127.0.0.1:0"
+        },
+    );
+    if let Telemetry::MetricsAndTraces(endpoint) = telemetry {
+        command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+    }
+    let process = command
         .env("DATABASE_URL", database_url)
         .env("API_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("ADMIN_TOKEN", admin_token)
         .env("RATE_LIMIT_IP_BURST", "1000000")
         .env("RATE_LIMIT_IP_PER_SEC", "1000000")
@@ -54,7 +85,8 @@ pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
         .env("MAX_CONNECTIONS_PER_IP", "100000")
         .env("MAX_SOCKETS", "100000")
         .env("SOCKETS_PER_KEY", "100000")
-        .env("RUST_LOG", "warn")
+        // Requests' spans are at info: enabled, so that traces have them, in every run.
+        .env("RUST_LOG", "warn,vodnest_api=info")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()

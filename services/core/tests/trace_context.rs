@@ -1,0 +1,99 @@
+//! The trace context a job carries (`jobs.trace_context`): the enqueuing span's `traceparent`
+//! is stored with the job, returned by the claim and copied to the follow-up job the success
+//! enqueues, including one claimed in the same statement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use sqlx::PgPool;
+use tracing_subscriber::layer::SubscriberExt;
+use uuid::Uuid;
+use vodnest_core::queue::{self, Claimer, JobKind};
+use vodnest_core::trace_context;
+use vodnest_core::videos::MediaFacts;
+
+mod common;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Spans on this thread get OpenTelemetry contexts (nothing is exported).
+fn traced() -> tracing::subscriber::DefaultGuard {
+    let tracer = SdkTracerProvider::builder().build().tracer("test");
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer));
+    tracing::subscriber::set_default(subscriber)
+}
+
+async fn stored(pool: &PgPool, video: Uuid, kind: JobKind) -> Option<String> {
+    sqlx::query_scalar("select trace_context from jobs where video_id = $1 and kind::text = $2")
+        .bind(video)
+        .bind(kind.as_str())
+        .fetch_one(pool)
+        .await
+        .expect("the job")
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn a_job_and_its_follow_up_carry_the_enqueuing_trace(pool: PgPool) {
+    let _traced = traced();
+    let video = common::new_video(&pool).await;
+    let span = tracing::info_span!("request");
+    let expected = span
+        .in_scope(trace_context::current)
+        .expect("a traced span");
+    {
+        let _entered = span.enter();
+        assert!(
+            queue::enqueue(&pool, JobKind::Transcode, video)
+                .await
+                .expect("enqueue")
+        );
+    }
+    assert_eq!(
+        stored(&pool, video, JobKind::Transcode).await,
+        Some(expected.clone())
+    );
+
+    let transcode = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(transcode.trace_context.as_deref(), Some(expected.as_str()));
+    let claimer = Claimer {
+        worker_id: Arc::from("w"),
+        lease: LEASE,
+    };
+    let done = queue::succeed_and_claim(
+        &pool,
+        &transcode,
+        &MediaFacts::default(),
+        Some(JobKind::Ladder),
+        Some(&claimer),
+    )
+    .await
+    .expect("succeed");
+    let ladder = done
+        .next
+        .expect("the ladder job, claimed in the same statement");
+    assert_eq!(ladder.kind, JobKind::Ladder);
+    assert_eq!(ladder.trace_context.as_deref(), Some(expected.as_str()));
+    assert_eq!(stored(&pool, video, JobKind::Ladder).await, Some(expected));
+}
+
+#[sqlx::test(migrations = "../../migrations")]
+async fn an_untraced_enqueue_stores_no_context(pool: PgPool) {
+    let video = common::new_video(&pool).await;
+    assert!(
+        queue::enqueue(&pool, JobKind::Transcode, video)
+            .await
+            .expect("enqueue")
+    );
+    assert_eq!(stored(&pool, video, JobKind::Transcode).await, None);
+    let job = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("a job");
+    assert_eq!(job.trace_context, None);
+}
