@@ -116,7 +116,7 @@ async fn fan_out(
     .bind(videos)
     .execute(pool)
     .await?;
-    let mut api = common::start_api_with(database_url, admin_token, telemetry).await?;
+    let mut api = common::start_api(database_url, admin_token, telemetry).await?;
     let ws_base = api.base().replacen("http", "ws", 1);
 
     let sent: Sent = Arc::default();
@@ -233,21 +233,20 @@ async fn main() -> Result<()> {
         VIDEOS as u32 * ROUNDS
     );
     let collector = Collector::start().await?;
-    let on = Telemetry::MetricsAndTraces(collector.endpoint().to_owned());
+    let on = Telemetry {
+        metrics: true,
+        otlp_endpoint: Some(collector.endpoint().to_owned()),
+    };
+    let off = Telemetry {
+        metrics: false,
+        otlp_endpoint: None,
+    };
     let (mut baseline, mut keyed, mut observed) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        let run = fan_out(
-            &pool,
-            &db.url,
-            &admin_token,
-            &admin_token,
-            &videos,
-            &Telemetry::Off,
-        )
-        .await?;
+        let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos, &off).await?;
         print_run("ADMIN_TOKEN", &run);
         baseline.push(run);
-        let run = fan_out(&pool, &db.url, &admin_token, &key, &videos, &Telemetry::Off).await?;
+        let run = fan_out(&pool, &db.url, &admin_token, &key, &videos, &off).await?;
         print_run("API key", &run);
         keyed.push(run);
         let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos, &on).await?;

@@ -6,9 +6,9 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tracing::Subscriber;
-use tracing_subscriber::Layer;
+use tracing_opentelemetry::OpenTelemetryLayer;
 use tracing_subscriber::registry::LookupSpan;
 
 /// Where traces go. Both services take these settings.
@@ -75,7 +75,7 @@ impl Traces {
     }
 
     /// The `tracing` layer that turns spans into OpenTelemetry spans of this exporter.
-    pub fn layer<S>(&self) -> impl Layer<S> + use<S>
+    pub fn layer<S>(&self) -> OpenTelemetryLayer<S, SdkTracer>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {

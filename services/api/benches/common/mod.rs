@@ -39,37 +39,27 @@ impl Api {
 }
 
 /// What the benched API records beside its work.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Telemetry {
-    /// `METRICS_ADDR=off`, no traces.
-    Off,
-    /// Prometheus metrics (as configured by default), no traces.
-    Metrics,
-    /// Metrics, and spans exported to the OTLP collector at this base URL.
-    MetricsAndTraces(String),
+pub struct Telemetry {
+    /// Prometheus metrics (the default), or `METRICS_ADDR=off`.
+    pub metrics: bool,
+    /// Spans exported to the OTLP collector at this base URL.
+    pub otlp_endpoint: Option<String>,
 }
 
-/// The API with metrics on, traces off.
-pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
-    start_api_with(database_url, admin_token, &Telemetry::Metrics).await
-}
-
-pub async fn start_api_with(
+pub async fn start_api(
     database_url: &str,
     admin_token: &str,
     telemetry: &Telemetry,
 ) -> Result<Api> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"));
-    command.env(
-        "METRICS_ADDR",
-        if *telemetry == Telemetry::Off {
-            "off"
-        } else {
-            "127.0.0.1:0"
-        },
-    );
-    if let Telemetry::MetricsAndTraces(endpoint) = telemetry {
+    let metrics_addr = if telemetry.metrics {
+        "127.0.0.1:0"
+    } else {
+        "off"
+    };
+    command.env("METRICS_ADDR", metrics_addr);
+    if let Some(endpoint) = &telemetry.otlp_endpoint {
         command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
     }
     let process = command
