@@ -1,6 +1,6 @@
 //! The trace context a job carries (`jobs.trace_context`): the enqueuing span's `traceparent`
-//! is stored with the job, returned by the claim and copied to the follow-up job the success
-//! enqueues, including one claimed in the same statement.
+//! is stored with the job, returned by a claim (alone, or chained to a success) and copied to
+//! the follow-up job the success enqueues.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use sqlx::PgPool;
+use tracing::Instrument;
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
 use vodnest_core::queue::{self, Claimer, JobKind};
@@ -35,32 +36,44 @@ async fn stored(pool: &PgPool, video: Uuid, kind: JobKind) -> Option<String> {
         .expect("the job")
 }
 
+/// Enqueues a transcode job for a new video inside a span of its own; returns the video and
+/// that span's `traceparent`.
+async fn traced_enqueue(pool: &PgPool) -> (Uuid, String) {
+    let video = common::new_video(pool).await;
+    let span = tracing::info_span!("request");
+    let traceparent = span
+        .in_scope(trace_context::current)
+        .expect("a traced span");
+    let enqueued = queue::enqueue(pool, JobKind::Transcode, video)
+        .instrument(span)
+        .await
+        .expect("enqueue");
+    assert!(enqueued);
+    (video, traceparent)
+}
+
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_job_and_its_follow_up_carry_the_enqueuing_trace(pool: PgPool) {
     let _traced = traced();
-    let video = common::new_video(&pool).await;
-    let span = tracing::info_span!("request");
-    let expected = span
-        .in_scope(trace_context::current)
-        .expect("a traced span");
-    {
-        let _entered = span.enter();
-        assert!(
-            queue::enqueue(&pool, JobKind::Transcode, video)
-                .await
-                .expect("enqueue")
-        );
-    }
+    let (first, first_trace) = traced_enqueue(&pool).await;
     assert_eq!(
-        stored(&pool, video, JobKind::Transcode).await,
-        Some(expected.clone())
+        stored(&pool, first, JobKind::Transcode).await.as_deref(),
+        Some(first_trace.as_str())
     );
+    let (second, second_trace) = traced_enqueue(&pool).await;
+    assert_ne!(first_trace, second_trace);
 
     let transcode = queue::claim(&pool, "w", LEASE)
         .await
         .expect("claim")
         .expect("a job");
-    assert_eq!(transcode.trace_context.as_deref(), Some(expected.as_str()));
+    assert_eq!(transcode.video_id, first);
+    assert_eq!(
+        transcode.trace_context.as_deref(),
+        Some(first_trace.as_str())
+    );
+    // The success enqueues the ladder job and claims the next job in one statement (which
+    // cannot see the job it inserts: the ladder comes with a later claim).
     let claimer = Claimer {
         worker_id: Arc::from("w"),
         lease: LEASE,
@@ -74,12 +87,25 @@ async fn a_job_and_its_follow_up_carry_the_enqueuing_trace(pool: PgPool) {
     )
     .await
     .expect("succeed");
-    let ladder = done
+    let chained = done
         .next
-        .expect("the ladder job, claimed in the same statement");
-    assert_eq!(ladder.kind, JobKind::Ladder);
-    assert_eq!(ladder.trace_context.as_deref(), Some(expected.as_str()));
-    assert_eq!(stored(&pool, video, JobKind::Ladder).await, Some(expected));
+        .expect("the second video's job, claimed with the success");
+    assert_eq!(chained.video_id, second);
+    assert_eq!(
+        chained.trace_context.as_deref(),
+        Some(second_trace.as_str())
+    );
+
+    assert_eq!(
+        stored(&pool, first, JobKind::Ladder).await.as_deref(),
+        Some(first_trace.as_str())
+    );
+    let ladder = queue::claim(&pool, "w", LEASE)
+        .await
+        .expect("claim")
+        .expect("the ladder job");
+    assert_eq!((ladder.video_id, ladder.kind), (first, JobKind::Ladder));
+    assert_eq!(ladder.trace_context.as_deref(), Some(first_trace.as_str()));
 }
 
 #[sqlx::test(migrations = "../../migrations")]
