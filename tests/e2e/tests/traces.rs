@@ -84,6 +84,9 @@ async fn one_upload_is_one_trace_across_both_services() -> Result<()> {
     let db = TestDatabase::create().await?;
     let mut settings = TestSettings::new(&db)?;
     settings.with_processor = false;
+    // A rung below the 180p clip: the fast path copies the source and leaves this rung to a
+    // ladder job, the follow-up whose trace context the success must carry.
+    settings.processor.ladder = "144:200k".parse().map_err(anyhow::Error::msg)?;
     let processor_config = settings.processor.clone();
     let app = TestApp::spawn_with(db, settings).await?;
     let processor = ProcessorThread::start(
@@ -93,7 +96,7 @@ async fn one_upload_is_one_trace_across_both_services() -> Result<()> {
 
     let dir = tempfile::tempdir()?;
     let source = dir.path().join("clip.mp4");
-    // 15 fps with a keyframe every 2 s: the remux fast path, whose success enqueues a ladder job.
+    // 15 fps with a keyframe every 2 s: the remux fast path.
     let encode = [&clip::X264[..], &["-r", "15", "-g", "30"], &clip::AAC[..]].concat();
     clip::make(&source, 4, "320x180", true, &encode).await?;
     let (id, parts) = app.upload_parts(&source, "traced").await?;
