@@ -146,7 +146,7 @@ fn start_workers(
 }
 
 async fn reset(pool: &PgPool) -> Result<()> {
-    sqlx::query("truncate jobs, videos").execute(pool).await?;
+    sqlx::query("truncate jobs, videos cascade").execute(pool).await?;
     Ok(())
 }
 
