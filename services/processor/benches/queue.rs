@@ -146,7 +146,9 @@ fn start_workers(
 }
 
 async fn reset(pool: &PgPool) -> Result<()> {
-    sqlx::query("truncate jobs, videos cascade").execute(pool).await?;
+    sqlx::query("truncate jobs, videos cascade")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -155,12 +157,14 @@ async fn fill(pool: &PgPool, count: usize) -> Result<()> {
     sqlx::query(
         "with v as ( \
              insert into videos (id, title, filename, content_type, size_bytes, part_size, \
-                 part_count, upload_expires_at, status) \
-             select gen_random_uuid(), 'bench', 'b.mp4', 'video/mp4', 1, 8388608, 1, now(), 'queued' \
+                 part_count, upload_expires_at, status, owner_id) \
+             select gen_random_uuid(), 'bench', 'b.mp4', 'video/mp4', 1, 8388608, 1, now(), \
+                 'queued', $2 \
              from generate_series(1, $1) returning id) \
          insert into jobs (id, video_id) select gen_random_uuid(), id from v",
     )
     .bind(i64::try_from(count)?)
+    .bind(vodnest_core::caller::BUILTIN_ADMIN)
     .execute(pool)
     .await?;
     Ok(())
