@@ -11,6 +11,12 @@
 
 mod common;
 
+/// As the API runs by default: metrics on, traces off.
+const METRICS_ONLY: common::Telemetry = common::Telemetry {
+    metrics: true,
+    otlp_endpoint: None,
+};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -100,7 +106,7 @@ async fn main() -> Result<()> {
     let (video, _) = fake_video(&pool, false).await?;
     let key = common::creator_key(&pool, &[video]).await?;
     let admin_token = vodnest_core::auth::new_secret();
-    let mut api = common::start_api(&db.url, &admin_token).await?;
+    let mut api = common::start_api(&db.url, &admin_token, &METRICS_ONLY).await?;
     let base = api.base();
     let http = reqwest::Client::new();
 

@@ -11,6 +11,12 @@
 
 mod common;
 
+/// As the API runs by default: metrics on, traces off.
+const METRICS_ONLY: common::Telemetry = common::Telemetry {
+    metrics: true,
+    otlp_endpoint: None,
+};
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
@@ -97,7 +103,7 @@ async fn main() -> Result<()> {
     vodnest_core::db::MIGRATOR.run(&pool).await?;
     let storage = Storage::from_env(&storage_config()?).await;
     let admin_token = vodnest_core::auth::new_secret();
-    let mut api = common::start_api(&db.url, &admin_token).await?;
+    let mut api = common::start_api(&db.url, &admin_token, &METRICS_ONLY).await?;
     let base = api.base();
     let http = reqwest::Client::new();
     let text = playlist();

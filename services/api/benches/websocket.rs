@@ -4,10 +4,12 @@
 //! many LISTEN) and the API process's peak RSS.
 //! Targets: p99 <= 50 ms, one listening connection per API process, RSS <= 150 MiB.
 //!
-//! The subscribers connect with `ADMIN_TOKEN` (the baseline) and with a creator's API key
-//! that owns the videos, in alternating runs (`BENCH_RUNS`, default 3, of each); the medians
-//! and the key's ratio to the baseline are printed last. Authorization must not cost the
-//! fan-out: target ratio of p99 <= 1.10.
+//! The subscribers connect with `ADMIN_TOKEN` (the baseline: metrics and traces off) and with
+//! a creator's API key that owns the videos, and with `ADMIN_TOKEN` to an API with its
+//! Prometheus metrics and OTLP traces on (spans exported to a collector stand-in in this
+//! process), in alternating runs (`BENCH_RUNS`, default 3, of each); the medians and the ratios
+//! to the baseline are printed last. Neither authorization nor telemetry may cost the fan-out:
+//! target ratios of p99 <= 1.10 (key) and <= 1.05 (telemetry).
 //!
 //! Run: `eval "$(./dev env)" && cargo bench -p vodnest-api --bench websocket`
 
@@ -25,7 +27,8 @@ use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use vodnest_testkit::{TestDatabase, fake_video};
 
-use common::{median, ms, percentile};
+use common::{Telemetry, median, ms, percentile};
+use vodnest_testkit::otlp::Collector;
 
 const VIDEOS: usize = 100;
 const PER_VIDEO: usize = 10;
@@ -104,6 +107,7 @@ async fn fan_out(
     admin_token: &str,
     token: &str,
     videos: &[Uuid],
+    telemetry: &Telemetry,
 ) -> Result<Run> {
     // Progress starts over, so that each run's updates change the rows (and NOTIFY).
     sqlx::query(
@@ -112,7 +116,7 @@ async fn fan_out(
     .bind(videos)
     .execute(pool)
     .await?;
-    let mut api = common::start_api(database_url, admin_token).await?;
+    let mut api = common::start_api(database_url, admin_token, telemetry).await?;
     let ws_base = api.base().replacen("http", "ws", 1);
 
     let sent: Sent = Arc::default();
@@ -228,26 +232,47 @@ async fn main() -> Result<()> {
         VIDEOS * PER_VIDEO,
         VIDEOS as u32 * ROUNDS
     );
-    let (mut baseline, mut keyed) = (Vec::new(), Vec::new());
+    let collector = Collector::start().await?;
+    let on = Telemetry {
+        metrics: true,
+        otlp_endpoint: Some(collector.endpoint().to_owned()),
+    };
+    let off = Telemetry {
+        metrics: false,
+        otlp_endpoint: None,
+    };
+    let (mut baseline, mut keyed, mut observed) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos).await?;
+        let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos, &off).await?;
         print_run("ADMIN_TOKEN", &run);
         baseline.push(run);
-        let run = fan_out(&pool, &db.url, &admin_token, &key, &videos).await?;
+        let run = fan_out(&pool, &db.url, &admin_token, &key, &videos, &off).await?;
         print_run("API key", &run);
         keyed.push(run);
+        let run = fan_out(&pool, &db.url, &admin_token, &admin_token, &videos, &on).await?;
+        print_run("telemetry", &run);
+        observed.push(run);
     }
     let med =
         |runs: &[Run], f: fn(&Run) -> Duration| median(runs.iter().map(|r| ms(f(r))).collect());
     let (base50, base99) = (med(&baseline, |r| r.p50), med(&baseline, |r| r.p99));
     let (key50, key99) = (med(&keyed, |r| r.p50), med(&keyed, |r| r.p99));
+    let (on50, on99) = (med(&observed, |r| r.p50), med(&observed, |r| r.p99));
     println!("medians of {runs} runs (target p99 <= 50 ms, 1 listening, RSS <= 150 MiB):");
     println!("  ADMIN_TOKEN        p50 {base50:.2} ms, p99 {base99:.2} ms");
     println!("  API key            p50 {key50:.2} ms, p99 {key99:.2} ms");
+    println!("  telemetry on       p50 {on50:.2} ms, p99 {on99:.2} ms");
     println!(
         "  key / ADMIN_TOKEN  p50 x{:.2}, p99 x{:.2}   (target p99 <= x1.10)",
         key50 / base50,
         key99 / base99
+    );
+    println!(
+        "  telemetry / off    p50 x{:.2}, p99 x{:.2}   (target p99 <= x1.05; metrics and traces; \
+         the collector received {} exports)",
+        on50 / base50,
+        on99 / base99,
+        collector.exports()
     );
     pool.close().await;
     db.drop_database().await

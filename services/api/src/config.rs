@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use vodnest_core::cloudfront::{CloudFrontSigner, KeyError, KeyPairId, PrivateKey};
 use vodnest_core::config::{DatabaseConfig, StorageConfig};
+use vodnest_core::metrics::MetricsAddr;
+use vodnest_core::traces::TraceSettings;
 
 #[derive(clap::Parser, Clone, Debug)]
 #[command(
@@ -39,8 +41,9 @@ pub struct ApiConfig {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub upload_sweep_secs: u64,
     /// Where `GET /metrics` (Prometheus) is served; keep it off the public network.
+    /// `off`: no metrics at all.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9300")]
-    pub metrics_addr: SocketAddr,
+    pub metrics_addr: MetricsAddr,
     /// How long the signed playback URLs of unlisted and private videos work (seconds, 60 to
     /// 518400); a video longer than this gets URLs that outlive its duration by half an hour.
     /// Making a video private or deleting it stops new playback within this time.
@@ -102,6 +105,8 @@ pub struct ApiConfig {
     pub rate_limits: crate::throttle::RateLimits,
     #[command(flatten)]
     pub webhooks: crate::webhooks::WebhookSettings,
+    #[command(flatten)]
+    pub traces: TraceSettings,
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]

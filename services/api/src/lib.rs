@@ -26,6 +26,7 @@
 //! - [`complete_turns`]: upload completes of one video take turns off the shared pool.
 //! - [`sweeper`]: aborts uploads left unfinished past their deadline, forgets old viewer digests.
 //! - [`upload_plan`]: how an upload is cut into multipart parts.
+//! - [`request_span`]: each request's span, continuing an incoming trace.
 //! - [`webhooks`]: users' endpoints' settings and address checks, and the sender of deliveries.
 
 pub mod account_pages;
@@ -50,6 +51,7 @@ pub mod passwords;
 pub mod playback;
 pub mod quotas;
 pub mod rate_limit;
+pub mod request_span;
 pub mod routes;
 pub mod same_origin;
 pub mod security_headers;

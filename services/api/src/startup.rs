@@ -27,6 +27,7 @@ use crate::hub::EventHub;
 use crate::key_cache::KeyCache;
 use crate::pages::{self, Site};
 use crate::playback::PlaybackSigner;
+use crate::request_span::{RecordStatus, RequestSpan};
 use crate::routes;
 use crate::same_origin::OwnOrigin;
 use crate::security_headers;
@@ -39,8 +40,8 @@ use crate::webhooks;
 
 pub struct Application {
     listener: TcpListener,
-    /// Where `GET /metrics` is served.
-    metrics_addr: SocketAddr,
+    /// Where `GET /metrics` is served (none with `METRICS_ADDR=off`).
+    metrics_addr: Option<SocketAddr>,
     router: Router,
     state: AppState,
     /// The LISTEN loop, the sweeper, the webhook sender, metrics; they stop with the server.
@@ -54,10 +55,18 @@ impl Application {
         let listener = TcpListener::bind(config.api_addr)
             .await
             .with_context(|| format!("binding the API listener on {}", config.api_addr))?;
-        let metrics_listener = metrics::bind(config.metrics_addr)
-            .await
-            .with_context(|| format!("binding the metrics listener on {}", config.metrics_addr))?;
-        let metrics_addr = metrics_listener.local_addr()?;
+        let metrics_listener = match config.metrics_addr.0 {
+            Some(addr) => Some(
+                metrics::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener on {addr}"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         let state = app_state(config, &listener).await?;
         let background = start_background(&state, metrics_listener)?;
         Ok(Self {
@@ -75,7 +84,7 @@ impl Application {
             .unwrap_or_else(|_| self.state.config.api_addr)
     }
 
-    pub fn metrics_addr(&self) -> SocketAddr {
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics_addr
     }
 
@@ -172,7 +181,11 @@ pub fn router(state: AppState) -> Result<Router, serde_json::Error> {
             state.clone(),
             body_limit::enforce,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(RequestSpan)
+                .on_response(RecordStatus),
+        )
         .route_layer(axum::middleware::from_fn(http_metrics::record))
         // Websockets are upgraded before this deadline applies to them.
         .layer(TimeoutLayer::with_status_code(
@@ -230,7 +243,7 @@ async fn app_state(config: ApiConfig, listener: &TcpListener) -> anyhow::Result<
 /// server and its sampler.
 fn start_background(
     state: &AppState,
-    metrics_listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
 ) -> anyhow::Result<BackgroundTasks> {
     let mut background = BackgroundTasks::new();
     let stop = background.stop_token().clone();
@@ -250,13 +263,13 @@ fn start_background(
         "the webhook sender",
         webhooks::sender::run(state.clone(), client, stop.clone()),
     );
-    metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
-    let metrics_stop = stop.clone();
-    background.spawn("the metrics server", async move {
-        if let Err(err) = metrics::serve(metrics_listener, metrics_stop).await {
-            tracing::error!(error = %err, "the metrics server failed");
-        }
-    });
+    let cloudwatch = state.config.cloudwatch.emitter();
+    if let Some(listener) = metrics_listener {
+        serve_metrics(&mut background, listener)?;
+    } else if cloudwatch.is_none() {
+        // Neither /metrics nor CloudWatch: nothing reads the sampler's figures.
+        return Ok(background);
+    }
     let sockets = state.sockets.clone();
     background.spawn(
         "the metrics sampler",
@@ -266,8 +279,20 @@ fn start_background(
             move || {
                 ::metrics::gauge!("vodnest_websockets_open").set(sockets.open() as f64);
             },
-            state.config.cloudwatch.emitter(),
+            cloudwatch,
         ),
     );
     Ok(background)
+}
+
+/// Installs the metrics recorder and serves `GET /metrics` on `listener`.
+fn serve_metrics(background: &mut BackgroundTasks, listener: TcpListener) -> anyhow::Result<()> {
+    metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+    let stop = background.stop_token().clone();
+    background.spawn("the metrics server", async move {
+        if let Err(err) = metrics::serve(listener, stop).await {
+            tracing::error!(error = %err, "the metrics server failed");
+        }
+    });
+    Ok(())
 }

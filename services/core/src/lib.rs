@@ -20,7 +20,8 @@
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
 //! - [`secret`]: settings that `Debug` shows redacted.
 //! - [`shutdown`]: the signal both services stop on.
-//! - [`telemetry`]: tracing set-up.
+//! - [`telemetry`]: tracing set-up; [`traces`]: the OTLP span exporter; [`trace_context`]: the
+//!   trace context carried from a request into its jobs.
 
 pub mod audit;
 pub mod auth;
@@ -45,6 +46,8 @@ pub mod signing;
 pub mod storage;
 pub mod telemetry;
 pub mod text_enum;
+pub mod trace_context;
+pub mod traces;
 pub mod users;
 pub mod videos;
 pub mod viewers;

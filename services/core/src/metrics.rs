@@ -5,7 +5,8 @@
 //! kind and state, the connection pool) is sampled every few seconds rather than at each scrape,
 //! so a scrape costs no query.
 
-use std::net::SocketAddr;
+use std::net::{AddrParseError, SocketAddr};
+use std::str::FromStr;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -48,6 +49,32 @@ fn install() -> Result<PrometheusHandle, String> {
     metrics::set_global_recorder(recorder)
         .map_err(|_| "another metrics recorder is installed".to_owned())?;
     Ok(handle)
+}
+
+/// `METRICS_ADDR`: where `GET /metrics` is served, or `off`: no recorder is installed and no
+/// listener bound, so recording a metric costs nothing (the overhead benches compare the two).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MetricsAddr(pub Option<SocketAddr>);
+
+impl FromStr for MetricsAddr {
+    type Err = AddrParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            Ok(Self(None))
+        } else {
+            s.parse().map(|addr| Self(Some(addr)))
+        }
+    }
+}
+
+impl std::fmt::Display for MetricsAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("off"),
+        }
+    }
 }
 
 /// Binds `METRICS_ADDR` (port 0 works for tests).

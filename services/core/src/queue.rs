@@ -43,6 +43,8 @@ pub struct ClaimedJob {
     pub attempt: i32,
     pub max_attempts: i32,
     pub kind: JobKind,
+    /// The `traceparent` its spans continue (see [`crate::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 /// A job of any kind as a claim returns it; [`ClaimedJob`] is one about a video.
@@ -53,6 +55,8 @@ pub struct ClaimedTask {
     pub attempt: i32,
     pub max_attempts: i32,
     pub kind: JobKind,
+    /// The `traceparent` its spans continue (see [`crate::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 /// Every kind on the processors' queue is about a video.
@@ -69,20 +73,23 @@ impl TryFrom<ClaimedTask> for ClaimedJob {
             attempt: row.attempt,
             max_attempts: row.max_attempts,
             kind: row.kind,
+            trace_context: row.trace_context,
         })
     }
 }
 
 /// Enqueues a job of `kind` for a video. A kind with a [`JobKind::live_key`] is enqueued at
-/// most once while a job with the same key is live: a second call is a no-op (false).
+/// most once while a job with the same key is live: a second call is a no-op (false). The job
+/// carries the trace context of the current span (the request that enqueued it), if traced.
 pub async fn enqueue(
     db: impl PgExecutor<'_>,
     kind: JobKind,
     video_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
-        "insert into jobs (id, video_id, kind, queue, priority, max_attempts, live_key)
-         values ($1, $2, $3, $7, $4, $5, $6)
+        "insert into jobs (id, video_id, kind, queue, priority, max_attempts, live_key,
+             trace_context)
+         values ($1, $2, $3, $7, $4, $5, $6, $8)
          on conflict (live_key) where state in ('queued', 'running') and live_key is not null
          do nothing",
         Uuid::now_v7(),
@@ -92,6 +99,7 @@ pub async fn enqueue(
         kind.retry().max_attempts,
         kind.live_key(Some(video_id)),
         kind.queue() as JobQueue,
+        crate::trace_context::current(),
     )
     .execute(db)
     .await?;
@@ -234,7 +242,7 @@ macro_rules! query_claiming {
                  started_at = now(),
                  last_error = case when j.state = 'running' then 'lease expired' else j.last_error end
              where j.id = any(array(select id from next))
-             returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind
+             returning j.id, j.video_id, j.attempt, j.max_attempts, j.kind, j.trace_context
          ) "#
                 + $after
             $(, $arg)*
@@ -268,7 +276,7 @@ pub async fn claim_tasks(
         ClaimedTask,
         "with recursive gate as (select 1),",
         r#"select id as "id!", video_id, attempt as "attempt!", max_attempts as "max_attempts!",
-             kind as "kind!: JobKind" from claimed"#,
+             kind as "kind!: JobKind", trace_context from claimed"#,
         &*claimer.worker_id,
         claimer.lease.as_secs_f64(),
         &[] as &[Uuid],
@@ -459,6 +467,7 @@ struct OutcomeRow {
     attempt: Option<i32>,
     max_attempts: Option<i32>,
     kind: Option<JobKind>,
+    trace_context: Option<String>,
 }
 
 impl TryFrom<OutcomeRow> for ClaimedTask {
@@ -479,6 +488,7 @@ impl TryFrom<OutcomeRow> for ClaimedTask {
             attempt,
             max_attempts,
             kind,
+            trace_context: row.trace_context,
         })
     }
 }
@@ -506,7 +516,7 @@ async fn record_and_claim(
              from input i
              where j.id = any($3::uuid[]) and j.id = i.id and j.attempt = i.attempt
                  and j.state = 'running'
-             returning j.id, j.video_id
+             returning j.id, j.video_id, j.trace_context
          ), video as (
              update videos v set
                  status = case when i.makes_ready then 'ready' else v.status end,
@@ -541,9 +551,10 @@ async fn record_and_claim(
              on conflict (prefix) do nothing
              returning prefix
          ), follow_up as (
-             insert into jobs (id, video_id, kind, priority, max_attempts, live_key)
+             insert into jobs (id, video_id, kind, priority, max_attempts, live_key,
+                 trace_context)
              select i.follow_up_id, d.video_id, i.follow_up, i.follow_up_priority,
-                 i.follow_up_max_attempts, i.follow_up_live_key
+                 i.follow_up_max_attempts, i.follow_up_live_key, d.trace_context
              from done d join input i on i.id = d.id where i.follow_up is not null
              returning id
          ), gate as (
@@ -552,9 +563,10 @@ async fn record_and_claim(
              where $1::text is not null
          ),",
         r#"select false as "is_claim!", id as "id!", null::uuid as video_id, null::int4 as attempt,
-             null::int4 as max_attempts, null::text as "kind: JobKind" from done
+             null::int4 as max_attempts, null::text as "kind: JobKind",
+             null::text as trace_context from done
          union all
-         select true, id, video_id, attempt, max_attempts, kind from claimed"#,
+         select true, id, video_id, attempt, max_attempts, kind, trace_context from claimed"#,
         claimer.map(|c| &*c.worker_id),
         claimer.map_or(0.0, |c| c.lease.as_secs_f64()),
         &c.ids,

@@ -5,9 +5,16 @@
 //!   processor runs it (each success claims the next job in the same statement) and against a
 //!   baseline of a claim and a complete per job, alternated within one run;
 //! - enqueue-to-claim latency on an idle queue, p50/p99 over 1,000 jobs, with NOTIFY
-//!   (target: p50 <= 10 ms, p99 <= 50 ms) and with notifications off (bounded by the poll).
+//!   (target: p50 <= 10 ms, p99 <= 50 ms) and with notifications off (bounded by the poll);
+//! - what metrics and traces cost: the throughput of 4 processors with the Prometheus recorder
+//!   and OTLP span export on vs both off, each run a process of its own (`telemetry`),
+//!   alternated, `BENCH_RUNS` (default 5) of each (target: off / on <= 1.05).
+//!
+//! `BENCH_ONLY=throughput` (or `latency`, `overhead`) runs one section.
 //!
 //! Run: `eval "$(./dev env)" && cargo bench -p vodnest-processor --bench queue`
+
+mod telemetry;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,12 +29,17 @@ use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::queue::{self, ClaimedJob, Claimer};
 use vodnest_core::videos::{self, MediaFacts};
 use vodnest_processor::worker::{self, JobRunner, WorkerSettings};
+use vodnest_testkit::otlp::Collector;
 use vodnest_testkit::{TestDatabase, fake_video};
+
+use telemetry::Telemetry;
 
 const THROUGHPUT_JOBS: usize = 4000;
 const RUNS: usize = 3;
 const LATENCY_JOBS: usize = 1000;
 const POLL_ONLY_JOBS: usize = 40;
+/// Processors in the telemetry overhead runs.
+const OVERHEAD_WORKERS: usize = 4;
 
 /// How a job's success is recorded.
 #[derive(Clone, Copy, PartialEq)]
@@ -65,8 +77,9 @@ impl JobRunner for Complete {
         _shutdown: CancellationToken,
         next: Option<Claimer>,
     ) -> Option<ClaimedJob> {
+        let started = Instant::now();
         if let Some(claimed) = &self.tally.claimed {
-            let _ = claimed.send(Instant::now());
+            let _ = claimed.send(started);
         }
         let facts = MediaFacts::default();
         let next = next.filter(|_| self.record != Record::Apart);
@@ -80,6 +93,8 @@ impl JobRunner for Complete {
                 queue::succeed_and_claim(&self.pool, &job, &facts, None, next.as_ref()).await
             }
         };
+        // What the processor records for each attempt.
+        vodnest_processor::job::count_attempt(job.kind, "succeeded", started.elapsed());
         if self.tally.done.fetch_add(1, Ordering::SeqCst) + 1 >= self.tally.target {
             self.tally.finished.notify_one();
         }
@@ -131,7 +146,9 @@ fn start_workers(
 }
 
 async fn reset(pool: &PgPool) -> Result<()> {
-    sqlx::query("truncate jobs, videos").execute(pool).await?;
+    sqlx::query("truncate jobs, videos cascade")
+        .execute(pool)
+        .await?;
     Ok(())
 }
 
@@ -140,12 +157,14 @@ async fn fill(pool: &PgPool, count: usize) -> Result<()> {
     sqlx::query(
         "with v as ( \
              insert into videos (id, title, filename, content_type, size_bytes, part_size, \
-                 part_count, upload_expires_at, status) \
-             select gen_random_uuid(), 'bench', 'b.mp4', 'video/mp4', 1, 8388608, 1, now(), 'queued' \
+                 part_count, upload_expires_at, status, owner_id) \
+             select gen_random_uuid(), 'bench', 'b.mp4', 'video/mp4', 1, 8388608, 1, now(), \
+                 'queued', $2 \
              from generate_series(1, $1) returning id) \
          insert into jobs (id, video_id) select gen_random_uuid(), id from v",
     )
     .bind(i64::try_from(count)?)
+    .bind(vodnest_core::caller::BUILTIN_ADMIN)
     .execute(pool)
     .await?;
     Ok(())
@@ -239,15 +258,72 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+async fn connect(url: &str) -> Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(40)
+        .connect(url)
+        .await?)
+}
+
+/// `BENCH_RUNS`, or `default`.
+fn runs(default: usize) -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Whether `BENCH_ONLY` (unset: every section) names `section`.
+fn wanted(section: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only == section)
+}
+
+/// Throughput with metrics and traces off vs on, each run in a process of its own.
+async fn overhead(url: &str) -> Result<()> {
+    let collector = Collector::start().await?;
+    let runs = runs(5);
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        off.push(telemetry::measure(Telemetry::Off, url, collector.endpoint()).await?);
+        on.push(telemetry::measure(Telemetry::On, url, collector.endpoint()).await?);
+    }
+    println!("  off {off:.0?} jobs/s\n  on  {on:.0?} jobs/s");
+    let (off, on) = (median(off), median(on));
+    println!(
+        "telemetry overhead, {OVERHEAD_WORKERS} processors, {THROUGHPUT_JOBS} no-op jobs, median \
+         of {runs} runs each: off {off:.0} jobs/s, metrics + traces on {on:.0} jobs/s; \
+         off / on x{:.3} (target <= x1.05); the collector received {} exports",
+        off / on,
+        collector.exports()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
+    if let Some(child) = telemetry::Child::from_env()? {
+        let pool = connect(&child.database_url).await?;
+        let figure = throughput(&pool, OVERHEAD_WORKERS, Record::Grouped, Shape::Processes).await?;
+        pool.close().await;
+        return child.report(figure).await;
+    }
     let db = TestDatabase::create().await?;
-    let pool = PgPoolOptions::new()
-        .max_connections(40)
-        .connect(&db.url)
-        .await?;
+    let pool = connect(&db.url).await?;
     vodnest_core::db::MIGRATOR.run(&pool).await?;
+    if wanted("throughput") {
+        throughputs(&pool).await?;
+    }
+    if wanted("latency") {
+        latency(&pool).await?;
+    }
+    if wanted("overhead") {
+        overhead(&db.url).await?;
+    }
+    pool.close().await;
+    db.drop_database().await
+}
 
+async fn throughputs(pool: &PgPool) -> Result<()> {
     println!(
         "queue throughput: claim + complete of {THROUGHPUT_JOBS} no-op jobs, median of {RUNS} runs; \
          baseline = a claim and a complete per job; chained = the complete claims the next job; \
@@ -266,7 +342,7 @@ async fn main() -> Result<()> {
                 (Record::Grouped, Shape::Slots),
             ];
             for (figure, (record, shape)) in figures.iter_mut().zip(runs) {
-                figure.push(throughput(&pool, workers, record, shape).await?);
+                figure.push(throughput(pool, workers, record, shape).await?);
             }
         }
         let [baseline, processes, slots_chained, slots_grouped] = figures.map(median);
@@ -280,8 +356,12 @@ async fn main() -> Result<()> {
         );
     }
 
+    Ok(())
+}
+
+async fn latency(pool: &PgPool) -> Result<()> {
     let poll = Duration::from_secs(1);
-    let notified = latencies(&pool, LATENCY_JOBS, settings(true, poll)).await?;
+    let notified = latencies(pool, LATENCY_JOBS, settings(true, poll)).await?;
     println!(
         "enqueue-to-claim with NOTIFY over {LATENCY_JOBS} jobs: p50 {:.2} ms, p99 {:.2} ms \
          (targets 10 / 50 ms)",
@@ -289,7 +369,7 @@ async fn main() -> Result<()> {
         percentile(&notified, 0.99)
     );
     let poll = Duration::from_millis(250);
-    let polled = latencies(&pool, POLL_ONLY_JOBS, settings(false, poll)).await?;
+    let polled = latencies(pool, POLL_ONLY_JOBS, settings(false, poll)).await?;
     println!(
         "enqueue-to-claim without NOTIFY (poll {} ms) over {POLL_ONLY_JOBS} jobs: p50 {:.1} ms, \
          p99 {:.1} ms, max {:.1} ms (bounded by the poll)",
@@ -298,6 +378,5 @@ async fn main() -> Result<()> {
         percentile(&polled, 0.99),
         polled.last().copied().unwrap_or(f64::NAN)
     );
-    pool.close().await;
-    db.drop_database().await
+    Ok(())
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use vodnest_core::config::{DatabaseConfig, StorageConfig};
+use vodnest_core::metrics::MetricsAddr;
+use vodnest_core::traces::TraceSettings;
 
 #[derive(clap::Parser, Clone, Debug)]
 #[command(
@@ -16,8 +18,9 @@ pub struct ProcessorConfig {
     #[arg(long, env = "GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
     /// Where `GET /metrics` (Prometheus) is served; keep it off the public network.
+    /// `off`: no metrics at all.
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9301")]
-    pub metrics_addr: SocketAddr,
+    pub metrics_addr: MetricsAddr,
     /// Jobs this processor runs at once.
     #[arg(long, env = "PROCESSOR_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -50,6 +53,8 @@ pub struct ProcessorConfig {
     pub work_dir: Option<PathBuf>,
     #[command(flatten)]
     pub limits: crate::media::limits::SourceLimits,
+    #[command(flatten)]
+    pub traces: TraceSettings,
     #[command(flatten)]
     pub database: DatabaseConfig,
     #[command(flatten)]

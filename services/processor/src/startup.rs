@@ -28,7 +28,8 @@ use crate::worker;
 pub struct Processor {
     ctx: Arc<JobContext>,
     grpc_listener: TcpListener,
-    metrics_listener: TcpListener,
+    /// `GET /metrics`; none with `METRICS_ADDR=off`.
+    metrics_listener: Option<TcpListener>,
     worker_id: String,
 }
 
@@ -48,10 +49,17 @@ impl Processor {
         let grpc_listener = TcpListener::bind(config.grpc_addr)
             .await
             .with_context(|| format!("binding the gRPC listener on {}", config.grpc_addr))?;
-        let metrics_listener = metrics::bind(config.metrics_addr)
-            .await
-            .with_context(|| format!("binding the metrics listener on {}", config.metrics_addr))?;
-        metrics::handle().map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+        let metrics_listener = match config.metrics_addr.0 {
+            Some(addr) => {
+                let listener = metrics::bind(addr)
+                    .await
+                    .with_context(|| format!("binding the metrics listener on {addr}"))?;
+                metrics::handle()
+                    .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+                Some(listener)
+            }
+            None => None,
+        };
         Ok(Self {
             ctx: Arc::new(JobContext::new(pool, storage, config)),
             grpc_listener,
@@ -66,11 +74,13 @@ impl Processor {
             .unwrap_or(self.ctx.config.grpc_addr)
     }
 
-    /// Where `GET /metrics` is served.
-    pub fn metrics_addr(&self) -> SocketAddr {
-        self.metrics_listener
+    /// Where `GET /metrics` is served (none with `METRICS_ADDR=off`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener
             .local_addr()
-            .unwrap_or(self.ctx.config.metrics_addr)
+            .ok()
+            .or(self.ctx.config.metrics_addr.0)
     }
 
     pub fn worker_id(&self) -> &str {
@@ -115,19 +125,21 @@ impl Processor {
                 async move { server_stop.cancelled().await },
             ),
         );
-        let metrics_stop = stop.clone();
-        tasks.spawn("metrics server", async move {
-            metrics::serve(self.metrics_listener, metrics_stop)
-                .await
-                .context("serving /metrics")
-        });
-        let sampler_stop = stop.clone();
-        let pool = self.ctx.pool.clone();
-        tasks.spawn("metrics sampler", async move {
-            // The API alone publishes the queue to CloudWatch (it runs when no processor does).
-            metrics::sample_database(pool, sampler_stop, || {}, None).await;
-            Ok(())
-        });
+        if let Some(listener) = self.metrics_listener {
+            let metrics_stop = stop.clone();
+            tasks.spawn("metrics server", async move {
+                metrics::serve(listener, metrics_stop)
+                    .await
+                    .context("serving /metrics")
+            });
+            let sampler_stop = stop.clone();
+            let pool = self.ctx.pool.clone();
+            tasks.spawn("metrics sampler", async move {
+                // The API alone publishes the queue to CloudWatch (it runs when no processor does).
+                metrics::sample_database(pool, sampler_stop, || {}, None).await;
+                Ok(())
+            });
+        }
         tasks.run_until(shutdown, &stop).await
     }
 }

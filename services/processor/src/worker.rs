@@ -11,6 +11,7 @@ use sqlx::postgres::PgListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 use uuid::Uuid;
 use vodnest_core::events::{JOB_STOPPED_CHANNEL, JOBS_CHANNEL};
 use vodnest_core::queue::{self, ClaimedJob, Claimer, JobQueue};
@@ -167,7 +168,11 @@ async fn run_slot<R: JobRunner>(runner: Arc<R>, claimed: ClaimedJob, slot: Slot)
         let id = job.id;
         let stopped = slot.jobs_here.insert(id);
         let next = (!slot.stop.is_cancelled()).then(|| slot.claimer.clone());
-        let after = runner.run(job, stopped, slot.release.clone(), next).await;
+        let span = job_span(&job);
+        let after = runner
+            .run(job, stopped, slot.release.clone(), next)
+            .instrument(span)
+            .await;
         slot.jobs_here.remove(id);
         match after {
             Some(next) => job = next,
@@ -175,6 +180,15 @@ async fn run_slot<R: JobRunner>(runner: Arc<R>, claimed: ClaimedJob, slot: Slot)
         }
     }
     drop(slot.permit);
+}
+
+/// The span a job runs in, continuing the trace of the request that enqueued it (the
+/// upload's, for a ladder job too; see `vodnest_core::trace_context`).
+fn job_span(job: &ClaimedJob) -> tracing::Span {
+    let span = tracing::info_span!("job", otel.name = format!("job {}", job.kind), kind = %job.kind,
+        job_id = %job.id, video_id = %job.video_id, attempt = job.attempt);
+    vodnest_core::trace_context::continue_in(&span, job.trace_context.as_deref());
+    span
 }
 
 /// The next due job, if any. With none, fails the jobs whose last attempt's lease ran out.

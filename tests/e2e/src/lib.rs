@@ -80,6 +80,7 @@ impl TestSettings {
                 ..Default::default()
             },
             vendor_dir: repo_root().join("node_modules"),
+            traces: Default::default(),
             database: database.clone(),
             storage: storage.clone(),
         };
@@ -96,6 +97,7 @@ impl TestSettings {
             work_dir: None,
             admin_token,
             limits: Default::default(),
+            traces: Default::default(),
             database,
             storage,
         };
@@ -143,7 +145,10 @@ impl TestApp {
         let stop = CancellationToken::new();
         let app = Application::build(settings.api).await?;
         let api_url = format!("http://{}", app.local_addr());
-        let api_metrics_url = format!("http://{}/metrics", app.metrics_addr());
+        let api_metrics_url = format!(
+            "http://{}/metrics",
+            app.metrics_addr().context("tests run with metrics on")?
+        );
         let mut processor_metrics_url = None;
         let api_pool = app.state().pool.clone();
         let mut tasks = Vec::new();
@@ -155,7 +160,9 @@ impl TestApp {
         }));
         if settings.with_processor {
             let processor = Processor::build(settings.processor).await?;
-            processor_metrics_url = Some(format!("http://{}/metrics", processor.metrics_addr()));
+            processor_metrics_url = processor
+                .metrics_addr()
+                .map(|addr| format!("http://{addr}/metrics"));
             let processor_stop = stop.clone();
             tasks.push(tokio::spawn(async move {
                 if let Err(err) = processor
@@ -261,21 +268,35 @@ impl TestApp {
 
     /// `POST /api/v1/videos/{id}/upload/complete` with the given parts.
     pub async fn complete(&self, id: &str, parts: &[(i64, String)]) -> Result<reqwest::Response> {
+        Ok(self.complete_request(id, parts).send().await?)
+    }
+
+    /// The request [`Self::complete`] sends, for a test to add to.
+    pub fn complete_request(&self, id: &str, parts: &[(i64, String)]) -> reqwest::RequestBuilder {
         let parts: Vec<Value> = parts
             .iter()
             .map(|(n, etag)| json!({"part_number": n, "etag": etag}))
             .collect();
-        Ok(self
-            .post(
-                &format!("/api/v1/videos/{id}/upload/complete"),
-                &json!({"parts": parts}),
-            )
-            .send()
-            .await?)
+        self.post(
+            &format!("/api/v1/videos/{id}/upload/complete"),
+            &json!({"parts": parts}),
+        )
     }
 
     /// The whole upload of a local file through presigned URLs; returns the video id.
     pub async fn upload_file(&self, path: &Path, title: &str) -> Result<String> {
+        let (id, etags) = self.upload_parts(path, title).await?;
+        let response = self.complete(&id, &etags).await?;
+        expect_status(response, 202).await?;
+        Ok(id)
+    }
+
+    /// An upload of a local file up to its completion: the video id and each part's ETag.
+    pub async fn upload_parts(
+        &self,
+        path: &Path,
+        title: &str,
+    ) -> Result<(String, Vec<(i64, String)>)> {
         let bytes = tokio::fs::read(path).await?;
         let filename = path
             .file_name()
@@ -298,9 +319,7 @@ impl TestApp {
             let end = (start + part_size).min(bytes.len());
             etags.push((n, self.put_part(&url, bytes[start..end].to_vec()).await?));
         }
-        let response = self.complete(&id, &etags).await?;
-        expect_status(response, 202).await?;
-        Ok(id)
+        Ok((id, etags))
     }
 
     pub async fn video(&self, id: &str) -> Result<Value> {

@@ -16,6 +16,7 @@ mod private_playback;
 mod progressive;
 mod public_viewing;
 mod sign_in;
+mod traces;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;

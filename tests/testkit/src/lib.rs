@@ -5,10 +5,13 @@
 //! - [`clip`]: test media made with ffmpeg, and ffprobe readings of the output.
 //! - [`poll`]: [`eventually`], the one wait for something that happens in the background.
 //! - `control_plane` (feature `control-plane`): the processor's gRPC server on an ephemeral port.
+//! - `otlp` (feature `otlp`): an OTLP/HTTP trace collector stand-in on 127.0.0.1.
 
 pub mod clip;
 #[cfg(feature = "control-plane")]
 pub mod control_plane;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod poll;
 
 pub use poll::{Look, eventually};

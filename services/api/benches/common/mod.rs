@@ -38,12 +38,33 @@ impl Api {
     }
 }
 
-pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
+/// What the benched API records beside its work.
+pub struct Telemetry {
+    /// Prometheus metrics (the default), or `METRICS_ADDR=off`.
+    pub metrics: bool,
+    /// Spans exported to the OTLP collector at this base URL.
+    pub otlp_endpoint: Option<String>,
+}
+
+pub async fn start_api(
+    database_url: &str,
+    admin_token: &str,
+    telemetry: &Telemetry,
+) -> Result<Api> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let process = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest-api"));
+    let metrics_addr = if telemetry.metrics {
+        "127.0.0.1:0"
+    } else {
+        "off"
+    };
+    command.env("METRICS_ADDR", metrics_addr);
+    if let Some(endpoint) = &telemetry.otlp_endpoint {
+        command.env("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint);
+    }
+    let process = command
         .env("DATABASE_URL", database_url)
         .env("API_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("ADMIN_TOKEN", admin_token)
         .env("RATE_LIMIT_IP_BURST", "1000000")
         .env("RATE_LIMIT_IP_PER_SEC", "1000000")
@@ -54,7 +75,8 @@ pub async fn start_api(database_url: &str, admin_token: &str) -> Result<Api> {
         .env("MAX_CONNECTIONS_PER_IP", "100000")
         .env("MAX_SOCKETS", "100000")
         .env("SOCKETS_PER_KEY", "100000")
-        .env("RUST_LOG", "warn")
+        // Requests' spans are at info: enabled, so that traces have them, in every run.
+        .env("RUST_LOG", "warn,vodnest_api=info")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
