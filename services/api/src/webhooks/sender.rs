@@ -99,10 +99,9 @@ pub async fn run(state: AppState, client: reqwest::Client, stop: CancellationTok
 /// How long to sleep: until the next retry is due, at most [`POLL`].
 async fn until_next_due(state: &AppState) -> Duration {
     match queue::next_due(&state.pool, JobQueue::Api).await {
-        Ok(Some(at)) => (at - OffsetDateTime::now_utc())
-            .try_into()
-            .unwrap_or(Duration::ZERO)
-            .clamp(Duration::from_millis(10), POLL),
+        Ok(Some(at)) => {
+            between(OffsetDateTime::now_utc(), at).clamp(Duration::from_millis(10), POLL)
+        }
         Ok(None) => POLL,
         Err(err) => {
             tracing::warn!(error = %err, "cannot read when the next delivery is due");
@@ -216,9 +215,7 @@ fn retry_or_give_up(
     error: String,
 ) -> Attempt {
     let age = out.map_or(Duration::ZERO, |o| {
-        (OffsetDateTime::now_utc() - o.job_created_at)
-            .try_into()
-            .unwrap_or(Duration::ZERO)
+        between(o.job_created_at, OffsetDateTime::now_utc())
     });
     if age >= settings.give_up_after() || task.attempt >= task.max_attempts {
         return Attempt::GiveUp { status, error };
@@ -228,6 +225,11 @@ fn retry_or_give_up(
         error,
         after: settings.retry().backoff(task.attempt),
     }
+}
+
+/// From `earlier` to `later`; zero when `later` is not later.
+fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
+    (later - earlier).try_into().unwrap_or(Duration::ZERO)
 }
 
 /// An error and its causes, which name what failed (a refused address, a timeout).
