@@ -40,6 +40,12 @@ text_enum! {
         Republish = "republish",
         /// Sends one webhook delivery (`webhook_deliveries.job_id`); about no video.
         Webhook = "webhook",
+        /// One part of a split encode (`encode_chunks.job_id`, see [`crate::chunks`]): the video
+        /// rungs over a time range, or what is made once per video.
+        Chunk = "chunk",
+        /// Writes a split encode's playlists once every part has succeeded; its success makes
+        /// the video `ready` or adds renditions to it, as the unsplit job's would have.
+        Stitch = "stitch",
     }
 }
 
@@ -97,18 +103,22 @@ impl JobKind {
 
     pub fn queue(self) -> JobQueue {
         match self {
-            Self::Transcode | Self::Ladder | Self::Republish => JobQueue::Processor,
+            Self::Transcode | Self::Ladder | Self::Republish | Self::Chunk | Self::Stitch => {
+                JobQueue::Processor
+            }
             Self::Webhook => JobQueue::Api,
         }
     }
 
     /// Claim order: lower first. Work that makes a video playable or ready (class 0) goes
-    /// before work that improves a video people can already watch (class 1).
+    /// before work that improves a video people can already watch (class 1). A chunk takes the
+    /// class of the job it was split from (this is the default); a stitch is short and
+    /// finishes a video.
     pub fn priority(self) -> i16 {
         match self {
             // Making a video private must not wait behind encodes.
-            Self::Transcode | Self::Republish | Self::Webhook => 0,
-            Self::Ladder => 1,
+            Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch => 0,
+            Self::Ladder | Self::Chunk => 1,
         }
     }
 
@@ -120,9 +130,12 @@ impl JobKind {
             // One job at a time turns a video into HLS: a second complete or submit while the
             // transcode or its ladder runs is a no-op.
             // A republish copies the current version: nothing may replace it meanwhile.
-            Self::Transcode | Self::Ladder | Self::Republish => {
+            // A split encode's stitch holds it from the split to its end.
+            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => {
                 subject.map(|id| format!("video-pipeline:{id}"))
             }
+            // A video's chunks run side by side.
+            Self::Chunk => None,
             // A delivery is sent by one job at a time (a redelivery while one is live does
             // nothing).
             Self::Webhook => subject.map(|id| format!("webhook-delivery:{id}")),
@@ -132,13 +145,16 @@ impl JobKind {
     pub fn on_success(self) -> SuccessEffect {
         match self {
             Self::Transcode => SuccessEffect::Ready,
-            Self::Ladder | Self::Republish => SuccessEffect::Facts,
-            Self::Webhook => SuccessEffect::Nothing,
+            // A stitch that ends a split transcode makes the video ready: the success
+            // statement reads that from `chunked_encodes.makes_ready`.
+            Self::Ladder | Self::Republish | Self::Stitch => SuccessEffect::Facts,
+            Self::Webhook | Self::Chunk => SuccessEffect::Nothing,
         }
     }
 
     /// Whether the job's failure (or cancellation, or retry) shows on its video's status. A
-    /// ladder job's does not: its video is already watchable with the renditions it has.
+    /// ladder job's does not: its video is already watchable with the renditions it has. A
+    /// chunk's or stitch's final failure shows through its split encode (migration 0018).
     pub fn drives_video_status(self) -> bool {
         self.on_success() == SuccessEffect::Ready
     }
@@ -156,10 +172,17 @@ impl JobKind {
         match self {
             // A transcode repeats hours of work: a few attempts, backing off from 5 s to
             // 10 minutes.
-            Self::Transcode | Self::Ladder | Self::Republish => RetryPolicy {
+            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => RetryPolicy {
                 max_attempts: 3,
                 first_delay: Duration::from_secs(5),
                 max_delay: Duration::from_secs(600),
+            },
+            // A chunk is about a minute of work, and a lost one stalls a whole video: one
+            // attempt more, from 2 s.
+            Self::Chunk => RetryPolicy {
+                max_attempts: 4,
+                first_delay: Duration::from_secs(2),
+                max_delay: Duration::from_secs(300),
             },
             // A receiver may be down for hours: from 10 s, doubling, to an hour apart. The
             // sender gives up after a day (`WEBHOOK_GIVE_UP_SECS`), long before the attempts
@@ -216,6 +239,8 @@ mod tests {
         let key = JobKind::Transcode.live_key(Some(video));
         assert!(key.is_some());
         assert_eq!(JobKind::Ladder.live_key(Some(video)), key);
+        assert_eq!(JobKind::Stitch.live_key(Some(video)), key);
+        assert_eq!(JobKind::Chunk.live_key(Some(video)), None);
         assert_ne!(JobKind::Transcode.live_key(Some(Uuid::now_v7())), key);
     }
 }

@@ -9,6 +9,7 @@
 //! - [`videos`]: reads and writes of the `videos` table.
 //! - [`job_kind`]: job states and kinds, and each kind's priority, uniqueness, effect and retries.
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
+//! - [`chunks`]: split-and-stitch encoding: a long encode as parts any processor runs.
 //! - [`group_commit`]: one commit for the job successes a processor reports together.
 //! - [`events`]: the NOTIFY channels and their payloads.
 //! - [`caller`]: roles, scopes and the authenticated caller.
@@ -27,6 +28,7 @@ pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod cdn;
+pub mod chunks;
 pub mod cloudfront;
 pub mod cloudwatch;
 pub mod config;

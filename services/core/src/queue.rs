@@ -288,13 +288,14 @@ pub async fn claim_tasks(
 }
 
 /// When the next queued job of `queue` comes due: the earliest of the first priority class
-/// that has one (one index probe).
+/// that has one (one index probe). A stitch parked until its parts are done is not due ever.
 pub async fn next_due(
     pool: &PgPool,
     queue: JobQueue,
 ) -> Result<Option<OffsetDateTime>, sqlx::Error> {
     sqlx::query_scalar!(
         "select run_at from jobs where state = 'queued' and queue = $1
+             and run_at < 'infinity'
          order by priority, run_at limit 1",
         queue as JobQueue,
     )
@@ -494,7 +495,8 @@ impl TryFrom<OutcomeRow> for ClaimedTask {
 }
 
 /// The statement of [`succeed_all`]: each success fenced on its own attempt, its video written
-/// as its kind says, its follow-up enqueued; then `wanted` jobs claimed. One statement, one
+/// as its kind says, its follow-up enqueued, the parts of split encodes counted (the last part
+/// makes the stitch due); then `wanted` jobs claimed. One statement, one
 /// commit (this is its reason for being long).
 async fn record_and_claim(
     pool: &PgPool,
@@ -507,23 +509,29 @@ async fn record_and_claim(
         "with recursive input as (
              select * from unnest($3::uuid[], $6::int[], $7::float8[], $8::int[], $9::int[],
                  $10::text[], $11::bool[], $12::text[], $13::uuid[], $14::int2[], $15::int[],
-                 $16::text[], $17::text[], $18::bool[], $19::bool[])
+                 $16::text[], $17::text[], $18::bool[], $19::bool[], $20::bool[])
                  as t(id, attempt, duration_s, width, height, renditions, makes_ready,
                      follow_up, follow_up_id, follow_up_priority, follow_up_max_attempts,
-                     follow_up_live_key, media_prefix, poster, storyboard)
+                     follow_up_live_key, media_prefix, poster, storyboard, writes_video)
          ), done as (
              update jobs j set state = 'succeeded', lease_expires_at = null, finished_at = now()
              from input i
              where j.id = any($3::uuid[]) and j.id = i.id and j.attempt = i.attempt
                  and j.state = 'running'
              returning j.id, j.video_id, j.trace_context
+         ), effect as (
+             -- A stitch makes its video ready when the encode it ends was a transcode.
+             select d.id, d.video_id, i.makes_ready or coalesce(ce.makes_ready, false) as ready
+             from done d join input i on i.id = d.id
+                 left join chunked_encodes ce on ce.stitch_job_id = d.id
+             where i.writes_video
          ), video as (
              update videos v set
-                 status = case when i.makes_ready then 'ready' else v.status end,
-                 stage = case when i.makes_ready then null else v.stage end,
-                 progress = case when i.makes_ready then 1 else v.progress end,
-                 playable = v.playable or i.makes_ready,
-                 error = case when i.makes_ready then null else v.error end,
+                 status = case when e.ready then 'ready' else v.status end,
+                 stage = case when e.ready then null else v.stage end,
+                 progress = case when e.ready then 1 else v.progress end,
+                 playable = v.playable or e.ready,
+                 error = case when e.ready then null else v.error end,
                  duration_s = i.duration_s, width = i.width, height = i.height,
                  renditions = i.renditions::jsonb,
                  media_prefix = coalesce(i.media_prefix, v.media_prefix),
@@ -532,11 +540,31 @@ async fn record_and_claim(
                  has_storyboard = case when i.media_prefix is null then v.has_storyboard
                      else i.storyboard
                          or (v.has_storyboard and v.media_prefix = i.media_prefix) end
-             from done d join input i on i.id = d.id where v.id = d.video_id
+             from effect e join input i on i.id = e.id where v.id = e.video_id
              returning v.id
          ), replaced as (
              -- The statement's snapshot: the versions as they were before `video` switched.
              select v.id, v.media_prefix from videos v join done d on v.id = d.video_id
+         ), parts as (
+             -- How many parts of each split encode succeed here.
+             select ec.encode_id as id, count(*)::int as succeeded from done d
+                 join encode_chunks ec on ec.job_id = d.id
+             group by ec.encode_id
+         ), encodes as (
+             -- Locked in one order: statements recording parts of the same encodes must not
+             -- wait on each other crosswise.
+             select ce.id from chunked_encodes ce where ce.id in (select id from parts)
+             order by ce.id for update
+         ), counted as (
+             -- Row locks order concurrent statements: each subtracts from what the one before
+             -- it left, so exactly one brings an encode to zero.
+             update chunked_encodes ce set remaining = ce.remaining - p.succeeded
+             from parts p join encodes l on l.id = p.id where ce.id = p.id
+             returning ce.stitch_job_id, ce.remaining
+         ), stitch as (
+             update jobs s set run_at = now()
+             from counted c where s.id = c.stitch_job_id and c.remaining = 0 and s.state = 'queued'
+             returning s.id
          ), retired as (
              -- A version that was public when the video stops being public is due at once
              -- (retired at -infinity): its plain URLs must stop working, not play on.
@@ -559,7 +587,7 @@ async fn record_and_claim(
              returning id
          ), gate as (
              select 1 from (select (select count(*) from video) + (select count(*) from follow_up)
-                 + (select count(*) from retired)) written
+                 + (select count(*) from retired) + (select count(*) from stitch)) written
              where $1::text is not null
          ),",
         r#"select false as "is_claim!", id as "id!", null::uuid as video_id, null::int4 as attempt,
@@ -586,6 +614,7 @@ async fn record_and_claim(
         &c.media_prefixes as &[Option<String>],
         &c.posters,
         &c.storyboards,
+        &c.writes_video,
     )
     .fetch_all(pool)
     .await
@@ -624,6 +653,7 @@ struct SuccessColumns {
     media_prefixes: Vec<Option<String>>,
     posters: Vec<bool>,
     storyboards: Vec<bool>,
+    writes_video: Vec<bool>,
 }
 
 impl SuccessColumns {
@@ -655,6 +685,10 @@ impl SuccessColumns {
             media_prefixes: versions(successes, |v| Some(v.prefix.clone())),
             posters: versions(successes, |v| v.poster),
             storyboards: versions(successes, |v| v.storyboard),
+            writes_video: successes
+                .iter()
+                .map(|s| s.job.kind.on_success() != SuccessEffect::Nothing)
+                .collect(),
         })
     }
 }

@@ -48,6 +48,16 @@ pub struct ProcessorConfig {
     /// the `admin` scope (checked in Postgres). Without it, only such keys may.
     #[arg(long, env = "ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<vodnest_core::secret::Secret>,
+    /// Encodes of sources longer than this (seconds) are split into chunks that any processor
+    /// runs, then stitched (see `job::split`); 0 splits none.
+    #[arg(long, env = "CHUNK_THRESHOLD_SECS", default_value_t = 600.0)]
+    pub chunk_threshold_secs: f64,
+    /// The length of the source one chunk encodes (seconds; rounded to segment boundaries).
+    /// At the default ladder's speed on 2 vCPUs, 120 s of 720p is about a minute of work:
+    /// short enough that new uploads wait at most that long, and that a processor scaled in
+    /// finishes its chunk within the task's stop timeout.
+    #[arg(long, env = "CHUNK_SECS", default_value_t = 120.0)]
+    pub chunk_secs: f64,
     /// Where jobs keep their scratch files (default: the system temp dir).
     #[arg(long, env = "WORK_DIR")]
     pub work_dir: Option<PathBuf>,

@@ -5,15 +5,20 @@
 //! - [`encode`]: the work itself: probe the raw file (read from S3 as ffmpeg goes), plan the
 //!   renditions, transcode them to HLS and publish the output.
 //! - [`extras`]: the poster and the storyboard, made beside the encode.
+//! - [`split`], [`chunk`], [`stitch`]: a long encode split into parts that any processor runs,
+//!   and the stitch that writes the playlists once they all succeeded.
 //!
 //! A source that can be copied into the top rendition (the remux fast path) is made `ready`
 //! with that rendition alone, in about the time it takes to copy it; the success enqueues a
 //! `ladder` job that encodes the rungs below it, the poster and the storyboard, and then
 //! publishes the master playlist that lists them all.
 
+mod chunk;
 mod encode;
 mod extras;
 mod republish;
+mod split;
+mod stitch;
 mod versions;
 
 use std::sync::Arc;
@@ -77,6 +82,9 @@ pub enum JobError {
     /// A kind of job from another queue (the claim never returns one).
     #[error("a {0} job is not the processors' work")]
     NotOurs(JobKind),
+    /// A split encode's plan that this processor cannot read (written by another version).
+    #[error("unreadable split plan: {0}")]
+    BadPlan(String),
 }
 
 impl JobError {
@@ -94,7 +102,8 @@ impl JobError {
             | Self::LeaseLost
             | Self::Stopped
             | Self::Shutdown
-            | Self::NotOurs(_) => false,
+            | Self::NotOurs(_)
+            | Self::BadPlan(_) => false,
         }
     }
 }
@@ -162,6 +171,8 @@ async fn work_on(
 ) -> Result<Done, JobError> {
     match job.kind {
         JobKind::Transcode | JobKind::Ladder => encode::process(ctx, job, prefix, cancel).await,
+        JobKind::Chunk => chunk::run(ctx, job, prefix, cancel).await,
+        JobKind::Stitch => stitch::run(ctx, job, prefix).await,
         JobKind::Republish => republish::run(ctx, job, prefix).await,
         JobKind::Webhook => Err(JobError::NotOurs(job.kind)),
     }
@@ -171,6 +182,9 @@ async fn work_on(
 struct Done {
     facts: MediaFacts,
     follow_up: Option<JobKind>,
+    /// The success is recorded already: the job was split, and its parts enqueued in the same
+    /// transaction (see `split`).
+    recorded: bool,
 }
 
 /// The attempt being recorded, and the version it published to (none when it failed before
@@ -191,6 +205,10 @@ async fn record(
     let mut next = None;
     record_metrics(job.kind, &result, took);
     let recorded = match result {
+        Ok(Done { recorded: true, .. }) => {
+            tracing::info!(took_s = took.as_secs_f64(), "job split into parts");
+            Ok(())
+        }
         Ok(done) => ctx
             .successes
             .succeed_and_claim(job, &done.facts, done.follow_up, claimer)

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use vodnest_core::queue::{ClaimedJob, JobKind};
 use vodnest_core::storage::{MediaClass, media_prefix};
-use vodnest_core::videos;
+use vodnest_core::{chunks, videos};
 
 use super::{JobContext, JobError, Run};
 
@@ -22,6 +22,8 @@ pub(super) async fn start(ctx: &JobContext, job: &ClaimedJob) -> Result<String, 
             videos::start_version(&ctx.pool, job.video_id).await?
         }
         JobKind::Ladder => videos::current_prefix(&ctx.pool, job.video_id).await?,
+        // The parts of a split encode and its stitch publish into the version it was split in.
+        JobKind::Chunk | JobKind::Stitch => chunks::prefix_of(&ctx.pool, job.id).await?,
         JobKind::Webhook => return Err(JobError::NotOurs(job.kind)),
     };
     // No video (deleted meanwhile), or a ladder job with nothing to extend.
@@ -86,7 +88,13 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
         remove(ctx, &media_prefix(run.job.video_id)).await;
         return;
     };
-    let Some(version) = run.version.filter(|_| run.job.kind != JobKind::Ladder) else {
+    // A ladder job extends the current version; a part or stitch of a split encode shares its
+    // version with the other parts (a retry needs what they published).
+    let own_version = !matches!(
+        run.job.kind,
+        JobKind::Ladder | JobKind::Chunk | JobKind::Stitch
+    );
+    let Some(version) = run.version.filter(|_| own_version) else {
         return;
     };
     let played = video.playable && video.media_prefix.as_deref() == Some(version);

@@ -87,7 +87,7 @@ impl fmt::Display for Ladder {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RenditionPlan {
     pub name: String,
     pub width: u32,

@@ -7,10 +7,12 @@
 //! - [`limits`]: the caps on a source's duration, resolution and frame rate.
 //! - [`fastpath`]: when the source's video can be copied into the top rendition.
 //! - [`hls`]: the one ffmpeg run that writes those renditions as HLS.
+//! - [`fmp4`]: the timescale and decode times of fMP4 segments (a chunk shifts its own).
 //! - [`poster`]: the poster frame.
 //! - [`storyboard`]: seek-preview sprite sheets and their WebVTT track.
 
 pub mod fastpath;
+pub mod fmp4;
 pub mod hls;
 pub mod ladder;
 pub mod limits;

@@ -11,7 +11,7 @@ use super::process;
 use super::{MediaError, Source};
 
 /// The facts the plan and the video object need.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
 pub struct Probe {
     pub duration_s: f64,
     /// Displayed size: rotation already applied.

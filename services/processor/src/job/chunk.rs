@@ -1,0 +1,148 @@
+//! One part of a split encode (see `split`), run by whichever processor claimed it.
+//!
+//! A video chunk encodes every rendition it owns over its range of the source (read from S3
+//! from the range's start), numbering its segments on from the chunk before and shifting
+//! their decode times by its start, so that its segments are exactly the ones the whole
+//! encode would have written there. It uploads them as ffmpeg closes them, then a playlist of
+//! its own segments per rendition (`chunk_NNNNN.m3u8`) for the stitch. The init segments are
+//! the first chunk's: every chunk writes the same bytes (same encoder settings, no edit list).
+//!
+//! The first chunk of a split transcode also encodes the shared audio of the whole video and
+//! publishes as an unsplit transcode does: the video is playable once its first segments are
+//! up, minutes before the stitch. The `whole` part makes the poster and the storyboard.
+
+use tokio::sync::watch;
+use vodnest_core::chunks::{self, PartKind, VideoChunk};
+use vodnest_core::queue::ClaimedJob;
+use vodnest_core::videos::MediaFacts;
+
+use super::encode::{self, Source};
+use super::split::SplitPlan;
+use super::stitch::chunk_playlist;
+use super::{Done, JobContext, JobError, extras};
+use crate::media::{hls, process};
+use crate::publish::{self, ChunkOutput, Master, Publisher};
+
+pub(super) async fn run(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    prefix: &str,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Done, JobError> {
+    let part = chunks::assignment(&ctx.pool, job.id)
+        .await?
+        .ok_or(JobError::Stopped)?;
+    let plan = SplitPlan::read(&part.plan)?;
+    let scratch = encode::scratch_dir(ctx.config.work_dir.as_deref())?;
+    let source = Source {
+        ctx,
+        id: job.video_id,
+        input: encode::source_url(ctx, job.video_id).await?,
+        probed: plan.probe.clone(),
+        cancel,
+        prefix,
+    };
+    match (part.part, part.chunk, part.index) {
+        (PartKind::Whole, ..) => {
+            extras::make(&source, scratch.path()).await?;
+        }
+        (PartKind::Video, Some(range), Some(index)) => {
+            let index = usize::try_from(index).unwrap_or(usize::MAX);
+            let preview = index == 0 && part.makes_ready;
+            video(&source, &plan, range, index, preview, scratch.path()).await?;
+        }
+        (PartKind::Video, ..) => {
+            return Err(JobError::BadPlan("a video chunk without a range".into()));
+        }
+    }
+    Ok(Done::nothing())
+}
+
+/// Encodes and publishes one video chunk; with `preview`, the shared audio too, and the
+/// playlists and master that make the video playable.
+async fn video(
+    source: &Source<'_>,
+    plan: &SplitPlan,
+    range: VideoChunk,
+    index: usize,
+    preview: bool,
+    scratch: &std::path::Path,
+) -> Result<(), JobError> {
+    let Source { ctx, id, .. } = *source;
+    let out_dir = scratch.join("hls");
+    tokio::fs::create_dir_all(&out_dir).await?;
+    let video_plan = plan.plan.video_only();
+    let with_audio = preview && plan.plan.audio.is_some();
+    let published = if with_audio {
+        plan.plan.clone()
+    } else {
+        video_plan.clone()
+    };
+    let frame_rate = hls::output_frame_rate(&plan.probe);
+    let mut publisher = Publisher::new(
+        &ctx.storage,
+        source.prefix.to_owned(),
+        &out_dir,
+        &published,
+        frame_rate,
+    )
+    .with_master(Master::Partial)
+    .already_published(plan.already_published.iter().cloned())
+    .as_chunk(ChunkOutput {
+        shift_s: range.start_s,
+        first: index == 0,
+        preview,
+    });
+    let (pause, paused) = watch::channel(false);
+    let timeout = ctx.config.transcode_timeout();
+    let video_control = process::Control::new(source.cancel, timeout).pausable(paused.clone());
+    let audio_control = process::Control::new(source.cancel, timeout).pausable(paused);
+    let range = hls::Range {
+        start_s: range.start_s,
+        end_s: range.end_s,
+        first_segment: u32::try_from(range.first_segment).unwrap_or(0),
+    };
+    let encoding = async {
+        let video = hls::transcode_range(
+            &source.input,
+            &out_dir,
+            &plan.probe,
+            &video_plan,
+            &range,
+            |_| {},
+            video_control,
+        );
+        let audio = async {
+            if with_audio {
+                hls::transcode_audio(&source.input, &out_dir, &plan.probe, &plan.plan, audio_control)
+                    .await
+            } else {
+                Ok(())
+            }
+        };
+        tokio::try_join!(video, audio).map_err(JobError::from)
+    };
+    publish::publish_while_encoding(&ctx.pool, id, &mut publisher, &out_dir, encoding, &pause)
+        .await?;
+    publish::publish(&ctx.pool, id, &mut publisher, true).await?;
+    publisher.put_chunk_playlists(&chunk_playlist(index)).await?;
+    tracing::info!(
+        chunk = index,
+        start_s = range.start_s,
+        end_s = range.end_s,
+        files = publisher.files_uploaded(),
+        "chunk published"
+    );
+    Ok(())
+}
+
+impl Done {
+    /// A success that changes nothing on the video (a part of a split encode).
+    fn nothing() -> Self {
+        Self {
+            facts: MediaFacts::default(),
+            follow_up: None,
+            recorded: false,
+        }
+    }
+}
