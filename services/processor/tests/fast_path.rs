@@ -164,8 +164,7 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     ensure!(video.has_poster && video.has_storyboard, "{video:?}");
     let (master, cache) = media_object(&storage, &format!("{prefix}master.m3u8")).await?;
     ensure!(
-        listed_renditions(&master)
-            == ["360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8"],
+        listed_renditions(&master) == ["360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8"],
         "{master}"
     );
     ensure!(
@@ -191,7 +190,12 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     // same keyframes.
     let base = storage.media_base_url().trim_end_matches('/');
     let audio_url = format!("{base}/{audio_playlist}");
-    ensure!((streams(&audio_url, "a").await?, streams(&audio_url, "v").await?) == (1, 0));
+    ensure!(
+        (
+            streams(&audio_url, "a").await?,
+            streams(&audio_url, "v").await?
+        ) == (1, 0)
+    );
     let duration = ffprobe(&audio_url, &["-show_entries", "format=duration"]).await?;
     let got = duration.first().copied().context("a duration")?;
     ensure!(

@@ -7,8 +7,9 @@
 //!
 //! The arguments come in parts that other runs reuse: [`video_output_args`] and
 //! [`audio_output_args`] (the streams and their encoders) and [`muxer_args`] (the HLS
-//! muxer over them); [`output_args`] puts them together for one plan, and a plan's
-//! `video_only()` or `audio_only()` gives the run that writes one side alone.
+//! muxer over them); [`output_args`] puts them together for one plan (two HLS outputs of one
+//! run, see there), and a plan's `video_only()` or `audio_only()` gives the run that writes
+//! one side alone.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -86,14 +87,27 @@ impl Args {
     }
 }
 
-/// The ffmpeg arguments after `-i input` that write `plan` into `out_dir`: its video
-/// renditions, its audio rendition, the HLS muxer.
+/// The ffmpeg arguments after `-i input` that write `plan` into `out_dir`: one HLS output
+/// with its video renditions, another with its audio rendition. Two outputs, not one: ffmpeg
+/// shifts an output's timestamps so that none is negative, and AAC starts one frame early
+/// (its encoder delay, 21 ms at 48 kHz); in one output with the audio, the video would move by
+/// that much, and would no longer line up with video written without audio (a ladder job's
+/// rungs beside the copy its transcode job published, or chunks of a long video).
 pub fn output_args(probe: &Probe, plan: &Plan, out_dir: &Path) -> Vec<String> {
-    let mut args = video_output_args(probe, &plan.video);
+    let mut args = vec![
+        "-progress".to_owned(),
+        "pipe:1".to_owned(),
+        "-nostats".to_owned(),
+    ];
+    if !plan.video.is_empty() {
+        args.extend(video_output_args(probe, &plan.video));
+        args.extend(muxer_args(out_dir, &video_stream_map(&plan.video), true));
+    }
     if let Some(audio) = &plan.audio {
         args.extend(audio_output_args(audio));
+        let stream_map = format!("a:0,name:{}", AudioPlan::NAME);
+        args.extend(muxer_args(out_dir, &stream_map, false));
     }
-    args.extend(muxer_args(out_dir, &stream_map(plan)));
     args
 }
 
@@ -138,25 +152,14 @@ pub fn audio_output_args(audio: &AudioPlan) -> Vec<String> {
     args.0
 }
 
-/// The muxer's `-var_stream_map`: the audio (`a:0`) in a directory of its own, each video
-/// rendition (`v:i`) in its own without sound, all in one audio group, so ffmpeg's own master
-/// playlist names the codecs of each.
-pub fn stream_map(plan: &Plan) -> String {
-    let group = if plan.audio.is_some() {
-        format!(",agroup:{}", AudioPlan::NAME)
-    } else {
-        String::new()
-    };
-    let audio = plan
-        .audio
-        .iter()
-        .map(|_| format!("a:0{group},name:{}", AudioPlan::NAME));
-    let video = plan
-        .video
+/// The video output's `-var_stream_map`: each rendition (`v:i`) in a directory of its own.
+pub fn video_stream_map(video: &[RenditionPlan]) -> String {
+    let maps: Vec<String> = video
         .iter()
         .enumerate()
-        .map(|(i, r)| format!("v:{i}{group},name:{}", r.name));
-    audio.chain(video).collect::<Vec<_>>().join(" ")
+        .map(|(i, r)| format!("v:{i},name:{}", r.name))
+        .collect();
+    maps.join(" ")
 }
 
 /// x264 for encoded rendition `i`, fed by the scaler chain's `[v{i}]`.
@@ -200,9 +203,9 @@ fn push_encoder(args: &mut Args, plan: &[RenditionPlan], i: usize, keyframes: &s
     }
 }
 
-/// The HLS muxer: one directory per rendition (`%v`), named by `stream_map` (see
-/// [`stream_map`]).
-pub fn muxer_args(out_dir: &Path, stream_map: &str) -> Vec<String> {
+/// An HLS output: one directory per rendition (`%v`), named by `stream_map`; with `master`,
+/// ffmpeg's master playlist too (the publisher reads the video codecs from it).
+pub fn muxer_args(out_dir: &Path, stream_map: &str, master: bool) -> Vec<String> {
     let mut args = Args::default();
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
     args.push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
@@ -216,9 +219,10 @@ pub fn muxer_args(out_dir: &Path, stream_map: &str) -> Vec<String> {
         "init.mp4",
     ]);
     args.push(&["-hls_segment_filename", &out("%v/seg_%05d.m4s")]);
-    args.push(&["-master_pl_name", "master.m3u8"]);
+    if master {
+        args.push(&["-master_pl_name", "master.m3u8"]);
+    }
     args.push(&["-var_stream_map", stream_map]);
-    args.push(&["-progress", "pipe:1", "-nostats"]);
     args.push(&[&out("%v/index.m3u8")]);
     args.0
 }
@@ -421,7 +425,11 @@ mod tests {
                 "{keys:?}"
             );
             let segments = keys.iter().filter(|k| k.ends_with(".m4s")).count();
-            assert_eq!(segments, 2 * plans.dirs().len(), "9 s in 6 s segments: {keys:?}");
+            assert_eq!(
+                segments,
+                2 * plans.dirs().len(),
+                "9 s in 6 s segments: {keys:?}"
+            );
             let keyframes = keyframe_times(&out.join("360p/index.m3u8")).await;
             assert!(keyframes.len() >= 4, "{keyframes:?}");
             let first = keyframes[0];
@@ -449,7 +457,10 @@ mod tests {
             }
             if audio {
                 let playlist = out.join("audio/index.m3u8");
-                assert_eq!(audio_stream(&playlist).await, "aac,LC,48000,2");
+                // The clip's mono AAC-LC is copied.
+                let channels = plans.audio.as_ref().map_or(0, |a| a.channels);
+                assert_eq!(channels, 1, "{plans:?}");
+                assert_eq!(audio_stream(&playlist).await, "aac,LC,48000,1");
                 let duration = stream_duration(&playlist, "a:0").await;
                 assert!(
                     (duration - probed.duration_s).abs() <= 0.1,
@@ -465,7 +476,10 @@ mod tests {
         assert_eq!(stream_types(playlist).await, ["audio"]);
         let output = Command::new("ffprobe")
             .args(["-v", "error", "-allowed_extensions", "ALL"])
-            .args(["-show_entries", "stream=codec_name,profile,sample_rate,channels"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,profile,sample_rate,channels",
+            ])
             .args(["-of", "csv=p=0"])
             .arg(playlist)
             .output()
@@ -489,7 +503,11 @@ mod tests {
             .await
             .expect("probe");
         let ladder: Ladder = "240:400k,144:200k".parse().expect("ladder");
-        let whole = plan(&probed, &ladder, false);
+        // The audio encoded this time (the clip's would be copied).
+        let whole = Plan {
+            audio: Some(AudioPlan::encoded()),
+            ..plan(&probed, &ladder, false)
+        };
         let out = dir.path().join("hls");
         for part in [whole.video_only(), whole.audio_only()] {
             tokio::fs::create_dir_all(&out).await.expect("mkdir");
@@ -504,15 +522,12 @@ mod tests {
             .await
             .expect("transcode");
         }
-        for dir in whole.dirs() {
-            let playlist = out.join(&dir).join("index.m3u8");
-            let expected = if dir == AudioPlan::NAME {
-                "audio"
-            } else {
-                "video"
-            };
-            assert_eq!(stream_types(&playlist).await, [expected], "{dir}");
+        for rung in &whole.video {
+            let playlist = out.join(&rung.name).join("index.m3u8");
+            assert_eq!(stream_types(&playlist).await, ["video"], "{}", rung.name);
         }
+        let audio = out.join(AudioPlan::NAME).join("index.m3u8");
+        assert_eq!(audio_stream(&audio).await, "aac,LC,48000,2");
         assert_eq!(
             keyframe_times(&out.join("240p/index.m3u8")).await,
             keyframe_times(&out.join("144p/index.m3u8")).await
@@ -520,19 +535,26 @@ mod tests {
     }
 
     #[test]
-    fn a_stream_map_puts_every_video_rendition_in_the_audio_group() {
+    fn video_and_audio_are_separate_outputs() {
         let probed = super::super::test_support::sample_probe(10.0, 1280, 720);
         let ladder: Ladder = "720:3000k,360:800k".parse().expect("ladder");
         let whole = plan(&probed, &ladder, false);
         assert_eq!(
-            stream_map(&whole),
-            "a:0,agroup:audio,name:audio v:0,agroup:audio,name:720p v:1,agroup:audio,name:360p"
+            video_stream_map(&whole.video),
+            "v:0,name:720p v:1,name:360p"
         );
-        assert_eq!(stream_map(&whole.video_only()), "v:0,name:720p v:1,name:360p");
-        assert_eq!(stream_map(&whole.audio_only()), "a:0,agroup:audio,name:audio");
+        let args = output_args(&probed, &whole, Path::new("/out"));
+        let outputs: Vec<&String> = args.iter().filter(|a| a.ends_with("index.m3u8")).collect();
+        assert_eq!(outputs.len(), 2, "{args:?}");
         let video = video_output_args(&probed, &whole.video);
         assert!(!video.contains(&"0:a:0".to_owned()), "{video:?}");
         let audio = audio_output_args(whole.audio.as_ref().expect("sound"));
         assert_eq!(audio[..2], ["-map", "0:a:0"]);
+        // Only the video output writes ffmpeg's master playlist; the audio-only run none.
+        let masters = |plan: &Plan| {
+            let args = output_args(&probed, plan, Path::new("/out"));
+            args.iter().filter(|a| *a == "-master_pl_name").count()
+        };
+        assert_eq!((masters(&whole), masters(&whole.audio_only())), (1, 0));
     }
 }

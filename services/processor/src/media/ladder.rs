@@ -124,9 +124,9 @@ pub struct AudioPlan {
 
 impl AudioPlan {
     /// Its directory, and its name in the master playlist.
-    pub const NAME: &str = "audio";
+    pub const NAME: &'static str = "audio";
     /// AAC-LC, encoded or copied (only LC is copied).
-    pub const CODEC: &str = "mp4a.40.2";
+    pub const CODEC: &'static str = "mp4a.40.2";
 
     /// The source's audio, copied when it can be, else encoded to stereo AAC at 128 kb/s.
     pub fn for_source(probe: &Probe) -> Option<Self> {
@@ -167,7 +167,11 @@ impl Plan {
     /// Every directory the plan writes: the video renditions', then the audio's.
     pub fn dirs(&self) -> Vec<String> {
         let audio = self.audio.iter().map(|_| AudioPlan::NAME.to_owned());
-        self.video.iter().map(|r| r.name.clone()).chain(audio).collect()
+        self.video
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(audio)
+            .collect()
     }
 
     /// The video renditions without the audio (what chunks of a long video encode).
@@ -318,7 +322,10 @@ mod tests {
         };
         let copied = plan(&source, &ladder, true);
         let audio = copied.audio.clone().expect("the source has sound");
-        assert!(audio.copy && audio.bitrate == 96_000 && audio.channels == 1, "{audio:?}");
+        assert!(
+            audio.copy && audio.bitrate == 96_000 && audio.channels == 1,
+            "{audio:?}"
+        );
         assert_eq!(copied.dirs(), ["720p", "360p", "audio"]);
         // The video object lists video renditions only, each with the audio in its bandwidth.
         let bandwidths: Vec<u64> = copied.renditions().iter().map(|r| r.bandwidth).collect();

@@ -100,7 +100,11 @@ pub fn master(
 /// The video codec of ffmpeg's `CODECS` (which also names the audio when it wrote both).
 fn video_codec(codecs: Option<&String>) -> String {
     codecs
-        .and_then(|list| list.split(',').map(str::trim).find(|c| !c.starts_with("mp4a")))
+        .and_then(|list| {
+            list.split(',')
+                .map(str::trim)
+                .find(|c| !c.starts_with("mp4a"))
+        })
         .unwrap_or("avc1.640028")
         .to_owned()
 }
@@ -272,11 +276,16 @@ mod tests {
         let master = master(&plan, &codecs, Some(30_000.0 / 1001.0)).expect("text");
         let lines: Vec<&str> = master.lines().collect();
         assert!(master.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{master}");
-        let media: Vec<&&str> = lines.iter().filter(|l| l.starts_with("#EXT-X-MEDIA:")).collect();
+        let media: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("#EXT-X-MEDIA:"))
+            .collect();
         assert_eq!(
             media,
-            [&"#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio/index.m3u8\",GROUP-ID=\"audio\",\
-               LANGUAGE=\"und\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""],
+            [
+                &"#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio/index.m3u8\",GROUP-ID=\"audio\",\
+               LANGUAGE=\"und\",NAME=\"Audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\""
+            ],
             "{master}"
         );
         // Peak video (VBV maxrate) + peak audio; average video + average audio.
@@ -310,7 +319,12 @@ mod tests {
         // What we write, m3u8-rs reads back: one group, every variant in it.
         let parsed = m3u8_rs::parse_master_playlist_res(master.as_bytes()).expect("parses");
         assert_eq!(parsed.alternatives.len(), 1);
-        assert!(parsed.variants.iter().all(|v| v.audio.as_deref() == Some("audio")));
+        assert!(
+            parsed
+                .variants
+                .iter()
+                .all(|v| v.audio.as_deref() == Some("audio"))
+        );
     }
 
     #[test]
@@ -327,7 +341,10 @@ mod tests {
             master.contains("BANDWIDTH=96000,AVERAGE-BANDWIDTH=64000,CODECS=\"mp4a.40.2\""),
             "{master}"
         );
-        assert!(master.contains("CODECS=\"avc1.640028,mp4a.40.2\""), "{master}");
+        assert!(
+            master.contains("CODECS=\"avc1.640028,mp4a.40.2\""),
+            "{master}"
+        );
     }
 
     #[test]
