@@ -159,9 +159,10 @@ ensure_moto() {
 }
 
 ensure_npm() {
-    log "npm packages (hls.js, swagger-ui-dist, playwright-core)"
+    log "npm packages (hls.js, swagger-ui-dist, playwright-core, shaka-player, video.js)"
     if [[ ! -d $REPO/node_modules/hls.js || ! -d $REPO/node_modules/swagger-ui-dist ||
-        ! -d $REPO/node_modules/playwright-core ||
+        ! -d $REPO/node_modules/playwright-core || ! -d $REPO/node_modules/shaka-player ||
+        ! -d $REPO/node_modules/video.js ||
         $REPO/package-lock.json -nt $REPO/node_modules/.package-lock.json ]]; then
         (cd "$REPO" && npm ci --no-audit --no-fund --loglevel=error)
     fi

@@ -1,6 +1,7 @@
 //! The remux fast path, one job at a time against real Postgres, LocalStack and ffmpeg: an
 //! H.264/AAC source with 2 s keyframes is made `ready` by a transcode job that only copies it
-//! into the top rendition; that success enqueues a ladder job, which adds the encoded rungs,
+//! into the top rendition (video only) and its sound into the shared audio rendition; that
+//! success enqueues a ladder job, which adds the encoded rungs (video only, no audio encoded),
 //! the poster and the storyboard, and then the master playlist that lists every rung.
 
 use std::sync::Arc;
@@ -60,6 +61,29 @@ fn listed_renditions(master: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A media object's ETag: unchanged if nothing uploaded it again.
+async fn etag(storage: &Storage, key: &str) -> Result<String> {
+    let head = storage
+        .client()
+        .head_object()
+        .bucket(storage.media_bucket())
+        .key(key)
+        .send()
+        .await
+        .with_context(|| format!("HEAD {key}"))?;
+    Ok(head.e_tag().unwrap_or_default().to_owned())
+}
+
+/// How many streams of a kind (`v`, `a`) a playlist served from the media bucket has.
+async fn streams(url: &str, kind: &str) -> Result<usize> {
+    let what = ["-select_streams", kind, "-show_entries", "stream=index"];
+    // ffprobe lists an HLS input's streams twice: in its program, then on their own.
+    let mut indexes = ffprobe(url, &what).await?;
+    indexes.sort_by(f64::total_cmp);
+    indexes.dedup();
+    Ok(indexes.len())
+}
+
 /// One ffprobe value per line for a playlist served from the media bucket.
 async fn ffprobe(url: &str, what: &[&str]) -> Result<Vec<f64>> {
     let output = Command::new("ffprobe")
@@ -109,14 +133,24 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     let prefix = video.media_prefix.clone().context("no current version")?;
     ensure!(prefix.starts_with(&media_prefix(id)), "{prefix}");
     let (master, cache) = media_object(&storage, &format!("{prefix}master.m3u8")).await?;
+    // The copy and, last, the audio-only variant; both play the shared audio rendition.
     ensure!(
-        listed_renditions(&master) == ["360p/index.m3u8"],
+        listed_renditions(&master) == ["360p/index.m3u8", "audio/index.m3u8"],
+        "{master}"
+    );
+    ensure!(
+        master.contains("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"audio/index.m3u8\",GROUP-ID=\"audio\""),
         "{master}"
     );
     ensure!(
         cache == "public, max-age=2",
         "master Cache-Control {cache:?}"
     );
+    // The audio is final with the transcode job: the ladder job leaves it alone.
+    let audio_playlist = format!("{prefix}audio/index.m3u8");
+    let (audio, _) = media_object(&storage, &audio_playlist).await?;
+    ensure!(audio.contains("#EXT-X-ENDLIST"), "{audio}");
+    let audio_etag = etag(&storage, &audio_playlist).await?;
 
     // The ladder job, enqueued with that success.
     run_next(&ctx, JobKind::Ladder).await?;
@@ -130,8 +164,16 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     ensure!(video.has_poster && video.has_storyboard, "{video:?}");
     let (master, cache) = media_object(&storage, &format!("{prefix}master.m3u8")).await?;
     ensure!(
-        listed_renditions(&master) == ["360p/index.m3u8", "240p/index.m3u8"],
+        listed_renditions(&master) == ["360p/index.m3u8", "240p/index.m3u8", "audio/index.m3u8"],
         "{master}"
+    );
+    ensure!(
+        master.matches("AUDIO=\"audio\"").count() == 3,
+        "every variant plays the audio group: {master}"
+    );
+    ensure!(
+        etag(&storage, &audio_playlist).await? == audio_etag,
+        "the ladder job wrote no audio"
     );
     ensure!(
         cache == "public, max-age=3600",
@@ -144,11 +186,26 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
         "no third job"
     );
 
-    // Both rungs last as long as the source and cut at the same keyframes.
+    // Both rungs (video only) and the audio last as long as the source; the rungs cut at the
+    // same keyframes.
     let base = storage.media_base_url().trim_end_matches('/');
+    let audio_url = format!("{base}/{audio_playlist}");
+    ensure!(
+        (
+            streams(&audio_url, "a").await?,
+            streams(&audio_url, "v").await?
+        ) == (1, 0)
+    );
+    let duration = ffprobe(&audio_url, &["-show_entries", "format=duration"]).await?;
+    let got = duration.first().copied().context("a duration")?;
+    ensure!(
+        (got - source_duration).abs() <= 0.1,
+        "audio: {got:.3} s, source {source_duration:.3} s"
+    );
     let mut keyframes = Vec::new();
     for rung in ["360p", "240p"] {
         let url = format!("{base}/{prefix}{rung}/index.m3u8");
+        ensure!(streams(&url, "a").await? == 0, "{rung} has no sound");
         let duration = ffprobe(&url, &["-show_entries", "format=duration"]).await?;
         let got = duration.first().copied().context("a duration")?;
         ensure!(

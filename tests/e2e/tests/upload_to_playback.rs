@@ -1,7 +1,8 @@
 //! The walking skeleton end to end: a clip made with ffmpeg is uploaded in two parts through
 //! presigned URLs to LocalStack (signatures checked), processed, followed on the websocket
 //! until ready, fetched back over HTTP and measured with ffprobe; then a headless Chromium
-//! plays it on the watch page.
+//! plays it on the watch page, and its master playlist (video renditions sharing one audio
+//! rendition, an audio-only variant) in hls.js, Shaka Player and video.js.
 
 use std::path::Path;
 use std::time::Duration;
@@ -132,6 +133,7 @@ async fn uploaded_clip_becomes_a_playable_hls_stream() -> Result<()> {
     ensure!(sheet.status() == 200, "sheet: {}", sheet.status());
 
     watch_in_chromium(&app, &id).await?;
+    play_in_three_players(&app, &master_url).await?;
     app.stop().await
 }
 
@@ -153,9 +155,20 @@ async fn fetch_stream(http: &reqwest::Client, master_url: &str, out: &Path) -> R
         master.contains("#EXT-X-STREAM-INF"),
         "not a master playlist: {master}"
     );
+    // One audio rendition, in a group every variant plays; the audio-only variant last.
+    ensure!(
+        master.matches("#EXT-X-MEDIA:TYPE=AUDIO").count() == 1
+            && master.matches("#EXT-X-STREAM-INF").count() == master.matches("AUDIO=").count()
+            && master.trim_end().ends_with("audio/index.m3u8"),
+        "the shared audio: {master}"
+    );
     let signed = master_url.path().starts_with("/api/v1/playback/");
     let mut playlists = Vec::new();
-    for rendition in uris(&master) {
+    let mut listed = uris(&master);
+    // The audio playlist is both the group's rendition and the audio-only variant.
+    listed.sort();
+    listed.dedup();
+    for rendition in listed {
         let playlist_url = master_url.join(&rendition)?;
         let local = out.join(&rendition);
         let playlist = fetch(
@@ -292,5 +305,39 @@ async fn watch_in_chromium(app: &TestApp, id: &str) -> Result<()> {
         "storyboard preview: {result}"
     );
     ensure!(preview["time"] == "0:10", "preview time: {result}");
+    Ok(())
+}
+
+/// Plays the master playlist in hls.js, Shaka Player and video.js: each decodes audio from the
+/// shared rendition and lists the audio-only variant.
+async fn play_in_three_players(app: &TestApp, master_url: &str) -> Result<()> {
+    let result = vodnest_e2e::browser::run(
+        app,
+        "players.mjs",
+        &["--master".as_ref(), master_url.as_ref()],
+    )
+    .await?;
+    let players = &result["players"];
+    for name in ["hls.js", "shaka", "video.js"] {
+        let got = &players[name];
+        ensure!(
+            got["audioOnlyListed"] == true && got["audioDecodedBytes"].as_u64() > Some(0),
+            "{name}: {result}"
+        );
+    }
+    // The sound comes from the audio group: one track, the master's.
+    let tracks = players["hls.js"]["audioTracks"].as_array();
+    ensure!(
+        tracks.is_some_and(|t| t.len() == 1 && t[0]["group"] == "audio"),
+        "hls.js audio tracks: {result}"
+    );
+    ensure!(
+        players["shaka"]["activeAudioCodec"] == "mp4a.40.2",
+        "Shaka: {result}"
+    );
+    ensure!(
+        players["video.js"]["audioTracks"] == serde_json::json!(["Audio"]),
+        "video.js audio tracks: {result}"
+    );
     Ok(())
 }

@@ -14,7 +14,7 @@ use vodnest_core::queue::{ClaimedJob, JobKind};
 use vodnest_core::videos::{self, MediaFacts, PublishedVersion};
 
 use super::{Done, JobContext, JobError, extras};
-use crate::media::ladder::{self, RenditionPlan};
+use crate::media::ladder::{self, AudioPlan, Plan};
 use crate::media::{self, MediaError, fastpath, hls, probe, process};
 use crate::publish::{self, Master, Publisher};
 
@@ -32,11 +32,14 @@ pub(super) struct Source<'a> {
     pub prefix: &'a str,
 }
 
-/// What this job's ffmpeg run writes and publishes.
+/// What this job publishes, and what its ffmpeg run writes.
 struct Work {
-    /// Every rendition ffmpeg writes (and the video lists once this job succeeds).
-    plan: Vec<RenditionPlan>,
-    /// The ones already in storage (a ladder job's copied top rung).
+    /// Every rendition the master playlist lists (and the video object, once this job
+    /// succeeds).
+    plan: Plan,
+    /// What ffmpeg writes: the plan, or (a ladder job) its video renditions alone.
+    run: Plan,
+    /// Renditions already in storage (a ladder job's copied top rung and audio).
     already_published: Vec<String>,
     /// A transcode job that published the copy alone leaves the ladder to this job.
     follow_up: Option<JobKind>,
@@ -45,24 +48,41 @@ struct Work {
 impl Work {
     /// A transcode job: the whole ladder, or the copied top rung alone with a ladder job to
     /// follow, which makes the video watchable in about the time the copy takes.
-    fn transcode(plan: Vec<RenditionPlan>) -> Self {
-        let copied_first = plan.len() > 1 && plan[0].copy;
+    ///
+    /// The copy joins the shared audio rendition like any rung: it is written without sound,
+    /// and the source's audio goes into `audio/` in the same fast run (copied when it is
+    /// AAC-LC, else encoded: seconds for a long source, against the minutes of a video rung).
+    /// So the audio is published once, before the video is playable, and the ladder job that
+    /// follows encodes video only. Keeping the source's audio muxed into the copy instead
+    /// would leave the copy outside the group: its master would change shape when the ladder
+    /// lands, and the lower rungs would need a second audio track of their own.
+    fn transcode(plan: Plan) -> Self {
+        let copied_first = plan.video.len() > 1 && plan.video[0].copy;
         let plan = if copied_first {
-            plan[..1].to_vec()
+            Plan {
+                video: plan.video[..1].to_vec(),
+                audio: plan.audio,
+            }
         } else {
             plan
         };
         Self {
+            run: plan.clone(),
             plan,
             already_published: Vec::new(),
             follow_up: copied_first.then_some(JobKind::Ladder),
         }
     }
 
-    /// A ladder job: the same plan as its transcode job's, the top rung now in storage.
-    fn ladder(plan: Vec<RenditionPlan>) -> Self {
+    /// A ladder job: the same plan as its transcode job's, the top rung and the audio now in
+    /// storage. ffmpeg copies the top rung again (so that every rung is cut at the same
+    /// instants) but leaves the audio alone.
+    fn ladder(plan: Plan) -> Self {
+        let top = plan.video.iter().take(1).map(|r| r.name.clone());
+        let audio = plan.audio.iter().map(|_| AudioPlan::NAME.to_owned());
         Self {
-            already_published: plan.iter().take(1).map(|r| r.name.clone()).collect(),
+            already_published: top.chain(audio).collect(),
+            run: plan.video_only(),
             plan,
             follow_up: None,
         }
@@ -125,7 +145,7 @@ pub(super) async fn process(
     };
     let hls_dir = scratch.path().join("hls");
     let encoding = encode(&source, &work, &hls_dir, transcoding);
-    let (renditions, extras) = tokio::try_join!(encoding, extras)?;
+    let ((), extras) = tokio::try_join!(encoding, extras)?;
     // A transcode's version becomes current with its success; a ladder job's already is.
     let version = transcoding.then(|| PublishedVersion {
         prefix: prefix.to_owned(),
@@ -133,7 +153,7 @@ pub(super) async fn process(
         storyboard: extras.storyboard,
     });
     Ok(Done {
-        facts: facts(&source.probed, renditions, version),
+        facts: facts(&source.probed, work.plan.renditions(), version),
         follow_up: work.follow_up,
     })
 }
@@ -165,11 +185,7 @@ async fn source_url(ctx: &JobContext, id: Uuid) -> Result<media::Source, JobErro
 
 /// The plan for a transcode job: a source that already is what the top rendition would be is
 /// copied, not encoded.
-async fn plan(
-    ctx: &JobContext,
-    input: &media::Source,
-    probed: &probe::Probe,
-) -> Vec<RenditionPlan> {
+async fn plan(ctx: &JobContext, input: &media::Source, probed: &probe::Probe) -> Plan {
     let keyframe_gap = fastpath::keyframe_gap(input, probed.duration_s, ctx.config.probe_timeout())
         .await
         .unwrap_or_else(|err| {
@@ -183,8 +199,9 @@ async fn plan(
         width = probed.width,
         height = probed.height,
         codec = %probed.video_codec,
-        renditions = plan.len(),
+        renditions = plan.video.len(),
         fast_path = not_copied.is_none(),
+        audio_copied = plan.audio.as_ref().is_some_and(|a| a.copy),
         not_copied = not_copied.as_deref().unwrap_or(""),
         "probed"
     );
@@ -197,7 +214,7 @@ async fn encode(
     work: &Work,
     out_dir: &Path,
     transcoding: bool,
-) -> Result<Vec<Rendition>, JobError> {
+) -> Result<(), JobError> {
     let Source {
         ctx, id, probed, ..
     } = source;
@@ -228,26 +245,26 @@ async fn encode(
             &source.input,
             out_dir,
             probed,
-            &work.plan,
+            &work.run,
             on_progress,
             control,
         )
         .await
         .map_err(JobError::from)
     };
-    let renditions =
+    let encoded =
         publish::publish_while_encoding(&ctx.pool, *id, &mut publisher, out_dir, transcode, &pause)
             .await;
     if let Some(reporter) = reporter {
         reporter.abort();
     }
-    let renditions = renditions?;
+    encoded?;
     if transcoding {
         videos::set_progress(&ctx.pool, *id, "finalizing", 0.95).await?;
     }
     publish::publish(&ctx.pool, *id, &mut publisher, true).await?;
     tracing::info!(files = publisher.files_uploaded(), "output published");
-    Ok(renditions)
+    Ok(())
 }
 
 /// Writes transcoding progress (0.1..0.9 overall) at most twice a second.

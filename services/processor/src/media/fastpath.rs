@@ -16,11 +16,14 @@ pub const MAX_KEYFRAME_GAP_S: f64 = hls::SEGMENT_SECONDS as f64 / 2.0;
 /// How much of the source is read to judge its keyframe spacing.
 const SAMPLE_S: u32 = 60;
 
-/// The copied rendition copies the audio too when it is AAC in stereo or mono: encoding a
-/// long source's audio would cost more than copying its video (60 s of audio takes ~1.5 s to
-/// encode here, the copy ~0.2 s for both streams).
+/// The shared audio rendition (see `ladder::AudioPlan`) copies the source's audio when it is
+/// AAC-LC in stereo or mono: encoding a long source's audio would cost more than copying its
+/// video (60 s of audio takes ~1.5 s to encode here, the copy ~0.2 s for both streams). Only
+/// LC: the master playlist names it `mp4a.40.2`, which HE-AAC is not.
 pub fn audio_copyable(probe: &Probe) -> bool {
-    probe.audio_codec.as_deref() == Some("aac") && probe.audio_channels.is_some_and(|c| c <= 2)
+    probe.audio_codec.as_deref() == Some("aac")
+        && probe.audio_channels.is_some_and(|c| c <= 2)
+        && probe.audio_profile.as_deref().is_none_or(|p| p == "LC")
 }
 
 /// Why the source cannot be copied, or `None` when it can.
@@ -98,7 +101,7 @@ mod tests {
     use super::super::ladder::{Ladder, plan};
     use super::super::probe::probe;
     use super::super::test_support::{
-        audio_md5, keyframe_times, make_encoded, sample_probe, video_md5,
+        audio_md5, keyframe_times, make_encoded, sample_probe, stream_types, video_md5,
     };
     use super::*;
     use vodnest_testkit::clip::{AAC, AV1_AAC, GOP_2S, VP9_OPUS, X264};
@@ -123,11 +126,13 @@ mod tests {
         let plans = plan(&probed, &ladder, true);
         assert_eq!(
             plans
+                .video
                 .iter()
                 .map(|p| (p.name.as_str(), p.copy))
                 .collect::<Vec<_>>(),
             [("360p", true), ("240p", false)]
         );
+        assert!(plans.audio.as_ref().is_some_and(|a| a.copy), "{plans:?}");
         let out = dir.path().join("hls");
         tokio::fs::create_dir_all(&out).await.expect("mkdir");
         transcode(
@@ -140,14 +145,18 @@ mod tests {
         )
         .await
         .expect("transcode");
-        // Copied: the very same H.264 and AAC bitstreams.
+        // Copied: the very same H.264 and AAC bitstreams, the AAC in the shared audio
+        // rendition, the video renditions without sound.
         let source = video_md5(&input).await;
         assert!(source.starts_with("MD5="), "{source:?}");
         assert_eq!(video_md5(&out.join("360p/index.m3u8")).await, source);
         let sound = audio_md5(&input).await;
         assert!(sound.starts_with("MD5="), "{sound:?}");
-        assert_eq!(audio_md5(&out.join("360p/index.m3u8")).await, sound);
-        assert_ne!(audio_md5(&out.join("240p/index.m3u8")).await, sound);
+        assert_eq!(audio_md5(&out.join("audio/index.m3u8")).await, sound);
+        for rung in ["360p", "240p"] {
+            let playlist = out.join(rung).join("index.m3u8");
+            assert_eq!(stream_types(&playlist).await, ["video"], "{rung}");
+        }
         // The encoded rung has its keyframes where the source has them.
         let top = keyframe_times(&out.join("360p/index.m3u8")).await;
         assert!(top.len() >= 4, "{top:?}");
@@ -236,6 +245,11 @@ mod tests {
             ..good.clone()
         };
         assert!(refusal(&surround, Some(2.0)).is_none() && !audio_copyable(&surround));
+        let he_aac = Probe {
+            audio_profile: Some("HE-AAC".into()),
+            ..good.clone()
+        };
+        assert!(refusal(&he_aac, Some(2.0)).is_none() && !audio_copyable(&he_aac));
         let silent = Probe {
             has_audio: false,
             audio_codec: None,

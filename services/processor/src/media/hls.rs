@@ -1,18 +1,24 @@
-//! The ffmpeg run that writes a rendition plan (see `ladder::plan`) as HLS: H.264 + stereo AAC
-//! in fMP4 segments of 6 s, keyframes every 2 s exactly (closed GOPs, no scene-cut keyframes),
-//! an EVENT playlist per rendition that lists each segment once it is closed (the publisher
+//! The ffmpeg run that writes a plan (see `ladder::plan`) as HLS: video renditions in H.264
+//! without sound and one shared audio rendition (AAC), each in its own directory of fMP4
+//! segments of 6 s, keyframes every 2 s exactly (closed GOPs, no scene-cut keyframes), an
+//! EVENT playlist per rendition that lists each segment once it is closed (the publisher
 //! uploads them while ffmpeg goes on, and makes them VOD playlists at the end) and a master
 //! playlist, with progress read from `-progress pipe:1`.
+//!
+//! The arguments come in parts that other runs reuse: [`video_output_args`] and
+//! [`audio_output_args`] (the streams and their encoders) and [`muxer_args`] (the HLS
+//! muxer over them); [`output_args`] puts them together for one plan (two HLS outputs of one
+//! run, see there), and a plan's `video_only()` or `audio_only()` gives the run that writes
+//! one side alone.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
-use vodnest_core::domain::Rendition;
 
-use super::ladder::RenditionPlan;
+use super::ladder::{AudioPlan, Plan, RenditionPlan};
 use super::probe::Probe;
-use super::{MediaError, Source, fastpath, process};
+use super::{MediaError, Source, process};
 
 pub const SEGMENT_SECONDS: u32 = 6;
 pub const KEYFRAME_SECONDS: u32 = 2;
@@ -81,12 +87,37 @@ impl Args {
     }
 }
 
-/// The ffmpeg arguments after `-i input`.
-fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<String> {
+/// The ffmpeg arguments after `-i input` that write `plan` into `out_dir`: one HLS output
+/// with its video renditions, another with its audio rendition. Two outputs, not one: ffmpeg
+/// shifts an output's timestamps so that none is negative, and AAC starts one frame early
+/// (its encoder delay, 21 ms at 48 kHz); in one output with the audio, the video would move by
+/// that much, and would no longer line up with video written without audio (a ladder job's
+/// rungs beside the copy its transcode job published, or chunks of a long video).
+pub fn output_args(probe: &Probe, plan: &Plan, out_dir: &Path) -> Vec<String> {
+    let mut args = vec![
+        "-progress".to_owned(),
+        "pipe:1".to_owned(),
+        "-nostats".to_owned(),
+    ];
+    if !plan.video.is_empty() {
+        args.extend(video_output_args(probe, &plan.video));
+        args.extend(muxer_args(out_dir, &video_stream_map(&plan.video), true));
+    }
+    if let Some(audio) = &plan.audio {
+        args.extend(audio_output_args(audio));
+        let stream_map = format!("a:0,name:{}", AudioPlan::NAME);
+        args.extend(muxer_args(out_dir, &stream_map, false));
+    }
+    args
+}
+
+/// The output's video streams, `v:i` for `video[i]`: the scaler chain, then the copy or x264
+/// for each. Empty for no rendition.
+pub fn video_output_args(probe: &Probe, video: &[RenditionPlan]) -> Vec<String> {
     let mut args = Args::default();
     let encoded: Vec<(usize, &RenditionPlan)> =
-        plan.iter().enumerate().filter(|(_, r)| !r.copy).collect();
-    let copying = encoded.len() < plan.len();
+        video.iter().enumerate().filter(|(_, r)| !r.copy).collect();
+    let copying = encoded.len() < video.len();
     if !encoded.is_empty() {
         args.push(&["-filter_complex", &scaler_chain(probe, &encoded, copying)]);
     }
@@ -97,22 +128,38 @@ fn output_args(probe: &Probe, plan: &[RenditionPlan], out_dir: &Path) -> Vec<Str
     } else {
         format!("expr:gte(t,n_forced*{KEYFRAME_SECONDS})")
     };
-    let mut stream_map = Vec::new();
-    for (i, r) in plan.iter().enumerate() {
+    for (i, r) in video.iter().enumerate() {
         if r.copy {
             args.push(&["-map", "0:v:0", &format!("-c:v:{i}"), "copy"]);
         } else {
-            push_encoder(&mut args, plan, i, &keyframes, copying);
-        }
-        if probe.has_audio {
-            push_audio(&mut args, probe, i, r);
-            stream_map.push(format!("v:{i},a:{i},name:{}", r.name));
-        } else {
-            stream_map.push(format!("v:{i},name:{}", r.name));
+            push_encoder(&mut args, video, i, &keyframes, copying);
         }
     }
-    push_muxer(&mut args, out_dir, &stream_map);
     args.0
+}
+
+/// The output's one audio stream, `a:0`: the source's first audio stream, copied, or encoded
+/// to stereo AAC-LC at 48 kHz.
+pub fn audio_output_args(audio: &AudioPlan) -> Vec<String> {
+    let mut args = Args::default();
+    args.push(&["-map", "0:a:0"]);
+    if audio.copy {
+        args.push(&["-c:a:0", "copy"]);
+    } else {
+        args.push(&["-c:a:0", "aac", "-b:a:0", &audio.bitrate.to_string()]);
+        args.push(&["-ac:a:0", "2", "-ar:a:0", "48000"]);
+    }
+    args.0
+}
+
+/// The video output's `-var_stream_map`: each rendition (`v:i`) in a directory of its own.
+pub fn video_stream_map(video: &[RenditionPlan]) -> String {
+    let maps: Vec<String> = video
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("v:{i},name:{}", r.name))
+        .collect();
+    maps.join(" ")
 }
 
 /// x264 for encoded rendition `i`, fed by the scaler chain's `[v{i}]`.
@@ -156,20 +203,10 @@ fn push_encoder(args: &mut Args, plan: &[RenditionPlan], i: usize, keyframes: &s
     }
 }
 
-/// Every rendition carries its own audio stream: audio stream `i` goes with video `i`.
-fn push_audio(args: &mut Args, probe: &Probe, i: usize, rendition: &RenditionPlan) {
-    args.push(&["-map", "0:a:0"]);
-    if rendition.copy && fastpath::audio_copyable(probe) {
-        args.push(&[&format!("-c:a:{i}"), "copy"]);
-    } else {
-        args.push(&[&format!("-c:a:{i}"), "aac"]);
-        args.push(&[&format!("-b:a:{i}"), &rendition.audio_bitrate.to_string()]);
-        args.push(&[&format!("-ac:a:{i}"), "2", &format!("-ar:a:{i}"), "48000"]);
-    }
-}
-
-/// The HLS muxer: one directory per rendition (`%v`), named by `stream_map`.
-fn push_muxer(args: &mut Args, out_dir: &Path, stream_map: &[String]) {
+/// An HLS output: one directory per rendition (`%v`), named by `stream_map`; with `master`,
+/// ffmpeg's master playlist too (the publisher reads the video codecs from it).
+pub fn muxer_args(out_dir: &Path, stream_map: &str, master: bool) -> Vec<String> {
+    let mut args = Args::default();
     let out = |name: &str| out_dir.join(name).to_string_lossy().into_owned();
     args.push(&["-f", "hls", "-hls_time", &SEGMENT_SECONDS.to_string()]);
     // EVENT playlists that list a segment only once it is closed: the publisher uploads them
@@ -182,22 +219,23 @@ fn push_muxer(args: &mut Args, out_dir: &Path, stream_map: &[String]) {
         "init.mp4",
     ]);
     args.push(&["-hls_segment_filename", &out("%v/seg_%05d.m4s")]);
-    args.push(&["-master_pl_name", "master.m3u8"]);
-    args.push(&["-var_stream_map", &stream_map.join(" ")]);
-    args.push(&["-progress", "pipe:1", "-nostats"]);
+    if master {
+        args.push(&["-master_pl_name", "master.m3u8"]);
+    }
+    args.push(&["-var_stream_map", stream_map]);
     args.push(&[&out("%v/index.m3u8")]);
+    args.0
 }
 
 /// Transcodes `input` into `out_dir`. `on_progress` gets 0..1 at most about twice a second.
-/// Returns the renditions as the video object lists them.
 pub async fn transcode(
     input: &Source,
     out_dir: &Path,
     probe: &Probe,
-    plan: &[RenditionPlan],
+    plan: &Plan,
     mut on_progress: impl FnMut(f64) + Send,
     control: process::Control<'_>,
-) -> Result<Vec<Rendition>, MediaError> {
+) -> Result<(), MediaError> {
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
@@ -218,15 +256,7 @@ pub async fn transcode(
     })
     .await?;
     on_progress(1.0);
-    Ok(plan
-        .iter()
-        .map(|r| Rendition {
-            name: r.name.clone(),
-            width: r.width,
-            height: r.height,
-            bandwidth: r.video_bitrate + r.audio_bitrate,
-        })
-        .collect())
+    Ok(())
 }
 
 /// The fraction done from one `-progress` line (`out_time_us`, or `out_time_ms` which ffmpeg
@@ -246,7 +276,7 @@ fn progress_fraction(line: &str, duration_us: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::super::ladder::{Ladder, plan};
-    use super::super::test_support::{keyframe_times, make_clip};
+    use super::super::test_support::{keyframe_times, make_clip, stream_types};
     use super::*;
     use tokio_util::sync::CancellationToken;
 
@@ -318,8 +348,8 @@ mod tests {
         assert!(err.is_permanent(), "{err}");
     }
 
-    /// The video stream's duration through the playlist, from its last frame's end.
-    async fn stream_duration(playlist: &Path) -> f64 {
+    /// The duration of a playlist's first `stream` (`v:0`, `a:0`), from its last packet's end.
+    async fn stream_duration(playlist: &Path, stream: &str) -> f64 {
         let output = Command::new("ffprobe")
             .args([
                 "-v",
@@ -327,7 +357,7 @@ mod tests {
                 "-allowed_extensions",
                 "ALL",
                 "-select_streams",
-                "v:0",
+                stream,
             ])
             .args([
                 "-show_entries",
@@ -368,9 +398,10 @@ mod tests {
                 .parse()
                 .expect("ladder");
             let plans = plan(&probed, &ladder, false);
-            assert_eq!(plans.len(), 3, "{plans:?}");
+            assert_eq!(plans.video.len(), 3, "{plans:?}");
+            assert_eq!(plans.audio.is_some(), audio);
             let mut seen = Vec::new();
-            let renditions = transcode(
+            transcode(
                 &Source::File(input.clone()),
                 &out,
                 &probed,
@@ -382,11 +413,11 @@ mod tests {
             .expect("transcode");
             assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
             assert_eq!(seen.last(), Some(&1.0));
-            assert_eq!(renditions.len(), plans.len());
             let files = files_under(&out);
             let keys: Vec<&str> = files.iter().map(String::as_str).collect();
             assert!(keys.contains(&"master.m3u8"), "{keys:?}");
             assert!(keys.contains(&"360p/index.m3u8"), "{keys:?}");
+            assert_eq!(keys.contains(&"audio/index.m3u8"), audio, "{keys:?}");
             // ffmpeg numbers each variant's init segment (init_0.mp4 …) when there are several.
             assert!(
                 keys.iter()
@@ -394,7 +425,11 @@ mod tests {
                 "{keys:?}"
             );
             let segments = keys.iter().filter(|k| k.ends_with(".m4s")).count();
-            assert_eq!(segments, 2 * plans.len(), "9 s in 6 s segments: {keys:?}");
+            assert_eq!(
+                segments,
+                2 * plans.dirs().len(),
+                "9 s in 6 s segments: {keys:?}"
+            );
             let keyframes = keyframe_times(&out.join("360p/index.m3u8")).await;
             assert!(keyframes.len() >= 4, "{keyframes:?}");
             let first = keyframes[0];
@@ -405,12 +440,14 @@ mod tests {
                     "keyframe {i} at {t}: {keyframes:?}"
                 );
             }
-            for r in &plans {
+            for r in &plans.video {
                 assert!(r.height <= probed.height, "no upscaling: {r:?}");
                 let playlist = out.join(&r.name).join("index.m3u8");
+                // Video only: the sound is in the shared audio rendition.
+                assert_eq!(stream_types(&playlist).await, ["video"], "{}", r.name);
                 // Aligned keyframes let players switch renditions at any segment boundary.
                 assert_eq!(keyframe_times(&playlist).await, keyframes, "{}", r.name);
-                let duration = stream_duration(&playlist).await;
+                let duration = stream_duration(&playlist, "v:0").await;
                 assert!(
                     (duration - probed.duration_s).abs() <= 0.1,
                     "{}: {duration} s vs the source's {} s",
@@ -418,6 +455,106 @@ mod tests {
                     probed.duration_s
                 );
             }
+            if audio {
+                let playlist = out.join("audio/index.m3u8");
+                // The clip's mono AAC-LC is copied.
+                let channels = plans.audio.as_ref().map_or(0, |a| a.channels);
+                assert_eq!(channels, 1, "{plans:?}");
+                assert_eq!(audio_stream(&playlist).await, "aac,LC,48000,1");
+                let duration = stream_duration(&playlist, "a:0").await;
+                assert!(
+                    (duration - probed.duration_s).abs() <= 0.1,
+                    "audio: {duration} s vs the source's {} s",
+                    probed.duration_s
+                );
+            }
         }
+    }
+
+    /// `codec,profile,sample rate,channels` of the playlist's streams, which must be one audio.
+    async fn audio_stream(playlist: &Path) -> String {
+        assert_eq!(stream_types(playlist).await, ["audio"]);
+        let output = Command::new("ffprobe")
+            .args(["-v", "error", "-allowed_extensions", "ALL"])
+            .args([
+                "-show_entries",
+                "stream=codec_name,profile,sample_rate,channels",
+            ])
+            .args(["-of", "csv=p=0"])
+            .arg(playlist)
+            .output()
+            .await
+            .expect("ffprobe runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_video_and_the_audio_can_be_written_by_separate_runs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let input = dir.path().join("in.mp4");
+        make_clip(&input, true).await;
+        let source = Source::File(input);
+        let probed = super::super::probe::probe(&source, Duration::from_secs(30))
+            .await
+            .expect("probe");
+        let ladder: Ladder = "240:400k,144:200k".parse().expect("ladder");
+        // The audio encoded this time (the clip's would be copied).
+        let whole = Plan {
+            audio: Some(AudioPlan::encoded()),
+            ..plan(&probed, &ladder, false)
+        };
+        let out = dir.path().join("hls");
+        for part in [whole.video_only(), whole.audio_only()] {
+            tokio::fs::create_dir_all(&out).await.expect("mkdir");
+            transcode(
+                &source,
+                &out,
+                &probed,
+                &part,
+                |_| {},
+                process::Control::new(&CancellationToken::new(), Duration::from_secs(120)),
+            )
+            .await
+            .expect("transcode");
+        }
+        for rung in &whole.video {
+            let playlist = out.join(&rung.name).join("index.m3u8");
+            assert_eq!(stream_types(&playlist).await, ["video"], "{}", rung.name);
+        }
+        let audio = out.join(AudioPlan::NAME).join("index.m3u8");
+        assert_eq!(audio_stream(&audio).await, "aac,LC,48000,2");
+        assert_eq!(
+            keyframe_times(&out.join("240p/index.m3u8")).await,
+            keyframe_times(&out.join("144p/index.m3u8")).await
+        );
+    }
+
+    #[test]
+    fn video_and_audio_are_separate_outputs() {
+        let probed = super::super::test_support::sample_probe(10.0, 1280, 720);
+        let ladder: Ladder = "720:3000k,360:800k".parse().expect("ladder");
+        let whole = plan(&probed, &ladder, false);
+        assert_eq!(
+            video_stream_map(&whole.video),
+            "v:0,name:720p v:1,name:360p"
+        );
+        let args = output_args(&probed, &whole, Path::new("/out"));
+        let outputs: Vec<&String> = args.iter().filter(|a| a.ends_with("index.m3u8")).collect();
+        assert_eq!(outputs.len(), 2, "{args:?}");
+        let video = video_output_args(&probed, &whole.video);
+        assert!(!video.contains(&"0:a:0".to_owned()), "{video:?}");
+        let audio = audio_output_args(whole.audio.as_ref().expect("sound"));
+        assert_eq!(audio[..2], ["-map", "0:a:0"]);
+        // Only the video output writes ffmpeg's master playlist; the audio-only run none.
+        let masters = |plan: &Plan| {
+            let args = output_args(&probed, plan, Path::new("/out"));
+            args.iter().filter(|a| *a == "-master_pl_name").count()
+        };
+        assert_eq!((masters(&whole), masters(&whole.audio_only())), (1, 0));
     }
 }

@@ -1,15 +1,19 @@
 //! The ABR ladder: which heights a source is encoded to and at what video bitrate. Configured
 //! with `PROCESSOR_LADDER` as `HEIGHT:BITRATE` pairs, e.g. `1080:5000k,720:3000k,480:1400k,360:800k`.
-//! [`plan`] fits it to a source: the renditions one ffmpeg run writes.
+//! [`plan`] fits it to a source: a [`Plan`] of video renditions without sound and, when the
+//! source has audio, the one audio rendition they all share.
 
 use std::fmt;
 use std::str::FromStr;
 
+use vodnest_core::domain::Rendition;
+
+use super::fastpath;
 use super::probe::Probe;
 
 /// The default ladder: the usual 16:9 rungs at bitrates that look good with x264 `veryfast`.
 pub const DEFAULT: &str = "1080:5000k,720:3000k,480:1400k,360:800k";
-/// Every rendition's stereo AAC.
+/// The shared audio rendition when it is encoded: stereo AAC-LC at 48 kHz.
 pub const AUDIO_BITRATE: u64 = 128_000;
 /// No rendition gets less video bitrate than this, however small.
 const MIN_VIDEO_BITRATE: u64 = 200_000;
@@ -87,15 +91,119 @@ impl fmt::Display for Ladder {
     }
 }
 
+/// What one source becomes: video renditions (no sound in them) and the audio rendition every
+/// one of them refers to, written once (an `EXT-X-MEDIA` group in the master playlist).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Plan {
+    /// From the tallest down; a copied source first.
+    pub video: Vec<RenditionPlan>,
+    /// `None` for a source without sound.
+    pub audio: Option<AudioPlan>,
+}
+
+/// A video rendition: its own directory of segments, video only.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RenditionPlan {
     pub name: String,
     pub width: u32,
     pub height: u32,
     pub video_bitrate: u64,
-    pub audio_bitrate: u64,
     /// The source's video is copied into this rendition, not encoded (the remux fast path).
     pub copy: bool,
+}
+
+/// The shared audio rendition, in the directory [`AudioPlan::NAME`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AudioPlan {
+    /// Its average bitrate: what it adds to each video rendition's bandwidth.
+    pub bitrate: u64,
+    pub channels: u32,
+    /// The source's AAC is copied, not encoded (see `fastpath::audio_copyable`).
+    pub copy: bool,
+}
+
+impl AudioPlan {
+    /// Its directory, and its name in the master playlist.
+    pub const NAME: &'static str = "audio";
+    /// AAC-LC, encoded or copied (only LC is copied).
+    pub const CODEC: &'static str = "mp4a.40.2";
+
+    /// The source's audio, copied when it can be, else encoded to stereo AAC at 128 kb/s.
+    pub fn for_source(probe: &Probe) -> Option<Self> {
+        if !probe.has_audio {
+            return None;
+        }
+        if !fastpath::audio_copyable(probe) {
+            return Some(Self::encoded());
+        }
+        Some(Self {
+            bitrate: probe.audio_bitrate.unwrap_or(AUDIO_BITRATE),
+            channels: probe.audio_channels.unwrap_or(2),
+            copy: true,
+        })
+    }
+
+    /// Stereo AAC-LC at 48 kHz and [`AUDIO_BITRATE`].
+    pub fn encoded() -> Self {
+        Self {
+            bitrate: AUDIO_BITRATE,
+            channels: 2,
+            copy: false,
+        }
+    }
+
+    /// A segment's peak bitrate: AAC's rate control stays within a few percent of its target;
+    /// a copied source's encoder is unknown, so it is allowed half as much again.
+    pub fn peak_bitrate(&self) -> u64 {
+        if self.copy {
+            self.bitrate * 3 / 2
+        } else {
+            self.bitrate * 11 / 10
+        }
+    }
+}
+
+impl Plan {
+    /// Every directory the plan writes: the video renditions', then the audio's.
+    pub fn dirs(&self) -> Vec<String> {
+        let audio = self.audio.iter().map(|_| AudioPlan::NAME.to_owned());
+        self.video
+            .iter()
+            .map(|r| r.name.clone())
+            .chain(audio)
+            .collect()
+    }
+
+    /// The video renditions without the audio (what chunks of a long video encode).
+    pub fn video_only(&self) -> Self {
+        Self {
+            video: self.video.clone(),
+            audio: None,
+        }
+    }
+
+    /// The audio rendition alone (encoded once for the whole video).
+    pub fn audio_only(&self) -> Self {
+        Self {
+            video: Vec::new(),
+            audio: self.audio.clone(),
+        }
+    }
+
+    /// The renditions as the video object lists them: video ones, each with the audio's
+    /// bitrate in its bandwidth (what a player downloads to play it).
+    pub fn renditions(&self) -> Vec<Rendition> {
+        let audio = self.audio.as_ref().map_or(0, |a| a.bitrate);
+        self.video
+            .iter()
+            .map(|r| Rendition {
+                name: r.name.clone(),
+                width: r.width,
+                height: r.height,
+                bandwidth: r.video_bitrate + audio,
+            })
+            .collect()
+    }
 }
 
 /// The renditions for a source: every rung of the ladder at or below its size (never
@@ -103,8 +211,15 @@ pub struct RenditionPlan {
 /// scaled down from the smallest rung), aspect ratio kept, dimensions even as H.264 needs.
 /// A rung names the short side, so a portrait 1080x1920 source is "1080p" too. With
 /// `copy_top` (see `fastpath`) the source itself is the top rendition and only the rungs
-/// below it are encoded.
-pub fn plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Vec<RenditionPlan> {
+/// below it are encoded. The audio is the source's, once for all (see [`AudioPlan`]).
+pub fn plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Plan {
+    Plan {
+        video: video_plan(probe, ladder, copy_top),
+        audio: AudioPlan::for_source(probe),
+    }
+}
+
+fn video_plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Vec<RenditionPlan> {
     let short = probe.width.min(probe.height).max(1);
     let mut plans = Vec::new();
     if copy_top {
@@ -114,7 +229,6 @@ pub fn plan(probe: &Probe, ladder: &Ladder, copy_top: bool) -> Vec<RenditionPlan
             width: probe.width,
             height: probe.height,
             video_bitrate: probe.video_bitrate.unwrap_or(smallest),
-            audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
             copy: true,
         });
     }
@@ -146,7 +260,6 @@ fn rendition(probe: &Probe, short: u32, video_bitrate: u64) -> RenditionPlan {
         width: scale(probe.width),
         height: scale(probe.height),
         video_bitrate,
-        audio_bitrate: if probe.has_audio { AUDIO_BITRATE } else { 0 },
         copy: false,
     }
 }
@@ -178,7 +291,8 @@ mod tests {
     #[test]
     fn never_upscales_and_keeps_even_dimensions() {
         let ladder = Ladder::default();
-        let plan_for = |width, height| plan(&sample_probe(10.0, width, height), &ladder, false);
+        let plan_for =
+            |width, height| plan(&sample_probe(10.0, width, height), &ladder, false).video;
         let hd = plan_for(1920, 1080);
         assert_eq!(
             sizes(&hd),
@@ -196,6 +310,45 @@ mod tests {
         let portrait = plan_for(1080, 1920);
         assert_eq!(sizes(&portrait)[..2], [(1080, 1920), (720, 1280)]);
         assert_eq!(portrait[0].name, "1080p");
+    }
+
+    #[test]
+    fn one_audio_rendition_for_every_rung() {
+        let ladder: Ladder = "720:3000k,360:800k".parse().expect("ladder");
+        let source = Probe {
+            audio_bitrate: Some(96_000),
+            audio_channels: Some(1),
+            ..sample_probe(10.0, 1280, 720)
+        };
+        let copied = plan(&source, &ladder, true);
+        let audio = copied.audio.clone().expect("the source has sound");
+        assert!(
+            audio.copy && audio.bitrate == 96_000 && audio.channels == 1,
+            "{audio:?}"
+        );
+        assert_eq!(copied.dirs(), ["720p", "360p", "audio"]);
+        // The video object lists video renditions only, each with the audio in its bandwidth.
+        let bandwidths: Vec<u64> = copied.renditions().iter().map(|r| r.bandwidth).collect();
+        assert_eq!(bandwidths, [2_096_000, 896_000]);
+        assert_eq!(copied.video_only().dirs(), ["720p", "360p"]);
+        assert_eq!(copied.audio_only().dirs(), ["audio"]);
+
+        let opus = Probe {
+            audio_codec: Some("opus".into()),
+            audio_channels: Some(6),
+            ..source.clone()
+        };
+        let encoded = plan(&opus, &ladder, false).audio.expect("sound");
+        assert!(!encoded.copy && encoded.bitrate == AUDIO_BITRATE && encoded.channels == 2);
+
+        let silent = Probe {
+            has_audio: false,
+            ..source
+        };
+        let silent = plan(&silent, &ladder, false);
+        assert_eq!(silent.audio, None);
+        assert_eq!(silent.dirs(), ["720p", "360p"]);
+        assert_eq!(silent.renditions()[1].bandwidth, 800_000);
     }
 
     #[test]

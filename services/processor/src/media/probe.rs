@@ -25,6 +25,9 @@ pub struct Probe {
     pub has_audio: bool,
     pub audio_codec: Option<String>,
     pub audio_channels: Option<u32>,
+    /// The AAC profile as ffprobe names it (`LC`, `HE-AAC`, …).
+    pub audio_profile: Option<String>,
+    pub audio_bitrate: Option<u64>,
     pub rotation: i32,
 }
 
@@ -53,6 +56,7 @@ struct Stream {
     duration: Option<String>,
     bit_rate: Option<String>,
     channels: Option<u32>,
+    profile: Option<String>,
     #[serde(default)]
     tags: Tags,
     #[serde(default)]
@@ -182,6 +186,10 @@ pub(crate) fn parse(json: &str) -> Result<Probe, MediaError> {
         has_audio: audio.is_some(),
         audio_codec: audio.and_then(|a| a.codec_name.clone()),
         audio_channels: audio.and_then(|a| a.channels),
+        audio_profile: audio.and_then(|a| a.profile.clone()),
+        audio_bitrate: audio
+            .and_then(|a| a.bit_rate.as_deref())
+            .and_then(|b| b.parse().ok()),
         rotation,
     })
 }

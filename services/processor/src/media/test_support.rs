@@ -20,6 +20,8 @@ pub fn sample_probe(duration_s: f64, width: u32, height: u32) -> Probe {
         has_audio: true,
         audio_codec: Some("aac".into()),
         audio_channels: Some(2),
+        audio_profile: Some("LC".into()),
+        audio_bitrate: Some(128_000),
         rotation: 0,
     }
 }
@@ -58,6 +60,26 @@ pub async fn keyframe_times(path: &Path) -> Vec<f64> {
         .lines()
         .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
         .collect()
+}
+
+/// The codec types of a file or playlist's streams (`video`, `audio`), by index.
+pub async fn stream_types(path: &Path) -> Vec<String> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-allowed_extensions", "ALL"])
+        .args(["-show_entries", "stream=index,codec_type", "-of", "csv=p=0"])
+        .arg(path)
+        .output()
+        .await
+        .expect("ffprobe runs");
+    // An HLS input's streams are listed twice: in its program, then on their own.
+    let streams: std::collections::BTreeMap<u32, String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (index, kind) = l.trim().split_once(',')?;
+            Some((index.parse().ok()?, kind.trim_end_matches(',').to_owned()))
+        })
+        .collect();
+    streams.into_values().collect()
 }
 
 /// A `seconds`-long 640x360 clip encoded with `video_args` (codec and its options), with an AAC

@@ -18,10 +18,14 @@
 //! - [`playlist`]: reading ffmpeg's playlists and writing ours.
 //! - [`upload`]: one output file to storage, with the HTTP headers its name calls for.
 //!
-//! A ladder job (see `job`) runs the whole ladder again, copy included, so that ffmpeg cuts
-//! every rung at the same instants and names every codec; the renditions already in storage
-//! are deleted locally instead of uploaded, and its master playlist, listing every rung, goes
-//! up only at the end, when every playlist it lists is final.
+//! The shared audio rendition (`audio/`) is one more directory, published as the video
+//! renditions are: the video is playable once it has a segment too.
+//!
+//! A ladder job (see `job`) runs the whole video ladder again, copy included, so that ffmpeg
+//! cuts every rung at the same instants and names every codec, but not the audio; the
+//! renditions already in storage are deleted locally instead of uploaded (or, like the audio,
+//! not written at all), and its master playlist, listing every rung, goes up only at the end,
+//! when every playlist it lists is final.
 
 pub mod playlist;
 pub mod upload;
@@ -32,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use vodnest_core::storage::Storage;
 
-use crate::media::ladder::RenditionPlan;
+use crate::media::ladder::Plan;
 use upload::PLAYLIST_TYPE;
 pub use upload::move_to_storage;
 pub use while_encoding::{publish, publish_while_encoding};
@@ -83,10 +87,12 @@ pub struct Publisher<'a> {
     /// The run's version, `videos/{id}/{class}/{n}/`.
     prefix: String,
     out_dir: PathBuf,
-    renditions: Vec<RenditionPlan>,
+    /// What the master playlist lists; each of its directories is published.
+    plan: Plan,
     frame_rate: Option<f64>,
     master: Master,
-    /// Renditions an earlier job put in storage: their files are deleted, not uploaded.
+    /// Renditions an earlier job put in storage: their files, if this run writes them again,
+    /// are deleted, not uploaded.
     already_published: HashSet<String>,
     /// Files uploaded or (for `already_published`) deleted.
     handled: HashSet<String>,
@@ -101,14 +107,14 @@ impl<'a> Publisher<'a> {
         storage: &'a Storage,
         prefix: String,
         out_dir: &Path,
-        renditions: &[RenditionPlan],
+        plan: &Plan,
         frame_rate: Option<f64>,
     ) -> Self {
         Self {
             storage,
             prefix,
             out_dir: out_dir.to_path_buf(),
-            renditions: renditions.to_vec(),
+            plan: plan.clone(),
             frame_rate,
             master: Master::Complete,
             already_published: HashSet::new(),
@@ -124,7 +130,8 @@ impl<'a> Publisher<'a> {
         self
     }
 
-    /// These renditions are in storage already (the copied top rung, for a ladder job).
+    /// These renditions are in storage already (the copied top rung and the audio, for a
+    /// ladder job): listed in the master, never uploaded.
     pub fn already_published(mut self, names: impl IntoIterator<Item = String>) -> Self {
         self.already_published.extend(names);
         self
@@ -142,14 +149,11 @@ impl<'a> Publisher<'a> {
 
     /// Where ffmpeg writes each rendition (its `%v` directory), in the plan's order.
     pub fn rendition_dirs(&self) -> Vec<PathBuf> {
-        self.renditions
+        self.plan
+            .dirs()
             .iter()
-            .map(|r| self.rendition_dir(r))
+            .map(|name| self.out_dir.join(name))
             .collect()
-    }
-
-    fn rendition_dir(&self, rendition: &RenditionPlan) -> PathBuf {
-        self.out_dir.join(&rendition.name)
     }
 
     /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
@@ -157,7 +161,7 @@ impl<'a> Publisher<'a> {
         // Playable first: the first segment of each rendition, then the master.
         let first_only = !last && !self.master_published && self.master != Master::Extended;
         let mut every_rendition_started = true;
-        for rendition in self.renditions.clone() {
+        for rendition in self.plan.dirs() {
             every_rendition_started &= self.pass_rendition(&rendition, first_only, last).await?;
         }
         if self.master_published {
@@ -175,13 +179,16 @@ impl<'a> Publisher<'a> {
     /// the playlist. Returns whether the rendition has a segment in storage.
     async fn pass_rendition(
         &mut self,
-        rendition: &RenditionPlan,
+        rendition: &str,
         first_only: bool,
         last: bool,
     ) -> Result<bool, PublishError> {
-        let dir = self.rendition_dir(rendition);
+        let dir = self.out_dir.join(rendition);
+        let skipped = self.already_published.contains(rendition);
         let text = match tokio::fs::read(dir.join("index.m3u8")).await {
             Ok(text) => text,
+            // Not written by this run (the audio, for a ladder job): in storage already.
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound && skipped => return Ok(true),
             // ffmpeg has not written it yet.
             Err(err) if err.kind() == std::io::ErrorKind::NotFound && !last => return Ok(false),
             Err(err) => return Err(err.into()),
@@ -190,7 +197,6 @@ impl<'a> Publisher<'a> {
         if first_only {
             playlist::keep_first_segment(&mut playlist);
         }
-        let skipped = self.already_published.contains(&rendition.name);
         self.handle_files(rendition, &dir, playlist::files(&playlist), skipped)
             .await?;
         if playlist.segments.is_empty() {
@@ -212,13 +218,13 @@ impl<'a> Publisher<'a> {
     /// Uploads the listed files not handled yet; deletes them instead when `skipped`.
     async fn handle_files(
         &mut self,
-        rendition: &RenditionPlan,
+        rendition: &str,
         dir: &Path,
         files: Vec<String>,
         skipped: bool,
     ) -> Result<(), PublishError> {
         for file in files {
-            let key = format!("{}/{}", rendition.name, file);
+            let key = format!("{rendition}/{file}");
             if self.handled.contains(&key) {
                 continue;
             }
@@ -237,22 +243,22 @@ impl<'a> Publisher<'a> {
     /// Uploads the rendition's playlist unless it is what was uploaded last.
     async fn put_playlist(
         &mut self,
-        rendition: &RenditionPlan,
+        rendition: &str,
         text: String,
         cache: &str,
     ) -> Result<(), PublishError> {
-        if self.playlists.get(&rendition.name) == Some(&text) {
+        if self.playlists.get(rendition) == Some(&text) {
             return Ok(());
         }
         self.storage
             .put_media_bytes(
-                &format!("{}{}/index.m3u8", self.prefix, rendition.name),
+                &format!("{}{rendition}/index.m3u8", self.prefix),
                 text.clone().into_bytes(),
                 PLAYLIST_TYPE,
                 cache,
             )
             .await?;
-        self.playlists.insert(rendition.name.clone(), text);
+        self.playlists.insert(rendition.to_owned(), text);
         Ok(())
     }
 
@@ -263,7 +269,7 @@ impl<'a> Publisher<'a> {
             Master::Complete | Master::Extended => FINAL_PLAYLIST_CACHE,
         };
         let codecs = playlist::read_codecs(&self.out_dir.join("master.m3u8")).await;
-        let master = playlist::master(&self.renditions, &codecs, self.frame_rate)?;
+        let master = playlist::master(&self.plan, &codecs, self.frame_rate)?;
         self.storage
             .put_media_bytes(
                 &format!("{}master.m3u8", self.prefix),
