@@ -3,8 +3,8 @@
 -- storyboard) that any processor runs, and one `stitch` job that writes the playlists once every
 -- part has succeeded (services/core/src/chunks.rs).
 --
--- The stitch is inserted with the parts, parked (`queued` with `run_at = 'infinity'`: no claim
--- takes it), and holds the video's pipeline live key, so no second transcode starts meanwhile.
+-- The stitch is inserted with the parts, parked (`queued` with `run_at` at the sentinel
+-- '9999-01-01': no claim takes it; a finite time, which every reader of `run_at` can decode), and holds the video's pipeline live key, so no second transcode starts meanwhile.
 -- `remaining` counts the parts not yet succeeded; the queue's success statement decrements it
 -- in the same statement that records the parts' successes, and the statement that brings it to
 -- zero makes the stitch due. Row locks order concurrent statements, so exactly one sees zero.
@@ -83,5 +83,5 @@ create trigger jobs_end_chunked_encode after update of state on jobs
 -- A stitch coming due wakes idle processors, as a newly queued job does.
 create trigger jobs_stitch_due_notify after update of run_at on jobs
     for each row when (new.kind = 'stitch' and new.state = 'queued'
-        and old.run_at = 'infinity' and new.run_at < 'infinity')
+        and old.run_at >= '9999-01-01' and new.run_at < '9999-01-01')
     execute function vodnest_notify_job();

@@ -6,7 +6,9 @@
 //! - `chunk` jobs, one per time range of the video rungs ([`VideoChunk`]), and one `whole` part
 //!   for what is made once per video (the shared audio, the poster, the storyboard);
 //! - one `stitch` job, parked until the last part succeeds (the queue's success statement
-//!   counts the parts down and makes it due), holding the video's pipeline live key.
+//!   counts the parts down and makes it due), holding the video's pipeline live key. Parked
+//!   means `run_at` at the sentinel `9999-01-01` (not `infinity`, which the `time` crate
+//!   cannot decode: every read of the job would fail).
 //!
 //! Any processor claims any part; a failed part is retried alone; a part that fails for good or
 //! a cancel ends every other part and the stitch (a trigger, whatever ended the job).
@@ -98,7 +100,7 @@ pub async fn split(pool: &PgPool, split: &Split<'_>) -> Result<Uuid, QueueError>
     sqlx::query!(
         "insert into jobs (id, video_id, kind, queue, priority, max_attempts, live_key,
              trace_context, run_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, 'infinity')",
+         values ($1, $2, $3, $4, $5, $6, $7, $8, '9999-01-01')",
         stitch_id,
         parent.video_id,
         stitch as JobKind,
@@ -146,10 +148,11 @@ pub async fn split(pool: &PgPool, split: &Split<'_>) -> Result<Uuid, QueueError>
     let indexes: Vec<i32> = (0..).take(split.chunks.len()).collect();
     sqlx::query!(
         "insert into encode_chunks (job_id, encode_id, idx, part, start_s, end_s, first_segment)
-         select id, $2, idx, 'video', start_s, end_s, first_segment
+         select id, $2::uuid, idx, 'video', start_s, end_s, first_segment
          from unnest($1::uuid[], $3::int[], $4::float8[], $5::float8[], $6::int[])
              as t(id, idx, start_s, end_s, first_segment)
-         union all select $7, $2, null, 'whole', null, null, null",
+         union all select $7::uuid, $2::uuid, null::int, 'whole', null::float8, null::float8,
+             null::int",
         &chunk_ids,
         encode_id,
         &indexes,

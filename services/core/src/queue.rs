@@ -295,7 +295,7 @@ pub async fn next_due(
 ) -> Result<Option<OffsetDateTime>, sqlx::Error> {
     sqlx::query_scalar!(
         "select run_at from jobs where state = 'queued' and queue = $1
-             and run_at < 'infinity'
+             and run_at < '9999-01-01'
          order by priority, run_at limit 1",
         queue as JobQueue,
     )

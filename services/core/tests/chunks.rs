@@ -63,11 +63,17 @@ async fn split_ladder(pool: &PgPool, owner: Option<Uuid>, count: usize) -> Uuid 
 async fn split_next(pool: &PgPool, video: Uuid, kind: JobKind, count: usize) {
     let job = claim(pool, "splitter").await.expect("a job");
     assert_eq!((job.video_id, job.kind), (video, kind));
+    split_claimed(pool, &job, count).await;
+}
+
+/// Splits a claimed transcode or ladder job into `count` video chunks and the whole part.
+async fn split_claimed(pool: &PgPool, job: &ClaimedJob, count: usize) {
+    let (video, kind) = (job.video_id, job.kind);
     let plan = serde_json::json!({"renditions": ["360p", "180p"]});
     chunks::split(
         pool,
         &Split {
-            parent: &job,
+            parent: job,
             prefix: &format!("videos/{video}/public/1/"),
             makes_ready: kind == JobKind::Transcode,
             chunks: &chunks_of(count),
@@ -88,7 +94,7 @@ async fn states(pool: &PgPool, video: Uuid) -> Vec<(JobKind, JobState)> {
 
 async fn stitch_is_due(pool: &PgPool, video: Uuid) -> bool {
     sqlx::query_scalar(
-        "select run_at < 'infinity' from jobs where video_id = $1 and kind = 'stitch'",
+        "select run_at < '9999-01-01' from jobs where video_id = $1 and kind = 'stitch'",
     )
     .bind(video)
     .fetch_one(pool)
@@ -129,7 +135,7 @@ async fn a_split_replaces_its_job_with_parts_and_a_parked_stitch(pool: PgPool) {
         parts.push(job);
     }
     assert_eq!(parts.len(), 4);
-    // Nothing due: the processor's idle wait must not be told "infinity".
+    // Nothing due: the processor's idle wait must not be told "in 8000 years".
     assert_eq!(queue::next_due(&pool, JobQueue::Processor).await.expect("due"), None);
     let mut seen = Vec::new();
     for part in &parts {
@@ -150,11 +156,24 @@ async fn a_split_replaces_its_job_with_parts_and_a_parked_stitch(pool: PgPool) {
 /// its last part, and no earlier.
 #[sqlx::test(migrations = "../../migrations")]
 async fn the_stitch_comes_due_once_after_the_last_part(pool: PgPool) {
-    let videos_split = [
-        split_transcode(&pool, 5).await,
-        split_transcode(&pool, 7).await,
-        split_transcode(&pool, 3).await,
-    ];
+    // Three transcodes claimed before any is split (a split transcode's chunks are claimed
+    // in the transcode's class, before later uploads' transcodes of the same owner).
+    let mut videos_split = Vec::new();
+    for _ in 0..3 {
+        let video = new_video(&pool).await;
+        videos::mark_uploaded_and_enqueue(&pool, video)
+            .await
+            .expect("enqueue")
+            .expect("uploaded");
+        videos_split.push(video);
+    }
+    let mut transcodes = Vec::new();
+    for _ in 0..3 {
+        transcodes.push(claim(&pool, "splitter").await.expect("a transcode"));
+    }
+    for (job, count) in transcodes.iter().zip([5, 7, 3]) {
+        split_claimed(&pool, job, count).await;
+    }
     let mut workers = Vec::new();
     for w in 0..4 {
         let pool = pool.clone();

@@ -14,7 +14,6 @@
 use tokio::sync::watch;
 use vodnest_core::chunks::{self, PartKind, VideoChunk};
 use vodnest_core::queue::ClaimedJob;
-use vodnest_core::videos::MediaFacts;
 
 use super::encode::{self, Source};
 use super::split::SplitPlan;
@@ -71,19 +70,19 @@ async fn video(
     let Source { ctx, id, .. } = *source;
     let out_dir = scratch.join("hls");
     tokio::fs::create_dir_all(&out_dir).await?;
-    let video_plan = plan.plan.video_only();
-    let with_audio = preview && plan.plan.audio.is_some();
-    let published = if with_audio {
+    // One ffmpeg run: the video output stops at the range's end, the audio output (the
+    // preview chunk's) goes on to the end of the source.
+    let written = if preview {
         plan.plan.clone()
     } else {
-        video_plan.clone()
+        plan.plan.video_only()
     };
     let frame_rate = hls::output_frame_rate(&plan.probe);
     let mut publisher = Publisher::new(
         &ctx.storage,
         source.prefix.to_owned(),
         &out_dir,
-        &published,
+        &written,
         frame_rate,
     )
     .with_master(Master::Partial)
@@ -94,33 +93,25 @@ async fn video(
         preview,
     });
     let (pause, paused) = watch::channel(false);
-    let timeout = ctx.config.transcode_timeout();
-    let video_control = process::Control::new(source.cancel, timeout).pausable(paused.clone());
-    let audio_control = process::Control::new(source.cancel, timeout).pausable(paused);
+    let control =
+        process::Control::new(source.cancel, ctx.config.transcode_timeout()).pausable(paused);
     let range = hls::Range {
         start_s: range.start_s,
         end_s: range.end_s,
         first_segment: u32::try_from(range.first_segment).unwrap_or(0),
     };
     let encoding = async {
-        let video = hls::transcode_range(
+        hls::transcode_range(
             &source.input,
             &out_dir,
             &plan.probe,
-            &video_plan,
-            &range,
+            &written,
+            Some(&range),
             |_| {},
-            video_control,
-        );
-        let audio = async {
-            if with_audio {
-                hls::transcode_audio(&source.input, &out_dir, &plan.probe, &plan.plan, audio_control)
-                    .await
-            } else {
-                Ok(())
-            }
-        };
-        tokio::try_join!(video, audio).map_err(JobError::from)
+            control,
+        )
+        .await
+        .map_err(JobError::from)
     };
     publish::publish_while_encoding(&ctx.pool, id, &mut publisher, &out_dir, encoding, &pause)
         .await?;
@@ -134,15 +125,4 @@ async fn video(
         "chunk published"
     );
     Ok(())
-}
-
-impl Done {
-    /// A success that changes nothing on the video (a part of a split encode).
-    fn nothing() -> Self {
-        Self {
-            facts: MediaFacts::default(),
-            follow_up: None,
-            recorded: false,
-        }
-    }
 }

@@ -13,6 +13,7 @@ use vodnest_core::domain::Rendition;
 use vodnest_core::queue::{ClaimedJob, JobKind};
 use vodnest_core::videos::{self, MediaFacts, PublishedVersion};
 
+use super::split::{self, SplitPlan};
 use super::{Done, JobContext, JobError, extras};
 use crate::media::ladder::{self, AudioPlan, Plan};
 use crate::media::{self, MediaError, fastpath, hls, probe, process};
@@ -126,6 +127,17 @@ pub(super) async fn process(
     } else {
         Work::transcode(plan(ctx, &input, &probed).await)
     };
+    // A long encode is split into parts for any processor; a copy is not (it runs hundreds
+    // of times realtime), its ladder job may be.
+    if work.follow_up.is_none() && split::worth_splitting(ctx, probed.duration_s) {
+        let plan = SplitPlan {
+            plan: work.plan.clone(),
+            already_published: work.already_published.clone(),
+            probe: probed,
+        };
+        split::split(ctx, job, prefix, &plan, transcoding).await?;
+        return Ok(Done::recorded());
+    }
     let source = Source {
         ctx,
         id,
@@ -155,11 +167,12 @@ pub(super) async fn process(
     Ok(Done {
         facts: facts(&source.probed, work.plan.renditions(), version),
         follow_up: work.follow_up,
+        recorded: false,
     })
 }
 
 /// The job's scratch directory, under `work_dir` or the system's temp dir; removed on drop.
-fn scratch_dir(work_dir: Option<&Path>) -> std::io::Result<tempfile::TempDir> {
+pub(super) fn scratch_dir(work_dir: Option<&Path>) -> std::io::Result<tempfile::TempDir> {
     let mut builder = tempfile::Builder::new();
     builder.prefix("vodnest-job-");
     match work_dir {
@@ -170,7 +183,7 @@ fn scratch_dir(work_dir: Option<&Path>) -> std::io::Result<tempfile::TempDir> {
 
 /// The raw file as ffprobe and ffmpeg read it: from S3 with range requests. Nothing is
 /// downloaded first, so processing starts at once and the disk holds only a few segments.
-async fn source_url(ctx: &JobContext, id: Uuid) -> Result<media::Source, JobError> {
+pub(super) async fn source_url(ctx: &JobContext, id: Uuid) -> Result<media::Source, JobError> {
     match ctx.storage.raw_size(id).await? {
         None => return Err(JobError::RawMissing),
         Some(0) => return Err(MediaError::NotAVideo("the file is empty".into()).into()),

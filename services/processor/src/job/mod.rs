@@ -96,7 +96,7 @@ impl JobError {
             Self::Publish(PublishError::Storage(e)) => e.is_transient(),
             Self::Publish(PublishError::Io(_) | PublishError::Db(_)) => true,
             // A playlist m3u8-rs cannot read reads the same on the next attempt.
-            Self::Publish(PublishError::Playlist(_)) => false,
+            Self::Publish(PublishError::Playlist(_) | PublishError::Segment(_)) => false,
             Self::Db(_) | Self::Io(_) => true,
             Self::RawMissing
             | Self::LeaseLost
@@ -185,6 +185,25 @@ struct Done {
     /// The success is recorded already: the job was split, and its parts enqueued in the same
     /// transaction (see `split`).
     recorded: bool,
+}
+
+impl Done {
+    /// A success that changes nothing on the video (a part of a split encode).
+    fn nothing() -> Self {
+        Self {
+            facts: MediaFacts::default(),
+            follow_up: None,
+            recorded: false,
+        }
+    }
+
+    /// The job was split: its success went with its parts.
+    fn recorded() -> Self {
+        Self {
+            recorded: true,
+            ..Self::nothing()
+        }
+    }
 }
 
 /// The attempt being recorded, and the version it published to (none when it failed before

@@ -34,7 +34,7 @@ pub(super) async fn run(
         _ => {
             return Ok(Done {
                 facts,
-                follow_up: None,
+                ..Done::nothing()
             });
         }
     };
@@ -44,7 +44,7 @@ pub(super) async fn run(
         tracing::info!("already in its class");
         return Ok(Done {
             facts,
-            follow_up: None,
+            ..Done::nothing()
         });
     }
     let keys = ctx.storage.media_keys(current).await?;
@@ -61,7 +61,7 @@ pub(super) async fn run(
     });
     Ok(Done {
         facts,
-        follow_up: None,
+        ..Done::nothing()
     })
 }
 

@@ -11,34 +11,52 @@
 use serde::{Deserialize, Serialize};
 use vodnest_core::chunks::{self, Split};
 use vodnest_core::queue::{ClaimedJob, QueueError};
+use vodnest_core::videos::MediaFacts;
 
 use super::{JobContext, JobError};
 use crate::media::hls::SEGMENT_SECONDS;
-use crate::media::ladder::RenditionPlan;
+use crate::media::ladder::{Plan, RenditionPlan};
 use crate::media::probe::Probe;
 use crate::publish::playlist;
 
 /// What every part and the stitch of a split encode read back (`chunked_encodes.plan`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(super) struct SplitPlan {
-    /// Every rendition a video chunk's ffmpeg writes, copied top rung included.
-    pub renditions: Vec<RenditionPlan>,
-    /// Those in storage before the split (a ladder job's copied top rung and its audio).
+    /// What the master lists once the stitch is done. A video chunk's ffmpeg writes its video
+    /// renditions, a copied top rung included (so that every rung is cut where it is).
+    pub plan: Plan,
+    /// Renditions in storage before the split (a ladder job's copied top rung and the audio).
     pub already_published: Vec<String>,
     pub probe: Probe,
 }
 
 impl SplitPlan {
-    /// The renditions the parts make.
-    pub fn made(&self) -> impl Iterator<Item = &RenditionPlan> {
-        self.renditions
+    pub fn read(value: &serde_json::Value) -> Result<Self, JobError> {
+        serde_json::from_value(value.clone()).map_err(|err| JobError::BadPlan(err.to_string()))
+    }
+
+    /// The video renditions the chunks make.
+    pub fn made_video(&self) -> impl Iterator<Item = &RenditionPlan> {
+        self.plan
+            .video
             .iter()
             .filter(|r| !self.already_published.contains(&r.name))
     }
 
     /// A video chunk copies its top rung (a ladder job's plan) rather than encoding it.
     pub fn copying(&self) -> bool {
-        self.renditions.iter().any(|r| r.copy)
+        self.plan.video.iter().any(|r| r.copy)
+    }
+
+    /// What the stitch's success writes to the video (its version aside).
+    pub fn facts(&self) -> MediaFacts {
+        MediaFacts {
+            version: None,
+            duration_s: Some(self.probe.duration_s),
+            width: i32::try_from(self.probe.width).ok(),
+            height: i32::try_from(self.probe.height).ok(),
+            renditions: self.plan.renditions(),
+        }
     }
 }
 
@@ -99,7 +117,7 @@ async fn copied_boundaries(
     prefix: &str,
     plan: &SplitPlan,
 ) -> Result<Vec<f64>, JobError> {
-    let Some(top) = plan.renditions.iter().find(|r| r.copy) else {
+    let Some(top) = plan.plan.video.iter().find(|r| r.copy) else {
         return Ok(grid(plan.probe.duration_s));
     };
     let key = format!("{prefix}{}/index.m3u8", top.name);

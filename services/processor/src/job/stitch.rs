@@ -23,12 +23,12 @@ pub(super) async fn run(ctx: &JobContext, job: &ClaimedJob, prefix: &str) -> Res
         .await?
         .ok_or(JobError::Stopped)?;
     let plan = SplitPlan::read(&encode.plan)?;
-    for rendition in plan.made_dirs() {
-        let joined = join_chunks(ctx, prefix, &encode, &rendition).await?;
-        publish::put_final_playlist(&ctx.storage, prefix, &rendition, &joined).await?;
+    for rendition in plan.made_video() {
+        let joined = join_chunks(ctx, prefix, &encode, &rendition.name).await?;
+        publish::put_final_playlist(&ctx.storage, prefix, &rendition.name, &joined).await?;
     }
-    publish::put_final_master(&ctx.storage, prefix, &plan.plan, hls::output_frame_rate(&plan.probe))
-        .await?;
+    let frame_rate = hls::output_frame_rate(&plan.probe);
+    publish::put_final_master(&ctx.storage, prefix, &plan.plan, frame_rate).await?;
     tracing::info!(chunks = encode.chunks.len(), "stitched");
     let version = if encode.makes_ready {
         Some(PublishedVersion {
@@ -45,6 +45,7 @@ pub(super) async fn run(ctx: &JobContext, job: &ClaimedJob, prefix: &str) -> Res
             ..plan.facts()
         },
         follow_up: None,
+        recorded: false,
     })
 }
 

@@ -93,7 +93,16 @@ impl Args {
 /// (its encoder delay, 21 ms at 48 kHz); in one output with the audio, the video would move by
 /// that much, and would no longer line up with video written without audio (a ladder job's
 /// rungs beside the copy its transcode job published, or chunks of a long video).
-pub fn output_args(probe: &Probe, plan: &Plan, out_dir: &Path) -> Vec<String> {
+///
+/// With a `range` (a chunk of a split encode, the input seeked to its start), the video output
+/// stops at the range's end and numbers its segments from the range's first; the audio output,
+/// if any, goes on to the end of the source (the first chunk writes the whole audio).
+pub fn output_args(
+    probe: &Probe,
+    plan: &Plan,
+    out_dir: &Path,
+    range: Option<&Range>,
+) -> Vec<String> {
     let mut args = vec![
         "-progress".to_owned(),
         "pipe:1".to_owned(),
@@ -101,6 +110,14 @@ pub fn output_args(probe: &Probe, plan: &Plan, out_dir: &Path) -> Vec<String> {
     ];
     if !plan.video.is_empty() {
         args.extend(video_output_args(probe, &plan.video));
+        if let Some(range) = range {
+            args.extend([
+                "-t".to_owned(),
+                format!("{:.6}", range.end_s - range.start_s),
+                "-start_number".to_owned(),
+                range.first_segment.to_string(),
+            ]);
+        }
         args.extend(muxer_args(out_dir, &video_stream_map(&plan.video), true));
     }
     if let Some(audio) = &plan.audio {
@@ -203,6 +220,11 @@ fn push_encoder(args: &mut Args, plan: &[RenditionPlan], i: usize, keyframes: &s
     }
 }
 
+/// The name of media segment `number` (what `-hls_segment_filename` below makes of it).
+pub fn segment_name(number: usize) -> String {
+    format!("seg_{number:05}.m4s")
+}
+
 /// An HLS output: one directory per rendition (`%v`), named by `stream_map`; with `master`,
 /// ffmpeg's master playlist too (the publisher reads the video codecs from it).
 pub fn muxer_args(out_dir: &Path, stream_map: &str, master: bool) -> Vec<String> {
@@ -227,21 +249,56 @@ pub fn muxer_args(out_dir: &Path, stream_map: &str, master: bool) -> Vec<String>
     args.0
 }
 
+/// A chunk of a split encode: the source from `start_s` to `end_s`, its first segment numbered
+/// `first_segment`. The start is a segment boundary, a multiple of `KEYFRAME_SECONDS` for an
+/// encode on the 2 s grid: the keyframe expression, which counts from the chunk's own start
+/// (ffmpeg restarts timestamps at the seek point), then forces keyframes where the unsplit
+/// encode does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub first_segment: u32,
+}
+
 /// Transcodes `input` into `out_dir`. `on_progress` gets 0..1 at most about twice a second.
 pub async fn transcode(
     input: &Source,
     out_dir: &Path,
     probe: &Probe,
     plan: &Plan,
+    on_progress: impl FnMut(f64) + Send,
+    control: process::Control<'_>,
+) -> Result<(), MediaError> {
+    transcode_range(input, out_dir, probe, plan, None, on_progress, control).await
+}
+
+/// [`transcode`] of a chunk: the input read from the range's start (ffmpeg seeks by the
+/// container's index, then decodes from the keyframe before and drops what precedes the
+/// start), the video stopped at its end.
+pub async fn transcode_range(
+    input: &Source,
+    out_dir: &Path,
+    probe: &Probe,
+    plan: &Plan,
+    range: Option<&Range>,
     mut on_progress: impl FnMut(f64) + Send,
     control: process::Control<'_>,
 ) -> Result<(), MediaError> {
+    let seek = range
+        .filter(|r| r.start_s > 0.0)
+        .map(|r| vec!["-ss".to_owned(), format!("{:.6}", r.start_s)])
+        .unwrap_or_default();
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(input.input_args())
-        .args(output_args(probe, plan, out_dir));
-    let duration_us = probe.duration_s * 1_000_000.0;
+        .args(input.input_args_from(&seek))
+        .args(output_args(probe, plan, out_dir, range));
+    let length = match range {
+        Some(r) if plan.audio.is_none() => r.end_s - r.start_s,
+        _ => probe.duration_s,
+    };
+    let duration_us = length * 1_000_000.0;
     let mut last_report: Option<Instant> = None;
     process::run_with(command, "ffmpeg", control, false, |line| {
         let Some(fraction) = progress_fraction(line, duration_us) else {
@@ -543,7 +600,7 @@ mod tests {
             video_stream_map(&whole.video),
             "v:0,name:720p v:1,name:360p"
         );
-        let args = output_args(&probed, &whole, Path::new("/out"));
+        let args = output_args(&probed, &whole, Path::new("/out"), None);
         let outputs: Vec<&String> = args.iter().filter(|a| a.ends_with("index.m3u8")).collect();
         assert_eq!(outputs.len(), 2, "{args:?}");
         let video = video_output_args(&probed, &whole.video);
@@ -552,7 +609,7 @@ mod tests {
         assert_eq!(audio[..2], ["-map", "0:a:0"]);
         // Only the video output writes ffmpeg's master playlist; the audio-only run none.
         let masters = |plan: &Plan| {
-            let args = output_args(&probed, plan, Path::new("/out"));
+            let args = output_args(&probed, plan, Path::new("/out"), None);
             args.iter().filter(|a| *a == "-master_pl_name").count()
         };
         assert_eq!((masters(&whole), masters(&whole.audio_only())), (1, 0));

@@ -48,6 +48,11 @@ impl Source {
     /// source needs), then `-i` and the source, with reconnects for HTTP (a transfer that
     /// breaks mid-way resumes at the byte where it stopped).
     pub fn input_args(&self) -> Vec<OsString> {
+        self.input_args_from(&[])
+    }
+
+    /// [`Self::input_args`] with input options before `-i` (e.g. `-ss` to read from a time).
+    pub fn input_args_from(&self, options: &[String]) -> Vec<OsString> {
         let (protocols, reconnect, input): (_, &[&str], OsString) = match self {
             Self::File(path) => ("file", &[], path.into()),
             Self::Url(url) => (
@@ -72,9 +77,9 @@ impl Source {
         sandbox
             .iter()
             .chain(reconnect)
-            .chain(&["-i"])
             .map(OsString::from)
-            .chain([input])
+            .chain(options.iter().map(OsString::from))
+            .chain([OsString::from("-i"), input])
             .collect()
     }
 }

@@ -36,7 +36,8 @@ use std::path::{Path, PathBuf};
 
 use vodnest_core::storage::Storage;
 
-use crate::media::ladder::Plan;
+use crate::media::fmp4;
+use crate::media::ladder::{AudioPlan, Plan};
 use upload::PLAYLIST_TYPE;
 pub use upload::move_to_storage;
 pub use while_encoding::{publish, publish_while_encoding};
@@ -58,6 +59,45 @@ pub enum PublishError {
     /// Marking the video playable.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// A chunk's segment that cannot be placed in the video (see `media::fmp4`).
+    #[error("segment: {0}")]
+    Segment(String),
+}
+
+/// Puts a finished VOD playlist of `rendition` (the stitch's).
+pub async fn put_final_playlist(
+    storage: &Storage,
+    prefix: &str,
+    rendition: &str,
+    media: &m3u8_rs::MediaPlaylist,
+) -> Result<(), PublishError> {
+    storage
+        .put_media_bytes(
+            &format!("{prefix}{rendition}/index.m3u8"),
+            playlist::media_text(media)?.into_bytes(),
+            PLAYLIST_TYPE,
+            FINAL_PLAYLIST_CACHE,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Puts the final master playlist of `plan` (the stitch's), with the codecs the master
+/// already in storage names (a split transcode's first chunk's, or the transcode job's before
+/// a split ladder); a rendition it does not name gets the default.
+pub async fn put_final_master(
+    storage: &Storage,
+    prefix: &str,
+    plan: &Plan,
+    frame_rate: Option<f64>,
+) -> Result<(), PublishError> {
+    let key = format!("{prefix}master.m3u8");
+    let published = storage.get_media_bytes(&key).await?.unwrap_or_default();
+    let master = playlist::master(plan, &playlist::codecs(&published), frame_rate)?;
+    storage
+        .put_media_bytes(&key, master.into_bytes(), PLAYLIST_TYPE, FINAL_PLAYLIST_CACHE)
+        .await?;
+    Ok(())
 }
 
 /// When the master playlist goes up, and how long it may be cached.
@@ -82,6 +122,21 @@ pub enum Published {
     Playable,
 }
 
+/// How a chunk of a split encode publishes (see `job::chunk`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChunkOutput {
+    /// Where the chunk starts in the video: its video segments' decode times are shifted by
+    /// this much (see `media::fmp4`).
+    pub shift_s: f64,
+    /// The first chunk: its init segments are the ones every chunk shares; the others' are
+    /// not uploaded.
+    pub first: bool,
+    /// It publishes playlists and the master as an unsplit encode does, so the video is
+    /// playable early (the first chunk of a split transcode); its video playlists stay live
+    /// for the stitch to finish. Without it, a chunk uploads segments only.
+    pub preview: bool,
+}
+
 pub struct Publisher<'a> {
     storage: &'a Storage,
     /// The run's version, `videos/{id}/{class}/{n}/`.
@@ -100,6 +155,10 @@ pub struct Publisher<'a> {
     /// The playlist text last uploaded, by rendition, so unchanged ones are not sent again.
     playlists: HashMap<String, String>,
     master_published: bool,
+    /// Set when this run is a chunk of a split encode.
+    chunk: Option<ChunkOutput>,
+    /// Each video rendition's timescale, read from its init segment (for shifting).
+    timescales: HashMap<String, u32>,
 }
 
 impl<'a> Publisher<'a> {
@@ -122,7 +181,20 @@ impl<'a> Publisher<'a> {
             files_uploaded: 0,
             playlists: HashMap::new(),
             master_published: false,
+            chunk: None,
+            timescales: HashMap::new(),
         }
+    }
+
+    /// This run is a chunk of a split encode.
+    pub fn as_chunk(mut self, chunk: ChunkOutput) -> Self {
+        self.chunk = Some(chunk);
+        self
+    }
+
+    /// Whether this run writes playlists and the master (not a chunk, or the preview one).
+    fn writes_playlists(&self) -> bool {
+        self.chunk.is_none_or(|c| c.preview)
     }
 
     pub fn with_master(mut self, master: Master) -> Self {
@@ -159,7 +231,10 @@ impl<'a> Publisher<'a> {
     /// Uploads what ffmpeg has finished since the last pass. `last` after ffmpeg exited.
     pub async fn pass(&mut self, last: bool) -> Result<Published, PublishError> {
         // Playable first: the first segment of each rendition, then the master.
-        let first_only = !last && !self.master_published && self.master != Master::Extended;
+        let first_only = !last
+            && !self.master_published
+            && self.master != Master::Extended
+            && self.writes_playlists();
         let mut every_rendition_started = true;
         for rendition in self.plan.dirs() {
             every_rendition_started &= self.pass_rendition(&rendition, first_only, last).await?;
@@ -167,7 +242,8 @@ impl<'a> Publisher<'a> {
         if self.master_published {
             return Ok(Published::Playable);
         }
-        if !every_rendition_started || (self.master == Master::Extended && !last) {
+        let master_due = self.writes_playlists() && (self.master != Master::Extended || last);
+        if !every_rendition_started || !master_due {
             return Ok(Published::NotYet);
         }
         self.put_master().await?;
@@ -202,8 +278,10 @@ impl<'a> Publisher<'a> {
         if playlist.segments.is_empty() {
             return Ok(false);
         }
-        if !skipped {
-            let cache = if last {
+        if !skipped && self.writes_playlists() {
+            // A preview chunk's video playlists stay live: the stitch writes the whole ones.
+            let whole = self.chunk.is_none() || rendition == AudioPlan::NAME;
+            let cache = if last && whole {
                 playlist::finalize(&mut playlist);
                 FINAL_PLAYLIST_CACHE
             } else {
@@ -229,13 +307,85 @@ impl<'a> Publisher<'a> {
                 continue;
             }
             let path = dir.join(&file);
-            if skipped {
+            if skipped || self.shared_init_of_another_chunk(rendition, &file) {
+                self.note_timescale(rendition, &file, &path).await?;
                 tokio::fs::remove_file(&path).await?;
             } else {
+                self.note_timescale(rendition, &file, &path).await?;
+                self.shift_segment(rendition, &file, &path).await?;
                 move_to_storage(self.storage, &self.prefix, &key, &path).await?;
                 self.files_uploaded += 1;
             }
             self.handled.insert(key);
+        }
+        Ok(())
+    }
+
+    /// A later chunk's init segment: the same bytes as the first chunk's, which is published.
+    fn shared_init_of_another_chunk(&self, rendition: &str, file: &str) -> bool {
+        self.chunk.is_some_and(|c| !c.first)
+            && rendition != AudioPlan::NAME
+            && file.ends_with(".mp4")
+    }
+
+    /// Remembers a chunk's video rendition's timescale from its init segment.
+    async fn note_timescale(
+        &mut self,
+        rendition: &str,
+        file: &str,
+        path: &Path,
+    ) -> Result<(), PublishError> {
+        if self.chunk.is_none() || rendition == AudioPlan::NAME || !file.ends_with(".mp4") {
+            return Ok(());
+        }
+        let init = tokio::fs::read(path).await?;
+        let timescale = fmp4::timescale(&init).map_err(|e| PublishError::Segment(e.to_string()))?;
+        self.timescales.insert(rendition.to_owned(), timescale);
+        Ok(())
+    }
+
+    /// Shifts a chunk's video segment to the chunk's place in the video.
+    async fn shift_segment(
+        &self,
+        rendition: &str,
+        file: &str,
+        path: &Path,
+    ) -> Result<(), PublishError> {
+        let Some(chunk) = self.chunk.filter(|c| c.shift_s > 0.0) else {
+            return Ok(());
+        };
+        if rendition == AudioPlan::NAME || !file.ends_with(".m4s") {
+            return Ok(());
+        }
+        let timescale = self.timescales.get(rendition).copied().ok_or_else(|| {
+            PublishError::Segment(format!("{rendition}/{file} came before its init segment"))
+        })?;
+        let ticks = (chunk.shift_s * f64::from(timescale)).round() as u64;
+        let mut bytes = tokio::fs::read(path).await?;
+        fmp4::shift_decode_times(&mut bytes, ticks)
+            .map_err(|e| PublishError::Segment(format!("{rendition}/{file}: {e}")))?;
+        tokio::fs::write(path, bytes).await?;
+        Ok(())
+    }
+
+    /// After the last pass of a chunk: each video rendition's playlist of this chunk's
+    /// segments, as `{rendition}/{name}`, for the stitch.
+    pub async fn put_chunk_playlists(&self, name: &str) -> Result<(), PublishError> {
+        for rendition in &self.plan.video {
+            if self.already_published.contains(&rendition.name) {
+                continue;
+            }
+            let text = tokio::fs::read(self.out_dir.join(&rendition.name).join("index.m3u8")).await?;
+            let mut chunk = playlist::parse(&text)?;
+            playlist::finalize(&mut chunk);
+            self.storage
+                .put_media_bytes(
+                    &format!("{}{}/{name}", self.prefix, rendition.name),
+                    playlist::media_text(&chunk)?.into_bytes(),
+                    PLAYLIST_TYPE,
+                    FINAL_PLAYLIST_CACHE,
+                )
+                .await?;
         }
         Ok(())
     }

@@ -55,8 +55,12 @@ pub fn media_text(playlist: &MediaPlaylist) -> Result<String, PublishError> {
 /// The CODECS ffmpeg wrote into its own master playlist, by rendition directory; none when
 /// it cannot be read.
 pub async fn read_codecs(path: &Path) -> HashMap<String, String> {
-    let text = tokio::fs::read(path).await.unwrap_or_default();
-    let Ok(master) = m3u8_rs::parse_master_playlist_res(&text) else {
+    codecs(&tokio::fs::read(path).await.unwrap_or_default())
+}
+
+/// The CODECS a master playlist names, by rendition directory; none when it cannot be read.
+pub fn codecs(text: &[u8]) -> HashMap<String, String> {
+    let Ok(master) = m3u8_rs::parse_master_playlist_res(text) else {
         return HashMap::new();
     };
     master
