@@ -31,6 +31,7 @@ function buildQualityMenu(hls) {
     .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
   quality.replaceChildren(quality.options[0]);
   quality.options[0].textContent = 'Auto';
+  qualityBox.classList.toggle('hidden', levels.length < 2);
   if (levels.length < 2) return;
   for (const level of levels) {
     const option = document.createElement('option');
@@ -43,7 +44,6 @@ function buildQualityMenu(hls) {
     window.vodnestPlayer.height = level ? level.height : null;
     quality.options[0].textContent = hls.autoLevelEnabled && level ? `Auto (${level.height}p)` : 'Auto';
   });
-  qualityBox.classList.remove('hidden');
 }
 quality.addEventListener('change', () => { window.vodnestPlayer.hls.currentLevel = Number(quality.value); });
 

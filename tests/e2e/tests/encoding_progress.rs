@@ -5,29 +5,16 @@
 //! the new master playlist once they are done. No processor runs: the test plays its part.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 use vodnest_core::encoding_progress::{Encoding, set_encoding};
 use vodnest_core::storage::{MASTER_PLAYLIST, MediaClass, Storage, version_prefix};
-use vodnest_e2e::{TestApp, TestDatabase, TestSettings, browser, expect_status};
+use vodnest_e2e::ws::next_frame;
+use vodnest_e2e::{TestApp, browser, expect_status};
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Guards against a hung test; not a performance limit.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-async fn app_without_processor() -> Result<TestApp> {
-    let db = TestDatabase::create().await?;
-    let mut settings = TestSettings::new(&db)?;
-    settings.with_processor = false;
-    TestApp::spawn_with(db, settings).await
-}
+use crate::accounts::app_without_processor;
 
 /// A public video made `ready` at its top rendition, as the fast path leaves one (in Postgres:
 /// the processor is not this test's subject).
@@ -132,30 +119,32 @@ async fn the_video_object_and_the_public_read_carry_the_encoding() -> Result<()>
     set_encoding(&app.pool, id, None).await?;
     let video = app.video(&id.to_string()).await?;
     ensure!(video["encoding"].is_null(), "{video}");
+
+    // The OpenAPI document describes the field and the frame.
+    let doc = expect_status(app.get("/api/v1/openapi.json").send().await?, 200).await?;
+    let schemas = &doc["components"]["schemas"];
+    let fields = schemas["Encoding"]["properties"]
+        .as_object()
+        .context("an Encoding schema")?;
+    ensure!(
+        ["renditions", "progress", "eta_s"]
+            .iter()
+            .all(|f| fields.contains_key(*f)),
+        "{fields:?}"
+    );
+    ensure!(
+        schemas["VideoView"]["properties"]["encoding"].is_object(),
+        "the video object documents encoding: {}",
+        schemas["VideoView"]
+    );
+    let frames = schemas["EventFrame"].to_string();
+    ensure!(frames.contains("\"encoding\""), "EventFrame: {frames}");
+    ensure!(
+        schemas["VideoEvent"]["properties"].get("encoding").is_none(),
+        "status frames leave the encoding out: {}",
+        schemas["VideoEvent"]
+    );
     app.stop().await
-}
-
-async fn next_frame(socket: &mut Socket) -> Result<Value> {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next())
-            .await
-            .context("no frame arrived")?
-            .context("the socket closed")??;
-        if let Message::Text(text) = message {
-            return Ok(serde_json::from_str(text.as_str())?);
-        }
-    }
-}
-
-/// The next frame that is not a status frame repeating `status` (the notification of the
-/// change made before the socket opened may arrive after its snapshot).
-async fn next_change(socket: &mut Socket, status: &str) -> Result<Value> {
-    loop {
-        let frame = next_frame(socket).await?;
-        if !(frame["type"] == "status" && frame["status"] == status) {
-            return Ok(frame);
-        }
-    }
 }
 
 /// Both sockets, the owner's and the public one: a snapshot with the encoding, then an
@@ -194,19 +183,35 @@ async fn websockets_get_an_encoding_frame_on_each_change_and_on_clear() -> Resul
         set_encoding(&app.pool, id, step.as_ref()).await?;
         let want = json!({"type": "encoding", "id": id, "encoding": step});
         for socket in &mut sockets {
-            // The first notification after a snapshot sends its status too (a snapshot does
-            // not carry the stage to compare with); after that, the encoding frame alone.
+            // The updates made before the socket opened may still be notified after its
+            // snapshot, as status and encoding frames of their own; past those, each change
+            // sends its encoding frame alone.
             let frame = if n == 0 {
-                next_change(socket, "ready").await?
+                loop {
+                    let frame = next_frame(socket).await?;
+                    if frame == want {
+                        break frame;
+                    }
+                }
             } else {
                 next_frame(socket).await?
             };
             ensure!(frame == want, "step {n}: expected {want}, got {frame}");
         }
     }
-    // Writing what is there changes nothing (no notification), and a change of something
-    // else still sends a status frame, with no encoding frame.
+    // Writing what is there changes nothing (no update, so no notification), and a change of
+    // something else still sends a status frame, with no encoding frame.
+    let updated_at = "select updated_at from videos where id = $1";
+    let before: (time::OffsetDateTime,) = sqlx::query_as(updated_at)
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await?;
     set_encoding(&app.pool, id, None).await?;
+    let after: (time::OffsetDateTime,) = sqlx::query_as(updated_at)
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await?;
+    ensure!(before == after, "an unchanged encoding was written again");
     sqlx::query("update videos set title = 'Renamed' where id = $1")
         .bind(id)
         .execute(&app.pool)

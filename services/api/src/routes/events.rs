@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde::Serialize;
 use uuid::Uuid;
 use vodnest_core::caller::Scope;
-use vodnest_core::domain::VideoView;
+use vodnest_core::domain::{VideoRow, VideoView};
 use vodnest_core::encoding_progress::Encoding;
 use vodnest_core::events::VideoEvent;
 use vodnest_core::videos;
@@ -66,11 +66,10 @@ pub enum Frame<'a> {
 /// What a socket last told its client, so that a notification sends only what changed in it:
 /// the processor rewrites a video's encoding progress every second or so, and those writes
 /// should not repeat an unchanged status each time.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Told {
-    /// The last notification handled; `None` right after a snapshot.
-    last: Option<VideoEvent>,
-    encoding: Option<Encoding>,
+    /// The state of the last snapshot or notification (the encoding as the client knows it).
+    last: VideoEvent,
 }
 
 /// The frames one notification calls for.
@@ -81,23 +80,30 @@ struct Changes {
 }
 
 impl Told {
-    fn snapshot(video: &VideoView) -> Self {
+    /// What a snapshot of `row` told (in the notification's terms, whoever the audience).
+    fn snapshot(row: &VideoRow) -> Self {
         Self {
-            last: None,
-            encoding: video.encoding.clone(),
+            last: VideoEvent {
+                id: row.id,
+                status: row.status,
+                progress: row.progress,
+                playable: row.playable,
+                stage: row.stage.clone(),
+                error: row.error.clone(),
+                deleted: false,
+                encoding: row.encoding.as_ref().map(|encoding| encoding.0.clone()),
+            },
         }
     }
 
     /// A status frame for every notification but those that only changed the encoding (other
     /// changes, such as an edited title, keep sending one as they always did).
     fn changes(&mut self, event: &VideoEvent) -> Changes {
-        let encoding = event.encoding != self.encoding;
-        let same_status = self.last.as_ref().is_some_and(|last| {
-            (last.status, last.progress, last.playable, &last.stage, &last.error)
-                == (event.status, event.progress, event.playable, &event.stage, &event.error)
-        });
-        self.encoding.clone_from(&event.encoding);
-        self.last = Some(event.clone());
+        let last = &self.last;
+        let encoding = event.encoding != last.encoding;
+        let same_status = (last.status, last.progress, last.playable, &last.stage, &last.error)
+            == (event.status, event.progress, event.playable, &event.stage, &event.error);
+        self.last = event.clone();
         Changes {
             status: !(encoding && same_status),
             encoding,
@@ -304,12 +310,13 @@ async fn send_snapshot(
         .map(|row| row.filter(|row| audience == Audience::Owner || is_watchable(row)));
     match found {
         Ok(Some(row)) => {
+            let told = Told::snapshot(&row);
             let video = match audience {
                 Audience::Owner => view(state, row),
                 Audience::Public => public_view(state, row),
             };
             let sent = send(socket, &Frame::Snapshot { video: &video }).await;
-            sent.then(|| Told::snapshot(&video))
+            sent.then_some(told)
         }
         Ok(None) => {
             send_deleted(socket, id).await;
@@ -371,8 +378,10 @@ mod tests {
     #[test]
     fn a_change_of_the_encoding_alone_sends_only_an_encoding_frame() {
         use VideoStatus::{Processing, Ready};
-        let mut told = Told::default();
-        // The first notification after a snapshot always sends its status, as before.
+        let mut told = Told {
+            last: event(Ready, None),
+        };
+        // A notification that repeats the snapshot sends its status, as before.
         assert_eq!(told.changes(&event(Ready, None)), changes(true, false));
         assert_eq!(told.changes(&event(Ready, Some(0.1))), changes(false, true));
         assert_eq!(told.changes(&event(Ready, Some(0.2))), changes(false, true));
