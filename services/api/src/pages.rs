@@ -60,7 +60,7 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`
 /// and `encoding.js`.
-const ASSETS: [(&str, &str, &str); 11] = [
+const ASSETS: [(&str, &str, &str); 12] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),

@@ -140,7 +140,9 @@ async fn the_video_object_and_the_public_read_carry_the_encoding() -> Result<()>
     let frames = schemas["EventFrame"].to_string();
     ensure!(frames.contains("\"encoding\""), "EventFrame: {frames}");
     ensure!(
-        schemas["VideoEvent"]["properties"].get("encoding").is_none(),
+        schemas["VideoEvent"]["properties"]
+            .get("encoding")
+            .is_none(),
         "status frames leave the encoding out: {}",
         schemas["VideoEvent"]
     );
@@ -222,7 +224,10 @@ async fn websockets_get_an_encoding_frame_on_each_change_and_on_clear() -> Resul
             frame["type"] == "status" && frame["status"] == "ready",
             "{frame}"
         );
-        ensure!(frame.get("encoding").is_none(), "status frames keep their shape: {frame}");
+        ensure!(
+            frame.get("encoding").is_none(),
+            "status frames keep their shape: {frame}"
+        );
     }
     app.stop().await
 }
@@ -232,7 +237,12 @@ async fn make_ladder(dir: &Path) -> Result<()> {
     let mut command = tokio::process::Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-y"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=6"])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=6",
+        ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:duration=6"])
         .args([
             "-filter_complex",
@@ -263,7 +273,10 @@ fn master(renditions: &Value) -> Result<String> {
     for r in renditions.as_array().context("renditions")? {
         text.push_str(&format!(
             "#EXT-X-STREAM-INF:BANDWIDTH={},RESOLUTION={}x{}\n{}/index.m3u8\n",
-            r["bandwidth"], r["width"], r["height"], r["name"].as_str().context("name")?
+            r["bandwidth"],
+            r["width"],
+            r["height"],
+            r["name"].as_str().context("name")?
         ));
     }
     Ok(text)
@@ -315,9 +328,20 @@ async fn the_pages_show_renditions_being_made() -> Result<()> {
     let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
     // Version 1 plays the top rung; version 2, which the ladder's end makes current, all three.
     let second = version_prefix(id, MediaClass::Public, 2);
-    publish(&storage, dir.path(), &version_prefix(id, MediaClass::Public, 1), &top).await?;
+    publish(
+        &storage,
+        dir.path(),
+        &version_prefix(id, MediaClass::Public, 1),
+        &top,
+    )
+    .await?;
     publish(&storage, dir.path(), &second, &all).await?;
-    set_encoding(&app.pool, id, Some(&encoding(&["480p", "360p"], 0.1, Some(360)))).await?;
+    set_encoding(
+        &app.pool,
+        id,
+        Some(&encoding(&["480p", "360p"], 0.1, Some(360))),
+    )
+    .await?;
 
     let all = all.to_string();
     let id = id.to_string();
@@ -337,8 +361,7 @@ async fn the_pages_show_renditions_being_made() -> Result<()> {
     )
     .await?;
     ensure!(
-        result["library"]
-            == json!(["480p and 360p in ~6 min", "480p and 360p … 50 %"]),
+        result["library"] == json!(["480p and 360p in ~6 min", "480p and 360p … 50 %"]),
         "{result}"
     );
     ensure!(

@@ -3,10 +3,8 @@
 //! connection is killed (notifications sent meanwhile are lost); a deleted video's socket gets
 //! a `deleted` frame and closes at once.
 
-
 use anyhow::{Context, Result, bail, ensure};
 use futures::StreamExt;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use vodnest_e2e::ws::{PATIENCE, Socket, next_frame};
 use vodnest_e2e::{TestApp, TestDatabase, TestSettings};

@@ -18,7 +18,7 @@ use axum::response::Response;
 use serde::Serialize;
 use uuid::Uuid;
 use vodnest_core::caller::Scope;
-use vodnest_core::domain::{VideoRow, VideoView};
+use vodnest_core::domain::{VideoRow, VideoStatus, VideoView};
 use vodnest_core::encoding_progress::Encoding;
 use vodnest_core::events::VideoEvent;
 use vodnest_core::videos;
@@ -72,6 +72,13 @@ struct Told {
     last: VideoEvent,
 }
 
+/// What a status frame shows of a notification.
+fn status_of(event: &VideoEvent) -> (VideoStatus, f64, bool, Option<&str>, Option<&str>) {
+    let text = Option::as_deref;
+    let (stage, error) = (text(&event.stage), text(&event.error));
+    (event.status, event.progress, event.playable, stage, error)
+}
+
 /// The frames one notification calls for.
 #[derive(Debug, PartialEq)]
 struct Changes {
@@ -101,8 +108,7 @@ impl Told {
     fn changes(&mut self, event: &VideoEvent) -> Changes {
         let last = &self.last;
         let encoding = event.encoding != last.encoding;
-        let same_status = (last.status, last.progress, last.playable, &last.stage, &last.error)
-            == (event.status, event.progress, event.playable, &event.stage, &event.error);
+        let same_status = status_of(last) == status_of(event);
         self.last = event.clone();
         Changes {
             status: !(encoding && same_status),
@@ -281,7 +287,14 @@ async fn send_changes(
     }
     if changes.encoding {
         let encoding = event.encoding.as_ref();
-        return send(socket, &Frame::Encoding { id: event.id, encoding }).await;
+        return send(
+            socket,
+            &Frame::Encoding {
+                id: event.id,
+                encoding,
+            },
+        )
+        .await;
     }
     true
 }
@@ -350,8 +363,6 @@ async fn send(socket: &mut WebSocket, frame: &Frame<'_>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use vodnest_core::domain::VideoStatus;
-
     use super::*;
 
     fn event(status: VideoStatus, encoding: Option<f64>) -> VideoEvent {
