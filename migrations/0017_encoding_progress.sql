@@ -4,10 +4,11 @@
 -- the video object shows it and websockets get it as `encoding` frames.
 --
 -- The CHECK keeps the shape the API reads (a malformed value would break every read of the
--- video) and the size small: the value rides in every NOTIFY of the video (limit 8000 bytes).
+-- video) and the size small: the value rides in every NOTIFY of the video, whose payload must
+-- stay under 8000 bytes with the error's 1000 characters (up to 6000 bytes as JSON) beside it.
 alter table videos add column encoding jsonb check (encoding is null or (
     jsonb_typeof(encoding) = 'object'
-    and octet_length(encoding::text) <= 2000
+    and octet_length(encoding::text) <= 1000
     and jsonb_typeof(encoding -> 'renditions') = 'array'
     and not jsonb_path_exists(encoding, '$.renditions[*] ? (@.type() != "string")')
     and jsonb_path_match(encoding, '$.progress.type() == "number" && $.progress >= 0 && $.progress <= 1')

@@ -376,12 +376,12 @@ async fn the_pages_show_renditions_being_made() -> Result<()> {
 }
 
 /// The words the pages use (services/api/static/encoding.js and time.js), checked by Node's
-/// test runner.
+/// test runner: every `tests/browser/*.test.mjs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_encoding_text_reads_right() -> Result<()> {
     let output = tokio::process::Command::new("node")
         .current_dir(vodnest_e2e::repo_root())
-        .args(["--test", "tests/browser/encoding_text.test.mjs"])
+        .args(["--test", "tests/browser"])
         .kill_on_drop(true)
         .output()
         .await
