@@ -181,6 +181,7 @@ mod tests {
             stage: Some("transcoding".into()),
             error: None,
             deleted: false,
+            encoding: None,
         }
     }
 

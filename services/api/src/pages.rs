@@ -58,11 +58,13 @@ const TEMPLATES: [(&str, &str); 16] = [
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
-/// The scripts are ES modules: each page loads its own, which imports `events.js` and `time.js`.
-const ASSETS: [(&str, &str, &str); 11] = [
+/// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`
+/// and `encoding.js`.
+const ASSETS: [(&str, &str, &str); 12] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
+    ("encoding.js", JS, include_str!("../static/encoding.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("share.js", JS, include_str!("../static/share.js")),

@@ -311,6 +311,7 @@ mod tests {
             width: None,
             height: None,
             renditions: sqlx::types::Json(Vec::new()),
+            encoding: None,
             upload_id: None,
             part_size: 1,
             part_count: 1,

@@ -1,4 +1,6 @@
-// Library page: durations in h:mm:ss, and live status for videos still in the works.
+// Library page: durations in h:mm:ss, and live status for videos still in the works,
+// renditions still being made included.
+import { showEncoding } from './encoding.js';
 import { follow, videoPath } from './events.js';
 import { clock } from './time.js';
 
@@ -20,6 +22,7 @@ async function showFinished(card) {
 }
 
 function update(card, state) {
+  const wasReady = card.dataset.status === 'ready';
   // Public cards carry no status badge: they are all playable.
   const badge = card.querySelector('[data-role=badge]');
   if (badge) {
@@ -31,7 +34,8 @@ function update(card, state) {
   const working = state.status === 'queued' || state.status === 'processing';
   progress.classList.toggle('hidden', !working);
   progress.firstElementChild.style.width = `${Math.round(state.progress * 100)}%`;
-  if (state.status === 'ready') showFinished(card).catch(() => {});
+  showEncoding(card.querySelector('[data-role=encoding]'), state.encoding);
+  if (state.status === 'ready' && !wasReady) showFinished(card).catch(() => {});
 }
 
 for (const el of document.querySelectorAll('[data-role=duration][data-duration]')) {
@@ -39,7 +43,10 @@ for (const el of document.querySelectorAll('[data-role=duration][data-duration]'
 }
 for (const card of document.querySelectorAll('.card[data-video-id]')) {
   const status = card.dataset.status;
-  if (status !== 'ready' && status !== 'failed') {
-    follow(card.dataset.videoId, (state) => update(card, state), { public: card.dataset.public === 'true' });
+  const encoding = JSON.parse(card.querySelector('[data-role=encoding]').dataset.encoding);
+  showEncoding(card.querySelector('[data-role=encoding]'), encoding);
+  if ((status !== 'ready' && status !== 'failed') || encoding) {
+    follow(card.dataset.videoId, (state) => update(card, state),
+      { public: card.dataset.public === 'true', encoding: true });
   }
 }

@@ -1,5 +1,6 @@
 // Time shown on the pages, formatted in one place: `clock` for positions and lengths
-// (0:10, 1:15, 1:02:05), `inWords` for estimates (45 s, 3 min 5 s, 2 h 10 min).
+// (0:10, 1:15, 1:02:05), `inWords` for estimates (45 s, 3 min 5 s, 2 h 10 min), `roughly` for
+// estimates of long work, to the minute (< 1 min, ~6 min, ~1 h 5 min).
 
 // Whole hours, minutes and seconds of a number of seconds (negative counts as 0).
 function split(seconds) {
@@ -20,4 +21,12 @@ export function inWords(seconds) {
   if (h > 0) return `${h} h ${m} min`;
   if (m > 0) return `${m} min ${s} s`;
   return `${s} s`;
+}
+
+export function roughly(seconds) {
+  if (!Number.isFinite(seconds)) return '…';
+  if (seconds < 45) return '< 1 min';
+  const [h, m] = split(Math.max(60, Math.round(seconds / 60) * 60));
+  if (h === 0) return `~${m} min`;
+  return m > 0 ? `~${h} h ${m} min` : `~${h} h`;
 }

@@ -1,8 +1,11 @@
 // Watch page and embed player: play the HLS stream with hls.js (or natively on Safari) with a
 // quality menu (auto plus each rendition); while the video is still processing, show its
-// progress and start by itself once it is playable. The owner (or an admin) reads the video
+// progress and start by itself once it is playable. Renditions still being made are shown
+// under the player while they are; once they are done, the player loads the new master
+// playlist if it lists renditions the player lacks. The owner (or an admin) reads the video
 // through the authenticated routes, anyone else through the public ones. When playback first
 // starts, a view is counted (once per viewer per day, by the server).
+import { showEncoding } from './encoding.js';
 import { follow, videoPath } from './events.js';
 import { clock } from './time.js';
 
@@ -13,16 +16,22 @@ const element = document.getElementById('player');
 const status = document.getElementById('status');
 const qualityBox = document.getElementById('quality-box');
 const quality = document.getElementById('quality');
+const encodingLine = document.getElementById('encoding');
 window.vodnestErrors = [];
-window.vodnestPlayer = { video: element, hls: null, viewCounted: null };
+window.vodnestPlayer = { video: element, hls: null, viewCounted: null, reloads: 0 };
 let started = false;
+// The renditions of the master playlist the player loaded.
+let loadedRenditions = video.renditions.map((r) => r.name);
 if (video.playback.poster_url) element.poster = video.playback.poster_url;
 
 // The menu lists renditions tallest first; "Auto" lets hls.js pick by bandwidth and shows
-// which one it picked.
+// which one it picked. Built again when a new master playlist is loaded.
 function buildQualityMenu(hls) {
   const levels = hls.levels.map((level, index) => ({ index, height: level.height, bitrate: level.bitrate }))
     .sort((a, b) => b.height - a.height || b.bitrate - a.bitrate);
+  quality.replaceChildren(quality.options[0]);
+  quality.options[0].textContent = 'Auto';
+  qualityBox.classList.toggle('hidden', levels.length < 2);
   if (levels.length < 2) return;
   for (const level of levels) {
     const option = document.createElement('option');
@@ -30,14 +39,13 @@ function buildQualityMenu(hls) {
     option.textContent = `${level.height}p`;
     quality.appendChild(option);
   }
-  quality.addEventListener('change', () => { hls.currentLevel = Number(quality.value); });
   hls.on(window.Hls.Events.LEVEL_SWITCHED, (_event, data) => {
     const level = hls.levels[data.level];
     window.vodnestPlayer.height = level ? level.height : null;
     quality.options[0].textContent = hls.autoLevelEnabled && level ? `Auto (${level.height}p)` : 'Auto';
   });
-  qualityBox.classList.remove('hidden');
 }
+quality.addEventListener('change', () => { window.vodnestPlayer.hls.currentLevel = Number(quality.value); });
 
 function describe(state) {
   if (state.status === 'failed') return `Processing failed: ${state.error || 'unknown error'}`;
@@ -46,24 +54,29 @@ function describe(state) {
   return `${stage[0].toUpperCase()}${stage.slice(1)}… ${Math.round(state.progress * 100)}%`;
 }
 
+// An hls.js player of `url` from `startPosition`, playing at once unless `autoplay` is false.
+function attach(url, startPosition, autoplay = true) {
+  const hls = new window.Hls({ startPosition });
+  window.vodnestPlayer.hls = hls;
+  hls.on(window.Hls.Events.ERROR, (_event, data) => {
+    window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });
+    if (data.fatal) status.textContent = `Playback error: ${data.details}`;
+  });
+  hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
+    buildQualityMenu(hls);
+    if (autoplay) element.play().catch(() => { /* autoplay refused: the controls remain */ });
+  });
+  hls.loadSource(url);
+  hls.attachMedia(element);
+}
+
 function play(url) {
   if (started) return;
   started = true;
   status.textContent = '';
   if (window.Hls && window.Hls.isSupported()) {
     // While processing, playlists are EVENT playlists: start at the beginning, not the edge.
-    const hls = new window.Hls({ startPosition: 0 });
-    window.vodnestPlayer.hls = hls;
-    hls.on(window.Hls.Events.ERROR, (_event, data) => {
-      window.vodnestErrors.push({ type: data.type, details: data.details, fatal: data.fatal });
-      if (data.fatal) status.textContent = `Playback error: ${data.details}`;
-    });
-    hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
-      buildQualityMenu(hls);
-      element.play().catch(() => { /* autoplay refused: the controls remain */ });
-    });
-    hls.loadSource(url);
-    hls.attachMedia(element);
+    attach(url, 0);
   } else if (element.canPlayType('application/vnd.apple.mpegurl')) {
     element.src = url;
     element.play().catch(() => {});
@@ -138,11 +151,32 @@ async function playWhenReady() {
   if (body.video.playable && body.video.playback.hls_url) play(body.video.playback.hls_url);
 }
 
-function followProcessing() {
+// Renditions were being made and are no longer: the processor has published a master playlist
+// that lists them. hls.js reads the master once, so a player on the old one starts a new
+// player where it was (a short rebuffer) when the video now has renditions it lacks.
+async function loadAddedRenditions() {
+  const hls = window.vodnestPlayer.hls;
+  if (!hls) return;
+  const response = await fetch(videoPath(video.id, route), { credentials: 'same-origin' });
+  if (!response.ok) return;
+  const { video: now } = await response.json();
+  const names = now.renditions.map((r) => r.name);
+  if (!now.playback.hls_url || names.every((name) => loadedRenditions.includes(name))) return;
+  loadedRenditions = names;
+  const { currentTime, paused } = element;
+  hls.destroy();
+  window.vodnestPlayer.reloads += 1;
+  attach(now.playback.hls_url, currentTime, !paused);
+}
+
+function followVideo() {
   follow(video.id, (state) => {
     if (!started) status.textContent = describe(state);
     if (state.playable && !started) playWhenReady();
-  }, route);
+    const wasEncoding = !encodingLine.classList.contains('hidden');
+    showEncoding(encodingLine, state.encoding);
+    if (wasEncoding && !state.encoding && started) loadAddedRenditions().catch(() => {});
+  }, { ...route, encoding: true });
 }
 
 // Counted when playback starts, not when the page is served: link-preview robots fetch the
@@ -159,9 +193,10 @@ if (video.visibility !== 'private') {
 }
 
 if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});
+showEncoding(encodingLine, video.encoding);
 if (video.playable && video.playback.hls_url) {
   play(video.playback.hls_url);
 } else {
   status.textContent = describe(video);
-  followProcessing();
 }
+if ((video.status !== 'ready' && video.status !== 'failed') || video.encoding) followVideo();

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::caller::UserRef;
+use crate::encoding_progress::Encoding;
 use crate::text_enum::text_enum;
 
 text_enum! {
@@ -63,6 +64,7 @@ pub struct VideoRow {
     pub width: Option<i32>,
     pub height: Option<i32>,
     pub renditions: sqlx::types::Json<Vec<Rendition>>,
+    pub encoding: Option<sqlx::types::Json<Encoding>>,
     pub upload_id: Option<String>,
     pub part_size: i64,
     pub part_count: i32,
@@ -103,7 +105,11 @@ pub struct VideoView {
     pub duration_s: Option<f64>,
     pub width: Option<i32>,
     pub height: Option<i32>,
+    /// The renditions players can use now.
     pub renditions: Vec<Rendition>,
+    /// Renditions being made now (a `ready` video may still be getting its lower rungs), or
+    /// `null` when none are.
+    pub encoding: Option<Encoding>,
     pub playback: Playback,
     pub visibility: Visibility,
     pub description: String,
@@ -139,6 +145,7 @@ impl VideoView {
             width: row.width,
             height: row.height,
             renditions: row.renditions.0,
+            encoding: row.encoding.map(|encoding| encoding.0),
             playback: Playback {
                 hls_url,
                 poster_url,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::domain::VideoStatus;
+use crate::encoding_progress::Encoding;
 
 /// Every insert, update or delete of a video, payload [`VideoEvent`].
 pub const VIDEO_EVENTS_CHANNEL: &str = "vodnest_video_events";
@@ -26,4 +27,9 @@ pub struct VideoEvent {
     /// The video was deleted (migrations/0008_video_deleted_notify.sql).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// The renditions being made (migrations/0017_encoding_progress.sql). Websockets send it
+    /// in `encoding` frames of its own, when it changes: status frames leave it out.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub encoding: Option<Encoding>,
 }

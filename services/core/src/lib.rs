@@ -6,7 +6,8 @@
 //! - [`db`]: the Postgres pool and the embedded migrations.
 //! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
 //! - [`domain`]: videos, their status and the JSON shape the API returns.
-//! - [`videos`]: reads and writes of the `videos` table.
+//! - [`videos`]: reads and writes of the `videos` table; [`encoding_progress`]: the renditions
+//!   a video's processing is still making, and how far along it is.
 //! - [`job_kind`]: job states and kinds, and each kind's priority, uniqueness, effect and retries.
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
 //! - [`chunks`]: split-and-stitch encoding: a long encode as parts any processor runs.
@@ -34,6 +35,7 @@ pub mod cloudwatch;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod encoding_progress;
 pub mod events;
 pub mod group_commit;
 pub mod job_kind;

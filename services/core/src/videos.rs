@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::domain::{Rendition, VideoRow, VideoStatus, Visibility};
+use crate::encoding_progress::Encoding;
 use crate::queue;
 use crate::storage::MediaClass;
 
@@ -17,7 +18,8 @@ macro_rules! query_video {
             $before
                 + r#" id, title, filename, content_type, status as "status: VideoStatus", stage,
                 progress, playable, error, size_bytes, duration_s, width, height,
-                renditions as "renditions: sqlx::types::Json<Vec<Rendition>>", upload_id,
+                renditions as "renditions: sqlx::types::Json<Vec<Rendition>>",
+                encoding as "encoding: sqlx::types::Json<Encoding>", upload_id,
                 part_size, part_count, upload_expires_at, has_poster, has_storyboard, media_prefix,
                 created_at, updated_at, owner_id,
                 (select username from users where users.id = videos.owner_id) as "owner_username!",

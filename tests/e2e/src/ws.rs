@@ -1,4 +1,4 @@
-//! Following a video's websocket until it reaches a status.
+//! Reading a video's websocket: frame by frame, or until it reaches a status.
 
 use std::time::Duration;
 
@@ -6,6 +6,27 @@ use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
+
+/// An events websocket as the tests open it.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long [`next_frame`] waits: a guard against a hung test, not a performance limit.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The next text frame of `socket`, parsed. Fails if the socket closes or nothing arrives
+/// within [`PATIENCE`].
+pub async fn next_frame(socket: &mut Socket) -> Result<Value> {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, socket.next())
+            .await
+            .context("no frame arrived")?
+            .context("the socket closed")??;
+        if let Message::Text(text) = message {
+            return Ok(serde_json::from_str(text.as_str())?);
+        }
+    }
+}
 
 /// The video's state in a frame: the snapshot's video object, or the status frame itself.
 pub fn state(frame: &Value) -> &Value {

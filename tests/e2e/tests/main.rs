@@ -5,6 +5,7 @@
 mod accounts;
 mod browser_safety;
 mod connections;
+mod encoding_progress;
 mod failures;
 mod fuzzing;
 mod library_page;

@@ -3,31 +3,11 @@
 //! connection is killed (notifications sent meanwhile are lost); a deleted video's socket gets
 //! a `deleted` frame and closes at once.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result, bail, ensure};
 use futures::StreamExt;
-use serde_json::Value;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use vodnest_e2e::ws::{PATIENCE, Socket, next_frame};
 use vodnest_e2e::{TestApp, TestDatabase, TestSettings};
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// Guards against a hung test; not a performance limit.
-const PATIENCE: Duration = Duration::from_secs(30);
-
-async fn next_frame(socket: &mut Socket) -> Result<Value> {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, socket.next())
-            .await
-            .context("no frame arrived")?
-            .context("the socket closed")??;
-        if let Message::Text(text) = message {
-            return Ok(serde_json::from_str(text.as_str())?);
-        }
-    }
-}
 
 async fn app_without_processor() -> Result<TestApp> {
     let db = TestDatabase::create().await?;
