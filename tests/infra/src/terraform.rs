@@ -92,6 +92,13 @@ impl Terraform {
         self
     }
 
+    /// Gives `name` a new value for the next commands (a second apply with other settings).
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        let assignment = format!("{name}=");
+        self.vars.retain(|var| !var.starts_with(&assignment));
+        self.vars.push(format!("{name}={value}"));
+    }
+
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.envs.push((name.into(), value.into()));
         self
