@@ -34,9 +34,9 @@ async fn the_api_prints_the_queue_as_one_emf_line_a_minute() -> Result<()> {
     for run_at in ["now() + interval '1 hour'", "'infinity'"] {
         let (_, job) = fake_video(&pool, true).await?;
         sqlx::query(&format!("update jobs set run_at = {run_at} where id = $1"))
-        .bind(job.context("a job")?)
-        .execute(&pool)
-        .await?;
+            .bind(job.context("a job")?)
+            .execute(&pool)
+            .await?;
     }
     for ended in ["- interval '30 seconds'", "+ interval '1 second'"] {
         let (_, job) = fake_video(&pool, true).await?;

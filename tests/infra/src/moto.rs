@@ -58,12 +58,7 @@ impl Moto {
         let server = vodnest_testkit::repo_root().join("tests/infra/moto/server.py");
         let mut child = Command::new(&python)
             .arg(&server)
-            .args([
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

@@ -169,13 +169,8 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
         autoscaling::FIRST_BOUNDS,
     )
     .await?;
-    autoscaling::check_apply_keeps_task_count(
-        &moto,
-        &mut aws,
-        &prefix,
-        autoscaling::SECOND_BOUNDS,
-    )
-    .await?;
+    autoscaling::check_apply_keeps_task_count(&moto, &mut aws, &prefix, autoscaling::SECOND_BOUNDS)
+        .await?;
 
     // moto creates key groups but cannot delete them: the key group leaves the state (and is
     // left in the throwaway moto) before the rest is destroyed.

@@ -3,18 +3,18 @@
 # desired_count to it after creation).
 #
 # Why step scaling on two alarms of the API's queue metric, not target tracking: the signal is
-# "work is waiting" (QueueDepth, jobs due now with no processor free to take them), which
-# does not fall as tasks are added the way a per-task utilisation does; target tracking wants
-# a metric proportional to capacity (a backlog per task would need the running task count,
-# i.e. Container Insights and its custom metrics), cannot start from zero tasks, and removes
-# tasks on its own schedule. The API publishes the metric whatever the processors do, so the
-# scale-out alarm works from zero tasks. Both alarms read the Maximum of each minute, as every
-# API task prints the same numbers.
+# "work is waiting" (QueueDepth: jobs due now that no processor has taken), which says more
+# tasks are needed but not how many, and does not fall in proportion as tasks are added the way
+# a per-task utilisation does. Target tracking wants such a proportional metric (a backlog per
+# task would need the running task count, i.e. Container Insights and its custom metrics, and
+# means nothing at zero tasks), and removes tasks on its own schedule. The API publishes the
+# metric whatever the processors do, so the scale-out alarm works from zero tasks. Both alarms
+# read the Maximum of each minute, as every API task prints the same numbers.
 #
 # - Scale out: any minute with a job waiting adds tasks, more for a deeper queue (a long video
 #   cut into chunks queues hundreds at once). The alarm keeps invoking the policy while work
 #   waits; within the cooldown only a larger step adds more, so the fleet grows by about a step
-#   every cooldown until the queue stops growing or processor_max_count is reached.
+#   every cooldown until no job waits or processor_max_count is reached.
 # - Scale in: after processor_scale_in_idle_minutes without a job waiting, one task at a time,
 #   each after the previous one has had its stopTimeout to drain. ECS picks which task stops;
 #   a busy one gets SIGTERM, finishes its job within SHUTDOWN_GRACE_SECS (chunks are sized to

@@ -1,7 +1,8 @@
 //! The processor's autoscaling as applied to moto: the scalable target's bounds, the two step
 //! policies and the alarms on the API's queue metric that invoke them (read back with
-//! DescribeScalableTargets, DescribeScalingPolicies and DescribeAlarms); an apply leaves the
-//! task count where autoscaling put it; the processor's shutdown grace fits in its stopTimeout.
+//! DescribeScalableTargets, DescribeScalingPolicies and DescribeAlarms); an apply would leave
+//! the task count where autoscaling put it; the processor's shutdown grace fits in its
+//! stopTimeout.
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -98,7 +99,11 @@ pub async fn check_autoscaling(
         // No data (no API task publishing) scales neither way.
         assert_eq!(alarm["TreatMissingData"], "notBreaching", "{alarm}");
         // It scales; it pages no one.
-        assert_eq!(alarm["AlarmActions"], json!([policy["PolicyARN"]]), "{alarm}");
+        assert_eq!(
+            alarm["AlarmActions"],
+            json!([policy["PolicyARN"]]),
+            "{alarm}"
+        );
         assert_eq!(alarm["OKActions"], json!([]), "{alarm}");
     }
 
@@ -184,40 +189,55 @@ fn check_shutdown_grace(resources: &[Resource]) -> Result<u64> {
     Ok(stop_timeout)
 }
 
-/// The service's task count belongs to autoscaling: set as autoscaling would, it stays
-/// through an apply that changes the bounds to `(min, max)`.
+/// The service's task count belongs to autoscaling: set as autoscaling would, an apply that
+/// changes the bounds to `(min, max)` would change the bounds and leave the count.
 pub async fn check_apply_keeps_task_count(
     moto: &Moto,
     aws: &mut Terraform,
     prefix: &str,
     (min, max): (u64, u64),
 ) -> Result<()> {
-    let service = json!({"cluster": prefix, "service": "processor"});
     let scaled = 3;
-    let mut update = service.clone();
-    update["desiredCount"] = json!(scaled);
-    moto.call(JsonService::Ecs, "UpdateService", update).await?;
-
+    moto.call(
+        JsonService::Ecs,
+        "UpdateService",
+        json!({"cluster": prefix, "service": "processor", "desiredCount": scaled}),
+    )
+    .await?;
     aws.set_var("processor_min_count", &min.to_string());
     aws.set_var("processor_max_count", &max.to_string());
-    aws.apply().await?;
-
-    let target = scalable_target(moto).await?;
+    let (service, target) = (
+        "module.services.aws_ecs_service.processor",
+        "module.services.aws_appautoscaling_target.processor",
+    );
+    let plan = aws.plan_only(&[service, target]).await?;
+    let change = |address: &str| -> Result<&Value> {
+        plan["resource_changes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["address"] == address)
+            .map(|c| &c["change"])
+            .with_context(|| format!("no planned change of {address}"))
+    };
+    let service = change(service)?;
     assert_eq!(
-        (&target["MinCapacity"], &target["MaxCapacity"]),
+        (
+            &service["before"]["desired_count"],
+            &service["after"]["desired_count"]
+        ),
+        (&json!(scaled), &json!(scaled)),
+        "an apply would reset autoscaling's count: {service}"
+    );
+    let target = change(target)?;
+    assert_eq!(target["actions"], json!(["update"]), "{target}");
+    assert_eq!(
+        (
+            &target["after"]["min_capacity"],
+            &target["after"]["max_capacity"]
+        ),
         (&json!(min), &json!(max)),
         "{target}"
-    );
-    let described = moto
-        .call(
-            JsonService::Ecs,
-            "DescribeServices",
-            json!({"cluster": prefix, "services": ["processor"]}),
-        )
-        .await?;
-    assert_eq!(
-        described["services"][0]["desiredCount"], scaled,
-        "the apply reset autoscaling's count: {described}"
     );
     Ok(())
 }
@@ -241,6 +261,6 @@ async fn scalable_target(moto: &Moto) -> Result<Value> {
     Ok(target.clone())
 }
 
-/// The bounds of the first apply (0 is allowed) and of the second.
+/// The bounds applied (0 is allowed), and those of the planned second apply.
 pub const FIRST_BOUNDS: (u64, u64) = (0, 4);
 pub const SECOND_BOUNDS: (u64, u64) = (1, 6);
