@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use vodnest_core::cloudwatch;
 use vodnest_infra_tests::{JsonService, Moto, Outputs, Resource, Terraform};
 
-use super::{container, one};
+use super::container;
 
 /// The two scaling alarms' names after the stack's prefix (they notify no one).
 pub const SCALING_ALARMS: [&str; 2] = ["processor-scale-in", "processor-scale-out"];
