@@ -1,7 +1,7 @@
 //! The API as a real process with `CLOUDWATCH_METRICS=emf`, as its ECS task runs it: its
 //! stdout (what the awslogs driver ships to CloudWatch Logs) carries the queue's metrics as an
 //! Embedded Metric Format line, whole, between the log lines, with the numbers of the database
-//! it serves.
+//! it serves: the queue counts only the jobs a processor could start now.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -29,6 +29,15 @@ async fn the_api_prints_the_queue_as_one_emf_line_a_minute() -> Result<()> {
         .bind(queued.context("a queued job")?)
         .execute(&pool)
         .await?;
+    // Queued jobs no processor could start now are not counted: a retry waiting out its
+    // backoff, and a step parked until the jobs it follows end.
+    for run_at in ["now() + interval '1 hour'", "'infinity'"] {
+        let (_, job) = fake_video(&pool, true).await?;
+        sqlx::query(&format!("update jobs set run_at = {run_at} where id = $1"))
+            .bind(job.context("a job")?)
+            .execute(&pool)
+            .await?;
+    }
     for ended in ["- interval '30 seconds'", "+ interval '1 second'"] {
         let (_, job) = fake_video(&pool, true).await?;
         sqlx::query(&format!(
@@ -77,7 +86,7 @@ async fn the_api_prints_the_queue_as_one_emf_line_a_minute() -> Result<()> {
     let timestamp = doc["_aws"]["Timestamp"].as_i64().context("Timestamp")?;
     ensure!(timestamp % 60_000 == 0, "stamped with its minute: {doc}");
     assert_eq!(doc["Stack"], "test-stack");
-    assert_eq!(doc["QueueDepth"], 1.0, "{doc}");
+    assert_eq!(doc["QueueDepth"], 1.0, "only the due job: {doc}");
     let age = doc["OldestQueuedJobAge"].as_f64().context("age")?;
     ensure!((600.0..900.0).contains(&age), "waited ten minutes: {doc}");
     assert_eq!(doc["JobsFailed"], 1, "{doc}");

@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 pub const NAMESPACE: &str = "vodnest";
 /// The one dimension: which deployment (the Terraform stack's name prefix).
 pub const STACK_DIMENSION: &str = "Stack";
-/// Jobs queued for the processors (webhook deliveries are the API's, and not counted).
+/// Jobs queued for the processors and due: work a processor could start now (webhook
+/// deliveries are the API's, and jobs whose `run_at` is ahead wait for time, not processors;
+/// see [`crate::jobs::due_work`]).
 pub const QUEUE_DEPTH: &str = "QueueDepth";
 /// Seconds the oldest queued, due job has waited (0 when none waits).
 pub const OLDEST_QUEUED_JOB_AGE: &str = "OldestQueuedJobAge";
@@ -67,7 +69,7 @@ impl CloudWatchConfig {
     }
 }
 
-/// What the sampler measured of the queue.
+/// What the sampler measured of the queue ([`crate::jobs::due_work`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QueueSample {
     pub depth: f64,

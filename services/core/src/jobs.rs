@@ -4,6 +4,7 @@ use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::cloudwatch::QueueSample;
 use crate::domain::VideoStatus;
 use crate::queue::{self, JobKind, JobState};
 
@@ -198,12 +199,25 @@ pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
             JobState::Canceled => &mut stats.canceled,
         } = count;
     }
-    let age = sqlx::query_scalar!(
-        "select extract(epoch from now() - min(run_at))::float8 from jobs
-         where state = 'queued' and queue = 'processor' and run_at <= now()"
+    stats.oldest_queued_age_s = due_work(pool).await?.oldest_age_s;
+    Ok(stats)
+}
+
+/// The processors' work that could start now: jobs queued and due, and how long the oldest
+/// of them has waited (0 when none). A job whose `run_at` is still ahead is not counted: a
+/// retry waiting out its backoff, or a step parked (`run_at = 'infinity'`) until the jobs it
+/// follows end. More processors would shorten only the first, which is why autoscaling
+/// (CloudWatch), the queue alarm and the `vodnest_queue_*` gauges read this.
+pub async fn due_work(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {
+    let due = sqlx::query!(
+        r#"select count(*)::float8 as "depth!",
+                  coalesce(extract(epoch from now() - min(run_at))::float8, 0) as "oldest_age_s!"
+           from jobs where state = 'queued' and queue = 'processor' and run_at <= now()"#
     )
     .fetch_one(pool)
     .await?;
-    stats.oldest_queued_age_s = age.unwrap_or(0.0).max(0.0);
-    Ok(stats)
+    Ok(QueueSample {
+        depth: due.depth,
+        oldest_age_s: due.oldest_age_s.max(0.0),
+    })
 }

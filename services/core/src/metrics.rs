@@ -19,7 +19,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cloudwatch::{Emitter, QueueSample};
-use crate::job_kind::{JobKind, JobQueue, JobState};
+use crate::job_kind::{JobKind, JobState};
+use crate::jobs;
 
 /// How often the database-backed gauges are sampled.
 const SAMPLE_EVERY: Duration = Duration::from_secs(5);
@@ -154,21 +155,12 @@ async fn record_queue(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {
                 .set(count as f64);
         }
     }
-    // The queue and its age are the processors' (what more processors would shorten):
-    // webhook deliveries show as `vodnest_jobs{kind="webhook"}`.
-    let oldest = sqlx::query_scalar!(
-        r#"select coalesce(extract(epoch from now() - min(run_at))::float8, 0) as "age!"
-         from jobs where state = 'queued' and queue = 'processor' and run_at <= now()"#
-    )
-    .fetch_one(pool)
-    .await?;
-    metrics::gauge!("vodnest_queue_oldest_job_age_seconds").set(oldest);
-    let depth: f64 = counts
-        .iter()
-        .filter(|c| c.state == JobState::Queued && c.kind.queue() == JobQueue::Processor)
-        .map(|c| c.count as f64)
-        .sum();
-    metrics::gauge!("vodnest_queue_depth").set(depth);
+    // The queue and its age are the processors' due work (what more processors would
+    // shorten); webhook deliveries, and jobs not due yet (a retry's backoff, a parked step),
+    // show in `vodnest_jobs` only.
+    let due = jobs::due_work(pool).await?;
+    metrics::gauge!("vodnest_queue_oldest_job_age_seconds").set(due.oldest_age_s);
+    metrics::gauge!("vodnest_queue_depth").set(due.depth);
     let uploads = sqlx::query!(
         r#"select count(*) as "count!", coalesce(sum(size_bytes), 0)::float8 as "bytes!"
          from videos where status = 'awaiting_upload'"#
@@ -177,8 +169,5 @@ async fn record_queue(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {
     .await?;
     metrics::gauge!("vodnest_uploads_in_flight").set(uploads.count as f64);
     metrics::gauge!("vodnest_uploads_in_flight_bytes").set(uploads.bytes);
-    Ok(QueueSample {
-        depth,
-        oldest_age_s: oldest,
-    })
+    Ok(due)
 }

@@ -8,7 +8,8 @@ use tokio::process::{Child, Command};
 use vodnest_testkit::{Look, eventually};
 
 /// A moto server (AWS emulator) on a free port of 127.0.0.1, killed when dropped. The Python
-/// that has moto is `MOTO_PYTHON` (the dev script installs it), `python3` otherwise.
+/// that has moto is `MOTO_PYTHON` (the dev script installs it), `python3` otherwise; it runs
+/// `tests/infra/moto/server.py`, moto's server with the few calls it lacks added.
 pub struct Moto {
     pub endpoint: String,
     http: reqwest::Client,
@@ -19,7 +20,9 @@ pub struct Moto {
 /// content type).
 #[derive(Clone, Copy, Debug)]
 pub enum JsonService {
+    ApplicationAutoScaling,
     CloudWatch,
+    Ecs,
     EventBridge,
     Sqs,
 }
@@ -27,6 +30,16 @@ pub enum JsonService {
 impl JsonService {
     fn protocol(self) -> (&'static str, &'static str, &'static str) {
         match self {
+            Self::ApplicationAutoScaling => (
+                "application-autoscaling",
+                "AnyScaleFrontendService",
+                "application/x-amz-json-1.1",
+            ),
+            Self::Ecs => (
+                "ecs",
+                "AmazonEC2ContainerServiceV20141113",
+                "application/x-amz-json-1.1",
+            ),
             Self::CloudWatch => (
                 "monitoring",
                 "GraniteServiceVersion20100801",
@@ -42,15 +55,10 @@ impl Moto {
     pub async fn start() -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let python = std::env::var("MOTO_PYTHON").unwrap_or_else(|_| "python3".into());
+        let server = vodnest_testkit::repo_root().join("tests/infra/moto/server.py");
         let mut child = Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+            .arg(&server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)

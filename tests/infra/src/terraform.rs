@@ -92,6 +92,13 @@ impl Terraform {
         self
     }
 
+    /// Gives `name` a new value for the next commands (a second apply with other settings).
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        let assignment = format!("{name}=");
+        self.vars.retain(|var| !var.starts_with(&assignment));
+        self.vars.push(format!("{name}={value}"));
+    }
+
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.envs.push((name.into(), value.into()));
         self
@@ -171,6 +178,22 @@ impl Terraform {
         self.run(&self.with_vars(&["apply", "-auto-approve", "-input=false", "-no-color"]))
             .await
             .map(drop)
+    }
+
+    /// What an apply would do to `addresses` (and what they depend on), as `terraform show
+    /// -json` describes a plan: without applying it, as moto's read-back drifts elsewhere (it
+    /// rereads CloudFront's public key differently, and never finishes updating a key group).
+    pub async fn plan_only(&self, addresses: &[&str]) -> Result<Value> {
+        let plan = self.scratch.path().join("plan");
+        let out = format!("-out={}", plan.display());
+        let targets: Vec<String> = addresses.iter().map(|a| format!("-target={a}")).collect();
+        let mut args = vec!["plan", "-input=false", "-no-color", out.as_str()];
+        args.extend(targets.iter().map(String::as_str));
+        self.run(&self.with_vars(&args)).await?;
+        let json = self
+            .run(&["show", "-json", &plan.to_string_lossy()])
+            .await?;
+        Ok(serde_json::from_str(&json)?)
     }
 
     pub async fn destroy(&mut self) -> Result<()> {

@@ -1,10 +1,12 @@
 //! Infrastructure as code, exercised: every root is formatted and valid; the local root applies
 //! to LocalStack and the whole AWS root to a moto server, what they applied is read back
 //! (bucket policy, CORS, lifecycle, task environments, health checks), and both are destroyed.
-//! The AWS root's alarms, dashboard and alarm topic are checked in [`monitoring`].
+//! The AWS root's alarms, dashboard and alarm topic are checked in [`monitoring`], the
+//! processor's autoscaling in [`autoscaling`].
 //! The tests of this file run in parallel: the two applies spend most of their time in the
 //! provider's own waits.
 
+mod autoscaling;
 mod monitoring;
 
 use std::collections::BTreeSet;
@@ -105,7 +107,15 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
         .var("cdn_cors_headers_policy", "false")
         .var("database_deletion_protection", "false")
         .var("database_final_snapshot", "false")
-        .var("alarm_email", monitoring::ALARM_EMAIL);
+        .var("alarm_email", monitoring::ALARM_EMAIL)
+        .var(
+            "processor_min_count",
+            &autoscaling::FIRST_BOUNDS.0.to_string(),
+        )
+        .var(
+            "processor_max_count",
+            &autoscaling::FIRST_BOUNDS.1.to_string(),
+        );
     aws.init().await?;
     aws.apply().await?;
 
@@ -151,6 +161,16 @@ async fn aws_root_applies_to_moto_as_intended_and_destroys() -> Result<()> {
     check_least_privilege(&resources)?;
     check_invalidation(&moto, distribution).await?;
     monitoring::check_monitoring(&moto, &resources, &outputs, &prefix).await?;
+    autoscaling::check_autoscaling(
+        &moto,
+        &resources,
+        &outputs,
+        &prefix,
+        autoscaling::FIRST_BOUNDS,
+    )
+    .await?;
+    autoscaling::check_apply_keeps_task_count(&moto, &mut aws, &prefix, autoscaling::SECOND_BOUNDS)
+        .await?;
 
     // moto creates key groups but cannot delete them: the key group leaves the state (and is
     // left in the throwaway moto) before the rest is destroyed.
@@ -381,6 +401,7 @@ fn check_task_environments(
                 "MEDIA_BUCKET",
                 "PROCESSOR_CONCURRENCY",
                 "RAW_BUCKET",
+                "SHUTDOWN_GRACE_SECS",
             ],
         ),
     ];

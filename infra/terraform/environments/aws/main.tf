@@ -39,6 +39,9 @@ provider "aws" {
       secretsmanager = endpoints.value
       sns            = endpoints.value
       sts            = endpoints.value
+
+      # The processor's scalable target and scaling policies.
+      applicationautoscaling = endpoints.value
     }
   }
   default_tags {
@@ -111,12 +114,22 @@ module "services" {
   api_image                   = var.api_image
   processor_image             = var.processor_image
   api_count                   = var.api_count
-  processor_count             = var.processor_count
   processor_cpu               = var.processor_cpu
   processor_memory            = var.processor_memory
   processor_concurrency       = var.processor_concurrency
   certificate_arn             = var.certificate_arn
   public_url                  = var.app_origin
+
+  processor_min_count             = var.processor_min_count
+  processor_max_count             = var.processor_max_count
+  processor_scale_in_idle_minutes = var.processor_scale_in_idle_minutes
+  # The processor scales on the queue metric the API publishes.
+  queue_metric = {
+    namespace  = module.monitoring.queue_metric_namespace
+    names      = module.monitoring.queue_metric_names
+    dimensions = module.monitoring.queue_metric_dimensions
+    statistic  = module.monitoring.queue_metric_statistic
+  }
 }
 
 module "monitoring" {

@@ -50,6 +50,11 @@ output "log_groups" {
   value       = [module.services.api_log_group, module.services.processor_log_group]
 }
 
+output "processor_autoscaling" {
+  description = "How the processor scales: its scalable target (aws application-autoscaling describe-scaling-activities --service-namespace ecs --resource-id …), bounds and the two scaling alarms"
+  value       = module.services.processor_autoscaling
+}
+
 output "alarm_topic_arn" {
   description = "SNS topic every alarm notifies (and each unexpected API task stop, with its reason)"
   value       = module.monitoring.alarm_topic_arn

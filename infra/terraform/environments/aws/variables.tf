@@ -64,9 +64,22 @@ variable "api_count" {
   default = 1
 }
 
-variable "processor_count" {
-  type    = number
-  default = 1
+variable "processor_min_count" {
+  description = "Fewest processor tasks (autoscaling's floor, and the count the service starts with). 0: no processor runs while nothing is queued, and the gRPC control plane is unreachable until queued work starts one (README, Autoscaling)."
+  type        = number
+  default     = 1
+}
+
+variable "processor_max_count" {
+  description = "Most processor tasks autoscaling runs while jobs wait (the same as processor_min_count for a fixed fleet)."
+  type        = number
+  default     = 4
+}
+
+variable "processor_scale_in_idle_minutes" {
+  description = "Minutes without a waiting job before autoscaling starts removing processor tasks."
+  type        = number
+  default     = 10
 }
 
 variable "processor_cpu" {

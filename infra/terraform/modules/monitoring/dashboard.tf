@@ -48,7 +48,7 @@ locals {
     {
       type = "metric"
       properties = {
-        title   = "Queue depth (jobs queued for the processors)", stat = "Maximum", period = 60
+        title   = "Queue depth (jobs due, waiting for a processor)", stat = "Maximum", period = 60
         metrics = [local.queue_metric.queue_depth]
       }
     },

@@ -11,7 +11,7 @@ output "queue_metric_dimensions" {
 }
 
 output "queue_metric_names" {
-  description = "QueueDepth (jobs queued for the processors), OldestQueuedJobAge (seconds the oldest due one has waited), JobsFailed (processor jobs failed in the minute before each data point)."
+  description = "QueueDepth (jobs queued for the processors and due), OldestQueuedJobAge (seconds the oldest due one has waited), JobsFailed (processor jobs failed in the minute before each data point)."
   value       = local.metric_names
 }
 

@@ -36,9 +36,17 @@ locals {
     var.certificate_arn == null ? {} : { SECURE_COOKIES = "true" },
   var.api_extra_environment)
 
+  # On SIGTERM (a scale-in, a deployment) the processor stops claiming, lets its running jobs
+  # finish for SHUTDOWN_GRACE_SECS, then releases what still runs to the queue; ECS sends
+  # SIGKILL stopTimeout after SIGTERM (120 s, Fargate's ceiling). The 20 s between them are
+  # for the release (stop ffmpeg, one UPDATE) and the exit.
+  processor_stop_timeout        = 120
+  processor_shutdown_grace_secs = local.processor_stop_timeout - 20
+
   processor_environment = merge(local.shared_environment, {
     GRPC_ADDR             = "0.0.0.0:${local.grpc_port}"
     PROCESSOR_CONCURRENCY = tostring(var.processor_concurrency)
+    SHUTDOWN_GRACE_SECS   = tostring(local.processor_shutdown_grace_secs)
   }, var.processor_extra_environment)
 
   task_settings = {
@@ -62,9 +70,7 @@ locals {
       secrets = {
         for name in local.service_secrets.processor : name => aws_secretsmanager_secret.environment[name].arn
       }
-      # SIGTERM lets a running job finish or hand it back (SHUTDOWN_GRACE_SECS, 30 s by
-      # default) before ECS's SIGKILL; 120 s is Fargate's ceiling.
-      stop_timeout = 120
+      stop_timeout = local.processor_stop_timeout
     }
   }
 }
@@ -132,13 +138,18 @@ resource "aws_ecs_service" "processor" {
   name            = "processor"
   cluster         = aws_ecs_cluster.main.id
   task_definition = aws_ecs_task_definition.service["processor"].arn
-  desired_count   = var.processor_count
-  launch_type     = "FARGATE"
+  # The count it starts with; from then on autoscaling owns it (autoscaling.tf), and an apply
+  # leaves it where autoscaling put it.
+  desired_count = var.processor_min_count
+  launch_type   = "FARGATE"
   # Private subnets, no public IP: the processor is reached only through its security group
   # and reaches only AWS's endpoints and the database (security_groups.tf).
   network_configuration {
     subnets          = var.private_subnet_ids
     security_groups  = [aws_security_group.processor.id]
     assign_public_ip = false
+  }
+  lifecycle {
+    ignore_changes = [desired_count]
   }
 }

@@ -43,3 +43,14 @@ output "api_log_group" {
 output "processor_log_group" {
   value = aws_cloudwatch_log_group.service["processor"].name
 }
+
+output "processor_autoscaling" {
+  description = "The processor's scalable target (for aws application-autoscaling describe-scaling-activities) and the alarms that scale it."
+  value = {
+    resource_id     = aws_appautoscaling_target.processor.resource_id
+    min_count       = aws_appautoscaling_target.processor.min_capacity
+    max_count       = aws_appautoscaling_target.processor.max_capacity
+    scale_out_alarm = aws_cloudwatch_metric_alarm.processor_queue_waiting.alarm_name
+    scale_in_alarm  = aws_cloudwatch_metric_alarm.processor_queue_empty.alarm_name
+  }
+}

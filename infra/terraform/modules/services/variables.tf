@@ -83,9 +83,40 @@ variable "api_count" {
   default = 1
 }
 
-variable "processor_count" {
-  type    = number
-  default = 1
+variable "processor_min_count" {
+  description = "Fewest processor tasks autoscaling keeps, and how many the service starts with. 0 is allowed: no processor runs while nothing is queued (jobs wait in Postgres; a queued job starts one within a few minutes), but the processor's gRPC control plane is unreachable meanwhile."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.processor_min_count >= 0 && floor(var.processor_min_count) == var.processor_min_count
+    error_message = "processor_min_count must be a whole number, 0 or more."
+  }
+}
+
+variable "processor_max_count" {
+  description = "Most processor tasks autoscaling starts while jobs wait (at least 1 and at least processor_min_count; equal to it for a fixed fleet)."
+  type        = number
+  default     = 4
+}
+
+variable "processor_scale_in_idle_minutes" {
+  description = "Minutes without a waiting job before autoscaling removes a processor task (then one more per stopTimeout, down to processor_min_count)."
+  type        = number
+  default     = 10
+  validation {
+    condition     = var.processor_scale_in_idle_minutes >= 1
+    error_message = "processor_scale_in_idle_minutes must be at least 1."
+  }
+}
+
+variable "queue_metric" {
+  description = "The queue metric the API publishes, which autoscaling reads: the monitoring module's queue_metric_* outputs (names must have queue_depth)."
+  type = object({
+    namespace  = string
+    names      = map(string)
+    dimensions = map(string)
+    statistic  = string
+  })
 }
 
 variable "api_cpu" {
