@@ -214,7 +214,10 @@ fn video_chunk(start_s: Option<f64>, end_s: Option<f64>, first: Option<i32>) -> 
 }
 
 /// The split encode a `stitch` job ends; `None` when there is none.
-pub async fn stitching(pool: &PgPool, stitch_job_id: Uuid) -> Result<Option<Stitching>, sqlx::Error> {
+pub async fn stitching(
+    pool: &PgPool,
+    stitch_job_id: Uuid,
+) -> Result<Option<Stitching>, sqlx::Error> {
     let Some(encode) = sqlx::query!(
         "select id, prefix, makes_ready, plan from chunked_encodes where stitch_job_id = $1",
         stitch_job_id,
@@ -275,7 +278,10 @@ mod tests {
     use super::*;
 
     fn every(step: f64, duration: f64) -> Vec<f64> {
-        (0..).map(|i| f64::from(i) * step).take_while(|t| *t < duration).collect()
+        (0..)
+            .map(|i| f64::from(i) * step)
+            .take_while(|t| *t < duration)
+            .collect()
     }
 
     #[test]
@@ -285,7 +291,10 @@ mod tests {
             .iter()
             .map(|c| (c.start_s, c.end_s, c.first_segment))
             .collect();
-        assert_eq!(spans, [(0.0, 60.0, 0), (60.0, 120.0, 10), (120.0, 180.0, 20)]);
+        assert_eq!(
+            spans,
+            [(0.0, 60.0, 0), (60.0, 120.0, 10), (120.0, 180.0, 20)]
+        );
     }
 
     #[test]

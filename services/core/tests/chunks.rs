@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 use uuid::Uuid;
+use vodnest_core::caller::Role;
 use vodnest_core::chunks::{self, PartKind, Split, VideoChunk};
 use vodnest_core::domain::{Rendition, VideoStatus};
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::jobs;
-use vodnest_core::caller::Role;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, JobKind, JobQueue, JobState};
 use vodnest_core::users;
 use vodnest_core::videos::{self, MediaFacts};
@@ -54,7 +54,11 @@ async fn split_ladder(pool: &PgPool, owner: Option<Uuid>, count: usize) -> Uuid 
         Some(owner) => common::new_video_of(pool, owner).await,
         None => new_video(pool).await,
     };
-    assert!(queue::enqueue(pool, JobKind::Ladder, video).await.expect("enqueue"));
+    assert!(
+        queue::enqueue(pool, JobKind::Ladder, video)
+            .await
+            .expect("enqueue")
+    );
     split_next(pool, video, JobKind::Ladder, count).await;
     video
 }
@@ -121,22 +125,38 @@ async fn a_split_replaces_its_job_with_parts_and_a_parked_stitch(pool: PgPool) {
     let kinds = states(&pool, video).await;
     assert_eq!(kinds[0], (JobKind::Transcode, JobState::Succeeded));
     assert_eq!(
-        kinds.iter().filter(|k| **k == (JobKind::Chunk, JobState::Queued)).count(),
+        kinds
+            .iter()
+            .filter(|k| **k == (JobKind::Chunk, JobState::Queued))
+            .count(),
         4,
         "three video chunks and the whole part: {kinds:?}"
     );
     // The stitch is the video's latest job, and holds its pipeline: a second submit is a no-op.
     assert_eq!(kinds.last(), Some(&(JobKind::Stitch, JobState::Queued)));
-    assert!(!queue::enqueue(&pool, JobKind::Transcode, video).await.expect("enqueue"));
+    assert!(
+        !queue::enqueue(&pool, JobKind::Transcode, video)
+            .await
+            .expect("enqueue")
+    );
     assert!(!stitch_is_due(&pool, video).await);
     let mut parts = Vec::new();
     while let Some(job) = claim(&pool, "w").await {
-        assert_eq!(job.kind, JobKind::Chunk, "the parked stitch is never claimed");
+        assert_eq!(
+            job.kind,
+            JobKind::Chunk,
+            "the parked stitch is never claimed"
+        );
         parts.push(job);
     }
     assert_eq!(parts.len(), 4);
     // Nothing due: the processor's idle wait must not be told "in 8000 years".
-    assert_eq!(queue::next_due(&pool, JobQueue::Processor).await.expect("due"), None);
+    assert_eq!(
+        queue::next_due(&pool, JobQueue::Processor)
+            .await
+            .expect("due"),
+        None
+    );
     let mut seen = Vec::new();
     for part in &parts {
         let assignment = chunks::assignment(&pool, part.id)
@@ -281,8 +301,13 @@ async fn the_stitch_of_a_split_transcode_makes_the_video_ready(pool: PgPool) {
         .expect("read")
         .expect("its encode");
     assert_eq!(stitching.chunks, chunks_of(2));
-    queue::succeed(&pool, &stitch, &facts()).await.expect("stitch");
-    let row = videos::get(&pool, video).await.expect("get").expect("video");
+    queue::succeed(&pool, &stitch, &facts())
+        .await
+        .expect("stitch");
+    let row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
     assert_eq!((row.status, row.playable), (VideoStatus::Ready, true));
     assert_eq!(row.renditions.0, facts().renditions);
 }
@@ -297,7 +322,10 @@ async fn a_part_that_fails_for_good_ends_the_encode(pool: PgPool) {
         .await
         .expect("fail");
     let kinds = states(&pool, video).await;
-    assert!(kinds.iter().all(|(_, s)| *s != JobState::Canceled), "{kinds:?}");
+    assert!(
+        kinds.iter().all(|(_, s)| *s != JobState::Canceled),
+        "{kinds:?}"
+    );
     // A permanent one ends every other part and the stitch, and fails the video.
     queue::fail(&pool, &second, "the frames do not decode", false)
         .await
@@ -308,11 +336,18 @@ async fn a_part_that_fails_for_good_ends_the_encode(pool: PgPool) {
         .filter(|(_, s)| matches!(s, JobState::Queued | JobState::Running))
         .count();
     assert_eq!(live, 0, "{kinds:?}");
-    let row = videos::get(&pool, video).await.expect("get").expect("video");
+    let row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
     assert_eq!(row.status, VideoStatus::Failed);
     assert_eq!(row.error.as_deref(), Some("the frames do not decode"));
     // The pipeline is free again: the video can be submitted anew.
-    assert!(queue::enqueue(&pool, JobKind::Transcode, video).await.expect("enqueue"));
+    assert!(
+        queue::enqueue(&pool, JobKind::Transcode, video)
+            .await
+            .expect("enqueue")
+    );
 }
 
 #[sqlx::test(migrations = "../../migrations")]
@@ -333,8 +368,15 @@ async fn canceling_any_part_cancels_them_all(pool: PgPool) {
         "{kinds:?}"
     );
     // The running part's worker cannot record anything more.
-    assert!(queue::succeed(&pool, &running, &MediaFacts::default()).await.is_err());
-    let row = videos::get(&pool, video).await.expect("get").expect("video");
+    assert!(
+        queue::succeed(&pool, &running, &MediaFacts::default())
+            .await
+            .is_err()
+    );
+    let row = videos::get(&pool, video)
+        .await
+        .expect("get")
+        .expect("video");
     assert_eq!(row.status, VideoStatus::Failed);
 }
 

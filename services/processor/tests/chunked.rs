@@ -68,7 +68,11 @@ async fn object(storage: &Storage, key: &str) -> Result<Vec<u8>> {
 async fn segments(storage: &Storage, prefix: &str, rung: &str) -> Result<Vec<(String, f64, u64)>> {
     let text = object(storage, &format!("{prefix}{rung}/index.m3u8")).await?;
     let media = playlist::parse(&text)?;
-    ensure!(media.end_list, "a VOD playlist: {}", String::from_utf8_lossy(&text));
+    ensure!(
+        media.end_list,
+        "a VOD playlist: {}",
+        String::from_utf8_lossy(&text)
+    );
     let mut out = Vec::new();
     for segment in &media.segments {
         let bytes = object(storage, &format!("{prefix}{rung}/{}", segment.uri)).await?;
@@ -80,7 +84,14 @@ async fn segments(storage: &Storage, prefix: &str, rung: &str) -> Result<Vec<(St
 
 async fn keyframes(url: &str) -> Result<Vec<f64>> {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-allowed_extensions", "ALL", "-select_streams", "v:0"])
+        .args([
+            "-v",
+            "error",
+            "-allowed_extensions",
+            "ALL",
+            "-select_streams",
+            "v:0",
+        ])
         .args(["-skip_frame", "nokey", "-show_entries", "frame=pts_time"])
         .args(["-of", "csv=p=0", url])
         .output()
@@ -101,7 +112,14 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let source = dir.path().join("replay.mp4");
     // libx264's default keyframe spacing (over 8 s) makes the fast path refuse it.
-    clip::make(&source, 180, "320x180", true, &[&clip::X264[..], &clip::AAC].concat()).await?;
+    clip::make(
+        &source,
+        180,
+        "320x180",
+        true,
+        &[&clip::X264[..], &clip::AAC].concat(),
+    )
+    .await?;
 
     let chunking = ["--chunk-threshold-secs", "60", "--chunk-secs", "60"];
     let (split_id, split, kinds) = processed(&pool, &storage, &source, &chunking).await?;
@@ -110,7 +128,10 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
         "{kinds:?}"
     );
     let parts = kinds.iter().filter(|k| **k == JobKind::Chunk).count();
-    ensure!(parts == 4, "three 60 s chunks and the whole part: {kinds:?}");
+    ensure!(
+        parts == 4,
+        "three 60 s chunks and the whole part: {kinds:?}"
+    );
     let (whole_id, whole, kinds) =
         processed(&pool, &storage, &source, &["--chunk-threshold-secs", "0"]).await?;
     ensure!(kinds == [JobKind::Transcode], "{kinds:?}");
@@ -121,24 +142,44 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
             segments(&storage, &split, rung).await?,
             segments(&storage, &whole, rung).await?,
         );
-        ensure!(a.len() == b.len() && a.len() == 30, "{rung}: {} vs {} segments", a.len(), b.len());
+        ensure!(
+            a.len() == b.len() && a.len() == 30,
+            "{rung}: {} vs {} segments",
+            a.len(),
+            b.len()
+        );
         for (x, y) in a.iter().zip(&b) {
             ensure!(x.0 == y.0, "{rung}: {} vs {}", x.0, y.0);
-            ensure!((x.1 - y.1).abs() < 1.0 / 30.0, "{rung} {}: {} s vs {} s", x.0, x.1, y.1);
+            ensure!(
+                (x.1 - y.1).abs() < 1.0 / 30.0,
+                "{rung} {}: {} s vs {} s",
+                x.0,
+                x.1,
+                y.1
+            );
             // Continuous decode times: every segment, the first of each chunk included,
             // starts where the unsplit encode's does.
             ensure!(x.2 == y.2, "{rung} {}: tfdt {} vs {}", x.0, x.2, y.2);
         }
         let split_keys = keyframes(&format!("{base}/{split}{rung}/index.m3u8")).await?;
         let whole_keys = keyframes(&format!("{base}/{whole}{rung}/index.m3u8")).await?;
-        ensure!(split_keys.len() == whole_keys.len(), "{split_keys:?} vs {whole_keys:?}");
+        ensure!(
+            split_keys.len() == whole_keys.len(),
+            "{split_keys:?} vs {whole_keys:?}"
+        );
         for (x, y) in split_keys.iter().zip(&whole_keys) {
-            ensure!((x - y).abs() < 0.001, "{rung} keyframes: {split_keys:?} vs {whole_keys:?}");
+            ensure!(
+                (x - y).abs() < 0.001,
+                "{rung} keyframes: {split_keys:?} vs {whole_keys:?}"
+            );
         }
     }
     let master = String::from_utf8(object(&storage, &format!("{split}master.m3u8")).await?)?;
     ensure!(master.contains("TYPE=AUDIO"), "{master}");
-    ensure!(master.contains("180p/index.m3u8") && master.contains("90p/index.m3u8"), "{master}");
+    ensure!(
+        master.contains("180p/index.m3u8") && master.contains("90p/index.m3u8"),
+        "{master}"
+    );
 
     for id in [split_id, whole_id] {
         storage.delete_media(id).await?;

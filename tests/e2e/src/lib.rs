@@ -94,6 +94,9 @@ impl TestSettings {
             transcode_timeout_secs: 600.0,
             probe_timeout_secs: 30.0,
             ladder: Default::default(),
+            // As deployed: the e2e clips are far shorter than a split's threshold.
+            chunk_threshold_secs: 600.0,
+            chunk_secs: 120.0,
             work_dir: None,
             admin_token,
             limits: Default::default(),

@@ -116,7 +116,9 @@ async fn video(
     publish::publish_while_encoding(&ctx.pool, id, &mut publisher, &out_dir, encoding, &pause)
         .await?;
     publish::publish(&ctx.pool, id, &mut publisher, true).await?;
-    publisher.put_chunk_playlists(&chunk_playlist(index)).await?;
+    publisher
+        .put_chunk_playlists(&chunk_playlist(index))
+        .await?;
     tracing::info!(
         chunk = index,
         start_s = range.start_s,

@@ -18,7 +18,11 @@ pub(super) fn chunk_playlist(index: usize) -> String {
     format!("chunk_{index:05}.m3u8")
 }
 
-pub(super) async fn run(ctx: &JobContext, job: &ClaimedJob, prefix: &str) -> Result<Done, JobError> {
+pub(super) async fn run(
+    ctx: &JobContext,
+    job: &ClaimedJob,
+    prefix: &str,
+) -> Result<Done, JobError> {
     let encode = chunks::stitching(&ctx.pool, job.id)
         .await?
         .ok_or(JobError::Stopped)?;

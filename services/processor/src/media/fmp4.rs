@@ -37,10 +37,15 @@ fn boxes(bytes: &[u8], start: usize, end: usize) -> Result<Vec<BoxAt>, Fmp4Error
         let (header, size) = match size {
             0 => (8, end - at),
             1 => {
-                let large = bytes.get(at + 8..at + 16).ok_or_else(|| Fmp4Error::Truncated(name()))?;
+                let large = bytes
+                    .get(at + 8..at + 16)
+                    .ok_or_else(|| Fmp4Error::Truncated(name()))?;
                 let mut wide = [0u8; 8];
                 wide.copy_from_slice(large);
-                (16, usize::try_from(u64::from_be_bytes(wide)).map_err(|_| Fmp4Error::Overflow)?)
+                (
+                    16,
+                    usize::try_from(u64::from_be_bytes(wide)).map_err(|_| Fmp4Error::Overflow)?,
+                )
             }
             n => (8, n),
         };
@@ -155,7 +160,10 @@ mod tests {
     use super::*;
 
     fn boxed(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
-        let mut out = u32::try_from(payload.len() + 8).expect("small").to_be_bytes().to_vec();
+        let mut out = u32::try_from(payload.len() + 8)
+            .expect("small")
+            .to_be_bytes()
+            .to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(payload);
         out
@@ -176,7 +184,10 @@ mod tests {
         assert_eq!(shift_decode_times(&mut v0, 10), Ok(1));
         assert_eq!(decode_time(&v0), Ok(15));
         let mut full = segment(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xf0]);
-        assert_eq!(shift_decode_times(&mut full, 0x100), Err(Fmp4Error::Overflow));
+        assert_eq!(
+            shift_decode_times(&mut full, 0x100),
+            Err(Fmp4Error::Overflow)
+        );
     }
 
     #[test]

@@ -95,7 +95,12 @@ pub async fn put_final_master(
     let published = storage.get_media_bytes(&key).await?.unwrap_or_default();
     let master = playlist::master(plan, &playlist::codecs(&published), frame_rate)?;
     storage
-        .put_media_bytes(&key, master.into_bytes(), PLAYLIST_TYPE, FINAL_PLAYLIST_CACHE)
+        .put_media_bytes(
+            &key,
+            master.into_bytes(),
+            PLAYLIST_TYPE,
+            FINAL_PLAYLIST_CACHE,
+        )
         .await?;
     Ok(())
 }
@@ -375,7 +380,8 @@ impl<'a> Publisher<'a> {
             if self.already_published.contains(&rendition.name) {
                 continue;
             }
-            let text = tokio::fs::read(self.out_dir.join(&rendition.name).join("index.m3u8")).await?;
+            let text =
+                tokio::fs::read(self.out_dir.join(&rendition.name).join("index.m3u8")).await?;
             let mut chunk = playlist::parse(&text)?;
             playlist::finalize(&mut chunk);
             self.storage
