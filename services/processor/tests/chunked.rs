@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
 use sqlx::PgPool;
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
@@ -83,24 +82,12 @@ async fn segments(storage: &Storage, prefix: &str, rung: &str) -> Result<Vec<(St
 }
 
 async fn keyframes(url: &str) -> Result<Vec<f64>> {
-    let output = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-allowed_extensions",
-            "ALL",
-            "-select_streams",
-            "v:0",
-        ])
-        .args(["-skip_frame", "nokey", "-show_entries", "frame=pts_time"])
-        .args(["-of", "csv=p=0", url])
-        .output()
-        .await?;
-    ensure!(output.status.success(), "ffprobe {url}: {output:?}");
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
-        .collect())
+    let key_args = ["-select_streams", "v:0", "-skip_frame", "nokey"];
+    clip::ffprobe_values(
+        url,
+        &[&key_args[..], &["-show_entries", "frame=pts_time"]].concat(),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -10,7 +10,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use clap::Parser;
 use sqlx::PgPool;
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
@@ -78,25 +77,10 @@ async fn etag(storage: &Storage, key: &str) -> Result<String> {
 async fn streams(url: &str, kind: &str) -> Result<usize> {
     let what = ["-select_streams", kind, "-show_entries", "stream=index"];
     // ffprobe lists an HLS input's streams twice: in its program, then on their own.
-    let mut indexes = ffprobe(url, &what).await?;
+    let mut indexes = clip::ffprobe_values(url, &what).await?;
     indexes.sort_by(f64::total_cmp);
     indexes.dedup();
     Ok(indexes.len())
-}
-
-/// One ffprobe value per line for a playlist served from the media bucket.
-async fn ffprobe(url: &str, what: &[&str]) -> Result<Vec<f64>> {
-    let output = Command::new("ffprobe")
-        .args(["-v", "error", "-allowed_extensions", "ALL"])
-        .args(what)
-        .args(["-of", "csv=p=0", url])
-        .output()
-        .await?;
-    ensure!(output.status.success(), "ffprobe {url}: {output:?}");
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
-        .collect())
 }
 
 async fn video_row(pool: &PgPool, id: Uuid) -> Result<vodnest_core::domain::VideoRow> {
@@ -196,7 +180,7 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
             streams(&audio_url, "v").await?
         ) == (1, 0)
     );
-    let duration = ffprobe(&audio_url, &["-show_entries", "format=duration"]).await?;
+    let duration = clip::ffprobe_values(&audio_url, &["-show_entries", "format=duration"]).await?;
     let got = duration.first().copied().context("a duration")?;
     ensure!(
         (got - source_duration).abs() <= 0.1,
@@ -206,7 +190,7 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
     for rung in ["360p", "240p"] {
         let url = format!("{base}/{prefix}{rung}/index.m3u8");
         ensure!(streams(&url, "a").await? == 0, "{rung} has no sound");
-        let duration = ffprobe(&url, &["-show_entries", "format=duration"]).await?;
+        let duration = clip::ffprobe_values(&url, &["-show_entries", "format=duration"]).await?;
         let got = duration.first().copied().context("a duration")?;
         ensure!(
             (got - source_duration).abs() <= 0.1,
@@ -220,7 +204,7 @@ async fn a_copied_source_is_ready_at_once_and_its_ladder_follows() -> Result<()>
             "-show_entries",
             "frame=pts_time",
         ];
-        keyframes.push(ffprobe(&url, &key_args).await?);
+        keyframes.push(clip::ffprobe_values(&url, &key_args).await?);
     }
     ensure!(keyframes[0].len() >= 6, "{keyframes:?}");
     ensure!(keyframes[0] == keyframes[1], "aligned: {keyframes:?}");

@@ -134,3 +134,22 @@ pub async fn duration(path: &Path) -> Result<f64> {
         )
     })
 }
+
+/// One number per line that ffprobe prints for `what` (e.g. `-show_entries format=duration`) of a
+/// file, a URL or a playlist served from the media bucket.
+pub async fn ffprobe_values(target: &str, what: &[&str]) -> Result<Vec<f64>> {
+    let output = Command::new("ffprobe")
+        .args(["-v", "error", "-allowed_extensions", "ALL"])
+        .args(what)
+        .args(["-of", "csv=p=0", target])
+        .output()
+        .await
+        .context("running ffprobe")?;
+    if !output.status.success() {
+        bail!("ffprobe {target}: {output:?}");
+    }
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|l| l.trim().trim_end_matches(',').parse().ok())
+        .collect())
+}
