@@ -39,6 +39,31 @@ export async function signIn(page, base, token, screenshots) {
   if (new URL(page.url()).pathname === '/login') throw new Error('sign-in was refused');
 }
 
+// A bare page for a player: the API's /healthz (`base`), its body replaced by a muted
+// autoplaying video element, with `script` (a path) added. It must really come from a loopback
+// address: Chromium's Local Network Access refuses a page of any other (or of none, as a page
+// Playwright made up) the loopback media bucket. The player's script is added inline, which
+// the API's Content-Security-Policy forbids: the context bypasses it. `failed` collects
+// responses of 400 and up by URL (the console's "Failed to load resource" names none).
+export async function bareVideoPage(browser, base, script) {
+  const context = await browser.newContext({ bypassCSP: true });
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const failed = [];
+  page.on('response', (r) => {
+    // Chromium may ask the bare page's origin for a favicon.
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`);
+  });
+  await page.goto(new URL('/healthz', base).href);
+  await page.evaluate(() => {
+    document.body.innerHTML = '<video muted autoplay playsinline width="320"></video>';
+  });
+  await page.addScriptTag({ path: script });
+  // What went wrong on the page, console noise about failed loads aside (`failed` names them).
+  const problems = () => errors.filter((e) => !e.startsWith('Failed to load resource')).concat(failed);
+  return { context, page, problems };
+}
+
 // Runs `body(browser)`, then prints `result` as one JSON line and exits 1 unless `result.ok`.
 export async function report(result, body) {
   const browser = await launch();

@@ -5,14 +5,10 @@
 // then set it aside beside audio+video variants, by design), and no fatal error is reported.
 // Usage: node tests/browser/players.mjs --base API_URL --master URL [--token T --screenshots DIR]
 import { fileURLToPath } from 'node:url';
-import { parseArgs, report, watchErrors } from './lib.mjs';
+import { bareVideoPage, parseArgs, report } from './lib.mjs';
 
 const args = parseArgs(process.argv.slice(2));
 const vendor = (file) => fileURLToPath(new URL(`../../node_modules/${file}`, import.meta.url));
-// A bare page: the API's /healthz, its body replaced by a video element. It must really come
-// from a loopback address: Chromium's Local Network Access refuses a page of any other (or of
-// none, as a page Playwright made up) the loopback media bucket.
-const PAGE = args.base && new URL('/healthz', args.base).href;
 
 // Each player: its script, and what it reports once the video plays (run in the page).
 const PLAYERS = {
@@ -98,21 +94,7 @@ const PLAYERS = {
 };
 
 async function play(browser, name, player) {
-  // The players' scripts are added inline, which the API's Content-Security-Policy forbids.
-  const context = await browser.newContext({ bypassCSP: true });
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  // Failed requests by URL (the console's "Failed to load resource" names none); Chromium may
-  // ask the bare page's origin for a favicon.
-  const failed = [];
-  page.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`);
-  });
-  await page.goto(PAGE);
-  await page.evaluate(() => {
-    document.body.innerHTML = '<video muted autoplay playsinline width="320"></video>';
-  });
-  await page.addScriptTag({ path: vendor(player.script) });
+  const { context, page, problems } = await bareVideoPage(browser, args.base, vendor(player.script));
   await page.evaluate(`(${player.start.toString()})(${JSON.stringify(args.master)})`);
   await page.evaluate(() => { document.querySelector('video').play().catch(() => {}); });
   const started = await page.waitForFunction(() => {
@@ -132,8 +114,7 @@ async function play(browser, name, player) {
   }));
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/players-${name.replace('.', '')}.png` });
   await context.close();
-  const pageErrors = errors.filter((e) => !e.startsWith('Failed to load resource')).concat(failed);
-  return { ...got, pageErrors };
+  return { ...got, pageErrors: problems() };
 }
 
 const result = { ok: false, players: {} };

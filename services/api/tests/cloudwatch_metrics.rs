@@ -31,7 +31,7 @@ async fn the_api_prints_the_queue_as_one_emf_line_a_minute() -> Result<()> {
         .await?;
     // Queued jobs no processor could start now are not counted: a retry waiting out its
     // backoff, and a step parked until the jobs it follows end.
-    for run_at in ["now() + interval '1 hour'", "'infinity'"] {
+    for run_at in ["now() + interval '1 hour'", "'9999-01-01'"] {
         let (_, job) = fake_video(&pool, true).await?;
         sqlx::query(&format!("update jobs set run_at = {run_at} where id = $1"))
             .bind(job.context("a job")?)

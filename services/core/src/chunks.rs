@@ -183,6 +183,22 @@ pub async fn prefix_of(pool: &PgPool, job_id: Uuid) -> Result<Option<String>, sq
     .await
 }
 
+/// Whether the split encode that `job_id` (a part or the stitch) belongs to ended without a
+/// stitch and made a version of its own (a split transcode's): no one will be given that
+/// version. `false` for any other job.
+pub async fn abandoned_version(pool: &PgPool, job_id: Uuid) -> Result<bool, sqlx::Error> {
+    let abandoned = sqlx::query_scalar!(
+        r#"select ce.makes_ready and stitch.state in ('failed', 'canceled') as "abandoned!"
+         from chunked_encodes ce join jobs stitch on stitch.id = ce.stitch_job_id
+         where ce.stitch_job_id = $1
+             or ce.id = (select encode_id from encode_chunks where job_id = $1)"#,
+        job_id,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(abandoned.unwrap_or(false))
+}
+
 /// The part a `chunk` job runs; `None` when the job is no part (or its encode is gone).
 pub async fn assignment(pool: &PgPool, job_id: Uuid) -> Result<Option<Assignment>, sqlx::Error> {
     let row = sqlx::query!(

@@ -1,13 +1,17 @@
 //! Renditions being made for a video beside those it plays: `videos.encoding`
 //! (migrations/0017_encoding_progress.sql). The processor writes it while it encodes (about once
-//! a second at most: each write NOTIFYs the video's websockets) and clears it when done; the
-//! video object shows it and websockets get it as `encoding` frames.
+//! a second at most: each write NOTIFYs the video's websockets); the job's end clears it
+//! (migrations/0019_encoding_of_parts.sql). The video object shows it and websockets get it
+//! as `encoding` frames. A split encode's chunks report the whole encode's progress
+//! ([`record_part`]).
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;
 use uuid::Uuid;
+
+use crate::queue::ClaimedJob;
 
 /// The renditions being made now, how far along that work is and how long it may still take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -46,6 +50,26 @@ pub async fn set_encoding(
     id: Uuid,
     encoding: Option<&Encoding>,
 ) -> Result<(), sqlx::Error> {
+    write(db, id, encoding, None).await
+}
+
+/// [`set_encoding`] by the job doing the work, written only while that attempt of the job
+/// still runs: the job's end clears the encoding (migrations/0019_encoding_of_parts.sql), and
+/// a write that arrives after it must not bring it back.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    job: &ClaimedJob,
+    encoding: &Encoding,
+) -> Result<(), sqlx::Error> {
+    write(db, job.video_id, Some(encoding), Some(job)).await
+}
+
+async fn write(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    encoding: Option<&Encoding>,
+    by: Option<&ClaimedJob>,
+) -> Result<(), sqlx::Error> {
     let value = encoding.map(|encoding| {
         sqlx::types::Json(Encoding {
             progress: clamped(encoding.progress),
@@ -53,13 +77,65 @@ pub async fn set_encoding(
         })
     });
     sqlx::query!(
-        "update videos set encoding = $2 where id = $1 and encoding is distinct from $2",
+        "update videos set encoding = $2 where id = $1 and encoding is distinct from $2
+             and ($3::uuid is null
+                  or exists (select 1 from jobs where id = $3 and attempt = $4
+                             and state = 'running'))",
         id,
         value as Option<sqlx::types::Json<Encoding>>,
+        by.map(|job| job.id),
+        by.map(|job| job.attempt),
     )
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// How far a split encode is, as one of its running chunks sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartsDone {
+    /// The chunks' lengths weighted by what each has done: finished ones count whole.
+    pub progress: f64,
+    /// Since the encode was split (the parts' time in the queue included: that is the pace
+    /// the fleet keeps).
+    pub elapsed: Duration,
+}
+
+/// Records that the running chunk `job` has done `done` (0..1) of its range, and returns how
+/// far its whole encode is. `None` when the job no longer runs at that attempt (or is no video
+/// chunk): nothing is written then.
+pub async fn record_part(
+    db: impl PgExecutor<'_>,
+    job: &ClaimedJob,
+    done: f64,
+) -> Result<Option<PartsDone>, sqlx::Error> {
+    // The update's own row is read as it was before it (one snapshot): `$3` stands in for it.
+    let row = sqlx::query!(
+        r#"with mine as (
+             update encode_chunks ec set done = $3
+             from jobs j
+             where ec.job_id = $1 and ec.part = 'video'
+                 and j.id = $1 and j.attempt = $2 and j.state = 'running'
+             returning ec.encode_id)
+         select sum((c.end_s - c.start_s) * case when c.job_id = $1 then $3
+                     when j.state = 'succeeded' then 1 else c.done end)
+                    / nullif(sum(c.end_s - c.start_s), 0) as "progress!",
+                extract(epoch from now() - ce.created_at)::float8 as "elapsed_s!"
+         from mine
+         join chunked_encodes ce on ce.id = mine.encode_id
+         join encode_chunks c on c.encode_id = ce.id and c.part = 'video'
+         join jobs j on j.id = c.job_id
+         group by ce.id"#,
+        job.id,
+        job.attempt,
+        clamped(done),
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| PartsDone {
+        progress: clamped(r.progress),
+        elapsed: Duration::from_secs_f64(r.elapsed_s.max(0.0)),
+    }))
 }
 
 fn clamped(progress: f64) -> f64 {

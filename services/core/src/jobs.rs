@@ -205,7 +205,7 @@ pub async fn stats(pool: &PgPool) -> Result<QueueStats, JobsError> {
 
 /// The processors' work that could start now: jobs queued and due, and how long the oldest
 /// of them has waited (0 when none). A job whose `run_at` is still ahead is not counted: a
-/// retry waiting out its backoff, or a step parked (`run_at = 'infinity'`) until the jobs it
+/// retry waiting out its backoff, or a stitch parked (`run_at` at `9999-01-01`) until the parts it
 /// follows end. More processors would shorten only the first, which is why autoscaling
 /// (CloudWatch), the queue alarm and the `vodnest_queue_*` gauges read this.
 pub async fn due_work(pool: &PgPool) -> Result<QueueSample, sqlx::Error> {

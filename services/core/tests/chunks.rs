@@ -11,6 +11,7 @@ use uuid::Uuid;
 use vodnest_core::caller::Role;
 use vodnest_core::chunks::{self, PartKind, Split, VideoChunk};
 use vodnest_core::domain::{Rendition, VideoStatus};
+use vodnest_core::encoding_progress::{self, Encoding, PartsDone};
 use vodnest_core::group_commit::GroupCommit;
 use vodnest_core::jobs;
 use vodnest_core::queue::{self, ClaimedJob, Claimer, JobKind, JobQueue, JobState};
@@ -416,4 +417,110 @@ async fn new_uploads_and_other_videos_do_not_wait_behind_a_long_ladder(pool: PgP
         2,
         "the second video's chunks are not left until the first's 20 are done: {order:?}"
     );
+}
+
+async fn encoding_of(pool: &PgPool, video: Uuid) -> Option<Encoding> {
+    videos::get(pool, video)
+        .await
+        .expect("get")
+        .expect("video")
+        .encoding
+        .map(|e| e.0)
+}
+
+fn making(progress: f64) -> Encoding {
+    Encoding {
+        renditions: vec!["360p".into(), "180p".into()],
+        progress,
+        eta_s: None,
+    }
+}
+
+/// Every chunk reports the whole encode: the chunks' lengths weighted by what each has done,
+/// finished ones whole. Writes are fenced on the attempt, and the encode's end clears it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_parts_report_the_whole_encode_until_it_ends(pool: PgPool) {
+    let video = split_transcode(&pool, 3).await;
+    let first = claim(&pool, "w").await.expect("a part");
+    let second = claim(&pool, "w").await.expect("another part");
+    for job in [&first, &second] {
+        let part = chunks::assignment(&pool, job.id).await.expect("read");
+        assert_eq!(part.expect("a part").part, PartKind::Video);
+    }
+    let whole = |done: Option<PartsDone>| done.expect("the part runs").progress;
+    let done = encoding_progress::record_part(&pool, &first, 0.5).await;
+    assert!((whole(done.expect("write")) - 30.0 / 180.0).abs() < 1e-9);
+    let done = encoding_progress::record_part(&pool, &second, 1.0).await;
+    assert!((whole(done.expect("write")) - 90.0 / 180.0).abs() < 1e-9);
+    queue::succeed(&pool, &second, &MediaFacts::default())
+        .await
+        .expect("part");
+    let done = encoding_progress::record_part(&pool, &first, 0.75)
+        .await
+        .expect("write");
+    assert!(
+        (whole(done) - 105.0 / 180.0).abs() < 1e-9,
+        "a finished part counts whole"
+    );
+    encoding_progress::record(&pool, &first, &making(0.6))
+        .await
+        .expect("write");
+    assert_eq!(encoding_of(&pool, video).await, Some(making(0.6)));
+
+    // An attempt that no longer holds the job writes nothing.
+    let stale = ClaimedJob {
+        attempt: first.attempt + 1,
+        ..first.clone()
+    };
+    let done = encoding_progress::record_part(&pool, &stale, 0.9).await;
+    assert_eq!(done.expect("read"), None);
+    encoding_progress::record(&pool, &stale, &making(0.9))
+        .await
+        .expect("write");
+    assert_eq!(encoding_of(&pool, video).await, Some(making(0.6)));
+
+    // A part that fails for good ends the encode, and what it showed with it.
+    queue::fail(&pool, &first, "the frames do not decode", false)
+        .await
+        .expect("fail");
+    assert_eq!(encoding_of(&pool, video).await, None);
+    encoding_progress::record(&pool, &first, &making(0.7))
+        .await
+        .expect("write");
+    assert_eq!(encoding_of(&pool, video).await, None, "fenced");
+}
+
+/// An unsplit ladder's encoding goes with its success; a chunk's success leaves it.
+#[sqlx::test(migrations = "../../migrations")]
+async fn the_end_of_the_work_clears_the_encoding(pool: PgPool) {
+    let video = new_video(&pool).await;
+    assert!(
+        queue::enqueue(&pool, JobKind::Ladder, video)
+            .await
+            .expect("enqueue")
+    );
+    let ladder = claim(&pool, "w").await.expect("the ladder");
+    encoding_progress::record(&pool, &ladder, &making(0.5))
+        .await
+        .expect("write");
+    assert_eq!(encoding_of(&pool, video).await, Some(making(0.5)));
+    queue::succeed(&pool, &ladder, &MediaFacts::default())
+        .await
+        .expect("ladder");
+    assert_eq!(encoding_of(&pool, video).await, None);
+
+    let video = split_ladder(&pool, None, 2).await;
+    let part = claim(&pool, "w").await.expect("a part");
+    encoding_progress::record(&pool, &part, &making(0.3))
+        .await
+        .expect("write");
+    queue::succeed(&pool, &part, &MediaFacts::default())
+        .await
+        .expect("part");
+    assert_eq!(encoding_of(&pool, video).await, Some(making(0.3)));
+    let stitch = run_parts_then_stitch(&pool, video).await;
+    queue::succeed(&pool, &stitch, &facts())
+        .await
+        .expect("stitch");
+    assert_eq!(encoding_of(&pool, video).await, None);
 }

@@ -32,7 +32,10 @@ use vodnest_core::storage::Storage;
 use vodnest_processor::backlog::local_bytes;
 use vodnest_processor::media::ladder::{self, Ladder};
 use vodnest_processor::media::{Source, fastpath, hls, poster, probe, process, storyboard};
-use vodnest_testkit::{TestDatabase, clip, stage_upload, storage_config};
+use vodnest_testkit::{TestDatabase, stage_upload};
+
+mod common;
+use common::{Bench, cpu_seconds, make_source, make_source_with_gop, median, median_of, wanted};
 
 /// What one processed source cost.
 #[derive(Debug, Clone, Copy)]
@@ -56,50 +59,6 @@ struct PipelineCpu {
     processor: f64,
     /// LocalStack serving the source and taking the output (when its pid is known).
     localstack: f64,
-}
-
-/// H.264/AAC with a 2 s GOP, as streaming software writes: eligible for the fast path.
-async fn make_source(path: &Path, seconds: u32, size: &str, bitrate: &str) -> Result<()> {
-    make_source_with_gop(path, seconds, size, bitrate, &clip::GOP_2S).await
-}
-
-async fn make_source_with_gop(
-    path: &Path,
-    seconds: u32,
-    size: &str,
-    bitrate: &str,
-    gop: &[&str],
-) -> Result<()> {
-    let rates = ["-b:v", bitrate, "-b:a", "128k"];
-    let encode = [&clip::X264[..], gop, &clip::AAC, &rates].concat();
-    clip::make(path, seconds, size, true, &encode).await
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
-/// A process's CPU seconds: its own, and its children's that it has waited for.
-fn cpu_seconds(pid: u32) -> Option<(f64, f64)> {
-    // /proc counts in USER_HZ, 100 per second on every Linux build.
-    const TICKS: f64 = 100.0;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    // utime, stime, cutime and cstime: fields 14 to 17, the 12th to 15th after the name.
-    let field = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((
-        (field(11)? + field(12)?) / TICKS,
-        (field(13)? + field(14)?) / TICKS,
-    ))
 }
 
 /// CPU seconds of the children this bench has waited for (the local ffmpeg runs).
@@ -314,27 +273,6 @@ async fn processor_plan(input: &Source, probed: &probe::Probe) -> Result<ladder:
     ))
 }
 
-fn runs() -> usize {
-    std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .filter(|r| *r > 0)
-        .unwrap_or(3)
-}
-
-fn median_of<T>(items: &[T], f: impl Fn(&T) -> f64) -> f64 {
-    median(items.iter().map(f).collect())
-}
-
-/// What every section needs: a database, storage, and where the sources go.
-struct Bench {
-    db: TestDatabase,
-    pool: PgPool,
-    storage: Storage,
-    sources: tempfile::TempDir,
-    runs: usize,
-}
-
 impl Bench {
     async fn process(&self, source: &Path) -> Result<Run> {
         process_once(&self.db, &self.pool, &self.storage, source).await
@@ -489,19 +427,7 @@ impl Bench {
 #[tokio::main]
 async fn main() -> Result<()> {
     // BENCH_ONLY=overhead (or ladder, lengths) runs that section alone.
-    let only = std::env::var("BENCH_ONLY").ok();
-    let wanted = |section: &str| only.as_deref().is_none_or(|o| o == section);
-    let db = TestDatabase::create().await?;
-    let pool = PgPool::connect(&db.url).await?;
-    vodnest_core::db::MIGRATOR.run(&pool).await?;
-    let bench = Bench {
-        storage: Storage::from_env(&storage_config()?).await,
-        pool,
-        db,
-        sources: tempfile::tempdir()?,
-        runs: runs(),
-    };
-    println!("runs per figure: {} (medians)", bench.runs);
+    let bench = Bench::open().await?;
     if wanted("overhead") {
         bench.overhead().await?;
     }
@@ -511,6 +437,5 @@ async fn main() -> Result<()> {
     if wanted("lengths") {
         bench.lengths().await?;
     }
-    bench.pool.close().await;
-    bench.db.drop_database().await
+    bench.close().await
 }

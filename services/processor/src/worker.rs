@@ -123,6 +123,7 @@ pub async fn run<R: JobRunner>(
             },
         };
         let slot = Slot {
+            pool: pool.clone(),
             claimer: claimer.clone(),
             jobs_here: jobs_here.clone(),
             stop: stop.clone(),
@@ -151,6 +152,7 @@ pub async fn run<R: JobRunner>(
 
 /// What a slot holds while it runs jobs.
 struct Slot {
+    pool: PgPool,
     claimer: Claimer,
     jobs_here: Running,
     /// The worker stops claiming.
@@ -175,6 +177,15 @@ async fn run_slot<R: JobRunner>(runner: Arc<R>, claimed: ClaimedJob, slot: Slot)
             .await;
         slot.jobs_here.remove(id);
         match after {
+            // Claimed with the success just as the processor began to stop (a scale-in's
+            // SIGTERM while the job finished): given back at once, without spending an
+            // attempt, rather than started and released at the end of the grace period.
+            Some(next) if slot.stop.is_cancelled() => {
+                if let Err(err) = queue::release(&slot.pool, &next).await {
+                    tracing::warn!(error = %err, job_id = %next.id, "cannot give back a job");
+                }
+                break;
+            }
             Some(next) => job = next,
             None => break,
         }

@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
+use vodnest_core::encoding_progress::Encoding;
 use vodnest_core::queue::{self, JobKind};
 use vodnest_core::storage::Storage;
 use vodnest_core::videos;
@@ -35,25 +36,61 @@ async fn run_all(ctx: &Arc<JobContext>) -> Result<Vec<JobKind>> {
     Ok(kinds)
 }
 
+/// A video processed to the end.
+struct Processed {
+    id: Uuid,
+    /// Its current version.
+    prefix: String,
+    /// Its jobs' kinds in claim order.
+    kinds: Vec<JobKind>,
+    /// What its `encoding` showed meanwhile.
+    shown: Vec<Encoding>,
+}
+
 async fn processed(
     pool: &PgPool,
     storage: &Storage,
     source: &std::path::Path,
     chunking: &[&str],
-) -> Result<(Uuid, String, Vec<JobKind>)> {
+) -> Result<Processed> {
     let id = stage_upload(pool, storage, source).await?;
     let args = [&["vodnest-processor", "--ladder", LADDER][..], chunking].concat();
     let config = ProcessorConfig::try_parse_from(args)?;
     let ctx = Arc::new(JobContext::new(pool.clone(), storage.clone(), config));
+    let sampling = CancellationToken::new();
+    let sampler = tokio::spawn(encodings(pool.clone(), id, sampling.clone()));
     let kinds = run_all(&ctx).await?;
+    sampling.cancel();
+    let shown = sampler.await??;
     let video = videos::get(pool, id).await?.context("the video")?;
+    ensure!(video.encoding.is_none(), "cleared once done: {video:?}");
     ensure!(
         video.status == VideoStatus::Ready && video.playable,
         "{video:?}"
     );
     ensure!(video.has_poster && video.has_storyboard, "{video:?}");
     let prefix = video.media_prefix.context("a current version")?;
-    Ok((id, prefix, kinds))
+    Ok(Processed {
+        id,
+        prefix,
+        kinds,
+        shown,
+    })
+}
+
+/// Every `encoding` the video showed while its jobs ran, in order, sampled every 50 ms.
+async fn encodings(pool: PgPool, id: Uuid, stop: CancellationToken) -> Result<Vec<Encoding>> {
+    let mut shown: Vec<Encoding> = Vec::new();
+    while !stop.is_cancelled() {
+        let video = videos::get(&pool, id).await?.context("the video")?;
+        if let Some(encoding) = video.encoding.map(|e| e.0)
+            && shown.last() != Some(&encoding)
+        {
+            shown.push(encoding);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(shown)
 }
 
 async fn object(storage: &Storage, key: &str) -> Result<Vec<u8>> {
@@ -98,18 +135,11 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
     let storage = Storage::from_env(&storage_config()?).await;
     let dir = tempfile::tempdir()?;
     let source = dir.path().join("replay.mp4");
-    // libx264's default keyframe spacing (over 8 s) makes the fast path refuse it.
-    clip::make(
-        &source,
-        180,
-        "320x180",
-        true,
-        &[&clip::X264[..], &clip::AAC].concat(),
-    )
-    .await?;
+    clip::make_sparse_keyframes(&source, 180, "320x180").await?;
 
     let chunking = ["--chunk-threshold-secs", "60", "--chunk-secs", "60"];
-    let (split_id, split, kinds) = processed(&pool, &storage, &source, &chunking).await?;
+    let split = processed(&pool, &storage, &source, &chunking).await?;
+    let kinds = &split.kinds;
     ensure!(
         kinds.first() == Some(&JobKind::Transcode) && kinds.last() == Some(&JobKind::Stitch),
         "{kinds:?}"
@@ -119,9 +149,26 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
         parts == 4,
         "three 60 s chunks and the whole part: {kinds:?}"
     );
-    let (whole_id, whole, kinds) =
-        processed(&pool, &storage, &source, &["--chunk-threshold-secs", "0"]).await?;
-    ensure!(kinds == [JobKind::Transcode], "{kinds:?}");
+    // The chunks told the video how far the whole encode was, and which renditions it makes.
+    let progress: Vec<f64> = split.shown.iter().map(|e| e.progress).collect();
+    ensure!(
+        split.shown.iter().all(|e| e.renditions == ["180p", "90p"])
+            && progress.iter().any(|p| *p > 0.0 && *p < 1.0)
+            && progress.windows(2).all(|w| w[1] >= w[0]),
+        "the encode's progress, one chunk after the other: {:?}",
+        split.shown
+    );
+    let whole = processed(&pool, &storage, &source, &["--chunk-threshold-secs", "0"]).await?;
+    ensure!(whole.kinds == [JobKind::Transcode], "{:?}", whole.kinds);
+    ensure!(
+        whole
+            .shown
+            .iter()
+            .any(|e| e.progress > 0.0 && e.eta_s.is_some()),
+        "an unsplit encode's progress: {:?}",
+        whole.shown
+    );
+    let (split_id, split, whole_id, whole) = (split.id, split.prefix, whole.id, whole.prefix);
 
     let base = storage.media_base_url().trim_end_matches('/');
     for rung in ["180p", "90p"] {

@@ -2,16 +2,18 @@
 //! `kill -9` (another processor finishes the video once the lease expires), gives its job back
 //! on SIGTERM, and stops ffmpeg at once when the job is canceled.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use sqlx::PgPool;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use uuid::Uuid;
 use vodnest_core::domain::VideoStatus;
 use vodnest_core::storage::{Storage, media_prefix};
 use vodnest_testkit::{Look, TestDatabase, clip, eventually, stage_upload, storage_config};
+
+mod common;
+use common::{ffmpeg_children, signal};
 
 /// Guards against a hung test; not a performance limit.
 const PATIENCE: Duration = Duration::from_secs(180);
@@ -43,21 +45,14 @@ async fn setup() -> Result<Setup> {
     })
 }
 
+/// One rendition keeps these timing-driven tests short; the ladder has its own tests.
 fn spawn_processor(db: &TestDatabase, lease_secs: f64, grace_secs: f64) -> Result<Child> {
-    Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
-        .env("DATABASE_URL", &db.url)
-        .env("GRPC_ADDR", "127.0.0.1:0")
-        .env("METRICS_ADDR", "127.0.0.1:0")
-        .env("JOB_LEASE_SECS", lease_secs.to_string())
-        .env("QUEUE_POLL_SECS", "0.5")
-        .env("SHUTDOWN_GRACE_SECS", grace_secs.to_string())
-        // One rendition keeps these timing-driven tests short; the ladder has its own tests.
-        .env("PROCESSOR_LADDER", "720:3000k")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting vodnest-processor")
+    common::spawn_processor(
+        db,
+        lease_secs,
+        grace_secs,
+        &[("PROCESSOR_LADDER", "720:3000k")],
+    )
 }
 
 /// Polls the video until `done` says so.
@@ -100,18 +95,8 @@ async fn media_keys(storage: &Storage, video: Uuid) -> Result<Vec<String>> {
 }
 
 async fn keys_under(storage: &Storage, prefix: &str) -> Result<Vec<String>> {
-    let listing = storage
-        .client()
-        .list_objects_v2()
-        .bucket(storage.media_bucket())
-        .prefix(prefix)
-        .send()
-        .await?;
-    Ok(listing
-        .contents()
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect())
+    let objects = common::objects_under(storage, prefix).await?;
+    Ok(objects.into_iter().map(|(key, _)| key).collect())
 }
 
 async fn current_prefix(pool: &PgPool, video: Uuid) -> Result<String> {
@@ -135,25 +120,6 @@ async fn all_readable(storage: &Storage, prefix: &str) -> Result<usize> {
             .with_context(|| format!("GET {key}"))?;
     }
     Ok(keys.len())
-}
-
-/// ffmpeg processes whose parent is `pid`.
-async fn ffmpeg_children(pid: u32) -> Result<usize> {
-    let output = Command::new("pgrep")
-        .args(["-P", &pid.to_string(), "-x", "ffmpeg"])
-        .output()
-        .await?;
-    Ok(String::from_utf8_lossy(&output.stdout).lines().count())
-}
-
-async fn signal(child: &Child, name: &str) -> Result<()> {
-    let pid = child.id().context("the processor has exited")?;
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &pid.to_string()])
-        .status()
-        .await?;
-    ensure!(status.success(), "kill -{name} {pid}");
-    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

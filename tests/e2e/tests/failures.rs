@@ -113,6 +113,13 @@ async fn bad_upload_requests_get_clear_errors() -> Result<()> {
     expect_error(missing, 422, "missing_parts").await?;
     let wrong_etag = app.complete(id, &[(1, "\"0123\"".to_owned())]).await?;
     expect_error(wrong_etag, 422, "invalid_parts").await?;
+    // A control character would make malformed XML of the request to S3 (found by fuzzing).
+    let not_an_etag = app.complete(id, &[(1, "\"ab\u{7}cd\"".to_owned())]).await?;
+    let refused = expect_error(not_an_etag, 422, "invalid_parts").await?;
+    ensure!(
+        refused["error"]["message"] == "part 1 has no valid ETag",
+        "{refused}"
+    );
     let jobs: (i64,) = sqlx::query_as("select count(*) from jobs")
         .fetch_one(&app.pool)
         .await?;

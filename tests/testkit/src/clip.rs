@@ -75,6 +75,12 @@ pub async fn make(
     Ok(())
 }
 
+/// H.264/AAC with libx264's default keyframe spacing (over 8 s apart): a source the remux fast
+/// path refuses, so that it is transcoded (and, when long enough, split into chunks).
+pub async fn make_sparse_keyframes(path: &Path, seconds: u32, size: &str) -> Result<()> {
+    make(path, seconds, size, true, &[&X264[..], &AAC].concat()).await
+}
+
 /// A `seconds`-long 1280x720 H.264/AAC clip. `video_bitrate` sets its size (a 20 s clip at
 /// 3 Mb/s is about 7.5 MB: two 5 MiB parts).
 pub async fn make_clip(path: &Path, seconds: u32, video_bitrate: &str) -> Result<()> {

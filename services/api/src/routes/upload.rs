@@ -175,6 +175,8 @@ pub async fn status(
 pub struct CompletedPart {
     #[schema(minimum = 1, maximum = 10000)]
     part_number: i32,
+    /// The `ETag` header S3 answered the part's PUT with, quotes included.
+    #[schema(min_length = 1, max_length = 256, pattern = "^[!-~]+$")]
     etag: String,
 }
 
@@ -333,7 +335,9 @@ fn checked_parts(
             ));
         }
         let etag = part.etag.trim();
-        if etag.is_empty() || etag.len() > 256 {
+        // S3's ETags are quoted hex (and `-N`): visible ASCII. Anything else cannot be a part's,
+        // and a control character would make the request S3 gets malformed XML.
+        if etag.is_empty() || etag.len() > 256 || !etag.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ApiError::invalid(
                 "invalid_parts",
                 format!("part {} has no valid ETag", part.part_number),

@@ -16,6 +16,7 @@ use vodnest_core::chunks::{self, PartKind, VideoChunk};
 use vodnest_core::queue::ClaimedJob;
 
 use super::encode::{self, Source};
+use super::progress::Reporter;
 use super::split::SplitPlan;
 use super::stitch::chunk_playlist;
 use super::{Done, JobContext, JobError, extras};
@@ -47,8 +48,13 @@ pub(super) async fn run(
         }
         (PartKind::Video, Some(range), Some(index)) => {
             let index = usize::try_from(index).unwrap_or(usize::MAX);
-            let preview = index == 0 && part.makes_ready;
-            video(&source, &plan, range, index, preview, scratch.path()).await?;
+            let chunk = Chunk {
+                job,
+                range,
+                index,
+                makes_ready: part.makes_ready,
+            };
+            video(&source, &plan, &chunk, scratch.path()).await?;
         }
         (PartKind::Video, ..) => {
             return Err(JobError::BadPlan("a video chunk without a range".into()));
@@ -57,17 +63,36 @@ pub(super) async fn run(
     Ok(Done::nothing())
 }
 
-/// Encodes and publishes one video chunk; with `preview`, the shared audio too, and the
-/// playlists and master that make the video playable.
+/// One video chunk as its job runs it.
+struct Chunk<'a> {
+    job: &'a ClaimedJob,
+    range: VideoChunk,
+    /// Its place among the video chunks (0 first).
+    index: usize,
+    /// Its encode is a split transcode: the video is not ready yet.
+    makes_ready: bool,
+}
+
+impl Chunk<'_> {
+    /// It also encodes the shared audio and publishes the playlists and the master that make
+    /// the video playable (the first chunk of a split transcode).
+    fn preview(&self) -> bool {
+        self.index == 0 && self.makes_ready
+    }
+}
+
+/// Encodes and publishes one video chunk.
 async fn video(
     source: &Source<'_>,
     plan: &SplitPlan,
-    range: VideoChunk,
-    index: usize,
-    preview: bool,
+    chunk: &Chunk<'_>,
     scratch: &std::path::Path,
 ) -> Result<(), JobError> {
     let Source { ctx, id, .. } = *source;
+    let Chunk {
+        job, range, index, ..
+    } = *chunk;
+    let preview = chunk.preview();
     let out_dir = scratch.join("hls");
     tokio::fs::create_dir_all(&out_dir).await?;
     // One ffmpeg run: the video output stops at the range's end, the audio output (the
@@ -100,6 +125,15 @@ async fn video(
         end_s: range.end_s,
         first_segment: u32::try_from(range.first_segment).unwrap_or(0),
     };
+    let (progress_tx, progress_rx) = watch::channel(0.0f64);
+    let reporter = Reporter {
+        pool: ctx.pool.clone(),
+        job: job.clone(),
+        renditions: plan.made_video().map(|r| r.name.clone()).collect(),
+        part: true,
+        transcoding: chunk.makes_ready,
+    }
+    .spawn(progress_rx);
     let encoding = async {
         hls::transcode_range(
             &source.input,
@@ -107,14 +141,19 @@ async fn video(
             &plan.probe,
             &written,
             Some(&range),
-            |_| {},
+            move |fraction| {
+                progress_tx.send_replace(fraction);
+            },
             control,
         )
         .await
         .map_err(JobError::from)
     };
-    publish::publish_while_encoding(&ctx.pool, id, &mut publisher, &out_dir, encoding, &pause)
-        .await?;
+    let encoded =
+        publish::publish_while_encoding(&ctx.pool, id, &mut publisher, &out_dir, encoding, &pause)
+            .await;
+    reporter.abort();
+    encoded?;
     publish::publish(&ctx.pool, id, &mut publisher, true).await?;
     publisher
         .put_chunk_playlists(&chunk_playlist(index))

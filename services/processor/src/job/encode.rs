@@ -3,9 +3,8 @@
 //! with the extras made beside the encode.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -13,6 +12,7 @@ use vodnest_core::domain::Rendition;
 use vodnest_core::queue::{ClaimedJob, JobKind};
 use vodnest_core::videos::{self, MediaFacts, PublishedVersion};
 
+use super::progress::Reporter;
 use super::split::{self, SplitPlan};
 use super::{Done, JobContext, JobError, extras};
 use crate::media::ladder::{self, AudioPlan, Plan};
@@ -89,6 +89,15 @@ impl Work {
         }
     }
 
+    /// The names of the video renditions ffmpeg makes (not those it copies again).
+    fn made(&self) -> impl Iterator<Item = String> {
+        self.run
+            .video
+            .iter()
+            .filter(|r| !self.already_published.contains(&r.name))
+            .map(|r| r.name.clone())
+    }
+
     /// The job that completes the ladder also makes the poster and the storyboard.
     fn completes_ladder(&self) -> bool {
         self.follow_up.is_none()
@@ -156,7 +165,7 @@ pub(super) async fn process(
         }
     };
     let hls_dir = scratch.path().join("hls");
-    let encoding = encode(&source, &work, &hls_dir, transcoding);
+    let encoding = encode(&source, job, &work, &hls_dir);
     let ((), extras) = tokio::try_join!(encoding, extras)?;
     // A transcode's version becomes current with its success; a ladder job's already is.
     let version = transcoding.then(|| PublishedVersion {
@@ -224,20 +233,24 @@ async fn plan(ctx: &JobContext, input: &media::Source, probed: &probe::Probe) ->
 /// Runs ffmpeg over the plan into `out_dir`, publishing as it goes, then the last pass.
 async fn encode(
     source: &Source<'_>,
+    job: &ClaimedJob,
     work: &Work,
     out_dir: &Path,
-    transcoding: bool,
 ) -> Result<(), JobError> {
     let Source {
         ctx, id, probed, ..
     } = source;
     tokio::fs::create_dir_all(out_dir).await?;
-    if transcoding {
-        videos::set_progress(&ctx.pool, *id, "transcoding", 0.1).await?;
-    }
+    let transcoding = job.kind == JobKind::Transcode;
     let (progress_tx, progress_rx) = watch::channel(0.0f64);
-    let reporter =
-        transcoding.then(|| tokio::spawn(report_progress(ctx.pool.clone(), *id, progress_rx)));
+    let reporter = Reporter {
+        pool: ctx.pool.clone(),
+        job: job.clone(),
+        renditions: work.made().collect(),
+        part: false,
+        transcoding,
+    }
+    .spawn(progress_rx);
     let mut publisher = Publisher::new(
         &ctx.storage,
         source.prefix.to_owned(),
@@ -268,9 +281,7 @@ async fn encode(
     let encoded =
         publish::publish_while_encoding(&ctx.pool, *id, &mut publisher, out_dir, transcode, &pause)
             .await;
-    if let Some(reporter) = reporter {
-        reporter.abort();
-    }
+    reporter.abort();
     encoded?;
     if transcoding {
         videos::set_progress(&ctx.pool, *id, "finalizing", 0.95).await?;
@@ -278,21 +289,6 @@ async fn encode(
     publish::publish(&ctx.pool, *id, &mut publisher, true).await?;
     tracing::info!(files = publisher.files_uploaded(), "output published");
     Ok(())
-}
-
-/// Writes transcoding progress (0.1..0.9 overall) at most twice a second.
-async fn report_progress(pool: PgPool, id: Uuid, mut progress: watch::Receiver<f64>) {
-    let mut last_write = Instant::now() - Duration::from_secs(1);
-    while progress.changed().await.is_ok() {
-        let wait = Duration::from_millis(500).saturating_sub(last_write.elapsed());
-        tokio::time::sleep(wait).await;
-        let fraction = *progress.borrow_and_update();
-        last_write = Instant::now();
-        if let Err(err) = videos::set_progress(&pool, id, "transcoding", 0.1 + 0.8 * fraction).await
-        {
-            tracing::warn!(error = %err, "cannot record progress");
-        }
-    }
 }
 
 fn facts(

@@ -16,6 +16,7 @@
 mod chunk;
 mod encode;
 mod extras;
+mod progress;
 mod republish;
 mod split;
 mod stitch;

@@ -88,19 +88,34 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
         remove(ctx, &media_prefix(run.job.video_id)).await;
         return;
     };
-    // A ladder job extends the current version; a part or stitch of a split encode shares its
-    // version with the other parts (a retry needs what they published).
-    let own_version = !matches!(
-        run.job.kind,
-        JobKind::Ladder | JobKind::Chunk | JobKind::Stitch
-    );
-    let Some(version) = run.version.filter(|_| own_version) else {
+    let Some(version) = run.version else {
         return;
     };
+    if !own_version(ctx, run.job).await {
+        return;
+    }
     let played = video.playable && video.media_prefix.as_deref() == Some(version);
     if !played {
         tracing::info!(version, "removing the run's output");
         remove(ctx, version).await;
+    }
+}
+
+/// Whether the run's version is its own to remove. A ladder job extends the current version.
+/// A part or the stitch of a split encode shares its version with the other parts (a retry
+/// needs what they published) until the encode ends without a stitch: then whichever part
+/// stops removes a split transcode's version (each stopped part does, so the last one to
+/// stop cleans up after the uploads of all).
+async fn own_version(ctx: &JobContext, job: &ClaimedJob) -> bool {
+    match job.kind {
+        JobKind::Ladder => false,
+        JobKind::Chunk | JobKind::Stitch => chunks::abandoned_version(&ctx.pool, job.id)
+            .await
+            .unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot tell whether the split encode ended");
+                false
+            }),
+        JobKind::Transcode | JobKind::Republish | JobKind::Webhook => true,
     }
 }
 
