@@ -236,6 +236,13 @@ impl Bench {
             4.0 * 3600.0 / count as f64,
             4.0 * 3600.0 / count as f64 / per_chunk
         );
+        if rates.iter().all(|r| r.finished) {
+            let ladder = median(rates.iter().map(|r| r.ladder_s).collect());
+            println!(
+                "  measured          the whole ladder on one processor (1 slot): {:.1} min",
+                ladder / 60.0
+            );
+        }
         for n in [1, 2, 4, 8, 16] {
             // Each processor takes every n-th chunk; the stitch is a few playlist writes.
             let waves = (count as f64 / f64::from(n)).ceil();
@@ -274,15 +281,20 @@ async fn concat(clip: &Path, copies: usize, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The split ladder's chunks: how many, the median time one took, and how long the split took.
+/// The split ladder's chunks: how many, the median time one took, how long the split took,
+/// and the ladder job's claim to the end of its last part or stitch.
 struct ChunkRate {
     count: i64,
     seconds: f64,
     split_s: f64,
+    ladder_s: f64,
+    /// Every part and the stitch ran (`BENCH_REPLAY_CHUNKS=0`): `ladder_s` is the whole ladder.
+    finished: bool,
 }
 
 async fn chunk_rate(pool: &PgPool, id: Uuid) -> Result<ChunkRate> {
-    let (count, seconds, split_s): (i64, Option<f64>, Option<f64>) = sqlx::query_as(
+    type Row = (i64, Option<f64>, Option<f64>, Option<f64>, bool);
+    let (count, seconds, split_s, ladder_s, finished): Row = sqlx::query_as(
         "select (select count(*) from encode_chunks c join jobs j on j.id = c.job_id
                  where j.video_id = $1 and c.part = 'video'),
                 (select percentile_cont(0.5) within group (
@@ -290,7 +302,11 @@ async fn chunk_rate(pool: &PgPool, id: Uuid) -> Result<ChunkRate> {
                  from encode_chunks c join jobs j on j.id = c.job_id
                  where j.video_id = $1 and c.part = 'video' and j.state = 'succeeded'),
                 (select extract(epoch from finished_at - started_at)::float8 from jobs
-                 where video_id = $1 and kind = 'ladder')",
+                 where video_id = $1 and kind = 'ladder'),
+                (select extract(epoch from max(finished_at) - min(started_at))::float8
+                 from jobs where video_id = $1 and kind in ('ladder', 'chunk', 'stitch')),
+                exists (select 1 from jobs where video_id = $1 and kind = 'stitch'
+                        and state = 'succeeded')",
     )
     .bind(id)
     .fetch_one(pool)
@@ -299,6 +315,8 @@ async fn chunk_rate(pool: &PgPool, id: Uuid) -> Result<ChunkRate> {
         count,
         seconds: seconds.context("no chunk finished")?,
         split_s: split_s.context("the ladder job was not split")?,
+        ladder_s: ladder_s.unwrap_or(f64::NAN),
+        finished,
     })
 }
 

@@ -208,6 +208,12 @@ async fn a_split_encode_gives_what_the_unsplit_one_gives() -> Result<()> {
             );
         }
     }
+    // The shared audio, made by the first chunk from an input of its own, is the unsplit one.
+    let (a, b) = (
+        segments(&storage, &split, "audio").await?,
+        segments(&storage, &whole, "audio").await?,
+    );
+    ensure!(!a.is_empty() && a == b, "audio segments: {a:?} vs {b:?}");
     let master = String::from_utf8(object(&storage, &format!("{split}master.m3u8")).await?)?;
     ensure!(master.contains("TYPE=AUDIO"), "{master}");
     ensure!(

@@ -7,8 +7,8 @@
 //! its own segments per rendition (`chunk_NNNNN.m3u8`) for the stitch. The init segments are
 //! the first chunk's: every chunk writes the same bytes (same encoder settings, no edit list).
 //!
-//! The first chunk of a split transcode also encodes the shared audio of the whole video and
-//! publishes as an unsplit transcode does: the video is playable once its first segments are
+//! The first chunk of a split transcode also encodes the shared audio of the whole video (read
+//! from an input of its own: `hls::transcode_range`) and publishes as an unsplit transcode does: the video is playable once its first segments are
 //! up, minutes before the stitch. The `whole` part makes the poster and the storyboard.
 
 use tokio::sync::watch;

@@ -121,7 +121,8 @@ pub fn output_args(
         args.extend(muxer_args(out_dir, &video_stream_map(&plan.video), true));
     }
     if let Some(audio) = &plan.audio {
-        args.extend(audio_output_args(audio));
+        let input = usize::from(audio_input_of_its_own(plan, range));
+        args.extend(audio_output_args(audio, input));
         let stream_map = format!("a:0,name:{}", AudioPlan::NAME);
         args.extend(muxer_args(out_dir, &stream_map, false));
     }
@@ -155,11 +156,21 @@ pub fn video_output_args(probe: &Probe, video: &[RenditionPlan]) -> Vec<String> 
     args.0
 }
 
-/// The output's one audio stream, `a:0`: the source's first audio stream, copied, or encoded
-/// to stereo AAC-LC at 48 kHz.
-pub fn audio_output_args(audio: &AudioPlan) -> Vec<String> {
+/// Whether a run reads the audio from a second input of the same source, opened with video
+/// disabled: a chunk's video output stops at the end of its range while the audio output goes
+/// on to the end of the source, and from one input ffmpeg would go on decoding the video that
+/// no output takes any more (measured: a 30 s chunk of a 120 s source cost the decode of the
+/// other 90 s; a 4-hour source's first chunk would decode 4 hours). An input opened with
+/// `-vn` is only demuxed.
+fn audio_input_of_its_own(plan: &Plan, range: Option<&Range>) -> bool {
+    range.is_some() && plan.audio.is_some() && !plan.video.is_empty()
+}
+
+/// The output's one audio stream, `a:0`: the first audio stream of input `input`, copied, or
+/// encoded to stereo AAC-LC at 48 kHz.
+pub fn audio_output_args(audio: &AudioPlan, input: usize) -> Vec<String> {
     let mut args = Args::default();
-    args.push(&["-map", "0:a:0"]);
+    args.push(&["-map", &format!("{input}:a:0")]);
     if audio.copy {
         args.push(&["-c:a:0", "copy"]);
     } else {
@@ -292,8 +303,15 @@ pub async fn transcode_range(
     let mut command = Command::new("ffmpeg");
     command
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(input.input_args_from(&seek))
-        .args(output_args(probe, plan, out_dir, range));
+        .args(input.input_args_from(&seek));
+    if audio_input_of_its_own(plan, range) {
+        command.args(input.input_args_from(&[
+            "-vn".to_owned(),
+            "-sn".to_owned(),
+            "-dn".to_owned(),
+        ]));
+    }
+    command.args(output_args(probe, plan, out_dir, range));
     let length = match range {
         Some(r) if plan.audio.is_none() => r.end_s - r.start_s,
         _ => probe.duration_s,
@@ -592,6 +610,28 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_reads_its_audio_from_an_input_of_its_own() {
+        let probed = super::super::test_support::sample_probe(600.0, 1280, 720);
+        let ladder: Ladder = "720:3000k".parse().expect("ladder");
+        let whole = plan(&probed, &ladder, false);
+        let range = Range {
+            start_s: 0.0,
+            end_s: 120.0,
+            first_segment: 0,
+        };
+        let audio_map = |args: Vec<String>| {
+            let at = args.iter().position(|a| a == "-c:a:0").expect("audio");
+            args[at - 1].clone()
+        };
+        let out = Path::new("/out");
+        assert_eq!(audio_map(output_args(&probed, &whole, out, None)), "0:a:0");
+        assert_eq!(
+            audio_map(output_args(&probed, &whole, out, Some(&range))),
+            "1:a:0"
+        );
+    }
+
+    #[test]
     fn video_and_audio_are_separate_outputs() {
         let probed = super::super::test_support::sample_probe(10.0, 1280, 720);
         let ladder: Ladder = "720:3000k,360:800k".parse().expect("ladder");
@@ -605,7 +645,7 @@ mod tests {
         assert_eq!(outputs.len(), 2, "{args:?}");
         let video = video_output_args(&probed, &whole.video);
         assert!(!video.contains(&"0:a:0".to_owned()), "{video:?}");
-        let audio = audio_output_args(whole.audio.as_ref().expect("sound"));
+        let audio = audio_output_args(whole.audio.as_ref().expect("sound"), 0);
         assert_eq!(audio[..2], ["-map", "0:a:0"]);
         // Only the video output writes ffmpeg's master playlist; the audio-only run none.
         let masters = |plan: &Plan| {
