@@ -17,7 +17,7 @@ use super::{JobContext, JobError};
 use crate::media::hls::SEGMENT_SECONDS;
 use crate::media::ladder::{Plan, RenditionPlan};
 use crate::media::probe::Probe;
-use crate::publish::playlist;
+use crate::publish::{PublishError, playlist};
 
 /// What every part and the stitch of a split encode read back (`chunked_encodes.plan`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,11 +121,13 @@ async fn copied_boundaries(
         return Ok(grid(plan.probe.duration_s));
     };
     let key = format!("{prefix}{}/index.m3u8", top.name);
+    // Missing, it would be missing on every attempt (and is no cancel: `Stopped` would leave
+    // the job running until its lease ran out).
     let text = ctx
         .storage
         .get_media_bytes(&key)
         .await?
-        .ok_or(JobError::Stopped)?;
+        .ok_or_else(|| PublishError::Playlist(format!("cannot split: {key} is missing")))?;
     let published = playlist::parse(&text)?;
     let mut starts = Vec::with_capacity(published.segments.len());
     let mut at = 0.0;
