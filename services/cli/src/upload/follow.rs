@@ -51,6 +51,8 @@ struct Follower<'a> {
     pace: Option<Arc<Pace>>,
     progress: ProgressBar,
     parts_sent: usize,
+    /// Bytes sent, re-sent parts included (the bar stops at the file's length).
+    bytes_sent: u64,
 }
 
 pub(super) async fn upload(
@@ -98,7 +100,7 @@ pub(super) async fn upload(
         parts_resumed,
         parts_resent,
         parts_sent_while_growing,
-        bytes_sent: follower.progress.position(),
+        bytes_sent: follower.bytes_sent,
         seconds: began.elapsed().as_secs_f64(),
     };
     Ok((follower.video_id, uploaded))
@@ -166,6 +168,7 @@ impl<'a> Follower<'a> {
             pace: args.limit_rate.map(|rate| Arc::new(Pace::new(rate))),
             progress: progress_bar(0, 0, json_out),
             parts_sent: 0,
+            bytes_sent: 0,
         })
     }
 
@@ -227,8 +230,9 @@ impl<'a> Follower<'a> {
         while let Some(result) = results.next().await {
             let (n, sent) = result?;
             self.book.record_part(n, &sent.etag, &sent.sha256)?;
-            self.sent.insert(n, sent);
             self.parts_sent += 1;
+            self.bytes_sent += sent.size;
+            self.sent.insert(n, sent);
         }
         Ok(())
     }
