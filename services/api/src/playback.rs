@@ -316,6 +316,7 @@ mod tests {
             part_size: 1,
             part_count: 1,
             upload_expires_at: OffsetDateTime::now_utc(),
+            growing: false,
             has_poster: true,
             has_storyboard: false,
             media_prefix: Some(prefix),

@@ -24,6 +24,15 @@ pub fn plan(size_bytes: i64, min_part: i64) -> Option<UploadPlan> {
     })
 }
 
+/// The plan of a file whose length is not known yet (a recording still being written): parts
+/// sized so that any file up to `max_bytes` fits in 10,000 of them, and 10,000 of them at most.
+pub fn plan_growing(max_bytes: i64, min_part: i64) -> Option<UploadPlan> {
+    plan(max_bytes, min_part).map(|p| UploadPlan {
+        part_size: p.part_size,
+        part_count: i32::try_from(MAX_PARTS).unwrap_or(i32::MAX),
+    })
+}
+
 impl UploadPlan {
     /// The exact length of part `n` (1-based) of a file of `size_bytes`: `part_size`, except
     /// the last part, which holds the rest. Presigned part URLs sign it.
@@ -75,6 +84,15 @@ mod tests {
         assert!(i64::from(p.part_count) <= MAX_PARTS);
         assert_eq!(p.part_size % MIB, 0);
         assert!(p.part_size * i64::from(p.part_count) >= size);
+    }
+
+    #[test]
+    fn a_growing_file_fits_up_to_the_largest_upload() {
+        let max = 100 * 1024 * MIB; // 100 GiB
+        let p = plan_growing(max, 8 * MIB).expect("plan");
+        assert_eq!(i64::from(p.part_count), MAX_PARTS);
+        assert!(p.part_size * MAX_PARTS >= max);
+        assert_eq!(p.part_size, 11 * MIB);
     }
 
     #[test]

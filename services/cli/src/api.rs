@@ -74,6 +74,8 @@ pub struct PartDone {
 pub struct UploadState {
     pub part_size: u64,
     pub part_count: u32,
+    #[serde(default)]
+    pub growing: bool,
     pub parts_done: Vec<PartDone>,
 }
 
@@ -157,11 +159,14 @@ impl ApiClient {
         &self,
         title: &str,
         filename: &str,
-        size_bytes: u64,
+        size_bytes: Option<u64>,
         content_type: &str,
+        visibility: Option<&str>,
     ) -> Result<Created, ApiError> {
+        // No size: the file is still being written (a growing upload).
         let body = json!({"title": title, "filename": filename, "size_bytes": size_bytes,
-                          "content_type": content_type});
+                          "growing": size_bytes.is_none(), "content_type": content_type,
+                          "visibility": visibility});
         self.send(self.request(Method::POST, "/videos").json(&body))
             .await
     }
@@ -171,8 +176,18 @@ impl ApiClient {
             .await
     }
 
-    pub async fn part_urls(&self, id: &str, numbers: &[u32]) -> Result<Vec<PartUrl>, ApiError> {
-        let body = json!({"part_numbers": numbers});
+    /// URLs for parts `numbers`; `sizes` (one per part) names their lengths, which a growing
+    /// upload must do.
+    pub async fn part_urls(
+        &self,
+        id: &str,
+        numbers: &[u32],
+        sizes: Option<&[u64]>,
+    ) -> Result<Vec<PartUrl>, ApiError> {
+        let body = match sizes {
+            Some(sizes) => json!({"part_numbers": numbers, "sizes": sizes}),
+            None => json!({"part_numbers": numbers}),
+        };
         let urls: PartUrls = self
             .send(
                 self.request(Method::POST, &format!("/videos/{id}/upload/parts"))

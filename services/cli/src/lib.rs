@@ -1,6 +1,8 @@
 //! The `vodnest` command line.
 //!
-//! - [`upload`]: `vodnest upload FILE`, resumable multipart uploads through the HTTP API.
+//! - [`upload`]: `vodnest upload FILE`, resumable multipart uploads through the HTTP API
+//!   (`--follow`: of a file still being written); [`watch`]: `vodnest watch DIR`, every
+//!   recording that appears in a folder.
 //! - [`api`]: the HTTP API client; [`wait`]: following processing until it ends.
 //! - [`jobs`]: `vodnest jobs list|get|watch|cancel|retry|submit|stats` over the processor's
 //!   gRPC control plane.
@@ -15,6 +17,7 @@ pub mod output;
 pub mod upload;
 pub mod videos;
 pub mod wait;
+pub mod watch;
 pub mod webhooks;
 
 use std::process::ExitCode;
@@ -58,6 +61,8 @@ pub struct Cli {
 pub enum Command {
     /// Upload a video file (resumable: run it again after an interruption).
     Upload(upload::UploadArgs),
+    /// Upload every recording that appears in a folder while it is written (long-running).
+    Watch(watch::WatchArgs),
     /// Inspect and steer processing jobs.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
@@ -108,6 +113,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode, CliError> {
     };
     match cli.command {
         Command::Upload(args) => upload::run(&api()?, cli.json, args).await,
+        Command::Watch(args) => watch::run(&api()?, cli.json, args).await,
         Command::Jobs(command) => {
             jobs::run(&cli.grpc, cli.token.as_deref(), cli.json, command).await
         }

@@ -11,15 +11,7 @@ use vodnest_e2e::{TestApp, clip};
 use vodnest_testkit::{Look, eventually};
 
 fn vodnest(app: &TestApp, state_dir: &std::path::Path) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"));
-    command
-        .arg("--api")
-        .arg(&app.api_url)
-        .env("VODNEST_TOKEN", &app.token)
-        .env("VODNEST_STATE_DIR", state_dir)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
+    app.cli(env!("CARGO_BIN_EXE_vodnest"), state_dir)
 }
 
 /// The parts S3 holds for the upload, as the API reports them.

@@ -69,6 +69,8 @@ pub struct VideoRow {
     pub part_size: i64,
     pub part_count: i32,
     pub upload_expires_at: OffsetDateTime,
+    /// Uploaded while it was being written (`size_bytes` 0 until the upload completed).
+    pub growing: bool,
     pub has_poster: bool,
     pub has_storyboard: bool,
     /// The published version players are given (`videos/{id}/{class}/{n}/`), if any.

@@ -20,7 +20,7 @@ macro_rules! query_video {
                 progress, playable, error, size_bytes, duration_s, width, height,
                 renditions as "renditions: sqlx::types::Json<Vec<Rendition>>",
                 encoding as "encoding: sqlx::types::Json<Encoding>", upload_id,
-                part_size, part_count, upload_expires_at, has_poster, has_storyboard, media_prefix,
+                part_size, part_count, upload_expires_at, growing, has_poster, has_storyboard, media_prefix,
                 created_at, updated_at, owner_id,
                 (select username from users where users.id = videos.owner_id) as "owner_username!",
                 visibility as "visibility: Visibility", description, view_count "#
@@ -45,13 +45,15 @@ pub struct NewVideo {
     pub owner_id: Uuid,
     pub visibility: Visibility,
     pub description: String,
+    /// The file is still being written (`size_bytes` 0, `part_count` the most it may need).
+    pub growing: bool,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow, sqlx::Error> {
     query_video!(
         "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size,
-         part_count, upload_expires_at, owner_id, visibility, description)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning",
+         part_count, upload_expires_at, owner_id, visibility, description, growing)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning",
         "",
         new.id,
         new.title,
@@ -65,6 +67,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow,
         new.owner_id,
         new.visibility as Visibility,
         new.description,
+        new.growing,
     )
     .fetch_one(db)
     .await
@@ -276,6 +279,45 @@ pub async fn mark_uploaded_and_enqueue<'c>(
     }
     tx.commit().await?;
     Ok(row)
+}
+
+/// Moves a growing upload's deadline to `until` (never back): a recording that keeps sending
+/// parts is not taken for abandoned however long it runs. False when the video is not a growing
+/// upload still in progress.
+pub async fn extend_growing_upload(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    until: OffsetDateTime,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query!(
+        "update videos set upload_expires_at = greatest(upload_expires_at, $2)
+         where id = $1 and growing and status = 'awaiting_upload'",
+        id,
+        until,
+    )
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records what a growing upload turned out to be once S3 assembled it: its size and how many
+/// parts it has (until then `part_count` is the most it may have).
+pub async fn record_grown_size(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    size_bytes: i64,
+    part_count: i32,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update videos set size_bytes = $2, part_count = $3
+         where id = $1 and growing and status = 'awaiting_upload'",
+        id,
+        size_bytes,
+        part_count,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Ends an upload that cannot be processed (for example, the object is missing or too small).

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod hosts;
+pub mod recorder;
 pub mod ws;
 
 pub use vodnest_testkit::{TestDatabase, clip, repo_root, storage_config};
@@ -325,6 +326,20 @@ impl TestApp {
         Ok((id, etags))
     }
 
+    /// The `vodnest` CLI (`bin`: the test's `CARGO_BIN_EXE_vodnest`) pointed at this API with
+    /// its token, keeping its resume records in `state_dir`.
+    pub fn cli(&self, bin: &str, state_dir: &Path) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(bin);
+        command
+            .arg("--api")
+            .arg(&self.api_url)
+            .env("VODNEST_TOKEN", &self.token)
+            .env("VODNEST_STATE_DIR", state_dir)
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+
     pub async fn video(&self, id: &str) -> Result<Value> {
         let response = self.get(&format!("/api/v1/videos/{id}")).send().await?;
         Ok(expect_status(response, 200).await?["video"].clone())
@@ -426,4 +441,17 @@ pub async fn expect_error(response: reqwest::Response, status: u16, code: &str) 
         bail!("error without a message: {body}");
     }
     Ok(body)
+}
+
+/// The uploaded file of video `id`, read from the raw bucket.
+pub async fn raw_object(id: &str) -> Result<Vec<u8>> {
+    let storage = vodnest_core::storage::Storage::from_env(&storage_config()?).await;
+    let object = storage
+        .client()
+        .get_object()
+        .bucket(storage.raw_bucket())
+        .key(vodnest_core::storage::raw_key(id.parse()?))
+        .send()
+        .await?;
+    Ok(object.body.collect().await?.into_bytes().to_vec())
 }

@@ -80,3 +80,39 @@ async fn a_split_video_reports_progress_and_plays_across_a_chunk_boundary() -> R
     );
     app.stop().await
 }
+
+/// A long recording at or under the lowest rung (here 320x180) that the fast path takes has
+/// nothing to encode: it is copied by its transcode job, not split (splitting it once left the
+/// job hanging until its lease ran out, three times, and failed the video).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_copy_with_nothing_to_encode_is_not_split() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.processor.chunk_threshold_secs = 10.0;
+    let app = TestApp::spawn_with(db, settings).await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("replay.mp4");
+    let encode = [&clip::X264[..], &clip::GOP_2S, &clip::AAC].concat();
+    clip::make(&source, 30, "320x180", true, &encode).await?;
+    let id = app.upload_file(&source, "Long copy").await?;
+    ws::follow(
+        &app.events_url(&id),
+        &["ready", "failed"],
+        Duration::from_secs(120),
+    )
+    .await?;
+    let video = app.video(&id).await?;
+    ensure!(
+        video["status"] == "ready" && video["playable"] == true,
+        "{video}"
+    );
+    let kinds: Vec<String> = sqlx::query_scalar("select kind from jobs where video_id = $1::uuid")
+        .bind(&id)
+        .fetch_all(&app.pool)
+        .await?;
+    ensure!(
+        kinds == ["transcode"],
+        "one transcode, no chunks: {kinds:?}"
+    );
+    app.stop().await
+}

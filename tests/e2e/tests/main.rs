@@ -9,6 +9,7 @@ mod connections;
 mod encoding_progress;
 mod failures;
 mod fuzzing;
+mod growing_uploads;
 mod library_page;
 mod limits;
 mod metrics;

@@ -212,7 +212,7 @@ async fn check_raw_bucket(
         abort
             .abort_incomplete_multipart_upload()
             .and_then(|a| a.days_after_initiation()),
-        Some(1)
+        Some(7)
     );
     let aging = rules.iter().find(|r| r.id() == Some("age-raw-files"));
     assert_eq!(aging.is_some(), ages_raw_files, "{rules:?}");

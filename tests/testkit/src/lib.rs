@@ -136,6 +136,7 @@ pub async fn stage_upload(
         owner_id: vodnest_core::caller::BUILTIN_ADMIN,
         visibility: vodnest_core::domain::Visibility::Private,
         description: String::new(),
+        growing: false,
     };
     videos::insert(pool, &new).await?;
     let body = aws_sdk_s3::primitives::ByteStream::from_path(path).await?;
@@ -175,6 +176,7 @@ pub async fn fake_video(
         owner_id: vodnest_core::caller::BUILTIN_ADMIN,
         visibility: vodnest_core::domain::Visibility::Private,
         description: String::new(),
+        growing: false,
     };
     videos::insert(pool, &new).await?;
     if !enqueue {

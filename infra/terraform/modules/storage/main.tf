@@ -91,8 +91,11 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
     id     = "abort-incomplete-multipart-uploads"
     status = "Enabled"
     filter {}
+    # Counted from the upload's start, not its last part: a growing upload (a recording sent
+    # while it is written) may run for a day or more (sources are capped at 24 h), and the API's
+    # sweeper ends abandoned uploads long before this backstop.
     abort_incomplete_multipart_upload {
-      days_after_initiation = 1
+      days_after_initiation = 7
     }
   }
   # Raw files are only read again to re-process a video: archive them (an instant-retrieval

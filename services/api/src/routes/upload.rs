@@ -54,6 +54,13 @@ pub struct PartsRequest {
     /// 1 to 100 part numbers, each between 1 and the video's `part_count`.
     #[schema(min_items = 1, max_items = 100)]
     part_numbers: Vec<i32>,
+    /// The length of each part, in the order of `part_numbers` (the URL signs it, so S3 takes
+    /// exactly that many bytes). Required for a growing upload: each between 1 and `part_size`
+    /// (only the last part may be shorter than 5 MiB, which S3 checks at complete). Optional
+    /// otherwise; when given it must be what the plan says.
+    #[serde(default)]
+    #[schema(min_items = 1, max_items = 100)]
+    sizes: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -86,7 +93,7 @@ pub struct PartUrls {
         CrossOrigin,
         NoSuchVideo,
         NoActiveUpload,
-        (status = 422, description = "Too few or too many parts, or a part number out of range (`invalid_body`, `invalid_part_numbers`, `invalid_part_number`)", body = ErrorBody),
+        (status = 422, description = "Too few or too many parts, a part number out of range, or part sizes missing (a growing upload), of the wrong count or length (`invalid_body`, `invalid_part_numbers`, `invalid_part_number`, `part_sizes_required`, `invalid_part_size`)", body = ErrorBody),
         StorageFailures,
     )
 )]
@@ -108,14 +115,15 @@ pub async fn presign_parts(
     for &n in &body.part_numbers {
         check_part_number(&row, n)?;
     }
+    let lengths = part_lengths(&row, &body)?;
+    if row.growing {
+        // Parts keep coming: the recording is alive, whatever its length so far.
+        let until = OffsetDateTime::now_utc() + state.config.upload_expiry();
+        videos::extend_growing_upload(&state.pool, id, until).await?;
+    }
     let ttl = state.config.upload_url_ttl();
     let mut parts = Vec::with_capacity(body.part_numbers.len());
-    for n in body.part_numbers {
-        let plan = UploadPlan {
-            part_size: row.part_size,
-            part_count: row.part_count,
-        };
-        let length = plan.part_length(row.size_bytes, n);
+    for (n, length) in body.part_numbers.into_iter().zip(lengths) {
         let presigned = state
             .storage
             .presign_upload_part(id, upload_id, n, length, ttl)
@@ -129,11 +137,64 @@ pub async fn presign_parts(
     Ok(Json(PartUrls { parts }))
 }
 
+/// The length each asked-for part's URL signs: the one the client names for a growing upload
+/// (required), the plan's otherwise (a named one must agree).
+fn part_lengths(row: &VideoRow, body: &PartsRequest) -> Result<Vec<i64>, ApiError> {
+    let plan = UploadPlan {
+        part_size: row.part_size,
+        part_count: row.part_count,
+    };
+    let Some(sizes) = &body.sizes else {
+        if row.growing {
+            return Err(ApiError::invalid(
+                "part_sizes_required",
+                "this upload is growing: name each part's size in `sizes`",
+            ));
+        }
+        let planned = body.part_numbers.iter();
+        return Ok(planned
+            .map(|&n| plan.part_length(row.size_bytes, n))
+            .collect());
+    };
+    if sizes.len() != body.part_numbers.len() {
+        return Err(ApiError::invalid(
+            "invalid_part_size",
+            format!(
+                "sizes has {} entries for {} part numbers; give one size per part",
+                sizes.len(),
+                body.part_numbers.len()
+            ),
+        ));
+    }
+    for (&n, &size) in body.part_numbers.iter().zip(sizes) {
+        let fits = if row.growing {
+            (1..=row.part_size).contains(&size)
+        } else {
+            size == plan.part_length(row.size_bytes, n)
+        };
+        if !fits {
+            let expected = if row.growing {
+                format!("between 1 and {}", row.part_size)
+            } else {
+                plan.part_length(row.size_bytes, n).to_string()
+            };
+            return Err(ApiError::invalid(
+                "invalid_part_size",
+                format!("part {n} must be {expected} bytes; got {size}"),
+            ));
+        }
+    }
+    Ok(sizes.clone())
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UploadStatus {
     upload_id: String,
     part_size: i64,
+    /// For a growing upload, the most parts it may have.
     part_count: i32,
+    /// Whether the upload is growing (each part's size is named when its URL is asked for).
+    growing: bool,
     parts_done: Vec<UploadedPart>,
 }
 
@@ -167,6 +228,7 @@ pub async fn status(
         upload_id: upload_id.to_owned(),
         part_size: row.part_size,
         part_count: row.part_count,
+        growing: row.growing,
         parts_done,
     }))
 }
@@ -209,6 +271,7 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
         CrossOrigin,
         NoSuchVideo,
         (status = 409, description = "The upload was aborted, expired or failed (`upload_not_active`)", body = ErrorBody),
+        (status = 413, description = "A growing upload's file is larger than this server accepts; it is deleted and the video fails (`upload_too_large`); or the request body is larger than the server allows (`body_too_large`)", body = ErrorBody),
         (status = 422, description = "The part list is wrong or the file's size differs from the one declared (`invalid_body`, `invalid_part_number`, `invalid_parts`, `missing_parts`, `size_mismatch`)", body = ErrorBody),
         StorageFailures,
     )
@@ -248,7 +311,12 @@ async fn complete_in_turn(
     let upload_id = active_upload(&row)?;
     let parts = checked_parts(&row, body.parts)?;
     complete_in_s3(state, id, upload_id, &parts).await?;
-    check_uploaded_size(state, &mut *db, &row).await?;
+    if row.growing {
+        let part_count = i32::try_from(parts.len()).unwrap_or(i32::MAX);
+        check_grown_size(state, &mut *db, &row, part_count).await?;
+    } else {
+        check_uploaded_size(state, &mut *db, &row).await?;
+    }
 
     let row = match videos::mark_uploaded_and_enqueue(&mut *db, id).await? {
         Some(row) => {
@@ -319,7 +387,31 @@ async fn check_uploaded_size(
     Err(ApiError::invalid("size_mismatch", error))
 }
 
-/// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them.
+/// A growing upload's assembled file must fit `MAX_UPLOAD_BYTES`; if it does, its size and
+/// part count are recorded, if not it is deleted and the video fails.
+async fn check_grown_size(
+    state: &AppState,
+    db: &mut PgConnection,
+    row: &VideoRow,
+    part_count: i32,
+) -> Result<(), ApiError> {
+    let size = state.storage.raw_size(row.id).await?.unwrap_or(0);
+    let max = state.config.max_upload_bytes;
+    if (1..=max).contains(&size) {
+        videos::record_grown_size(&mut *db, row.id, size, part_count).await?;
+        return Ok(());
+    }
+    let error = format!("the uploaded file is {size} bytes; accepted are 1 to {max}");
+    state.storage.delete_raw(row.id).await?;
+    videos::mark_upload_failed(db, row.id, &error).await?;
+    Err(ApiError::TooLarge {
+        code: "upload_too_large",
+        message: error,
+    })
+}
+
+/// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them (for a growing
+/// upload, every part from 1 to the highest one listed: its length is not known before).
 fn checked_parts(
     row: &VideoRow,
     parts: Vec<CompletedPart>,
@@ -345,13 +437,15 @@ fn checked_parts(
         }
         out.push((part.part_number, etag.to_owned()));
     }
-    if let Some(missing) = (1..=row.part_count).find(|n| !seen.contains(n)) {
+    let last = if row.growing {
+        seen.last().copied().unwrap_or(1)
+    } else {
+        row.part_count
+    };
+    if let Some(missing) = (1..=last).find(|n| !seen.contains(n)) {
         return Err(ApiError::invalid(
             "missing_parts",
-            format!(
-                "part {missing} of {} is missing; upload every part before completing",
-                row.part_count
-            ),
+            format!("part {missing} of {last} is missing; upload every part before completing"),
         ));
     }
     out.sort_by_key(|(n, _)| *n);

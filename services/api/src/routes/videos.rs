@@ -34,9 +34,17 @@ pub struct CreateVideo {
     /// At most 255 characters, not blank.
     #[schema(min_length = 1, max_length = 255)]
     filename: String,
-    /// The exact size of the file; at most the server's `MAX_UPLOAD_BYTES`.
+    /// The exact size of the file; at most the server's `MAX_UPLOAD_BYTES`. Required, unless
+    /// `growing` is true: then it must be `null` (or absent).
+    #[serde(default)]
     #[schema(minimum = 1)]
-    size_bytes: i64,
+    size_bytes: Option<i64>,
+    /// The file is still being written (a recording): its size is learnt at `complete`. Parts
+    /// are sized so that any length up to `MAX_UPLOAD_BYTES` fits, `part_count` is the most
+    /// the upload may have (10,000), each part's size is named when its URL is asked for, and
+    /// the deadline moves forward each time part URLs are asked for. `false` when absent.
+    #[serde(default)]
+    growing: bool,
     /// `application/octet-stream` when absent.
     #[serde(default)]
     content_type: Option<String>,
@@ -93,7 +101,10 @@ fn checked_description(value: &str) -> Result<String, ApiError> {
 pub struct UploadTicket {
     upload_id: String,
     part_size: i64,
+    /// For a growing upload, the most parts it may have.
     part_count: i32,
+    /// Whether each part's size must be named when its URL is asked for.
+    growing: bool,
     #[serde(with = "time::serde::rfc3339")]
     expires_at: OffsetDateTime,
 }
@@ -182,6 +193,28 @@ fn checked_names(body: &CreateVideo) -> Result<Names, ApiError> {
     })
 }
 
+/// How the file will be cut into parts, and the size recorded now (0 for a growing file,
+/// whose size `complete` learns).
+fn checked_upload(body: &CreateVideo, config: &ApiConfig) -> Result<(UploadPlan, i64), ApiError> {
+    match (body.growing, body.size_bytes) {
+        (false, Some(size)) => Ok((checked_plan(size, config)?, size)),
+        (false, None) => Err(ApiError::invalid(
+            "invalid_size",
+            "size_bytes is required unless the upload is growing",
+        )),
+        (true, Some(_)) => Err(ApiError::invalid(
+            "invalid_size",
+            "a growing upload's size is not known yet: send size_bytes null",
+        )),
+        (true, None) => {
+            let plan =
+                upload_plan::plan_growing(config.max_upload_bytes, config.upload_min_part_bytes)
+                    .ok_or_else(|| ApiError::internal("no part size fits MAX_UPLOAD_BYTES"))?;
+            Ok((plan, 0))
+        }
+    }
+}
+
 /// How the file will be cut into parts, if this API accepts its size.
 fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiError> {
     if size_bytes > config.max_upload_bytes {
@@ -267,8 +300,8 @@ pub async fn create(
     require(&caller, Scope::VideosWrite)?;
     let names = checked_names(&body)?;
     let description = checked_description(body.description.as_deref().unwrap_or(""))?;
-    let plan = checked_plan(body.size_bytes, &state.config)?;
-    check_quota(&state.pool, &state.config.quotas, &caller, body.size_bytes).await?;
+    let (plan, size_bytes) = checked_upload(&body, &state.config)?;
+    check_quota(&state.pool, &state.config.quotas, &caller, size_bytes).await?;
     let id = Uuid::now_v7();
     let upload_id = state
         .storage
@@ -280,7 +313,7 @@ pub async fn create(
         title: names.title,
         filename: names.filename,
         content_type: names.content_type,
-        size_bytes: body.size_bytes,
+        size_bytes,
         upload_id: upload_id.clone(),
         part_size: plan.part_size,
         part_count: plan.part_count,
@@ -288,6 +321,7 @@ pub async fn create(
         owner_id: caller.user.id,
         visibility: body.visibility.unwrap_or(Visibility::Private),
         description,
+        growing: body.growing,
     };
     let row = match insert_within_quota(&state, &caller, ip, &new).await {
         Ok(row) => row,
@@ -303,6 +337,7 @@ pub async fn create(
         upload_id,
         part_size: plan.part_size,
         part_count: plan.part_count,
+        growing: new.growing,
         expires_at,
     };
     let video = view(&state, row);

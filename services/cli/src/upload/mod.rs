@@ -3,9 +3,13 @@
 //! - [`resume`]: the small file that lets a re-run find the video it was uploading.
 //! - [`parts`]: presigned URLs in batches, streaming and retrying each part.
 //! - [`pace`]: the optional `--limit-rate` cap.
+//! - [`follow`]: `--follow`, the upload of a file still being written, with [`closes`] telling
+//!   when its writer closed it.
 //!
 //! A re-run on the same file asks the API which parts S3 already holds and sends only the rest.
 
+pub mod closes;
+pub mod follow;
 pub mod pace;
 pub mod parts;
 pub mod resume;
@@ -21,7 +25,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::api::{ApiClient, ApiError, UploadState, Video};
+use crate::api::{ApiClient, ApiError, Created, UploadState, Video};
 use crate::{CliError, wait};
 use parts::{Cut, PartSender};
 use resume::ResumeBook;
@@ -33,6 +37,9 @@ pub struct UploadArgs {
     /// The video's title (default: the file name).
     #[arg(long)]
     pub title: Option<String>,
+    /// `public`, `unlisted` or `private` (the server's default, private, when absent).
+    #[arg(long, value_parser = ["public", "unlisted", "private"])]
+    pub visibility: Option<String>,
     /// After the upload, follow processing until the video is ready (or failed).
     #[arg(long)]
     pub wait: bool,
@@ -45,6 +52,14 @@ pub struct UploadArgs {
     /// Where resume records are kept.
     #[arg(long, env = "VODNEST_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The file is still being written (a recording): send each part as soon as its bytes
+    /// exist, and finish when the writer closes the file (or after `--quiet-period`).
+    #[arg(long)]
+    pub follow: bool,
+    /// With `--follow`: a file that has not grown for this many seconds is taken as finished
+    /// (when its writer's close cannot be seen). Long, so that a paused recording is not cut.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub quiet_period: u64,
 }
 
 /// Where an upload starts from: a new video, or one an earlier run began.
@@ -56,6 +71,35 @@ struct Start {
 }
 
 pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<ExitCode, CliError> {
+    let work = async {
+        if args.follow {
+            follow::upload(api, &args, json_out).await
+        } else {
+            upload_whole(api, &args, json_out).await
+        }
+    };
+    let (video_id, uploaded) = tokio::select! {
+        result = work => result?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted; run the same command again to resume where it stopped");
+            return Ok(ExitCode::from(130));
+        }
+    };
+    report(api, json_out, &args, &video_id, uploaded).await
+}
+
+/// Follows `args.file` until its writer is done and completes its upload, quietly (for
+/// `vodnest watch`); the video's id.
+pub async fn follow_file(api: &ApiClient, args: &UploadArgs) -> Result<String, CliError> {
+    follow::upload(api, args, true).await.map(|(id, _)| id)
+}
+
+/// The upload of a finished file: resumed if an earlier run began it.
+async fn upload_whole(
+    api: &ApiClient,
+    args: &UploadArgs,
+    json_out: bool,
+) -> Result<(String, Uploaded), CliError> {
     let dir = args.state_dir.clone().unwrap_or_else(resume::default_dir);
     let book = ResumeBook::open(&dir, api.base(), &args.file)?;
     if book.size() == 0 {
@@ -66,19 +110,25 @@ pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<Ex
     }
     let start = match resumed(api, &book).await? {
         Some(start) => start,
-        None => create(api, &book, &args).await?,
+        None => create(api, &book, args).await?,
     };
     let video_id = start.video_id.clone();
-    let uploaded = tokio::select! {
-        result = send(api, &args, &book, start, json_out) => result?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("interrupted; run the same command again to resume where it stopped");
-            return Ok(ExitCode::from(130));
-        }
-    };
+    let uploaded = send(api, args, &book, start, json_out).await?;
+    Ok((video_id, uploaded))
+}
+
+/// Prints what was done (and, with `--wait`, follows processing); the exit code says whether
+/// processing failed.
+async fn report(
+    api: &ApiClient,
+    json_out: bool,
+    args: &UploadArgs,
+    video_id: &str,
+    uploaded: Uploaded,
+) -> Result<ExitCode, CliError> {
     let mut video = uploaded.video.clone();
     if args.wait {
-        video = wait::until_done(api, &video_id, !json_out).await?;
+        video = wait::until_done(api, video_id, !json_out).await?;
     }
     if json_out {
         println!(
@@ -89,9 +139,11 @@ pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<Ex
                 "error": video.error,
                 "parts_sent": uploaded.parts_sent,
                 "parts_resumed": uploaded.parts_resumed,
+                "parts_resent": uploaded.parts_resent,
+                "parts_sent_while_growing": uploaded.parts_sent_while_growing,
                 "bytes_sent": uploaded.bytes_sent,
                 "seconds": uploaded.seconds,
-                "watch_url": api.watch_url(&video_id),
+                "watch_url": api.watch_url(video_id),
             })
         );
     } else {
@@ -109,8 +161,8 @@ pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<Ex
                 "processing failed: {}",
                 video.error.as_deref().unwrap_or("no reason given")
             ),
-            "ready" => println!("ready: {}", api.watch_url(&video_id)),
-            status => println!("{status}; watch it at {}", api.watch_url(&video_id)),
+            "ready" => println!("ready: {}", api.watch_url(video_id)),
+            status => println!("{status}; watch it at {}", api.watch_url(video_id)),
         }
     }
     Ok(if video.status == "failed" {
@@ -160,7 +212,12 @@ async fn resumed(api: &ApiClient, book: &ResumeBook) -> Result<Option<Start>, Cl
     }))
 }
 
-async fn create(api: &ApiClient, book: &ResumeBook, args: &UploadArgs) -> Result<Start, CliError> {
+/// Creates the video of `args.file`: of `size` bytes, or a growing upload without one.
+async fn create_video(
+    api: &ApiClient,
+    args: &UploadArgs,
+    size: Option<u64>,
+) -> Result<Created, CliError> {
     let filename = args
         .file
         .file_name()
@@ -169,8 +226,19 @@ async fn create(api: &ApiClient, book: &ResumeBook, args: &UploadArgs) -> Result
         .to_owned();
     let title = args.title.clone().unwrap_or_else(|| filename.clone());
     let created = api
-        .create_video(&title, &filename, book.size(), content_type(&args.file))
+        .create_video(
+            &title,
+            &filename,
+            size,
+            content_type(&args.file),
+            args.visibility.as_deref(),
+        )
         .await?;
+    Ok(created)
+}
+
+async fn create(api: &ApiClient, book: &ResumeBook, args: &UploadArgs) -> Result<Start, CliError> {
+    let created = create_video(api, args, Some(book.size())).await?;
     // Remember the video before sending a byte, so an interrupted run can resume.
     book.save(&created.video.id)?;
     let cut = Cut::checked(
@@ -189,6 +257,10 @@ struct Uploaded {
     video: Video,
     parts_sent: usize,
     parts_resumed: usize,
+    /// Parts sent again because the file changed after they went (a followed file's header).
+    parts_resent: usize,
+    /// Parts that went up before the writer was done with a followed file.
+    parts_sent_while_growing: usize,
     bytes_sent: u64,
     seconds: f64,
 }
@@ -247,6 +319,8 @@ async fn send(
         video,
         parts_sent,
         parts_resumed,
+        parts_resent: 0,
+        parts_sent_while_growing: 0,
         bytes_sent: cut.file_size - already,
         seconds,
     })

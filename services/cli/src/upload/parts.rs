@@ -3,7 +3,7 @@
 //! pace it), and retried with backoff when the network or S3 stumbles.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,6 +34,8 @@ pub struct Cut {
     pub part_size: u64,
     pub part_count: u32,
     pub file_size: u64,
+    /// A growing upload: each part's length is named when its URL is asked for.
+    pub growing: bool,
 }
 
 impl Cut {
@@ -47,6 +49,7 @@ impl Cut {
                 part_size,
                 part_count,
                 file_size,
+                growing: false,
             })
         } else {
             Err(CliError(format!(
@@ -54,6 +57,26 @@ impl Cut {
                  file of {file_size} bytes"
             )))
         }
+    }
+
+    /// A growing upload's cut of the file as long as it is now (`file_size` > 0); its last
+    /// part may be short.
+    pub fn growing(part_size: u64, file_size: u64) -> Result<Self, CliError> {
+        let count = file_size.div_ceil(part_size.max(1));
+        let part_count = u32::try_from(count)
+            .ok()
+            .filter(|&n| part_size > 0 && n > 0 && n <= 10_000)
+            .ok_or_else(|| {
+                CliError(format!(
+                    "a file of {file_size} bytes does not fit 10,000 parts of {part_size} bytes"
+                ))
+            })?;
+        Ok(Self {
+            part_size,
+            part_count,
+            file_size,
+            growing: true,
+        })
     }
 
     pub fn range(&self, n: u32) -> (u64, u64) {
@@ -66,6 +89,7 @@ impl Cut {
 struct UrlBook {
     api: ApiClient,
     video_id: String,
+    cut: Cut,
     /// The parts this run sends, in order.
     todo: Vec<u32>,
     urls: Mutex<HashMap<u32, (String, OffsetDateTime)>>,
@@ -89,7 +113,15 @@ impl UrlBook {
                 .filter(|p| *p != n && !fresh(urls.get(p)))
                 .take(URL_BATCH - 1),
         );
-        for part in self.api.part_urls(&self.video_id, &batch).await? {
+        let sizes: Option<Vec<u64>> = self
+            .cut
+            .growing
+            .then(|| batch.iter().map(|&p| self.cut.range(p).1).collect());
+        let parts = self
+            .api
+            .part_urls(&self.video_id, &batch, sizes.as_deref())
+            .await?;
+        for part in parts {
             urls.insert(part.part_number, (part.url, part.expires_at));
         }
         urls.get(&n)
@@ -137,6 +169,7 @@ impl PartSender {
             book: UrlBook {
                 api: api.clone(),
                 video_id: video_id.to_owned(),
+                cut,
                 todo,
                 urls: Mutex::new(HashMap::new()),
             },
@@ -148,6 +181,11 @@ impl PartSender {
     /// Sends part `n` and returns its ETag, retrying what can be retried.
     pub async fn send(&self, n: u32) -> Result<(u32, String), CliError> {
         let bytes = self.read_part(n).await?;
+        self.send_bytes(n, bytes).await
+    }
+
+    /// Sends `bytes`, read before as part `n`, and returns its ETag.
+    pub async fn send_bytes(&self, n: u32, bytes: Bytes) -> Result<(u32, String), CliError> {
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {
@@ -179,16 +217,10 @@ impl PartSender {
         )))
     }
 
-    async fn read_part(&self, n: u32) -> Result<Bytes, CliError> {
+    /// Part `n`'s bytes as the file holds them now.
+    pub async fn read_part(&self, n: u32) -> Result<Bytes, CliError> {
         let (offset, len) = self.cut.range(n);
-        let read = async {
-            let mut file = tokio::fs::File::open(&self.file).await?;
-            file.seek(std::io::SeekFrom::Start(offset)).await?;
-            let mut buf = BytesMut::zeroed(usize::try_from(len).map_err(std::io::Error::other)?);
-            file.read_exact(&mut buf).await?;
-            Ok::<_, std::io::Error>(buf.freeze())
-        };
-        read.await.map_err(|e| {
+        read_range(&self.file, offset, len).await.map_err(|e| {
             CliError(format!(
                 "cannot read part {n} of {}: {e}",
                 self.file.display()
@@ -259,6 +291,15 @@ impl PartSender {
     }
 }
 
+/// `len` bytes of `file` from `offset`.
+pub async fn read_range(file: &Path, offset: u64, len: u64) -> std::io::Result<Bytes> {
+    let mut file = tokio::fs::File::open(file).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut buf = BytesMut::zeroed(usize::try_from(len).map_err(std::io::Error::other)?);
+    file.read_exact(&mut buf).await?;
+    Ok(buf.freeze())
+}
+
 fn s3_code(body: &str) -> String {
     body.split_once("<Code>")
         .and_then(|(_, rest)| rest.split_once("</Code>"))
@@ -270,4 +311,18 @@ fn s3_code(body: &str) -> String {
 fn backoff(attempt: u32) -> Duration {
     let base = (0.5 * 2f64.powi(attempt.saturating_sub(1) as i32)).min(15.0);
     Duration::from_secs_f64(base * (0.8 + rand::random::<f64>() * 0.4))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_growing_cut_ends_with_a_short_part_and_stays_within_ten_thousand() {
+        let cut = Cut::growing(10, 25).expect("cut");
+        assert_eq!(cut.part_count, 3);
+        assert_eq!(cut.range(3), (20, 5));
+        assert!(Cut::growing(10, 0).is_err());
+        assert!(Cut::growing(1, 10_001).is_err());
+    }
 }

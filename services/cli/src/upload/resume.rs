@@ -1,7 +1,10 @@
 //! What lets a re-run resume an upload: a small file per (API, local file) that names the video
 //! the file is going to. It is written before the first byte is sent and removed once the upload
 //! is complete. The file is identified by its path, size and modification time, so an edited
-//! file starts a new upload instead of mixing old and new parts.
+//! file starts a new upload instead of mixing old and new parts; a file followed while it is
+//! written (`--follow`) grows and changes by design, so it is identified by its path alone, and
+//! a log beside the record keeps what was sent of each part (its ETag and SHA-256), so a resumed
+//! run knows which parts S3 holds are still the file's bytes.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -36,6 +39,19 @@ pub struct ResumeBook {
 }
 
 impl ResumeBook {
+    /// The resume file of a file followed while it is written: keyed by its path alone.
+    pub fn open_growing(dir: &Path, api: &str, path: &Path) -> Result<Self, CliError> {
+        let mut book = Self::open(dir, api, path)?;
+        book.key.size = 0;
+        book.key.modified_ns = 0;
+        let name = book
+            .file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        book.file = dir.join(format!("{}.growing.json", name.unwrap_or_default()));
+        Ok(book)
+    }
+
     /// The resume file for `path` uploaded to `api`.
     pub fn open(dir: &Path, api: &str, path: &Path) -> Result<Self, CliError> {
         let path = path
@@ -108,6 +124,38 @@ impl ResumeBook {
 
     pub fn forget(&self) {
         let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_file(self.part_log());
+    }
+
+    fn part_log(&self) -> PathBuf {
+        self.file.with_extension("parts")
+    }
+
+    /// Notes that part `n` went up with `etag` and these contents (one line appended: a crash
+    /// loses at most the line being written, and that part is sent again).
+    pub fn record_part(&self, n: u32, etag: &str, sha256: &str) -> Result<(), CliError> {
+        use std::io::Write;
+        let line = format!("{n} {sha256} {etag}\n");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.part_log())
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .map_err(|e| CliError(format!("cannot note part {n} in the resume log: {e}")))
+    }
+
+    /// What was sent of each part (the last line per part wins): its SHA-256 and ETag.
+    pub fn recorded_parts(&self) -> std::collections::BTreeMap<u32, (String, String)> {
+        let text = std::fs::read_to_string(self.part_log()).unwrap_or_default();
+        text.lines()
+            .filter_map(|line| {
+                let mut fields = line.splitn(3, ' ');
+                let n = fields.next()?.parse().ok()?;
+                let sha = fields.next()?.to_owned();
+                let etag = fields.next()?.to_owned();
+                Some((n, (sha, etag)))
+            })
+            .collect()
     }
 }
 
@@ -132,6 +180,35 @@ mod tests {
         let book = ResumeBook::open(dir.path(), "http://api", &video)?;
         assert_eq!(book.load(), None);
         book.forget();
+        Ok(())
+    }
+
+    #[test]
+    fn a_growing_file_is_resumed_by_path_with_its_part_log()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let video = dir.path().join("live.mkv");
+        std::fs::write(&video, b"start")?;
+        let book = ResumeBook::open_growing(dir.path(), "http://api", &video)?;
+        book.save("v1")?;
+        book.record_part(1, "\"abc\"", "00ff")?;
+        book.record_part(1, "\"def\"", "11ee")?;
+        // The recording grew: still the same upload, and the later note of a part wins.
+        std::fs::write(&video, b"start and more")?;
+        let book = ResumeBook::open_growing(dir.path(), "http://api", &video)?;
+        assert_eq!(book.load().as_deref(), Some("v1"));
+        let parts = book.recorded_parts();
+        assert_eq!(
+            parts.get(&1),
+            Some(&("11ee".to_owned(), "\"def\"".to_owned()))
+        );
+        // The fixed-size record of the same path is another one.
+        assert_eq!(
+            ResumeBook::open(dir.path(), "http://api", &video)?.load(),
+            None
+        );
+        book.forget();
+        assert!(book.recorded_parts().is_empty());
         Ok(())
     }
 }

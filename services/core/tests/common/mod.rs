@@ -24,6 +24,7 @@ pub async fn new_video_of(pool: &PgPool, owner: Uuid) -> Uuid {
         owner_id: owner,
         visibility: vodnest_core::domain::Visibility::Private,
         description: String::new(),
+        growing: false,
     };
     videos::insert(pool, &new).await.expect("insert video");
     id

@@ -137,8 +137,11 @@ pub(super) async fn process(
         Work::transcode(plan(ctx, &input, &probed).await)
     };
     // A long encode is split into parts for any processor; a copy is not (it runs hundreds
-    // of times realtime), its ladder job may be.
-    if work.follow_up.is_none() && split::worth_splitting(ctx, probed.duration_s) {
+    // of times realtime), its ladder job may be. A copy with no rung below it (a source at or
+    // under the lowest rung) has no ladder job and nothing to encode: nothing to split either
+    // (splitting it read the copied rung's playlist before the copy had written it).
+    let encodes = work.plan.video.iter().any(|r| !r.copy);
+    if work.follow_up.is_none() && encodes && split::worth_splitting(ctx, probed.duration_s) {
         let plan = SplitPlan {
             plan: work.plan.clone(),
             already_published: work.already_published.clone(),

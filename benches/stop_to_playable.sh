@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# "Stop to playable": how long after a recording stops its replay can be watched.
+#
+# For each length (default 5 and 30 minutes), a recorder stand-in (ffmpeg copying a pre-made
+# 640x360 H.264/AAC clip into Matroska at READRATE× real time, a steady write rate) is uploaded
+# two ways, on the same stack in one run:
+#   followed  `vodnest upload --follow` started with the recorder: time from the recorder's
+#             last byte (ffmpeg exits) to the video's `playable`;
+#   after     `vodnest upload --limit-rate 4M` of the finished file: time from its start (the
+#             moment the recording stopped) to `playable`.
+# Goal: followed <= 10 s at both lengths, followed(30 min) / followed(5 min) <= 1.2; the
+# after-the-fact figure grows with the length.
+#
+#   bash benches/stop_to_playable.sh [MINUTES...]      (READRATE=10 by default)
+#
+# Starts what it needs (./dev env: Postgres, LocalStack, buckets) and builds of the
+# API (127.0.0.1:3918) and the processor (gRPC 127.0.0.1:50918) against a scratch database.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if (($#)); then LENGTHS=("$@"); else LENGTHS=(5 30); fi
+READRATE=${READRATE:-10}
+WORK=$(mktemp -d /tmp/vodnest-bench-follow.XXXXXX)
+PIDS=()
+eval "$("$REPO/dev" env)"
+ADMIN_URL=$DATABASE_URL
+DB=vodnest_bench_follow_$$
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    psql -q "$ADMIN_URL" -c "drop database if exists $DB" >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "==> build (debug: the figures are waits on I/O and the processor's ffmpeg, not Rust code)" >&2
+(cd "$REPO" && cargo build --quiet --workspace --bins)
+psql -q "$ADMIN_URL" -c "create database $DB" >/dev/null
+export DATABASE_URL="${ADMIN_URL%/*}/$DB"
+export API_ADDR=127.0.0.1:3918 GRPC_ADDR=127.0.0.1:50918 METRICS_ADDR=127.0.0.1:0
+export RATE_LIMIT_IP_BURST=1000000 RATE_LIMIT_IP_PER_SEC=1000000
+export RATE_LIMIT_KEY_BURST=1000000 RATE_LIMIT_KEY_PER_SEC=1000000
+ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+export ADMIN_TOKEN
+"$REPO/target/debug/vodnest-api" >"$WORK/api.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+    curl -fsS "http://$API_ADDR/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+done
+METRICS_ADDR=127.0.0.1:0 "$REPO/target/debug/vodnest-processor" >"$WORK/processor.log" 2>&1 &
+PIDS+=($!)
+
+vodnest() { "$REPO/target/debug/vodnest" --api "http://$API_ADDR" --token "$ADMIN_TOKEN" "$@"; }
+now() { date +%s.%N; }
+video_id() { sed -E 's/.*"video_id":"([^"]+)".*/\1/' <<<"$1"; }
+# Prints the time at which video $1 became playable (polled every 0.1 s).
+playable_at() {
+    until curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" \
+        "http://$API_ADDR/api/v1/videos/$1" | grep -q '"playable":true'; do
+        sleep 0.1
+    done
+    now
+}
+
+printf '%-8s %-22s %-22s\n' minutes "followed stop→playable" "after (4M) stop→playable"
+for minutes in "${LENGTHS[@]}"; do
+    source=$WORK/source-$minutes.mp4
+    ffmpeg -hide_banner -loglevel error -nostdin -y \
+        -f lavfi -i "testsrc2=size=640x360:rate=30:duration=$((minutes * 60))" \
+        -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$((minutes * 60))" \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 60 -b:v 1500k -maxrate 1500k \
+        -bufsize 1M -c:a aac "$source"
+
+    recording=$WORK/live-$minutes.mkv
+    vodnest --json upload --follow --quiet-period 600 --state-dir "$WORK/state" \
+        "$recording" >"$WORK/follow-$minutes.json" &
+    follower=$!
+    ffmpeg -hide_banner -loglevel error -nostdin -y -readrate "$READRATE" -i "$source" \
+        -c copy -f matroska "$recording"
+    stopped=$(now)
+    wait "$follower"
+    id=$(video_id "$(cat "$WORK/follow-$minutes.json")")
+    followed=$(echo "$(playable_at "$id") - $stopped" | bc -l)
+
+    after_start=$(now)
+    out=$(vodnest --json upload --limit-rate 4M --state-dir "$WORK/state" "$recording")
+    after=$(echo "$(playable_at "$(video_id "$out")") - $after_start" | bc -l)
+    printf '%-8s %-22.2f %-22.2f\n' "$minutes" "$followed" "$after"
+done

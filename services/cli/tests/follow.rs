@@ -1,0 +1,258 @@
+//! `vodnest upload --follow` against the real API, LocalStack (signatures checked), ffmpeg and
+//! the processor: a recorder stand-in (ffmpeg writing Matroska at 4× real time from a small
+//! pre-made clip) and the follower started together; parts go up while it records, the object
+//! is the final file byte for byte (Matroska's header is rewritten at the end, so a part is
+//! sent again), and the video plays. A file truncated while followed ends in a clear error
+//! with nothing completed. `vodnest watch` uploads two recordings of a folder once each, and a
+//! restart in the middle of the second resumes it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use vodnest_e2e::{TestApp, raw_object, recorder};
+use vodnest_testkit::{Look, eventually};
+
+fn vodnest(app: &TestApp, state_dir: &Path) -> tokio::process::Command {
+    app.cli(env!("CARGO_BIN_EXE_vodnest"), state_dir)
+}
+
+/// The one video of the test's database, once the follower created it.
+async fn the_video(app: &TestApp) -> Result<Option<String>> {
+    let id = sqlx::query_scalar::<_, uuid::Uuid>("select id from videos")
+        .fetch_optional(&app.pool)
+        .await?;
+    Ok(id.map(|id| id.to_string()))
+}
+
+/// The video made of the file `filename` and its status, once there is one.
+async fn video_of(app: &TestApp, filename: &str) -> Result<Option<(String, String)>> {
+    let row = sqlx::query_as::<_, (uuid::Uuid, String)>(
+        "select id, status from videos where filename = $1",
+    )
+    .bind(filename)
+    .fetch_optional(&app.pool)
+    .await?;
+    Ok(row.map(|(id, status)| (id.to_string(), status)))
+}
+
+/// Waits until the video of `filename` completed its upload; its id.
+async fn uploaded(app: &TestApp, filename: &str) -> Result<String> {
+    eventually(
+        &format!("{filename} uploaded"),
+        Duration::from_secs(120),
+        async || {
+            Ok(match video_of(app, filename).await? {
+                Some((_, status)) if status == "failed" => bail!("{filename} failed"),
+                Some((id, status)) if status != "awaiting_upload" => Look::Done(id),
+                other => Look::NotYet(format!("{other:?}")),
+            })
+        },
+    )
+    .await
+}
+
+/// The S3 object of video `id` is `file`, byte for byte.
+async fn same_bytes(id: &str, file: &Path) -> Result<()> {
+    let local = tokio::fs::read(file).await?;
+    let object = raw_object(id).await?;
+    ensure!(
+        Sha256::digest(&object) == Sha256::digest(&local),
+        "the object ({} bytes) differs from {} ({} bytes)",
+        object.len(),
+        file.display(),
+        local.len()
+    );
+    Ok(())
+}
+
+/// How many parts S3 holds for the video's upload (0 before it exists or after it ended).
+async fn parts_in_s3(app: &TestApp, id: &str) -> Result<usize> {
+    let response = app
+        .get(&format!("/api/v1/videos/{id}/upload"))
+        .send()
+        .await?;
+    if !response.status().is_success() {
+        return Ok(0);
+    }
+    let body: Value = response.json().await?;
+    Ok(body["parts_done"].as_array().map_or(0, Vec::len))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_is_uploaded_while_it_is_written() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("source.mp4");
+    // About 15 MB: three 5 MiB parts of the test API's growing plan.
+    recorder::make_source(&source, 60).await?;
+    let recording = dir.path().join("live.mkv");
+
+    // The recorder and the follower start at the same moment (the follower waits for the file).
+    let mut ffmpeg = recorder::record(&source, &recording)?;
+    let follower = vodnest(&app, &dir.path().join("state"))
+        .args([
+            "--json",
+            "upload",
+            "--follow",
+            "--quiet-period",
+            "60",
+            "--wait",
+        ])
+        .arg(&recording)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+
+    // While the recorder runs, count the parts S3 already holds.
+    let mut parts_while_recording = 0;
+    let recorded = loop {
+        tokio::select! {
+            status = ffmpeg.wait() => break status?,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+        if let Some(id) = the_video(&app).await? {
+            parts_while_recording = parts_while_recording.max(parts_in_s3(&app, &id).await?);
+        }
+    };
+    ensure!(recorded.success(), "the recorder failed: {recorded}");
+    ensure!(parts_while_recording > 0, "no part went up while recording");
+
+    let output = follower.wait_with_output().await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(output.status.success(), "the follower failed: {stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("JSON from the follower; stderr: {stderr}"))?;
+    ensure!(out["parts_sent_while_growing"].as_u64() > Some(0), "{out}");
+    // ffmpeg rewrote the Matroska header (sizes, seek head) when it stopped.
+    ensure!(out["parts_resent"].as_u64() >= Some(1), "{out}");
+    ensure!(out["status"] == "ready", "{out}");
+    let id = out["video_id"].as_str().context("video_id")?;
+
+    same_bytes(id, &recording).await?;
+    let video = app.video(id).await?;
+    ensure!(
+        video["size_bytes"] == tokio::fs::metadata(&recording).await?.len(),
+        "{video}"
+    );
+    ensure!(video["playable"] == true, "{video}");
+    app.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_truncated_while_followed_ends_in_an_error() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let recording = dir.path().join("live.mkv");
+    // More than one 5 MiB part, written and left open as a recorder would.
+    let file = std::fs::File::create(&recording)?;
+    file.set_len(6 * 1024 * 1024)?;
+    let follower = vodnest(&app, &dir.path().join("state"))
+        .args(["upload", "--follow", "--quiet-period", "60"])
+        .arg(&recording)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let id = eventually(
+        "the first part in S3",
+        Duration::from_secs(60),
+        async || {
+            let Some(id) = the_video(&app).await? else {
+                return Ok(Look::NotYet("no video yet".into()));
+            };
+            Ok(match parts_in_s3(&app, &id).await? {
+                0 => Look::NotYet("no part yet".into()),
+                _ => Look::Done(id),
+            })
+        },
+    )
+    .await?;
+    file.set_len(1024 * 1024)?;
+    drop(file);
+
+    let output = follower.wait_with_output().await?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(!output.status.success(), "the follower succeeded: {stderr}");
+    ensure!(stderr.contains("truncated"), "the error says why: {stderr}");
+    let video = app.video(&id).await?;
+    ensure!(video["status"] == "failed", "nothing completed: {video}");
+    let (jobs,): (i64,) = sqlx::query_as("select count(*) from jobs")
+        .fetch_one(&app.pool)
+        .await?;
+    if jobs != 0 {
+        bail!("{jobs} jobs enqueued for a truncated recording");
+    }
+    app.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let (short, long) = (dir.path().join("short.mp4"), dir.path().join("long.mp4"));
+    recorder::make_source(&short, 20).await?;
+    recorder::make_source(&long, 60).await?;
+    let folder = dir.path().join("recordings");
+    tokio::fs::create_dir(&folder).await?;
+    let state = dir.path().join("state");
+    let watcher = || {
+        vodnest(&app, &state)
+            .args([
+                "watch",
+                "--title",
+                "Stream {stem}",
+                "--visibility",
+                "unlisted",
+            ])
+            .args(["--quiet-period", "30"])
+            .arg(&folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let mut first = watcher()?;
+
+    // One recording, start to end.
+    let one = folder.join("one.mkv");
+    ensure!(
+        recorder::record(&short, &one)?.wait().await?.success(),
+        "recorder one"
+    );
+    let one_id = uploaded(&app, "one.mkv").await?;
+
+    // A second one; the watcher restarts once a part of it went up.
+    let two = folder.join("two.mkv");
+    let mut ffmpeg = recorder::record(&long, &two)?;
+    eventually(
+        "a part of two.mkv in S3",
+        Duration::from_secs(60),
+        async || {
+            Ok(match video_of(&app, "two.mkv").await? {
+                Some((id, _)) if parts_in_s3(&app, &id).await? > 0 => Look::Done(()),
+                other => Look::NotYet(format!("{other:?}")),
+            })
+        },
+    )
+    .await?;
+    first.start_kill()?;
+    first.wait().await?;
+    let mut second = watcher()?;
+    ensure!(ffmpeg.wait().await?.success(), "recorder two");
+    let two_id = uploaded(&app, "two.mkv").await?;
+    second.start_kill()?;
+    second.wait().await?;
+
+    let (videos,): (i64,) = sqlx::query_as("select count(*) from videos")
+        .fetch_one(&app.pool)
+        .await?;
+    ensure!(videos == 2, "each recording uploaded once: {videos} videos");
+    same_bytes(&one_id, &one).await?;
+    same_bytes(&two_id, &two).await?;
+    let video = app.video(&two_id).await?;
+    ensure!(video["title"] == "Stream two", "{video}");
+    ensure!(video["visibility"] == "unlisted", "{video}");
+    app.stop().await
+}
