@@ -39,6 +39,12 @@ impl Quotas {
                 usage.uploads_in_flight
             ));
         }
+        self.admit_bytes(usage, size_bytes)
+    }
+
+    /// The byte limits alone: what a growing upload, whose size is known only when it is
+    /// completed, is checked against then (its `usage` counts it as 0 bytes until then).
+    pub fn admit_bytes(&self, usage: &Usage, size_bytes: i64) -> Result<(), String> {
         if usage.bytes_last_day.saturating_add(size_bytes) > self.bytes_per_day {
             return Err(format!(
                 "this upload would take you past your daily upload limit of {} bytes \
@@ -78,5 +84,11 @@ mod tests {
         assert!(refused(usage(0, 60, 60), 41).contains("daily upload limit"));
         assert!(refused(usage(0, 0, 990), 11).contains("storage limit"));
         assert!(refused(usage(0, 0, 0), i64::MAX).contains("daily"));
+        // A growing upload's bytes, checked at completion: in flight is not counted again.
+        assert_eq!(quotas.admit_bytes(&usage(2, 50, 500), 50), Ok(()));
+        let bytes = quotas
+            .admit_bytes(&usage(2, 60, 60), 41)
+            .expect_err("refused");
+        assert!(bytes.contains("daily upload limit"), "{bytes}");
     }
 }

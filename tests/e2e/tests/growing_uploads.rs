@@ -218,3 +218,59 @@ async fn a_growing_upload_larger_than_allowed_fails_at_complete() -> Result<()> 
     );
     app.stop().await
 }
+
+/// The byte quotas, which a growing upload's create cannot check (it has no size yet), are
+/// checked at complete; admins stay exempt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_upload_past_a_byte_quota_fails_at_complete() -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.with_processor = false;
+    settings.api.max_upload_bytes = 64 * 1024 * 1024;
+    settings.api.quotas.bytes_per_day = 6 * 1024 * 1024;
+    let app = TestApp::spawn_with(db, settings).await?;
+    let creator = crate::limits::creator_key(&app, "streamer").await?;
+    let as_creator = |path: &str, body: Value| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(&creator)
+            .json(&body)
+    };
+    let body =
+        json!({"title": "live", "filename": "live.mkv", "size_bytes": null, "growing": true});
+    let id =
+        video_id(&expect_status(as_creator("/api/v1/videos", body).send().await?, 201).await?)?;
+    let mut parts = Vec::new();
+    for (n, size) in [(1, 5 * MIB), (2, 2 * MIB)] {
+        let body = json!({"part_numbers": [n], "sizes": [size]});
+        let asked = as_creator(&format!("/api/v1/videos/{id}/upload/parts"), body);
+        let answer = expect_status(asked.send().await?, 200).await?;
+        let url = answer["parts"][0]["url"].as_str().context("url")?;
+        parts.push(json!({"part_number": n, "etag": app.put_part(url, vec![7u8; size]).await?}));
+    }
+    let complete = as_creator(
+        &format!("/api/v1/videos/{id}/upload/complete"),
+        json!({ "parts": parts }),
+    );
+    let refused = expect_error(complete.send().await?, 403, "quota_exceeded").await?;
+    ensure!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("daily upload limit")),
+        "{refused}"
+    );
+    let video = app.video(&id).await?;
+    ensure!(video["status"] == "failed", "{video}");
+    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
+    ensure!(
+        storage.raw_size(id.parse()?).await?.is_none(),
+        "the object is deleted"
+    );
+
+    // The same bytes from an admin complete.
+    let id = video_id(&create_growing(&app).await?)?;
+    let one = send_part(&app, &id, 1, &vec![1u8; 5 * MIB]).await?;
+    let two = send_part(&app, &id, 2, &vec![2u8; 2 * MIB]).await?;
+    expect_status(app.complete(&id, &[one, two]).await?, 202).await?;
+    app.stop().await
+}

@@ -26,7 +26,7 @@ async fn spawn(limits: RateLimits, configure: impl FnOnce(&mut TestSettings)) ->
 }
 
 /// A creator with a key that reads and writes videos; returns the key's token.
-async fn creator_key(app: &TestApp, name: &str) -> Result<String> {
+pub(crate) async fn creator_key(app: &TestApp, name: &str) -> Result<String> {
     let user = users::create(&app.pool, name, Role::Creator, None)
         .await?
         .context("the username is free")?;

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use vodnest_core::caller::{Caller, Scope};
+use vodnest_core::caller::{Caller, Role, Scope};
 use vodnest_core::domain::{VideoRow, VideoStatus};
 use vodnest_core::storage::UploadedPart;
-use vodnest_core::videos;
+use vodnest_core::{users, videos};
 
 use super::VideoId;
 use super::videos::{One, find, view};
@@ -267,8 +267,7 @@ const CLIENT_PART_ERRORS: [&str; 3] = ["InvalidPart", "InvalidPartOrder", "Entit
         (status = 202, description = "The video, now `queued` (or further along if completed before)", body = One),
         NotJson,
         Unauthorized,
-        InsufficientScope,
-        CrossOrigin,
+        (status = 403, description = "The key or session lacks the scope this needs (`insufficient_scope`); made with the session cookie from another site's page (`cross_origin_request`); or a growing upload's file would take its owner past a byte quota: it is deleted and the video fails (`quota_exceeded`, the message names the limit)", body = ErrorBody),
         NoSuchVideo,
         (status = 409, description = "The upload was aborted, expired or failed (`upload_not_active`)", body = ErrorBody),
         (status = 413, description = "A growing upload's file is larger than this server accepts; it is deleted and the video fails (`upload_too_large`); or the request body is larger than the server allows (`body_too_large`)", body = ErrorBody),
@@ -387,8 +386,9 @@ async fn check_uploaded_size(
     Err(ApiError::invalid("size_mismatch", error))
 }
 
-/// A growing upload's assembled file must fit `MAX_UPLOAD_BYTES`; if it does, its size and
-/// part count are recorded, if not it is deleted and the video fails.
+/// A growing upload's assembled file must fit `MAX_UPLOAD_BYTES` and its owner's byte quotas
+/// (checked now that its size is known; admins are exempt); if it does, its size and part
+/// count are recorded, if not it is deleted and the video fails.
 async fn check_grown_size(
     state: &AppState,
     db: &mut PgConnection,
@@ -397,17 +397,44 @@ async fn check_grown_size(
 ) -> Result<(), ApiError> {
     let size = state.storage.raw_size(row.id).await?.unwrap_or(0);
     let max = state.config.max_upload_bytes;
-    if (1..=max).contains(&size) {
-        videos::record_grown_size(&mut *db, row.id, size, part_count).await?;
-        return Ok(());
-    }
-    let error = format!("the uploaded file is {size} bytes; accepted are 1 to {max}");
+    let refused = if !(1..=max).contains(&size) {
+        ApiError::TooLarge {
+            code: "upload_too_large",
+            message: format!("the uploaded file is {size} bytes; accepted are 1 to {max}"),
+        }
+    } else {
+        // The usage lock holds until the size is recorded: two growing uploads of one owner
+        // completed at once cannot both fit where only one does.
+        let mut tx = sqlx::Connection::begin(&mut *db).await?;
+        match over_quota(state, &mut tx, row.owner_id, size).await? {
+            Some(message) => ApiError::forbidden("quota_exceeded", message),
+            None => {
+                videos::record_grown_size(&mut *tx, row.id, size, part_count).await?;
+                tx.commit().await?;
+                return Ok(());
+            }
+        }
+    };
     state.storage.delete_raw(row.id).await?;
-    videos::mark_upload_failed(db, row.id, &error).await?;
-    Err(ApiError::TooLarge {
-        code: "upload_too_large",
-        message: error,
-    })
+    videos::mark_upload_failed(db, row.id, &refused.to_string()).await?;
+    Err(refused)
+}
+
+/// Why `size` more bytes would take `owner` past a byte quota, under the owner's usage lock
+/// (as a create checks it); `None` when they fit or the owner is an admin.
+async fn over_quota(
+    state: &AppState,
+    db: &mut PgConnection,
+    owner: Uuid,
+    size: i64,
+) -> Result<Option<String>, ApiError> {
+    let role = users::get(&mut *db, owner).await?.map(|user| user.role);
+    if role == Some(Role::Admin) {
+        return Ok(None);
+    }
+    videos::lock_usage(&mut *db, owner).await?;
+    let usage = videos::usage(&mut *db, owner).await?;
+    Ok(state.config.quotas.admit_bytes(&usage, size).err())
 }
 
 /// Every part from 1 to `part_count` exactly once, sorted, as S3 wants them (for a growing
