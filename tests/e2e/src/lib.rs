@@ -295,6 +295,20 @@ impl TestApp {
         Ok(id)
     }
 
+    /// [`Self::upload_file`], then waits up to `patience` until the video is `ready` or
+    /// `failed`: its id, the websocket frames seen meanwhile, and the video object then.
+    pub async fn upload_until_settled(
+        &self,
+        path: &Path,
+        title: &str,
+        patience: Duration,
+    ) -> Result<(String, Vec<Value>, Value)> {
+        let id = self.upload_file(path, title).await?;
+        let frames = ws::follow(&self.events_url(&id), &["ready", "failed"], patience).await?;
+        let video = self.video(&id).await?;
+        Ok((id, frames, video))
+    }
+
     /// An upload of a local file up to its completion: the video id and each part's ETag.
     pub async fn upload_parts(
         &self,

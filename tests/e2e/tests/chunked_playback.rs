@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use vodnest_e2e::{TestApp, TestSettings, browser, ws};
+use vodnest_e2e::{TestApp, TestSettings, browser};
 use vodnest_testkit::{TestDatabase, clip};
 
 /// Where the first chunk ends: the threshold and the chunk length are both this.
@@ -22,14 +22,9 @@ async fn a_split_video_reports_progress_and_plays_across_a_chunk_boundary() -> R
     let source = dir.path().join("replay.mp4");
     // Three minutes the fast path refuses: a transcode, split into three chunks.
     clip::make_sparse_keyframes(&source, 180, "320x180").await?;
-    let id = app.upload_file(&source, "Split replay").await?;
-    let frames = ws::follow(
-        &app.events_url(&id),
-        &["ready", "failed"],
-        Duration::from_secs(300),
-    )
-    .await?;
-    let video = app.video(&id).await?;
+    let (id, frames, video) = app
+        .upload_until_settled(&source, "Split replay", Duration::from_secs(300))
+        .await?;
     ensure!(video["status"] == "ready", "{video}");
     ensure!(video["encoding"].is_null(), "cleared once done: {video}");
     let kinds: Vec<String> = sqlx::query_scalar("select kind from jobs where video_id = $1::uuid")
@@ -94,14 +89,9 @@ async fn a_long_copy_with_nothing_to_encode_is_not_split() -> Result<()> {
     let source = dir.path().join("replay.mp4");
     let encode = [&clip::X264[..], &clip::GOP_2S, &clip::AAC].concat();
     clip::make(&source, 30, "320x180", true, &encode).await?;
-    let id = app.upload_file(&source, "Long copy").await?;
-    ws::follow(
-        &app.events_url(&id),
-        &["ready", "failed"],
-        Duration::from_secs(120),
-    )
-    .await?;
-    let video = app.video(&id).await?;
+    let (id, _, video) = app
+        .upload_until_settled(&source, "Long copy", Duration::from_secs(120))
+        .await?;
     ensure!(
         video["status"] == "ready" && video["playable"] == true,
         "{video}"

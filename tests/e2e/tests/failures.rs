@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::json;
-use vodnest_e2e::{TestApp, expect_error, expect_status, ws};
+use vodnest_e2e::{TestApp, expect_error, expect_status};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_refuses_missing_and_wrong_tokens() -> Result<()> {
@@ -138,14 +138,9 @@ async fn a_non_video_upload_fails_with_a_reason() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("notes.mp4");
     tokio::fs::write(&path, "these are meeting notes, not a video\n".repeat(100)).await?;
-    let id = app.upload_file(&path, "not a video").await?;
-    ws::follow(
-        &app.events_url(&id),
-        &["ready", "failed"],
-        Duration::from_secs(120),
-    )
-    .await?;
-    let video = app.video(&id).await?;
+    let (id, _, video) = app
+        .upload_until_settled(&path, "not a video", Duration::from_secs(120))
+        .await?;
     ensure!(video["status"] == "failed", "{video}");
     let error = video["error"].as_str().unwrap_or_default();
     ensure!(

@@ -54,6 +54,18 @@ async fn send_part(app: &TestApp, id: &str, n: i64, bytes: &[u8]) -> Result<(i64
     Ok((n, app.put_part(url, bytes.to_vec()).await?))
 }
 
+/// The upload was refused at complete: its video failed and its object is gone.
+async fn failed_and_deleted(app: &TestApp, id: &str) -> Result<()> {
+    let video = app.video(id).await?;
+    ensure!(video["status"] == "failed", "{video}");
+    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
+    ensure!(
+        storage.raw_size(id.parse()?).await?.is_none(),
+        "the object is deleted"
+    );
+    Ok(())
+}
+
 fn video_id(created: &Value) -> Result<String> {
     Ok(created["video"]["id"].as_str().context("id")?.to_owned())
 }
@@ -209,13 +221,7 @@ async fn a_growing_upload_larger_than_allowed_fails_at_complete() -> Result<()> 
         "upload_too_large",
     )
     .await?;
-    let video = app.video(&id).await?;
-    ensure!(video["status"] == "failed", "{video}");
-    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
-    ensure!(
-        storage.raw_size(id.parse()?).await?.is_none(),
-        "the object is deleted"
-    );
+    failed_and_deleted(&app, &id).await?;
     app.stop().await
 }
 
@@ -259,13 +265,7 @@ async fn a_growing_upload_past_a_byte_quota_fails_at_complete() -> Result<()> {
             .is_some_and(|m| m.contains("daily upload limit")),
         "{refused}"
     );
-    let video = app.video(&id).await?;
-    ensure!(video["status"] == "failed", "{video}");
-    let storage = Storage::from_env(&vodnest_e2e::storage_config()?).await;
-    ensure!(
-        storage.raw_size(id.parse()?).await?.is_none(),
-        "the object is deleted"
-    );
+    failed_and_deleted(&app, &id).await?;
 
     // The same bytes from an admin complete.
     let id = video_id(&create_growing(&app).await?)?;
