@@ -11,7 +11,10 @@
 # Goal: followed <= 10 s at both lengths, followed(30 min) / followed(5 min) <= 1.2; the
 # after-the-fact figure grows with the length.
 #
-#   bash benches/stop_to_playable.sh [MINUTES...]      (READRATE=10 by default)
+#   bash benches/stop_to_playable.sh [MINUTES...]
+#       READRATE=10   the recorder's speed (× real time)
+#       ROUNDS=3      followed runs per length (medians); the rounds rotate through the lengths
+#       AFTER=1       also the after-the-fact upload (first round only; 0 skips it)
 #
 # Starts what it needs (./dev env: Postgres, LocalStack, buckets) and builds of the
 # API (127.0.0.1:3918) and the processor (gRPC 127.0.0.1:50918) against a scratch database.
@@ -20,6 +23,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if (($#)); then LENGTHS=("$@"); else LENGTHS=(5 30); fi
 READRATE=${READRATE:-10}
+ROUNDS=${ROUNDS:-3}
+AFTER=${AFTER:-1}
 WORK=$(mktemp -d /tmp/vodnest-bench-follow.XXXXXX)
 PIDS=()
 eval "$("$REPO/dev" env)"
@@ -63,28 +68,59 @@ playable_at() {
     now
 }
 
-printf '%-8s %-22s %-22s\n' minutes "followed stop→playable" "after (4M) stop→playable"
+# One source per length, made once; the rounds rotate through the lengths so that a noisy
+# moment of the machine falls on all of them alike.
 for minutes in "${LENGTHS[@]}"; do
-    source=$WORK/source-$minutes.mp4
     ffmpeg -hide_banner -loglevel error -nostdin -y \
         -f lavfi -i "testsrc2=size=640x360:rate=30:duration=$((minutes * 60))" \
         -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$((minutes * 60))" \
         -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 60 -b:v 1500k -maxrate 1500k \
-        -bufsize 1M -c:a aac "$source"
-
-    recording=$WORK/live-$minutes.mkv
-    vodnest --json upload --follow --quiet-period 600 --state-dir "$WORK/state" \
-        "$recording" >"$WORK/follow-$minutes.json" &
-    follower=$!
-    ffmpeg -hide_banner -loglevel error -nostdin -y -readrate "$READRATE" -i "$source" \
-        -c copy -f matroska "$recording"
-    stopped=$(now)
-    wait "$follower"
-    id=$(video_id "$(cat "$WORK/follow-$minutes.json")")
-    followed=$(echo "$(playable_at "$id") - $stopped" | bc -l)
-
-    after_start=$(now)
-    out=$(vodnest --json upload --limit-rate 4M --state-dir "$WORK/state" "$recording")
-    after=$(echo "$(playable_at "$(video_id "$out")") - $after_start" | bc -l)
-    printf '%-8s %-22.2f %-22.2f\n' "$minutes" "$followed" "$after"
+        -bufsize 1M -c:a aac "$WORK/source-$minutes.mp4"
 done
+
+# Per run: stop→playable and its parts: the CLI's finish (re-check of every part sent, then the
+# changed ones and the tail), the API's complete, and complete→playable (the processor).
+field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
+printf '%-6s %-8s %-10s %-8s %-9s %-10s\n' round minutes followed finish complete processor
+for round in $(seq 1 "$ROUNDS"); do
+    for minutes in "${LENGTHS[@]}"; do
+        recording=$WORK/live-$minutes-$round.mkv
+        vodnest --json upload --follow --quiet-period 600 --state-dir "$WORK/state" \
+            "$recording" >"$WORK/follow.json" &
+        follower=$!
+        ffmpeg -hide_banner -loglevel error -nostdin -y -readrate "$READRATE" \
+            -i "$WORK/source-$minutes.mp4" -c copy -f matroska "$recording"
+        stopped=$(now)
+        wait "$follower"
+        completed=$(now)
+        out=$(cat "$WORK/follow.json")
+        playable=$(playable_at "$(video_id "$out")")
+        followed=$(echo "$playable - $stopped" | bc -l)
+        processor=$(echo "$playable - $completed" | bc -l)
+        printf '%-6s %-8s %-10.2f %-8.2f %-9.2f %-10.2f\n' "$round" "$minutes" "$followed" \
+            "$(field finish_seconds "$out")" "$(field complete_seconds "$out")" "$processor"
+        echo "$minutes $followed" >>"$WORK/followed.txt"
+        if ((round == 1)) && [[ $AFTER == 1 ]]; then
+            after_start=$(now)
+            out=$(vodnest --json upload --limit-rate 4M --state-dir "$WORK/state" "$recording")
+            after=$(echo "$(playable_at "$(video_id "$out")") - $after_start" | bc -l)
+            echo "$minutes $after" >>"$WORK/after.txt"
+        fi
+        rm -f "$recording"
+    done
+done
+
+# Medians per length, and the ratio of the longest to the shortest.
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+echo
+printf '%-8s %-24s %-22s\n' minutes "followed (median)" "after (4M, 1 run)"
+for minutes in "${LENGTHS[@]}"; do
+    f=$(awk -v m="$minutes" '$1 == m {print $2}' "$WORK/followed.txt" | median)
+    a=$( [[ -f $WORK/after.txt ]] && awk -v m="$minutes" '$1 == m {print $2}' "$WORK/after.txt" | median || echo -)
+    printf '%-8s %-24.2f %-22s\n' "$minutes" "$f" "$a"
+    echo "$minutes $f" >>"$WORK/medians.txt"
+done
+first=$(head -1 "$WORK/medians.txt" | cut -d' ' -f2)
+last=$(tail -1 "$WORK/medians.txt" | cut -d' ' -f2)
+printf 'followed %s min / %s min: %.2f (goal <= 1.2)\n' "${LENGTHS[-1]}" "${LENGTHS[0]}" \
+    "$(echo "$last / $first" | bc -l)"

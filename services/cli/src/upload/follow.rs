@@ -15,16 +15,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
 use super::closes::WriterCloses;
 use super::pace::Pace;
-use super::parts::{Cut, PartSender, read_range};
+use super::parts::{Cut, PartSender};
 use super::resume::{self, ResumeBook};
-use super::{UploadArgs, Uploaded, create_video, progress_bar};
+use super::{AfterStop, UploadArgs, Uploaded, create_video, progress_bar};
 use crate::CliError;
 use crate::api::{ApiClient, ApiError};
 
@@ -90,8 +90,14 @@ pub(super) async fn upload(
         }
     }
     let parts_sent_while_growing = follower.parts_sent;
+    let finishing = Instant::now();
     let (parts, parts_resent) = follower.finish().await?;
+    let completing = Instant::now();
     let video = api.complete(&follower.video_id, &parts).await?;
+    let after_stop = Some(AfterStop {
+        finish_seconds: (completing - finishing).as_secs_f64(),
+        complete_seconds: completing.elapsed().as_secs_f64(),
+    });
     follower.progress.finish();
     follower.book.forget();
     let uploaded = Uploaded {
@@ -102,6 +108,7 @@ pub(super) async fn upload(
         parts_sent_while_growing,
         bytes_sent: follower.bytes_sent,
         seconds: began.elapsed().as_secs_f64(),
+        after_stop,
     };
     Ok((follower.video_id, uploaded))
 }
@@ -245,21 +252,8 @@ impl<'a> Follower<'a> {
             return Err(self.abandon("its writer closed it empty").await);
         }
         let cut = Cut::growing(self.part_size, length)?;
-        let mut changed = Vec::new();
-        let mut missing = Vec::new();
-        for n in 1..=cut.part_count {
-            let Some(sent) = self.sent.get(&n) else {
-                missing.push(n);
-                continue;
-            };
-            let (offset, len) = cut.range(n);
-            let now = read_range(&self.args.file, offset, len)
-                .await
-                .map_err(|e| CliError(format!("cannot read {}: {e}", self.args.file.display())))?;
-            if len != self.part_size || hex(&Sha256::digest(&now)) != sent.sha256 {
-                changed.push(n);
-            }
-        }
+        let mut changed = self.changed_parts(&cut).await?;
+        let missing = (1..=cut.part_count).filter(|n| !self.sent.contains_key(n));
         let resent = changed.len();
         changed.extend(missing);
         changed.sort_unstable();
@@ -281,6 +275,42 @@ impl<'a> Follower<'a> {
             })
             .collect();
         Ok((parts, resent))
+    }
+
+    /// The parts sent (of the `cut.part_count` the file now makes) whose bytes are not what
+    /// went: read and hashed again on blocking threads, as many at once as there are CPUs.
+    /// This is the one step after the writer stops whose work grows with the recording, so it
+    /// runs at the speed of the page cache and SHA-256 on every core.
+    async fn changed_parts(&self, cut: &Cut) -> Result<Vec<u32>, CliError> {
+        let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let checks = self
+            .sent
+            .iter()
+            .filter(|(n, _)| **n <= cut.part_count)
+            .map(|(&n, sent)| {
+                let (offset, len) = cut.range(n);
+                let path = self.args.file.clone();
+                let expected = sent.sha256.clone();
+                let whole = len == self.part_size;
+                async move {
+                    if !whole {
+                        return Ok(Some(n));
+                    }
+                    let now =
+                        tokio::task::spawn_blocking(move || sha256_of_range(&path, offset, len))
+                            .await
+                            .map_err(|e| CliError(format!("hashing part {n}: {e}")))?
+                            .map_err(|e| {
+                                CliError(format!("cannot read {}: {e}", self.args.file.display()))
+                            })?;
+                    Ok::<_, CliError>((now != expected).then_some(n))
+                }
+            });
+        futures::stream::iter(checks)
+            .buffer_unordered(parallel)
+            .try_filter_map(|n| async move { Ok(n) })
+            .try_collect()
+            .await
     }
 
     /// Aborts the upload (the video fails) and forgets it; the error to return.
@@ -340,6 +370,22 @@ async fn resumed(
         sent.len()
     );
     Ok(Some((video_id, state.part_size, sent)))
+}
+
+/// The SHA-256 (hex) of `len` bytes of `path` from `offset`, read 1 MiB at a time.
+fn sha256_of_range(path: &Path, offset: u64, len: u64) -> std::io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    let mut done = 0;
+    while done < len {
+        let want = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        file.read_exact_at(&mut buf[..want], offset + done)?;
+        hasher.update(&buf[..want]);
+        done += want as u64;
+    }
+    Ok(hex(&hasher.finalize()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -143,6 +143,7 @@ async fn report(
                 "parts_sent_while_growing": uploaded.parts_sent_while_growing,
                 "bytes_sent": uploaded.bytes_sent,
                 "seconds": uploaded.seconds,
+                "after_stop": uploaded.after_stop,
                 "watch_url": api.watch_url(video_id),
             })
         );
@@ -263,6 +264,18 @@ struct Uploaded {
     parts_sent_while_growing: usize,
     bytes_sent: u64,
     seconds: f64,
+    /// A followed file: how long its end took once the writer was done.
+    after_stop: Option<AfterStop>,
+}
+
+/// The steps of a followed upload after its writer is done, timed (the "stop to playable"
+/// benchmark reads them).
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+struct AfterStop {
+    /// Checking every part sent against the file, sending the changed ones and the tail.
+    finish_seconds: f64,
+    /// The API's complete (S3 joins the parts).
+    complete_seconds: f64,
 }
 
 async fn send(
@@ -323,6 +336,7 @@ async fn send(
         parts_sent_while_growing: 0,
         bytes_sent: cut.file_size - already,
         seconds,
+        after_stop: None,
     })
 }
 
