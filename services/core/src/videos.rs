@@ -281,6 +281,13 @@ pub async fn mark_uploaded_and_enqueue<'c>(
     Ok(row)
 }
 
+/// How long a growing upload may stay open at most. The raw bucket's lifecycle rule aborts any
+/// multipart upload 7 days after it began (`abort_incomplete_multipart_upload` in
+/// infra/terraform/modules/storage/main.tf): a deadline that kept moving past that would leave
+/// the video waiting for an upload S3 no longer has. One day short of it, the sweeper ends the
+/// upload itself (the video fails with a reason) and no more part URLs are given.
+pub const GROWING_UPLOAD_LIFETIME: time::Duration = time::Duration::days(6);
+
 /// Moves a growing upload's deadline to `until` (never back): a recording that keeps sending
 /// parts is not taken for abandoned however long it runs. False when the video is not a growing
 /// upload still in progress.

@@ -209,6 +209,44 @@ async fn a_growing_upload_stays_alive_while_parts_are_asked_for() -> Result<()> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_growing_upload_does_not_outlive_the_raw_bucket_s_abort_rule() -> Result<()> {
+    let app = spawn(1024 * 1024 * 1024).await?;
+    let id = video_id(&create_growing(&app).await?)?;
+    // As if it began `ago` and its deadline, moved by its last part request, were now.
+    let began = |ago: &str| {
+        format!(
+            "update videos set created_at = now() - interval '{ago}', upload_expires_at = now()
+             where id = $1::uuid"
+        )
+    };
+    // Ten minutes before S3 would be allowed to abort it a day later: the deadline moves to
+    // six days after the start, not a whole upload expiry (an hour here) from now.
+    sqlx::query(&began("5 days 23 hours 50 minutes"))
+        .bind(&id)
+        .execute(&app.pool)
+        .await?;
+    expect_status(ask_parts(&app, &id, &[1], &[100]).await?, 200).await?;
+    let (deadline,): (OffsetDateTime,) =
+        sqlx::query_as("select upload_expires_at from videos where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await?;
+    let left = deadline - OffsetDateTime::now_utc();
+    ensure!(
+        left < time::Duration::minutes(11),
+        "the deadline moved to {deadline}, past six days after the start"
+    );
+    // Past six days: no more part URLs, with a reason.
+    sqlx::query(&began("6 days 1 minute"))
+        .bind(&id)
+        .execute(&app.pool)
+        .await?;
+    let refused = ask_parts(&app, &id, &[2], &[100]).await?;
+    expect_error(refused, 409, "upload_not_active").await?;
+    app.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_growing_upload_larger_than_allowed_fails_at_complete() -> Result<()> {
     // 6 MiB allowed: parts of 5 MiB, so two parts can exceed it.
     let app = spawn(6 * 1024 * 1024).await?;

@@ -117,8 +117,22 @@ pub async fn presign_parts(
     }
     let lengths = part_lengths(&row, &body)?;
     if row.growing {
-        // Parts keep coming: the recording is alive, whatever its length so far.
-        let until = OffsetDateTime::now_utc() + state.config.upload_expiry();
+        // Parts keep coming: the recording is alive, whatever its length so far, up to the
+        // most a multipart upload may live.
+        let now = OffsetDateTime::now_utc();
+        let last = row.created_at + videos::GROWING_UPLOAD_LIFETIME;
+        if now >= last {
+            return Err(ApiError::conflict(
+                "upload_not_active",
+                format!(
+                    "a growing upload stays open at most {} days and this one began {}: complete \
+                     it with the parts sent, or start a new upload",
+                    videos::GROWING_UPLOAD_LIFETIME.whole_days(),
+                    row.created_at.date()
+                ),
+            ));
+        }
+        let until = (now + state.config.upload_expiry()).min(last);
         videos::extend_growing_upload(&state.pool, id, until).await?;
     }
     let ttl = state.config.upload_url_ttl();
