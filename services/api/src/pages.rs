@@ -58,15 +58,22 @@ const TEMPLATES: [(&str, &str); 16] = [
 
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
-/// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`
-/// and `encoding.js`.
-const ASSETS: [(&str, &str, &str); 12] = [
+/// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`,
+/// `encoding.js` (and the watch page's `chapters.js`, `comforts.js`, `player_time.js`).
+const ASSETS: [(&str, &str, &str); 15] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
     ("encoding.js", JS, include_str!("../static/encoding.js")),
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
+    ("chapters.js", JS, include_str!("../static/chapters.js")),
+    ("comforts.js", JS, include_str!("../static/comforts.js")),
+    (
+        "player_time.js",
+        JS,
+        include_str!("../static/player_time.js"),
+    ),
     ("share.js", JS, include_str!("../static/share.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),

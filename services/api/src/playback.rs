@@ -327,6 +327,8 @@ mod tests {
             visibility: vodnest_core::domain::Visibility::Private,
             description: String::new(),
             view_count: 0,
+            chapters: sqlx::types::Json(Vec::new()),
+            chapters_set: false,
         }
     }
 }

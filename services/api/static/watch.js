@@ -4,7 +4,15 @@
 // under the player while they are; once they are done, the player loads the new master
 // playlist if it lists renditions the player lacks. The owner (or an admin) reads the video
 // through the authenticated routes, anyone else through the public ones. When playback first
-// starts, a view is counted (once per viewer per day, by the server).
+// starts, a view is counted (once per viewer per day, by the server). Chapters are marked on
+// the seek bar and listed beside the player (chapters.js); deep links, resuming, shortcuts,
+// speed and picture-in-picture are in comforts.js. Chapters and `?t=` are on the original
+// timeline; a trimmed video's player plays its `window` of it (player time = original time −
+// window start).
+import { showChapters } from './chapters.js';
+import {
+  rememberPosition, setUpKeys, setUpPictureInPicture, setUpSpeed, setUpTimeLink, startPosition,
+} from './comforts.js';
 import { showEncoding } from './encoding.js';
 import { follow, videoPath } from './events.js';
 import { clock } from './time.js';
@@ -18,8 +26,15 @@ const qualityBox = document.getElementById('quality-box');
 const quality = document.getElementById('quality');
 const encodingLine = document.getElementById('encoding');
 window.vodnestErrors = [];
-window.vodnestPlayer = { video: element, hls: null, viewCounted: null, reloads: 0 };
+window.vodnestPlayer = { video: element, hls: null, viewCounted: null, reloads: 0, chapters: [] };
 let started = false;
+// Where the player's 0 is on the original timeline, and how long what it plays is.
+const offset = video.window?.start_s ?? 0;
+const windowLength = video.window ? video.window.end_s - video.window.start_s : video.duration_s;
+const length = () => (Number.isFinite(element.duration) && element.duration > 0
+  ? element.duration : (windowLength ?? NaN));
+const start = startPosition(video, offset, length());
+window.vodnestPlayer.startAt = start.at;
 // The renditions of the master playlist the player loaded.
 let loadedRenditions = video.renditions.map((r) => r.name);
 if (video.playback.poster_url) element.poster = video.playback.poster_url;
@@ -75,10 +90,14 @@ function play(url) {
   started = true;
   status.textContent = '';
   if (window.Hls && window.Hls.isSupported()) {
-    // While processing, playlists are EVENT playlists: start at the beginning, not the edge.
-    attach(url, 0);
+    // While processing, playlists are EVENT playlists: start at the beginning (or the deep
+    // link's moment), not the edge.
+    attach(url, start.at ?? 0);
   } else if (element.canPlayType('application/vnd.apple.mpegurl')) {
     element.src = url;
+    if (start.at) {
+      element.addEventListener('loadedmetadata', () => { element.currentTime = start.at; }, { once: true });
+    }
     element.play().catch(() => {});
   } else {
     status.textContent = 'This browser cannot play HLS video.';
@@ -107,41 +126,60 @@ function parseStoryboard(text, base) {
   return cues;
 }
 
-async function setUpStoryboard(url) {
+// The seek bar under the player: always there once the length is known, with the chapters'
+// marks, the moment (and its chapter) under the pointer, and the storyboard's tile of it
+// when the video has one.
+const scrub = { cues: [], chapterOf: () => '' };
+
+function setUpScrubber() {
   const scrubber = document.getElementById('scrubber');
   const fill = document.getElementById('scrub-fill');
   const preview = document.getElementById('scrub-preview');
   const thumb = document.getElementById('scrub-thumb');
   const time = document.getElementById('scrub-time');
-  const response = await fetch(url);
-  if (!response.ok) return;
-  const cues = parseStoryboard(await response.text(), url);
-  if (cues.length === 0) return;
-  const duration = () => element.duration || video.duration_s || cues[cues.length - 1].end;
+  const chapter = document.getElementById('scrub-chapter');
   const at = (event) => {
     const box = scrubber.getBoundingClientRect();
     const fraction = Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
-    return { fraction, seconds: fraction * duration(), box };
+    return { fraction, seconds: fraction * length(), box };
   };
   scrubber.addEventListener('mousemove', (event) => {
     const { fraction, seconds, box } = at(event);
+    if (!Number.isFinite(seconds)) return;
+    const { cues } = scrub;
     const cue = cues.find((c) => seconds >= c.start && seconds < c.end) || cues[cues.length - 1];
-    thumb.style.width = `${cue.w}px`;
-    thumb.style.height = `${cue.h}px`;
-    thumb.style.backgroundImage = `url("${cue.url}")`;
-    thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    thumb.classList.toggle('hidden', !cue);
+    if (cue) {
+      thumb.style.width = `${cue.w}px`;
+      thumb.style.height = `${cue.h}px`;
+      thumb.style.backgroundImage = `url("${cue.url}")`;
+      thumb.style.backgroundPosition = `-${cue.x}px -${cue.y}px`;
+    }
     time.textContent = clock(seconds);
-    const left = Math.min(box.width - cue.w / 2, Math.max(cue.w / 2, fraction * box.width));
+    chapter.textContent = scrub.chapterOf(seconds);
+    const half = (cue ? cue.w : preview.offsetWidth) / 2;
+    const left = Math.min(box.width - half, Math.max(half, fraction * box.width));
     preview.style.left = `${left}px`;
     preview.classList.remove('hidden');
   });
   scrubber.addEventListener('mouseleave', () => preview.classList.add('hidden'));
-  scrubber.addEventListener('click', (event) => { element.currentTime = at(event).seconds; });
-  element.addEventListener('timeupdate', () => {
-    fill.style.width = `${(100 * element.currentTime) / duration()}%`;
+  scrubber.addEventListener('click', (event) => {
+    const { seconds } = at(event);
+    if (Number.isFinite(seconds)) element.currentTime = seconds;
   });
-  window.vodnestPlayer.storyboard = cues.length;
-  scrubber.classList.remove('hidden');
+  element.addEventListener('timeupdate', () => {
+    fill.style.width = `${(100 * element.currentTime) / length()}%`;
+  });
+  const show = () => scrubber.classList.toggle('hidden', !Number.isFinite(length()));
+  element.addEventListener('durationchange', show);
+  show();
+}
+
+async function loadStoryboard(url) {
+  const response = await fetch(url);
+  if (!response.ok) return;
+  scrub.cues = parseStoryboard(await response.text(), url);
+  window.vodnestPlayer.storyboard = scrub.cues.length;
 }
 
 async function playWhenReady() {
@@ -192,7 +230,17 @@ if (video.visibility !== 'private') {
   element.addEventListener('playing', () => { countView().catch(() => {}); }, { once: true });
 }
 
-if (video.playback.storyboard_url) setUpStoryboard(video.playback.storyboard_url).catch(() => {});
+setUpScrubber();
+scrub.chapterOf = showChapters({
+  element, chapters: video.chapters, offset, length,
+  trackUrl: `${videoPath(video.id, route)}/chapters.vtt`,
+});
+if (video.playback.storyboard_url) loadStoryboard(video.playback.storyboard_url).catch(() => {});
+setUpSpeed(element);
+setUpPictureInPicture(element);
+setUpTimeLink(element, video, offset);
+setUpKeys(element, length, () => window.vodnestPlayer.hls);
+rememberPosition(element, video, offset, length);
 showEncoding(encodingLine, video.encoding);
 if (video.playable && video.playback.hls_url) {
   play(video.playback.hls_url);

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::caller::UserRef;
+use crate::chapters::Chapter;
 use crate::encoding_progress::Encoding;
 use crate::text_enum::text_enum;
 
@@ -82,6 +83,10 @@ pub struct VideoRow {
     pub visibility: Visibility,
     pub description: String,
     pub view_count: i64,
+    /// Chapters on the original timeline: set by the owner, or parsed from the description.
+    pub chapters: sqlx::types::Json<Vec<Chapter>>,
+    /// The owner set `chapters` (`PUT …/chapters`); the description no longer does.
+    pub chapters_set: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,6 +127,10 @@ pub struct VideoView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Chapters on the original timeline, sorted, the first at 0: the ones the owner set, or
+    /// else the ones the description lists (`0:00 Intro` lines, YouTube's rules). Empty when
+    /// there are none. Those past the end of the video are left out.
+    pub chapters: Vec<Chapter>,
 }
 
 impl VideoView {
@@ -135,6 +144,10 @@ impl VideoView {
         let hls_url = media_url(crate::storage::MASTER_PLAYLIST);
         let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
+        let chapters = match row.duration_s {
+            Some(end) => crate::chapters::within(&row.chapters.0, 0.0, end),
+            None => row.chapters.0,
+        };
         Self {
             id: row.id,
             title: row.title,
@@ -163,6 +176,7 @@ impl VideoView {
             view_count: row.view_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            chapters,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! - [`config`]: typed configuration read from the environment or flags.
 //! - [`db`]: the Postgres pool and the embedded migrations.
 //! - [`storage`]: the S3 client and the object layout (raw uploads, HLS output).
-//! - [`domain`]: videos, their status and the JSON shape the API returns.
+//! - [`domain`]: videos, their status and the JSON shape the API returns; [`chapters`]: their
+//!   chapters (checked, parsed from descriptions, as a WebVTT track); [`webvtt`]: cue timings
+//!   and text.
 //! - [`videos`]: reads and writes of the `videos` table; [`encoding_progress`]: the renditions
 //!   a video's processing is still making, and how far along it is.
 //! - [`job_kind`]: job states and kinds, and each kind's priority, uniqueness, effect and retries.
@@ -29,6 +31,7 @@ pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod cdn;
+pub mod chapters;
 pub mod chunks;
 pub mod cloudfront;
 pub mod cloudwatch;
@@ -56,3 +59,4 @@ pub mod users;
 pub mod videos;
 pub mod viewers;
 pub mod webhooks;
+pub mod webvtt;

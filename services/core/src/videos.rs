@@ -4,6 +4,7 @@ use sqlx::{Acquire, PgExecutor, Postgres};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::chapters::{self, Chapter};
 use crate::domain::{Rendition, VideoRow, VideoStatus, Visibility};
 use crate::encoding_progress::Encoding;
 use crate::queue;
@@ -23,7 +24,8 @@ macro_rules! query_video {
                 part_size, part_count, upload_expires_at, growing, has_poster, has_storyboard, media_prefix,
                 created_at, updated_at, owner_id,
                 (select username from users where users.id = videos.owner_id) as "owner_username!",
-                visibility as "visibility: Visibility", description, view_count "#
+                visibility as "visibility: Visibility", description, view_count,
+                chapters as "chapters: sqlx::types::Json<Vec<Chapter>>", chapters_set "#
                 + $after
             $(, $arg)*
         )
@@ -49,11 +51,13 @@ pub struct NewVideo {
     pub growing: bool,
 }
 
+/// Inserts the video, with the chapters its description lists.
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow, sqlx::Error> {
+    let listed = chapters::from_description(&new.description);
     query_video!(
         "insert into videos (id, title, filename, content_type, size_bytes, upload_id, part_size,
-         part_count, upload_expires_at, owner_id, visibility, description, growing)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning",
+         part_count, upload_expires_at, owner_id, visibility, description, growing, chapters)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning",
         "",
         new.id,
         new.title,
@@ -68,6 +72,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow,
         new.visibility as Visibility,
         new.description,
         new.growing,
+        sqlx::types::Json(&listed) as _,
     )
     .fetch_one(db)
     .await
@@ -157,21 +162,44 @@ pub struct VideoEdit {
     pub visibility: Option<Visibility>,
 }
 
-/// Applies an edit; returns the video as it is now, or `None` when there is no such video.
+/// Applies an edit; returns the video as it is now, or `None` when there is no such video. A new
+/// description sets the chapters it lists, unless the owner set chapters explicitly.
 pub async fn edit(
     db: impl PgExecutor<'_>,
     id: Uuid,
     edit: &VideoEdit,
 ) -> Result<Option<VideoRow>, sqlx::Error> {
+    let listed = edit.description.as_deref().map(chapters::from_description);
     query_video!(
         "update videos set title = coalesce($2, title), description = coalesce($3, description),
-           visibility = coalesce($4, visibility)
+           visibility = coalesce($4, visibility),
+           chapters = case when chapters_set or $5::jsonb is null then chapters else $5 end
          where id = $1 returning",
         "",
         id,
         edit.title,
         edit.description,
         edit.visibility as Option<Visibility>,
+        listed.as_ref().map(sqlx::types::Json) as _,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Sets the video's chapters: `explicit` ones the owner chose (the description no longer sets
+/// them), or, not explicit, the ones its description lists. `None` when there is no such video.
+pub async fn set_chapters(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    chapters: &[Chapter],
+    explicit: bool,
+) -> Result<Option<VideoRow>, sqlx::Error> {
+    query_video!(
+        "update videos set chapters = $2, chapters_set = $3 where id = $1 returning",
+        "",
+        id,
+        sqlx::types::Json(chapters) as _,
+        explicit,
     )
     .fetch_optional(db)
     .await

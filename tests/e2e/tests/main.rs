@@ -4,6 +4,7 @@
 
 mod accounts;
 mod browser_safety;
+mod chapters;
 mod chunked_playback;
 mod connections;
 mod encoding_progress;

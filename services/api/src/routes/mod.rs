@@ -1,6 +1,7 @@
 //! The `/api/v1` routes and the health checks.
 
 mod audit;
+mod chapters;
 mod events;
 mod health;
 mod keys;
@@ -36,6 +37,8 @@ fn documented() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(videos::create, videos::list))
         .routes(routes!(videos::get, videos::edit, videos::delete))
+        .routes(routes!(chapters::set))
+        .routes(routes!(chapters::track))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
@@ -54,6 +57,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(public::get))
         .routes(routes!(events::subscribe_public))
         .routes(routes!(public::count_view))
+        .routes(routes!(chapters::public_track))
         .routes(routes!(playback::top))
         .routes(routes!(playback::rendition))
         .routes(routes!(webhooks::create, webhooks::list))

@@ -7,6 +7,7 @@
 //! CloudFront signed URLs (one policy per version and file) when `CLOUDFRONT_*` is set,
 //! presigned S3 GETs otherwise.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -197,10 +198,15 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
         String::from_utf8(bytes).map_err(|_| ApiError::internal(format!("{key} is not UTF-8")))?;
     let urls = ObjectUrls::new(state, grant)?;
     let mut out = String::with_capacity(text.len() * 4);
+    // A sheet holds 100 tiles: each is signed once (a 4-hour video has 2,880 cues, 29 sheets).
+    let mut signed: HashMap<&str, String> = HashMap::new();
     for line in text.lines() {
         match line.split_once("#xywh=") {
             Some((sheet, area)) if !line.contains("-->") => {
-                let url = urls.sign(sheet).await?;
+                let url = match signed.get(sheet) {
+                    Some(url) => url,
+                    None => signed.entry(sheet).or_insert(urls.sign(sheet).await?),
+                };
                 out.push_str(&format!("{url}#xywh={area}\n"));
             }
             _ => {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
+use vodnest_core::webvtt::timestamp;
 
 use super::probe::Probe;
 use super::{MediaError, Source, process};
@@ -17,20 +18,26 @@ use super::{MediaError, Source, process};
 pub const COLUMNS: u32 = 10;
 pub const ROWS: u32 = 10;
 const TILE_HEIGHT: u32 = 90;
+/// Seconds between tiles: at least this (short videos)…
+const MIN_INTERVAL_S: f64 = 2.0;
+/// …and at most this (long ones).
+const MAX_INTERVAL_S: f64 = 5.0;
 /// Directory under the video's prefix.
 pub const DIR: &str = "storyboard";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Storyboard {
-    /// Seconds between tiles: 2 s for short videos, up to 10 s for long ones (a 4-hour stream
-    /// gets 1,440 tiles in 15 sheets).
+    /// Seconds between tiles: 2 s for short videos, growing with the length up to 5 s from 50
+    /// minutes on, so that a preview on a long video's seek bar is never more than 5 s off (a
+    /// 4-hour stream gets 2,880 tiles in 29 sheets of 1600x900, a 12-hour one 87 sheets).
     pub interval_s: f64,
     pub tile_width: u32,
     pub tile_height: u32,
 }
 
 pub fn plan(probe: &Probe) -> Storyboard {
-    let interval_s = ((probe.duration_s / 600.0).clamp(2.0, 10.0) * 10.0).round() / 10.0;
+    let interval_s =
+        ((probe.duration_s / 600.0).clamp(MIN_INTERVAL_S, MAX_INTERVAL_S) * 10.0).round() / 10.0;
     let width = u64::from(probe.width) * u64::from(TILE_HEIGHT) / u64::from(probe.height.max(1));
     let tile_width = (u32::try_from(width).unwrap_or(u32::MAX).clamp(16, 320) / 2) * 2;
     Storyboard {
@@ -74,17 +81,6 @@ impl Storyboard {
         }
         out
     }
-}
-
-fn timestamp(seconds: f64) -> String {
-    let ms = (seconds * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
 }
 
 /// Writes `sheet_001.jpg`, `sheet_002.jpg` … into `dir`.
@@ -147,11 +143,15 @@ mod tests {
     }
 
     #[test]
-    fn long_videos_get_sparser_tiles() {
+    fn long_videos_get_sparser_tiles_at_most_5_s_apart() {
         assert_eq!(plan(&source(60.0, 1280, 720)).interval_s, 2.0);
+        assert_eq!(plan(&source(30.0 * 60.0, 1280, 720)).interval_s, 3.0);
         let four_hours = plan(&source(4.0 * 3600.0, 1920, 1080));
-        assert_eq!(four_hours.interval_s, 10.0);
-        assert_eq!(four_hours.tiles(4.0 * 3600.0), 1440);
+        assert_eq!(four_hours.interval_s, 5.0);
+        // 2,880 tiles: 29 sheets of 10x10.
+        let tiles = four_hours.tiles(4.0 * 3600.0);
+        assert_eq!(tiles, 2880);
+        assert_eq!(tiles.div_ceil(COLUMNS * ROWS), 29);
         assert_eq!((four_hours.tile_width, four_hours.tile_height), (160, 90));
         assert_eq!(plan(&source(60.0, 1080, 1920)).tile_width, 50);
     }
