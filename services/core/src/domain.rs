@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::caller::UserRef;
+use crate::edits::{Caption, CaptionTrack, Span};
 use crate::encoding_progress::Encoding;
 use crate::text_enum::text_enum;
 
@@ -82,6 +83,17 @@ pub struct VideoRow {
     pub visibility: Visibility,
     pub description: String,
     pub view_count: i64,
+    /// What the owner asked to keep of the original timeline (see [`crate::edits`]).
+    pub trim_start_s: Option<f64>,
+    pub trim_end_s: Option<f64>,
+    pub captions: sqlx::types::Json<Vec<Caption>>,
+    /// The last revision of the edits written (0: never edited).
+    pub edit_revision: i32,
+    /// That revision's master (a full key: it names the version it was written in).
+    pub edited_master: Option<String>,
+    /// What that revision's cut playlists cover of the original timeline.
+    pub window_start_s: Option<f64>,
+    pub window_end_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,6 +134,14 @@ pub struct VideoView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// The part of the original timeline the owner asked to keep, or `null`.
+    pub trim: Option<Span>,
+    /// The part of the original timeline the playlists players get cover (cut at segment
+    /// boundaries, so it contains `trim`), or `null` when they cover all of it. Players start
+    /// at 0: player time + `window.start_s` = original time.
+    pub window: Option<Span>,
+    /// Subtitle tracks, listed in the master playlist as HLS subtitle renditions.
+    pub captions: Vec<CaptionTrack>,
 }
 
 impl VideoView {
@@ -132,9 +152,12 @@ impl VideoView {
         let media_url = |name: &str| {
             prefix.map(|prefix| crate::storage::media_url(media_base_url, prefix, name))
         };
-        let hls_url = media_url(crate::storage::MASTER_PLAYLIST);
+        let master = crate::edits::master_name(&row);
+        let hls_url = master.as_deref().and_then(media_url);
         let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
+        let (trim, window) = (crate::edits::trim(&row), crate::edits::window(&row));
+        let captions = crate::edits::caption_tracks(&row);
         Self {
             id: row.id,
             title: row.title,
@@ -163,6 +186,9 @@ impl VideoView {
             view_count: row.view_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            trim,
+            window,
+            captions,
         }
     }
 }

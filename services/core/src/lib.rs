@@ -28,6 +28,7 @@
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod captions;
 pub mod cdn;
 pub mod chunks;
 pub mod cloudfront;
@@ -35,6 +36,7 @@ pub mod cloudwatch;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod edits;
 pub mod encoding_progress;
 pub mod events;
 pub mod group_commit;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod browser_safety;
+mod captions;
 mod chunked_playback;
 mod connections;
 mod encoding_progress;
@@ -20,6 +21,7 @@ mod progressive;
 mod public_viewing;
 mod sign_in;
 mod traces;
+mod trim;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;
