@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use vodnest_core::edits::EditError;
 use vodnest_core::queue::QueueError;
 use vodnest_core::storage::StorageError;
 
@@ -274,6 +275,29 @@ impl From<PathRejection> for ApiError {
             PathRejection::FailedToDeserializePathParams(_) => Self::NotFound("no such file"),
             // A route whose handler wants parameters its path lacks: our bug.
             other => Self::Internal(other.body_text()),
+        }
+    }
+}
+
+/// What an edit of a video's trim or captions answers when it cannot be made.
+impl From<EditError> for ApiError {
+    fn from(err: EditError) -> Self {
+        match err {
+            EditError::NoSuchVideo => Self::NotFound("no such video"),
+            EditError::NoSuchCaption(_) => {
+                Self::NotFound("the video has no captions in that language")
+            }
+            EditError::NotReady(_) => Self::conflict("not_ready", err.to_string()),
+            EditError::InvalidTrim(message) => Self::invalid("invalid_trim", message),
+            EditError::TooManyCaptions => Self::invalid("too_many_captions", err.to_string()),
+            EditError::Busy => Self::Unavailable {
+                code: "video_busy",
+                message: err.to_string(),
+                retry_after_secs: 1,
+            },
+            EditError::Storage(e) => Self::Storage(e),
+            EditError::Db(e) => Self::Db(e),
+            EditError::Playlist { .. } => Self::internal(err.to_string()),
         }
     }
 }

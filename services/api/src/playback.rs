@@ -23,7 +23,7 @@ use uuid::Uuid;
 use vodnest_core::cloudfront::CloudFrontSigner;
 use vodnest_core::domain::{Playback, VideoRow};
 use vodnest_core::signing;
-use vodnest_core::storage::{MASTER_PLAYLIST, MediaClass};
+use vodnest_core::storage::MediaClass;
 
 /// Signed URLs of one window share their expiry.
 const WINDOW_SECS: i64 = 15 * 60;
@@ -112,8 +112,9 @@ impl PlaybackSigner {
             row.id,
             self.token(row.id, version, expires_at)
         );
+        let master = vodnest_core::edits::master_name(row)?;
         Some(Playback {
-            hls_url: Some(format!("{base}/{MASTER_PLAYLIST}")),
+            hls_url: Some(format!("{base}/{master}")),
             poster_url: row.has_poster.then(|| format!("{base}/poster.jpg")),
             storyboard_url: row.has_storyboard.then(|| format!("{base}/storyboard.vtt")),
             expires_at: Some(expires_at),
@@ -279,6 +280,27 @@ mod tests {
     }
 
     #[test]
+    fn an_edited_video_s_url_names_its_revision_in_its_version_only() {
+        let now = OffsetDateTime::now_utc();
+        let (id, mut video) = row("videos/{id}/signed/3/", 60.0);
+        video.edited_master = Some(format!("videos/{id}/signed/3/master-7.m3u8"));
+        let hls = signer().urls(&video, now).and_then(|p| p.hls_url);
+        assert!(
+            hls.as_deref()
+                .is_some_and(|u| u.contains(&format!("/{id}/3/")) && u.ends_with("/master-7.m3u8")),
+            "{hls:?}"
+        );
+        // Another version became current: its own master until the edits are written there.
+        video.media_prefix = Some(format!("videos/{id}/signed/4/"));
+        let hls = signer().urls(&video, now).and_then(|p| p.hls_url);
+        assert!(
+            hls.as_deref()
+                .is_some_and(|u| u.contains(&format!("/{id}/4/")) && u.ends_with("/master.m3u8")),
+            "{hls:?}"
+        );
+    }
+
+    #[test]
     fn a_long_video_s_urls_outlive_its_duration() {
         let now = OffsetDateTime::now_utc();
         let (_, video) = row("videos/{id}/signed/1/", 10.0 * 3600.0);
@@ -329,6 +351,13 @@ mod tests {
             view_count: 0,
             chapters: sqlx::types::Json(Vec::new()),
             chapters_set: false,
+            trim_start_s: None,
+            trim_end_s: None,
+            captions: sqlx::types::Json(Vec::new()),
+            edit_revision: 0,
+            edited_master: None,
+            window_start_s: None,
+            window_end_s: None,
         }
     }
 }

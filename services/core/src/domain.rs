@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::caller::UserRef;
 use crate::chapters::Chapter;
+use crate::edits::{Caption, CaptionTrack, Span};
 use crate::encoding_progress::Encoding;
 use crate::text_enum::text_enum;
 
@@ -87,6 +88,17 @@ pub struct VideoRow {
     pub chapters: sqlx::types::Json<Vec<Chapter>>,
     /// The owner set `chapters` (`PUT …/chapters`); the description no longer does.
     pub chapters_set: bool,
+    /// What the owner asked to keep of the original timeline (see [`crate::edits`]).
+    pub trim_start_s: Option<f64>,
+    pub trim_end_s: Option<f64>,
+    pub captions: sqlx::types::Json<Vec<Caption>>,
+    /// The last revision of the edits written (0: never edited).
+    pub edit_revision: i32,
+    /// That revision's master (a full key: it names the version it was written in).
+    pub edited_master: Option<String>,
+    /// What that revision's cut playlists cover of the original timeline.
+    pub window_start_s: Option<f64>,
+    pub window_end_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -131,6 +143,14 @@ pub struct VideoView {
     /// else the ones the description lists (`0:00 Intro` lines, YouTube's rules). Empty when
     /// there are none. Those past the end of the video are left out.
     pub chapters: Vec<Chapter>,
+    /// The part of the original timeline the owner asked to keep, or `null`.
+    pub trim: Option<Span>,
+    /// The part of the original timeline the playlists players get cover (cut at segment
+    /// boundaries, so it contains `trim`), or `null` when they cover all of it. Players start
+    /// at 0: player time + `window.start_s` = original time.
+    pub window: Option<Span>,
+    /// Subtitle tracks, listed in the master playlist as HLS subtitle renditions.
+    pub captions: Vec<CaptionTrack>,
 }
 
 impl VideoView {
@@ -141,13 +161,16 @@ impl VideoView {
         let media_url = |name: &str| {
             prefix.map(|prefix| crate::storage::media_url(media_base_url, prefix, name))
         };
-        let hls_url = media_url(crate::storage::MASTER_PLAYLIST);
+        let master = crate::edits::master_name(&row);
+        let hls_url = master.as_deref().and_then(media_url);
         let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
         let chapters = match row.duration_s {
             Some(end) => crate::chapters::within(&row.chapters.0, 0.0, end),
             None => row.chapters.0,
         };
+        let (trim, window) = (crate::edits::trim(&row), crate::edits::window(&row));
+        let captions = crate::edits::caption_tracks(&row);
         Self {
             id: row.id,
             title: row.title,
@@ -177,6 +200,9 @@ impl VideoView {
             created_at: row.created_at,
             updated_at: row.updated_at,
             chapters,
+            trim,
+            window,
+            captions,
         }
     }
 }

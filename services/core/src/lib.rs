@@ -30,6 +30,7 @@
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod captions;
 pub mod cdn;
 pub mod chapters;
 pub mod chunks;
@@ -38,6 +39,7 @@ pub mod cloudwatch;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod edits;
 pub mod encoding_progress;
 pub mod events;
 pub mod group_commit;

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::chapters::{self, Chapter};
 use crate::domain::{Rendition, VideoRow, VideoStatus, Visibility};
+use crate::edits::{Caption, Span};
 use crate::encoding_progress::Encoding;
 use crate::queue;
 use crate::storage::MediaClass;
@@ -25,7 +26,10 @@ macro_rules! query_video {
                 created_at, updated_at, owner_id,
                 (select username from users where users.id = videos.owner_id) as "owner_username!",
                 visibility as "visibility: Visibility", description, view_count,
-                chapters as "chapters: sqlx::types::Json<Vec<Chapter>>", chapters_set "#
+                chapters as "chapters: sqlx::types::Json<Vec<Chapter>>", chapters_set,
+                trim_start_s, trim_end_s,
+                captions as "captions: sqlx::types::Json<Vec<Caption>>", edit_revision,
+                edited_master, window_start_s, window_end_s "#
                 + $after
             $(, $arg)*
         )
@@ -625,4 +629,53 @@ pub async fn mark_requeued(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Holds the video's edit lock until the transaction ends: one revision of its edits is
+/// written at a time (see [`crate::edits`]). (Seed 2: apart from the other per-video locks.)
+pub async fn lock_edits(db: impl PgExecutor<'_>, id: Uuid) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "select pg_advisory_xact_lock(hashtextextended($1::uuid::text, 2))",
+        id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A revision of a video's edits, written into its version.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    pub number: i32,
+    pub trim: Option<Span>,
+    pub captions: Vec<Caption>,
+    pub master_key: String,
+    pub window: Option<Span>,
+}
+
+/// Records the edits and the revision written for them in `prefix`, if that is still the
+/// video's current version (`None` otherwise, or when the video is gone).
+pub async fn record_revision(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+    revision: &Revision,
+) -> Result<Option<VideoRow>, sqlx::Error> {
+    query_video!(
+        "update videos set trim_start_s = $3, trim_end_s = $4, captions = $5,
+           edit_revision = $6, edited_master = $7, window_start_s = $8, window_end_s = $9
+         where id = $1 and media_prefix = $2 returning",
+        "",
+        id,
+        prefix,
+        revision.trim.map(|t| t.start_s),
+        revision.trim.map(|t| t.end_s),
+        sqlx::types::Json(&revision.captions) as _,
+        revision.number,
+        revision.master_key,
+        revision.window.map(|w| w.start_s),
+        revision.window.map(|w| w.end_s),
+    )
+    .fetch_optional(db)
+    .await
 }

@@ -5,6 +5,7 @@
 mod accounts;
 mod browser_safety;
 mod chapters;
+mod captions;
 mod chunked_playback;
 mod connections;
 mod encoding_progress;
@@ -21,6 +22,7 @@ mod progressive;
 mod public_viewing;
 mod sign_in;
 mod traces;
+mod trim;
 mod upload_page;
 mod upload_to_playback;
 mod uploads;

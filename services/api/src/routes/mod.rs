@@ -2,6 +2,7 @@
 
 mod audit;
 mod chapters;
+mod captions;
 mod events;
 mod health;
 mod keys;
@@ -39,6 +40,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(videos::get, videos::edit, videos::delete))
         .routes(routes!(chapters::set))
         .routes(routes!(chapters::track))
+        .routes(routes!(captions::put, captions::delete))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))

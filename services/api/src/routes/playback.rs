@@ -17,7 +17,8 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use vodnest_core::cloudfront::SignedPolicy;
-use vodnest_core::storage::{MASTER_PLAYLIST, media_url};
+use vodnest_core::edits::master::{is_caption_playlist_name, is_playlist_name};
+use vodnest_core::storage::media_url;
 use vodnest_core::videos;
 
 use crate::error::{ApiError, ErrorBody, Path};
@@ -29,6 +30,8 @@ const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const VTT_TYPE: &str = "text/vtt";
 const STORYBOARD: &str = "storyboard.vtt";
 const POSTER: &str = "poster.jpg";
+/// The directory of a version's caption playlists and WebVTT files.
+const CAPTIONS: &str = "captions";
 
 /// The path of a file at the top of a version.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -40,7 +43,7 @@ pub struct TopFile {
     version: i32,
     /// `{expiry}-{signature}`, as the video object's `playback` URLs carry it.
     token: String,
-    /// `master.m3u8`, `storyboard.vtt` or `poster.jpg`.
+    /// `master.m3u8` (or an edited video's `master-{k}.m3u8`), `storyboard.vtt` or `poster.jpg`.
     file: String,
 }
 
@@ -51,9 +54,9 @@ pub struct RenditionFile {
     id: Uuid,
     version: i32,
     token: String,
-    /// The rendition's name, as the master playlist lists it (`720p`).
+    /// The rendition's name, as the master playlist lists it (`720p`), or `captions`.
     rendition: String,
-    /// `index.m3u8`.
+    /// `index.m3u8` (or a trimmed video's `index-{k}.m3u8`); in `captions`, `{lang}-{k}.m3u8`.
     file: String,
 }
 
@@ -82,7 +85,7 @@ pub async fn top(
 ) -> Result<Response, ApiError> {
     let grant = check(&state, p.id, p.version, &p.token).await?;
     match p.file.as_str() {
-        MASTER_PLAYLIST => playlist(&state, &grant, "").await,
+        master if is_playlist_name(master, "master") => playlist(&state, &grant, "", master).await,
         STORYBOARD => storyboard(&state, &grant).await,
         POSTER => {
             let url = ObjectUrls::new(&state, &grant)?.sign(POSTER).await?;
@@ -101,9 +104,9 @@ pub async fn top(
     get,
     path = "/playback/{id}/{version}/{token}/{rendition}/{file}",
     tag = "playback",
-    summary = "A rendition's playlist of an unlisted or private video (signed URL)",
-    description = "Every segment and init segment URI in it is a signed storage URL that \
-                   expires with the path's signature.",
+    summary = "A rendition's or caption's playlist of an unlisted or private video (signed URL)",
+    description = "Every segment, init segment and WebVTT URI in it is a signed storage URL \
+                   that expires with the path's signature.",
     security(()),
     params(RenditionFile),
     responses(
@@ -123,10 +126,15 @@ pub async fn rendition(
         && p.rendition
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !name_ok || p.file != "index.m3u8" {
+    let file_ok = if p.rendition == CAPTIONS {
+        is_caption_playlist_name(&p.file)
+    } else {
+        is_playlist_name(&p.file, "index")
+    };
+    if !name_ok || !file_ok {
         return Err(ApiError::NotFound("no such file"));
     }
-    playlist(&state, &grant, &format!("{}/", p.rendition)).await
+    playlist(&state, &grant, &format!("{}/", p.rendition), &p.file).await
 }
 
 /// The signature, then whether the version is one the video still serves (its current one,
@@ -142,14 +150,15 @@ async fn check(state: &AppState, id: Uuid, version: i32, token: &str) -> Result<
     Ok(grant)
 }
 
-/// A playlist of the version (`dir` is `""` for the master, `"{rendition}/"` for a media one).
-async fn playlist(state: &AppState, grant: &Grant, dir: &str) -> Result<Response, ApiError> {
-    let name = if dir.is_empty() {
-        MASTER_PLAYLIST.to_owned()
-    } else {
-        format!("{dir}index.m3u8")
-    };
-    let key = format!("{}{name}", grant.prefix);
+/// A playlist of the version: `file` in `dir` (`""` for a master, `"{rendition}/"` or
+/// `"captions/"` for a media one, whose URIs are signed).
+async fn playlist(
+    state: &AppState,
+    grant: &Grant,
+    dir: &str,
+    file: &str,
+) -> Result<Response, ApiError> {
+    let key = format!("{}{dir}{file}", grant.prefix);
     if let Some(body) = state.playback.cached(&key, grant.expires_at) {
         return Ok(respond(PLAYLIST_TYPE, grant, true, body));
     }

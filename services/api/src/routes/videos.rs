@@ -8,6 +8,7 @@ use uuid::Uuid;
 use vodnest_core::audit::{self, Action, Actor};
 use vodnest_core::caller::{Caller, Role, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
+use vodnest_core::edits::{self, Span};
 use vodnest_core::queue::{self, JobKind};
 use vodnest_core::storage::{MediaClass, media_prefix};
 use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
@@ -71,6 +72,22 @@ pub struct EditVideo {
     description: Option<String>,
     #[serde(default)]
     visibility: Option<Visibility>,
+    /// The part of the original timeline to keep (`0 <= start_s < end_s <= duration_s`), or
+    /// `null` to restore all of it; a `ready` video only (`409 not_ready` otherwise). The
+    /// playlists are cut at segment boundaries: the video's `window` is what they cover.
+    /// The original stays; each change gives a new `hls_url`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Span>, nullable)]
+    trim: Option<Option<Span>>,
+}
+
+/// A field that is present, `null` or not: `Some(None)` for `null`, `None` when absent.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Longest description accepted (the table's CHECK says the same).
@@ -371,12 +388,13 @@ pub async fn get(
     }))
 }
 
-/// Changes the title, description or visibility.
+/// Changes the title, description, visibility or trim. The trim is applied first: a trim that
+/// is refused leaves the other fields as they were.
 #[utoipa::path(
     patch,
     path = "/videos/{id}",
     tag = "videos",
-    summary = "Edit a video's title, description or visibility",
+    summary = "Edit a video's title, description, visibility or trim",
     security(("bearer" = []), ("session_cookie" = [])),
     params(VideoId),
     request_body = EditVideo,
@@ -388,8 +406,9 @@ pub async fn get(
         CrossOrigin,
         InsufficientScope,
         NoSuchVideo,
-        (status = 422, description = "A field is wrong or unknown (`invalid_body`, `invalid_field`)", body = ErrorBody),
-        Internal,
+        (status = 409, description = "A trim of a video that is not ready (`not_ready`)", body = ErrorBody),
+        (status = 422, description = "A field is wrong or unknown (`invalid_body`, `invalid_field`); a trim outside the video (`invalid_trim`)", body = ErrorBody),
+        StorageFailures,
     )
 )]
 pub async fn edit(
@@ -419,6 +438,9 @@ pub async fn edit(
         visibility: body.visibility,
     };
     let before = find(&state.pool, &caller, id).await?;
+    if let Some(trim) = body.trim {
+        edits::set_trim(&state.pool, &state.storage, id, trim).await?;
+    }
     let mut tx = state.pool.begin().await?;
     let row = videos::edit(&mut *tx, id, &edit)
         .await?

@@ -224,6 +224,13 @@ async fn record(
     let job = run.job;
     let mut next = None;
     record_metrics(job.kind, &result, took);
+    let succeeded = matches!(
+        result,
+        Ok(Done {
+            recorded: false,
+            ..
+        })
+    );
     let recorded = match result {
         Ok(Done { recorded: true, .. }) => {
             tracing::info!(took_s = took.as_secs_f64(), "job split into parts");
@@ -248,6 +255,7 @@ async fn record(
         Err(err) => record_failure(ctx, run, err).await,
     };
     match recorded {
+        Ok(()) if succeeded => reapply_edits(ctx, job).await,
         Ok(()) => {}
         Err(QueueError::Fenced(_)) => {
             tracing::warn!("lease lost; leaving the job to its new owner");
@@ -256,6 +264,33 @@ async fn record(
         Err(err) => tracing::error!(error = %err, "cannot record the job's outcome"),
     }
     next
+}
+
+/// After a success that changed what the video's `master.m3u8` lists (a ladder job's rungs,
+/// a stitch) or which version is current (a transcode, a republish), its edits (trim,
+/// captions) are written again on that output as their next revision (see
+/// `vodnest_core::edits`); a video never edited costs one read. Until then players get the
+/// plain master of the version: a failure here is logged, not the job's.
+async fn reapply_edits(ctx: &JobContext, job: &ClaimedJob) {
+    let changes_output = matches!(
+        job.kind,
+        JobKind::Transcode | JobKind::Ladder | JobKind::Stitch | JobKind::Republish
+    );
+    if !changes_output {
+        return;
+    }
+    match vodnest_core::edits::reapply(&ctx.pool, &ctx.storage, job.video_id).await {
+        Ok(Some(row)) => {
+            tracing::info!(
+                revision = row.edit_revision,
+                "edits written on the new output"
+            )
+        }
+        Ok(None) => {}
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot write the video's edits on its new output")
+        }
+    }
 }
 
 /// How long the job took and how it ended; for a job that made HLS, its speed (× realtime).
