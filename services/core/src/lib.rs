@@ -35,6 +35,7 @@ pub mod cloudwatch;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod downloads;
 pub mod encoding_progress;
 pub mod events;
 pub mod group_commit;

@@ -6,6 +6,7 @@ mod accounts;
 mod browser_safety;
 mod chunked_playback;
 mod connections;
+mod downloads;
 mod encoding_progress;
 mod failures;
 mod fuzzing;

@@ -1,6 +1,7 @@
 //! The `/api/v1` routes and the health checks.
 
 mod audit;
+mod downloads;
 mod events;
 mod health;
 mod keys;
@@ -36,6 +37,7 @@ fn documented() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(videos::create, videos::list))
         .routes(routes!(videos::get, videos::edit, videos::delete))
+        .routes(routes!(downloads::download))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
