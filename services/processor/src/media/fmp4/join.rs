@@ -348,9 +348,11 @@ mod tests {
         (init, segments)
     }
 
-    async fn ffprobe(path: &Path, entries: &str) -> String {
+    async fn ffprobe(path: &Path, options: &[&str], entries: &str) -> String {
         let out = Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries", entries, "-of", "csv=p=0"])
+            .args(["-v", "error"])
+            .args(options)
+            .args(["-show_entries", entries, "-of", "csv=p=0"])
             .arg(path)
             .output()
             .await
@@ -409,9 +411,9 @@ mod tests {
         }
         assert_eq!(fragments.iter().filter(|f| f.track_id == 2).count(), 4);
 
-        let streams = ffprobe(&file, "stream=codec_type").await;
+        let streams = ffprobe(&file, &[], "stream=codec_type").await;
         assert_eq!(streams.lines().collect::<Vec<_>>(), vec!["video", "audio"]);
-        let duration: f64 = ffprobe(&file, "format=duration")
+        let duration: f64 = ffprobe(&file, &[], "format=duration")
             .await
             .trim()
             .parse()
@@ -420,7 +422,8 @@ mod tests {
         // Every frame decodes, from start to end.
         let frames = ffprobe(
             &file,
-            "stream=nb_read_frames -count_frames -select_streams v",
+            &["-count_frames", "-select_streams", "v"],
+            "stream=nb_read_frames",
         )
         .await;
         assert_eq!(frames.trim(), "300");
