@@ -40,7 +40,7 @@ export async function signIn(page, base, token, screenshots) {
 }
 
 // A bare page for a player: the API's /healthz (`base`), its body replaced by a muted
-// autoplaying video element, with `script` (a path) added. It must really come from a loopback
+// autoplaying video element, with `script` (a path) added, if any. It must really come from a loopback
 // address: Chromium's Local Network Access refuses a page of any other (or of none, as a page
 // Playwright made up) the loopback media bucket. The player's script is added inline, which
 // the API's Content-Security-Policy forbids: the context bypasses it. `failed` collects
@@ -58,7 +58,7 @@ export async function bareVideoPage(browser, base, script) {
   await page.evaluate(() => {
     document.body.innerHTML = '<video muted autoplay playsinline width="320"></video>';
   });
-  await page.addScriptTag({ path: script });
+  if (script) await page.addScriptTag({ path: script });
   // What went wrong on the page, console noise about failed loads aside (`failed` names them).
   const problems = () => errors.filter((e) => !e.startsWith('Failed to load resource')).concat(failed);
   return { context, page, problems };

@@ -59,8 +59,9 @@ const TEMPLATES: [(&str, &str); 16] = [
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`,
-/// `encoding.js` (and the watch page's `chapters.js`, `comforts.js`, `player_time.js`).
-const ASSETS: [(&str, &str, &str); 15] = [
+/// `encoding.js` (and the watch page's `chapters.js`, `comforts.js`, `player_time.js`,
+/// `download.js`).
+const ASSETS: [(&str, &str, &str); 16] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
@@ -75,6 +76,7 @@ const ASSETS: [(&str, &str, &str); 15] = [
         include_str!("../static/player_time.js"),
     ),
     ("share.js", JS, include_str!("../static/share.js")),
+    ("download.js", JS, include_str!("../static/download.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),
     ("api.js", JS, include_str!("../static/api.js")),

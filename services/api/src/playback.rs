@@ -97,13 +97,30 @@ impl PlaybackSigner {
         rendered.insert((key.to_owned(), expires_at.unix_timestamp()), body);
     }
 
+    /// The current version of a video whose version is in the signed class; `None` for a
+    /// public one (its plain URLs stand).
+    fn signed_prefix(row: &VideoRow) -> Option<&str> {
+        let prefix = row.media_prefix.as_deref().filter(|_| row.playable)?;
+        (MediaClass::of_prefix(prefix) == Some(MediaClass::Signed)).then_some(prefix)
+    }
+
+    /// What the signed URLs made for the video now grant (the objects of its current version,
+    /// until the expiry its playback URLs get), for files the API hands out itself (an MP4
+    /// download); `None` for a public video.
+    pub fn grant(&self, row: &VideoRow, now: OffsetDateTime) -> Option<Grant> {
+        let prefix = Self::signed_prefix(row)?;
+        let expires_at = self.expiry(row.duration_s, now);
+        Some(Grant {
+            prefix: prefix.to_owned(),
+            expires_at,
+            signed_at: self.signed_at(expires_at.unix_timestamp()),
+        })
+    }
+
     /// The signed playback URLs of a video whose current version is in the signed class;
     /// `None` for a public one (its plain URLs stand).
     pub fn urls(&self, row: &VideoRow, now: OffsetDateTime) -> Option<Playback> {
-        let prefix = row.media_prefix.as_deref().filter(|_| row.playable)?;
-        if MediaClass::of_prefix(prefix) != Some(MediaClass::Signed) {
-            return None;
-        }
+        let prefix = Self::signed_prefix(row)?;
         let version = version_of(prefix)?;
         let expires_at = self.expiry(row.duration_s, now);
         let base = format!(
@@ -160,14 +177,18 @@ impl PlaybackSigner {
         if expires_at <= now {
             return Err(Refusal::Expired);
         }
-        // The window the expiry was made in: presigning as of then keeps URLs identical.
-        let window_start = (expiry - WINDOW_SECS - self.lifetime.as_secs() as i64).max(0);
-        let signed_at = SystemTime::UNIX_EPOCH + Duration::from_secs(window_start as u64);
         Ok(Grant {
             prefix: vodnest_core::storage::version_prefix(id, MediaClass::Signed, version),
             expires_at,
-            signed_at: signed_at.min(SystemTime::now()),
+            signed_at: self.signed_at(expiry),
         })
+    }
+
+    /// The window an expiry was made in: presigning as of then keeps URLs identical.
+    fn signed_at(&self, expiry: i64) -> SystemTime {
+        let window_start = (expiry - WINDOW_SECS - self.lifetime.as_secs() as i64).max(0);
+        let signed_at = SystemTime::UNIX_EPOCH + Duration::from_secs(window_start as u64);
+        signed_at.min(SystemTime::now())
     }
 }
 

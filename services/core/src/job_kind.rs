@@ -46,6 +46,9 @@ text_enum! {
         /// Writes a split encode's playlists once every part has succeeded; its success makes
         /// the video `ready` or adds renditions to it, as the unsplit job's would have.
         Stitch = "stitch",
+        /// Joins a rendition's segments and the audio into one MP4 (`downloads.job_id`, see
+        /// [`crate::downloads`]); the video does not change.
+        Download = "download",
     }
 }
 
@@ -103,9 +106,12 @@ impl JobKind {
 
     pub fn queue(self) -> JobQueue {
         match self {
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Chunk | Self::Stitch => {
-                JobQueue::Processor
-            }
+            Self::Transcode
+            | Self::Ladder
+            | Self::Republish
+            | Self::Chunk
+            | Self::Stitch
+            | Self::Download => JobQueue::Processor,
             Self::Webhook => JobQueue::Api,
         }
     }
@@ -118,7 +124,9 @@ impl JobKind {
         match self {
             // Making a video private must not wait behind encodes.
             Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch => 0,
-            Self::Ladder | Self::Chunk => 1,
+            // Someone waits for a download, but it must not hold up what makes videos
+            // watchable.
+            Self::Ladder | Self::Chunk | Self::Download => 1,
         }
     }
 
@@ -134,8 +142,9 @@ impl JobKind {
             Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => {
                 subject.map(|id| format!("video-pipeline:{id}"))
             }
-            // A video's chunks run side by side.
-            Self::Chunk => None,
+            // A video's chunks run side by side. Downloads of different renditions too; one
+            // rendition's is enqueued once by its `downloads` row (unique per master).
+            Self::Chunk | Self::Download => None,
             // A delivery is sent by one job at a time (a redelivery while one is live does
             // nothing).
             Self::Webhook => subject.map(|id| format!("webhook-delivery:{id}")),
@@ -148,7 +157,7 @@ impl JobKind {
             // A stitch that ends a split transcode makes the video ready: the success
             // statement reads that from `chunked_encodes.makes_ready`.
             Self::Ladder | Self::Republish | Self::Stitch => SuccessEffect::Facts,
-            Self::Webhook | Self::Chunk => SuccessEffect::Nothing,
+            Self::Webhook | Self::Chunk | Self::Download => SuccessEffect::Nothing,
         }
     }
 
@@ -183,6 +192,13 @@ impl JobKind {
                 max_attempts: 4,
                 first_delay: Duration::from_secs(2),
                 max_delay: Duration::from_secs(300),
+            },
+            // A download copies what is in storage already: a retry is cheap, and someone is
+            // waiting for it.
+            Self::Download => RetryPolicy {
+                max_attempts: 3,
+                first_delay: Duration::from_secs(2),
+                max_delay: Duration::from_secs(60),
             },
             // A receiver may be down for hours: from 10 s, doubling, to an hour apart. The
             // sender gives up after a day (`WEBHOOK_GIVE_UP_SECS`), long before the attempts

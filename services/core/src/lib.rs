@@ -40,6 +40,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod edits;
+pub mod downloads;
 pub mod encoding_progress;
 pub mod events;
 pub mod group_commit;

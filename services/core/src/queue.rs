@@ -86,12 +86,22 @@ pub async fn enqueue(
     kind: JobKind,
     video_id: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query!(
+    Ok(enqueue_id(db, kind, video_id).await?.is_some())
+}
+
+/// [`enqueue`], returning the new job's id (`None`: a live job holds the key).
+pub async fn enqueue_id(
+    db: impl PgExecutor<'_>,
+    kind: JobKind,
+    video_id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar!(
         "insert into jobs (id, video_id, kind, queue, priority, max_attempts, live_key,
              trace_context)
          values ($1, $2, $3, $7, $4, $5, $6, $8)
          on conflict (live_key) where state in ('queued', 'running') and live_key is not null
-         do nothing",
+         do nothing
+         returning id",
         Uuid::now_v7(),
         video_id,
         kind as JobKind,
@@ -101,9 +111,8 @@ pub async fn enqueue(
         kind.queue() as JobQueue,
         crate::trace_context::current(),
     )
-    .execute(db)
-    .await?;
-    Ok(inserted.rows_affected() > 0)
+    .fetch_optional(db)
+    .await
 }
 
 /// Enqueues a job of `kind` about no video; `subject` names what it is about (its live key),

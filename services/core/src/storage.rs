@@ -30,6 +30,40 @@ pub fn media_prefix(id: Uuid) -> String {
 /// The master playlist's name in a version.
 pub const MASTER_PLAYLIST: &str = "master.m3u8";
 
+/// The key of the master playlist players are given now, if the video has one. Whatever reads
+/// a video's playlists (downloads, clips) starts here.
+pub fn master_key(row: &crate::domain::VideoRow) -> Option<String> {
+    let prefix = row.media_prefix.as_deref().filter(|_| row.playable)?;
+    Some(format!("{prefix}{MASTER_PLAYLIST}"))
+}
+
+/// The key a URI in the playlist at `playlist_key` names: resolved relative to the playlist's
+/// own folder, `.` and `..` folded (a clip's playlists name its parent's segments as
+/// `../../../../{parent}/…`). `None` for what is not a relative path to an object under
+/// `videos/`: an absolute URL or path, a query, or a path that climbs out of `videos/`.
+pub fn resolve_media_key(playlist_key: &str, uri: &str) -> Option<String> {
+    let relative = !uri.is_empty()
+        && !uri.starts_with('/')
+        && !uri.contains("://")
+        && !uri.contains(['?', '#', '\\']);
+    if !relative {
+        return None;
+    }
+    let mut parts: Vec<&str> = playlist_key.split('/').collect();
+    parts.pop();
+    for part in uri.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    let key = parts.join("/");
+    (parts.len() > 2 && parts[0] == "videos" && !uri.ends_with('/')).then_some(key)
+}
+
 /// Which of a video's objects a CDN may serve without a signature. The class is part of the
 /// key (`videos/{id}/public/…`, `videos/{id}/signed/…`) because CloudFront and bucket policies
 /// tell objects apart by path pattern only.
@@ -73,6 +107,39 @@ pub fn version_prefix(id: Uuid, class: MediaClass, n: i32) -> String {
 /// The public URL of the object `name` below `prefix` (a version prefix).
 pub fn media_url(media_base_url: &str, prefix: &str, name: &str) -> String {
     format!("{}/{prefix}{name}", media_base_url.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_media_key;
+
+    #[test]
+    fn playlist_uris_resolve_below_videos_only() {
+        let playlist = "videos/c/signed/1/720p/index.m3u8";
+        assert_eq!(
+            resolve_media_key(playlist, "seg_00001.m4s").as_deref(),
+            Some("videos/c/signed/1/720p/seg_00001.m4s")
+        );
+        assert_eq!(
+            resolve_media_key(playlist, "../../../../p/public/2/720p/init.mp4").as_deref(),
+            Some("videos/p/public/2/720p/init.mp4")
+        );
+        assert_eq!(
+            resolve_media_key("videos/c/signed/1/master.m3u8", "./audio/index.m3u8").as_deref(),
+            Some("videos/c/signed/1/audio/index.m3u8")
+        );
+        for hostile in [
+            "../../../../../raw/x",
+            "../../../../../../etc/passwd",
+            "/videos/x/seg.m4s",
+            "https://example.com/seg.m4s",
+            "seg.m4s?x=1",
+            "",
+            "../../../../",
+        ] {
+            assert_eq!(resolve_media_key(playlist, hostile), None, "{hostile}");
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +215,33 @@ where
             detail: DisplayErrorContext(&err).to_string(),
         },
     }
+}
+
+/// The headers an object is stored with (and served with).
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectHeaders<'a> {
+    pub content_type: &'a str,
+    pub cache_control: &'a str,
+    pub content_disposition: Option<&'a str>,
+}
+
+/// The upload id a CreateMultipartUpload answered.
+fn upload_id_of<E>(
+    answer: Result<
+        aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput,
+        SdkError<E, HttpResponse>,
+    >,
+) -> Result<String, StorageError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let out = answer.map_err(sdk_error("CreateMultipartUpload"))?;
+    out.upload_id.ok_or_else(|| StorageError::Service {
+        operation: "CreateMultipartUpload",
+        code: "MissingUploadId".into(),
+        message: "S3 returned no upload id".into(),
+        status: None,
+    })
 }
 
 /// A part that S3 already holds for a multipart upload.
@@ -231,21 +325,74 @@ impl Storage {
         id: Uuid,
         content_type: &str,
     ) -> Result<String, StorageError> {
-        let out = self
+        let request = self
             .client
             .create_multipart_upload()
             .bucket(&self.raw_bucket)
             .key(raw_key(id))
-            .content_type(content_type)
+            .content_type(content_type);
+        upload_id_of(request.send().await)
+    }
+
+    /// Starts a multipart upload of a media object written by the services themselves (an MP4
+    /// download), with its headers.
+    pub async fn create_media_upload(
+        &self,
+        key: &str,
+        headers: &ObjectHeaders<'_>,
+    ) -> Result<String, StorageError> {
+        let request = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.media_bucket)
+            .key(key)
+            .content_type(headers.content_type)
+            .cache_control(headers.cache_control)
+            .set_content_disposition(headers.content_disposition.map(str::to_owned));
+        upload_id_of(request.send().await)
+    }
+
+    /// Uploads one part of a media object's multipart upload; its ETag.
+    pub async fn upload_media_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        part_number: i32,
+        bytes: Vec<u8>,
+    ) -> Result<String, StorageError> {
+        let out = self
+            .client
+            .upload_part()
+            .bucket(&self.media_bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(part_number)
+            .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(sdk_error("CreateMultipartUpload"))?;
-        out.upload_id.ok_or_else(|| StorageError::Service {
-            operation: "CreateMultipartUpload",
-            code: "MissingUploadId".into(),
-            message: "S3 returned no upload id".into(),
+            .map_err(sdk_error("UploadPart"))?;
+        out.e_tag.ok_or_else(|| StorageError::Service {
+            operation: "UploadPart",
+            code: "MissingETag".into(),
+            message: "S3 returned no ETag".into(),
             status: None,
         })
+    }
+
+    /// Completes a media object's multipart upload.
+    pub async fn complete_media_upload(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<(), StorageError> {
+        self.complete_upload(&self.media_bucket, key, upload_id, parts)
+            .await
+    }
+
+    /// Aborts a media object's multipart upload: S3 drops the parts it holds.
+    pub async fn abort_media_upload(&self, key: &str, upload_id: &str) -> Result<(), StorageError> {
+        self.abort_upload(&self.media_bucket, key, upload_id).await
     }
 
     /// A URL that lets its holder PUT exactly this part of this upload until it expires.
@@ -398,14 +545,25 @@ impl Storage {
         upload_id: &str,
         parts: &[(i32, String)],
     ) -> Result<(), StorageError> {
+        self.complete_upload(&self.raw_bucket, &raw_key(id), upload_id, parts)
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: &[(i32, String)],
+    ) -> Result<(), StorageError> {
         let completed = parts
             .iter()
             .map(|(n, etag)| CompletedPart::builder().part_number(*n).e_tag(etag).build())
             .collect();
         self.client
             .complete_multipart_upload()
-            .bucket(&self.raw_bucket)
-            .key(raw_key(id))
+            .bucket(bucket)
+            .key(key)
             .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()
@@ -423,10 +581,20 @@ impl Storage {
         id: Uuid,
         upload_id: &str,
     ) -> Result<(), StorageError> {
+        self.abort_upload(&self.raw_bucket, &raw_key(id), upload_id)
+            .await
+    }
+
+    async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), StorageError> {
         self.client
             .abort_multipart_upload()
-            .bucket(&self.raw_bucket)
-            .key(raw_key(id))
+            .bucket(bucket)
+            .key(key)
             .upload_id(upload_id)
             .send()
             .await

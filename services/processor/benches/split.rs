@@ -16,17 +16,16 @@
 //! (`BENCH_ONLY=fleet` or `replay` runs one section).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use sqlx::PgPool;
-use tokio::process::{Child, Command};
 use uuid::Uuid;
-use vodnest_testkit::{TestDatabase, stage_upload};
+use vodnest_testkit::stage_upload;
 
 mod common;
-use common::{Bench, cpu_seconds, make_source, make_source_with_gop, median, median_of, wanted};
+use common::fleet::{Fleet, concat};
+use common::{Bench, make_source, make_source_with_gop, median, median_of, wanted};
 
 /// Gives up on a run that makes no progress; not a performance limit.
 const STUCK: Duration = Duration::from_secs(3600);
@@ -42,47 +41,6 @@ struct Run {
     claim_to_ready: f64,
     /// CPU seconds of every processor and the ffmpegs they ran.
     cpu: f64,
-}
-
-/// Processor processes on the bench database; their CPU is read before they are stopped.
-struct Fleet(Vec<Child>);
-
-impl Fleet {
-    fn start(db: &TestDatabase, processors: usize, env: &[(&str, &str)]) -> Result<Self> {
-        let mut children = Vec::new();
-        for _ in 0..processors {
-            children.push(
-                Command::new(env!("CARGO_BIN_EXE_vodnest-processor"))
-                    .env("DATABASE_URL", &db.url)
-                    .env("GRPC_ADDR", "127.0.0.1:0")
-                    .env("METRICS_ADDR", "127.0.0.1:0")
-                    .env("QUEUE_POLL_SECS", "0.2")
-                    .env("RUST_LOG", "warn")
-                    .envs(env.iter().copied())
-                    .stdout(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()?,
-            );
-        }
-        Ok(Self(children))
-    }
-
-    /// CPU seconds so far: the processors' own and their ffmpegs' (which they have waited for).
-    fn cpu(&self) -> f64 {
-        self.0
-            .iter()
-            .filter_map(|c| cpu_seconds(c.id()?))
-            .map(|(own, children)| own + children)
-            .sum()
-    }
-
-    async fn stop(mut self) -> Result<()> {
-        for child in &mut self.0 {
-            child.start_kill()?;
-            child.wait().await?;
-        }
-        Ok(())
-    }
 }
 
 /// The video's state, seconds since its transcode was claimed.
@@ -253,32 +211,6 @@ impl Bench {
         }
         Ok(())
     }
-}
-
-/// `copies` of `clip` end to end, without re-encoding.
-async fn concat(clip: &Path, copies: usize, out: &Path) -> Result<()> {
-    let list = out.with_extension("txt");
-    let line = format!("file '{}'\n", clip.display());
-    tokio::fs::write(&list, line.repeat(copies)).await?;
-    let status = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "concat",
-            "-safe",
-            "0",
-            "-i",
-        ])
-        .arg(&list)
-        .args(["-c", "copy"])
-        .arg(out)
-        .status()
-        .await?;
-    anyhow::ensure!(status.success(), "concat failed");
-    Ok(())
 }
 
 /// The split ladder's chunks: how many, the median time one took, how long the split took,

@@ -8,6 +8,7 @@ mod chapters;
 mod captions;
 mod chunked_playback;
 mod connections;
+mod downloads;
 mod encoding_progress;
 mod failures;
 mod fuzzing;

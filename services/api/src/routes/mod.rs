@@ -3,6 +3,7 @@
 mod audit;
 mod chapters;
 mod captions;
+mod downloads;
 mod events;
 mod health;
 mod keys;
@@ -41,6 +42,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(chapters::set))
         .routes(routes!(chapters::track))
         .routes(routes!(captions::put, captions::delete))
+        .routes(routes!(downloads::download))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))

@@ -232,14 +232,14 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
 /// Signs the storage URLs one file lists, all expiring with the grant: in AWS (CloudFront
 /// configured) one policy over the whole version, signed once per file; otherwise a presigned
 /// S3 GET per object.
-struct ObjectUrls<'a> {
+pub(crate) struct ObjectUrls<'a> {
     state: &'a AppState,
     grant: &'a Grant,
     policy: Option<SignedPolicy>,
 }
 
 impl<'a> ObjectUrls<'a> {
-    fn new(state: &'a AppState, grant: &'a Grant) -> Result<Self, ApiError> {
+    pub(crate) fn new(state: &'a AppState, grant: &'a Grant) -> Result<Self, ApiError> {
         let policy = match state.playback.cloudfront() {
             Some(signer) => {
                 let resource = media_url(state.storage.media_base_url(), &grant.prefix, "*");
@@ -258,7 +258,7 @@ impl<'a> ObjectUrls<'a> {
     }
 
     /// The signed URL of `name`, relative to the version.
-    async fn sign(&self, name: &str) -> Result<String, ApiError> {
+    pub(crate) async fn sign(&self, name: &str) -> Result<String, ApiError> {
         // Our own playlists list plain relative names; anything else is not ours to sign.
         if name.contains("..") || name.contains("://") || name.starts_with('/') {
             return Err(ApiError::internal(format!("refusing to sign {name:?}")));

@@ -7,6 +7,7 @@
 //! - [`extras`]: the poster and the storyboard, made beside the encode.
 //! - [`split`], [`chunk`], [`stitch`]: a long encode split into parts that any processor runs,
 //!   and the stitch that writes the playlists once they all succeeded.
+//! - [`download`]: a rendition and its audio joined into one MP4, S3 to S3.
 //!
 //! A source that can be copied into the top rendition (the remux fast path) is made `ready`
 //! with that rendition alone, in about the time it takes to copy it; the success enqueues a
@@ -14,6 +15,7 @@
 //! publishes the master playlist that lists them all.
 
 mod chunk;
+mod download;
 mod encode;
 mod extras;
 mod progress;
@@ -175,6 +177,7 @@ async fn work_on(
         JobKind::Chunk => chunk::run(ctx, job, prefix, cancel).await,
         JobKind::Stitch => stitch::run(ctx, job, prefix).await,
         JobKind::Republish => republish::run(ctx, job, prefix).await,
+        JobKind::Download => download::run(ctx, job).await,
         JobKind::Webhook => Err(JobError::NotOurs(job.kind)),
     }
 }

@@ -21,7 +21,10 @@ pub(super) async fn start(ctx: &JobContext, job: &ClaimedJob) -> Result<String, 
         JobKind::Transcode | JobKind::Republish => {
             videos::start_version(&ctx.pool, job.video_id).await?
         }
-        JobKind::Ladder => videos::current_prefix(&ctx.pool, job.video_id).await?,
+        // A download reads the version it was asked of, and writes its MP4 into it.
+        JobKind::Ladder | JobKind::Download => {
+            videos::current_prefix(&ctx.pool, job.video_id).await?
+        }
         // The parts of a split encode and its stitch publish into the version it was split in.
         JobKind::Chunk | JobKind::Stitch => chunks::prefix_of(&ctx.pool, job.id).await?,
         JobKind::Webhook => return Err(JobError::NotOurs(job.kind)),
@@ -108,7 +111,7 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
 /// stop cleans up after the uploads of all).
 async fn own_version(ctx: &JobContext, job: &ClaimedJob) -> bool {
     match job.kind {
-        JobKind::Ladder => false,
+        JobKind::Ladder | JobKind::Download => false,
         JobKind::Chunk | JobKind::Stitch => chunks::abandoned_version(&ctx.pool, job.id)
             .await
             .unwrap_or_else(|err| {

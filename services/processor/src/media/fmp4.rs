@@ -7,6 +7,12 @@
 //! 0 and its segments' `tfdt` are shifted here by the chunk's start in the track's timescale:
 //! the media inside a fragment is timed relative to `tfdt`, so nothing else changes.
 
+mod join;
+
+pub use join::{
+    FragmentAt, FragmentCounter, JoinedInit, TrackMap, merge_inits, mfra, rewrite_segment,
+};
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Fmp4Error {
     #[error("box {0:?} runs past the end of the file")]
@@ -17,11 +23,18 @@ pub enum Fmp4Error {
     NoDecodeTime,
     #[error("the decode time overflows")]
     Overflow,
+    #[error("the init segments have no track")]
+    NoTracks,
+    #[error("no {0} box where one is required")]
+    Missing(&'static str),
+    #[error("a fragment of track {0}, which its init segment does not have")]
+    UnknownTrack(u32),
 }
 
-/// A box: its type, where its payload starts and where it ends.
+/// A box: its type, where it starts, where its payload starts and where it ends.
 struct BoxAt {
     kind: [u8; 4],
+    start: usize,
     payload: usize,
     end: usize,
 }
@@ -55,6 +68,7 @@ fn boxes(bytes: &[u8], start: usize, end: usize) -> Result<Vec<BoxAt>, Fmp4Error
         }
         found.push(BoxAt {
             kind,
+            start: at,
             payload: at + header,
             end: box_end,
         });
@@ -73,7 +87,17 @@ fn word(bytes: &[u8], at: usize) -> [u8; 4] {
 
 /// The payloads of the boxes at `path` (e.g. `moof`, `traf`, `tfdt`) below `bytes`.
 fn find(bytes: &[u8], path: &[&[u8; 4]]) -> Result<Vec<(usize, usize)>, Fmp4Error> {
-    let mut level = vec![(0, bytes.len())];
+    find_in(bytes, 0, bytes.len(), path)
+}
+
+/// [`find`] below the boxes of `bytes[start..end]`.
+fn find_in(
+    bytes: &[u8],
+    start: usize,
+    end: usize,
+    path: &[&[u8; 4]],
+) -> Result<Vec<(usize, usize)>, Fmp4Error> {
+    let mut level = vec![(start, end)];
     for kind in path {
         let mut next = Vec::new();
         for (start, end) in level {

@@ -17,6 +17,7 @@
 //! - [`while_encoding`]: the passes while ffmpeg runs, and ffmpeg held back when they fall behind.
 //! - [`playlist`]: reading ffmpeg's playlists and writing ours.
 //! - [`upload`]: one output file to storage, with the HTTP headers its name calls for.
+//! - [`multipart`]: an object written as a stream through a multipart upload (a download).
 //!
 //! The shared audio rendition (`audio/`) is one more directory, published as the video
 //! renditions are: the video is playable once it has a segment too.
@@ -27,6 +28,7 @@
 //! not written at all), and its master playlist, listing every rung, goes up only at the end,
 //! when every playlist it lists is final.
 
+pub mod multipart;
 pub mod playlist;
 pub mod upload;
 pub mod while_encoding;
