@@ -30,13 +30,6 @@ pub fn media_prefix(id: Uuid) -> String {
 /// The master playlist's name in a version.
 pub const MASTER_PLAYLIST: &str = "master.m3u8";
 
-/// The key of the master playlist players are given now, if the video has one. Whatever reads
-/// a video's playlists (downloads, clips) starts here.
-pub fn master_key(row: &crate::domain::VideoRow) -> Option<String> {
-    let prefix = row.media_prefix.as_deref().filter(|_| row.playable)?;
-    Some(format!("{prefix}{MASTER_PLAYLIST}"))
-}
-
 /// The key a URI in the playlist at `playlist_key` names: resolved relative to the playlist's
 /// own folder, `.` and `..` folded (a clip's playlists name its parent's segments as
 /// `../../../../{parent}/…`). `None` for what is not a relative path to an object under

@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use uuid::Uuid;
 use vodnest_core::caller::BUILTIN_ADMIN;
 use vodnest_core::downloads::{self, NewDownload};
-use vodnest_core::storage::master_key;
+use vodnest_core::edits::master_key;
 use vodnest_core::videos;
 use vodnest_testkit::stage_upload;
 

@@ -11,7 +11,8 @@ use time::OffsetDateTime;
 use vodnest_core::caller::Scope;
 use vodnest_core::domain::{VideoRow, VideoStatus};
 use vodnest_core::downloads::{self, Download, DownloadState, NewDownload};
-use vodnest_core::storage::{master_key, media_url};
+use vodnest_core::edits::master_key;
+use vodnest_core::storage::media_url;
 use vodnest_core::videos;
 
 use super::VideoId;
