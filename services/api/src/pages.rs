@@ -60,7 +60,7 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`
 /// and `encoding.js`.
-const ASSETS: [(&str, &str, &str); 12] = [
+const ASSETS: [(&str, &str, &str); 13] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
@@ -68,6 +68,7 @@ const ASSETS: [(&str, &str, &str); 12] = [
     ("library.js", JS, include_str!("../static/library.js")),
     ("watch.js", JS, include_str!("../static/watch.js")),
     ("share.js", JS, include_str!("../static/share.js")),
+    ("clip.js", JS, include_str!("../static/clip.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),
     ("api.js", JS, include_str!("../static/api.js")),

@@ -114,7 +114,7 @@ impl PlaybackSigner {
         );
         Some(Playback {
             hls_url: Some(format!("{base}/{MASTER_PLAYLIST}")),
-            poster_url: row.has_poster.then(|| format!("{base}/poster.jpg")),
+            poster_url: row.poster().map(|name| format!("{base}/{name}")),
             storyboard_url: row.has_storyboard.then(|| format!("{base}/storyboard.vtt")),
             expires_at: Some(expires_at),
         })
@@ -327,6 +327,10 @@ mod tests {
             visibility: vodnest_core::domain::Visibility::Private,
             description: String::new(),
             view_count: 0,
+            source_video_id: None,
+            source_start_s: None,
+            source_end_s: None,
+            poster_name: None,
         }
     }
 }

@@ -82,6 +82,33 @@ pub struct VideoRow {
     pub visibility: Visibility,
     pub description: String,
     pub view_count: i64,
+    /// A clip's parent and the window of the parent's timeline it covers.
+    pub source_video_id: Option<Uuid>,
+    pub source_start_s: Option<f64>,
+    pub source_end_s: Option<f64>,
+    /// The poster's name in the current version when it is not `poster.jpg` (chosen by time
+    /// or uploaded).
+    pub poster_name: Option<String>,
+}
+
+impl VideoRow {
+    /// The poster's object name in the current version, if the video has a poster.
+    pub fn poster(&self) -> Option<&str> {
+        match &self.poster_name {
+            Some(name) => Some(name),
+            None => self.has_poster.then_some(crate::storage::DEFAULT_POSTER),
+        }
+    }
+}
+
+/// Where a clip was cut from: its parent and the part of the parent's timeline it covers (an
+/// instant clip's real window, at the parent's segment boundaries; a precise clip's exact one).
+/// Player time + `start_s` is the parent's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClipSource {
+    pub video_id: Uuid,
+    pub start_s: f64,
+    pub end_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -122,6 +149,8 @@ pub struct VideoView {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Set on a clip: where it was cut from (`null` for other videos).
+    pub source: Option<ClipSource>,
 }
 
 impl VideoView {
@@ -133,7 +162,7 @@ impl VideoView {
             prefix.map(|prefix| crate::storage::media_url(media_base_url, prefix, name))
         };
         let hls_url = media_url(crate::storage::MASTER_PLAYLIST);
-        let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
+        let poster_url = row.poster().and_then(media_url);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
         Self {
             id: row.id,
@@ -163,6 +192,14 @@ impl VideoView {
             view_count: row.view_count,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            source: match (row.source_video_id, row.source_start_s, row.source_end_s) {
+                (Some(video_id), Some(start_s), Some(end_s)) => Some(ClipSource {
+                    video_id,
+                    start_s,
+                    end_s,
+                }),
+                _ => None,
+            },
         }
     }
 }

@@ -46,6 +46,12 @@ text_enum! {
         /// Writes a split encode's playlists once every part has succeeded; its success makes
         /// the video `ready` or adds renditions to it, as the unsplit job's would have.
         Stitch = "stitch",
+        /// Cuts a precise clip's source (`raw/{clip}`) from its parent's output at the exact
+        /// instants; its success enqueues the clip's `transcode`.
+        Clip = "clip",
+        /// Grabs one frame of the video's current version at `videos.poster_time_s` and makes
+        /// it the poster (`videos.poster_name`).
+        Poster = "poster",
     }
 }
 
@@ -103,9 +109,13 @@ impl JobKind {
 
     pub fn queue(self) -> JobQueue {
         match self {
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Chunk | Self::Stitch => {
-                JobQueue::Processor
-            }
+            Self::Transcode
+            | Self::Ladder
+            | Self::Republish
+            | Self::Chunk
+            | Self::Stitch
+            | Self::Clip
+            | Self::Poster => JobQueue::Processor,
             Self::Webhook => JobQueue::Api,
         }
     }
@@ -117,8 +127,9 @@ impl JobKind {
     pub fn priority(self) -> i16 {
         match self {
             // Making a video private must not wait behind encodes.
-            Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch => 0,
-            Self::Ladder | Self::Chunk => 1,
+            Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch | Self::Clip => 0,
+            // A poster is a second's work on a video people can already watch.
+            Self::Ladder | Self::Chunk | Self::Poster => 1,
         }
     }
 
@@ -131,9 +142,13 @@ impl JobKind {
             // transcode or its ladder runs is a no-op.
             // A republish copies the current version: nothing may replace it meanwhile.
             // A split encode's stitch holds it from the split to its end.
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => {
+            // A clip job is its video's first processing step: its transcode follows it.
+            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch | Self::Clip => {
                 subject.map(|id| format!("video-pipeline:{id}"))
             }
+            // One poster job at a time per video: a second choice while one runs waits for the
+            // next (the job reads the time when it runs, so the latest choice wins).
+            Self::Poster => subject.map(|id| format!("video-poster:{id}")),
             // A video's chunks run side by side.
             Self::Chunk => None,
             // A delivery is sent by one job at a time (a redelivery while one is live does
@@ -148,7 +163,8 @@ impl JobKind {
             // A stitch that ends a split transcode makes the video ready: the success
             // statement reads that from `chunked_encodes.makes_ready`.
             Self::Ladder | Self::Republish | Self::Stitch => SuccessEffect::Facts,
-            Self::Webhook | Self::Chunk => SuccessEffect::Nothing,
+            // A clip job's transcode follows it; a poster job writes `poster_name` itself.
+            Self::Webhook | Self::Chunk | Self::Clip | Self::Poster => SuccessEffect::Nothing,
         }
     }
 
@@ -156,7 +172,8 @@ impl JobKind {
     /// ladder job's does not: its video is already watchable with the renditions it has. A
     /// chunk's or stitch's final failure shows through its split encode (migration 0018).
     pub fn drives_video_status(self) -> bool {
-        self.on_success() == SuccessEffect::Ready
+        // A precise clip whose source cannot be cut fails as an upload that cannot be read.
+        self.on_success() == SuccessEffect::Ready || self == Self::Clip
     }
 
     /// The kinds for which [`Self::drives_video_status`] holds, for SQL (`kind = any($n)`).
@@ -172,7 +189,12 @@ impl JobKind {
         match self {
             // A transcode repeats hours of work: a few attempts, backing off from 5 s to
             // 10 minutes.
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => RetryPolicy {
+            Self::Transcode
+            | Self::Ladder
+            | Self::Republish
+            | Self::Stitch
+            | Self::Clip
+            | Self::Poster => RetryPolicy {
                 max_attempts: 3,
                 first_delay: Duration::from_secs(5),
                 max_delay: Duration::from_secs(600),

@@ -30,6 +30,35 @@ pub fn media_prefix(id: Uuid) -> String {
 /// The master playlist's name in a version.
 pub const MASTER_PLAYLIST: &str = "master.m3u8";
 
+/// The poster the processing writes into a version; a chosen or uploaded one has a name of
+/// its own (`poster-{n}.jpg`, `videos.poster_name`).
+pub const DEFAULT_POSTER: &str = "poster.jpg";
+
+/// The key of the master playlist players are given for `row`, if it has one. Everything that
+/// reads a video's playlists goes through here.
+pub fn master_key(row: &crate::domain::VideoRow) -> Option<String> {
+    let prefix = row.media_prefix.as_deref().filter(|_| row.playable)?;
+    Some(format!("{prefix}{MASTER_PLAYLIST}"))
+}
+
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+
+/// Content-Type and Cache-Control of a media object, by its name.
+pub fn media_headers(name: &str) -> (&'static str, &'static str) {
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    const PLAYLIST: &str = "public, max-age=60";
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("m3u8") => (PLAYLIST_TYPE, PLAYLIST),
+        Some("m4s") => ("video/iso.segment", IMMUTABLE),
+        Some("mp4") => ("video/mp4", IMMUTABLE),
+        Some("ts") => ("video/mp2t", IMMUTABLE),
+        Some("jpg") => ("image/jpeg", IMMUTABLE),
+        Some("png") => ("image/png", IMMUTABLE),
+        Some("vtt") => ("text/vtt", PLAYLIST),
+        _ => ("application/octet-stream", IMMUTABLE),
+    }
+}
+
 /// Which of a video's objects a CDN may serve without a signature. The class is part of the
 /// key (`videos/{id}/public/…`, `videos/{id}/signed/…`) because CloudFront and bucket policies
 /// tell objects apart by path pattern only.
@@ -572,6 +601,60 @@ impl Storage {
     /// Deletes every object under `videos/{id}/`.
     pub async fn delete_media(&self, id: Uuid) -> Result<usize, StorageError> {
         self.delete_media_prefix(&media_prefix(id)).await
+    }
+
+    /// Deletes every object under `videos/{id}/` except those below the `keep` prefixes (the
+    /// versions clips still reference).
+    pub async fn delete_media_keeping(
+        &self,
+        id: Uuid,
+        keep: &[String],
+    ) -> Result<usize, StorageError> {
+        if keep.is_empty() {
+            return self.delete_media(id).await;
+        }
+        let doomed: Vec<String> = self
+            .media_keys(&media_prefix(id))
+            .await?
+            .into_iter()
+            .filter(|key| !keep.iter().any(|k| key.starts_with(k.as_str())))
+            .collect();
+        for batch in doomed.chunks(1000) {
+            let keys = batch
+                .iter()
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            let delete = Delete::builder()
+                .set_objects(Some(keys))
+                .quiet(true)
+                .build()
+                .map_err(|e| StorageError::Request(e.to_string()))?;
+            self.client
+                .delete_objects()
+                .bucket(&self.media_bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(sdk_error("DeleteObjects"))?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// Uploads bytes to the raw bucket as `raw/{id}` (a precise clip's source).
+    pub async fn put_raw_file(&self, id: Uuid, path: &Path) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .content_type("video/mp4")
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_error("PutObject"))?;
+        Ok(())
     }
 
     /// Deletes every object of the media bucket whose key starts with `prefix`.

@@ -1,11 +1,13 @@
 //! The `/api/v1` routes and the health checks.
 
 mod audit;
+mod clips;
 mod events;
 mod health;
 mod keys;
 mod me;
 mod playback;
+mod poster;
 mod public;
 pub(crate) mod upload;
 mod users;
@@ -36,6 +38,8 @@ fn documented() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(videos::create, videos::list))
         .routes(routes!(videos::get, videos::edit, videos::delete))
+        .routes(routes!(clips::create))
+        .routes(routes!(poster::upload))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
