@@ -5,6 +5,7 @@
 mod accounts;
 mod browser_safety;
 mod chunked_playback;
+mod clips;
 mod connections;
 mod encoding_progress;
 mod failures;
