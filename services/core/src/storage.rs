@@ -620,22 +620,8 @@ impl Storage {
             .filter(|key| !keep.iter().any(|k| key.starts_with(k.as_str())))
             .collect();
         for batch in doomed.chunks(1000) {
-            let keys = batch
-                .iter()
-                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
-                .collect();
-            let delete = Delete::builder()
-                .set_objects(Some(keys))
-                .quiet(true)
-                .build()
-                .map_err(|e| StorageError::Request(e.to_string()))?;
-            self.client
-                .delete_objects()
-                .bucket(&self.media_bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(sdk_error("DeleteObjects"))?;
+            self.delete_media_keys(batch.iter().map(String::as_str))
+                .await?;
         }
         Ok(doomed.len())
     }
@@ -670,28 +656,35 @@ impl Storage {
                 .send()
                 .await
                 .map_err(sdk_error("ListObjectsV2"))?;
-            let keys: Vec<ObjectIdentifier> = listing
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
-                .collect();
+            let keys: Vec<&str> = listing.contents().iter().filter_map(|o| o.key()).collect();
             if keys.is_empty() {
                 return Ok(deleted);
             }
             deleted += keys.len();
-            let delete = Delete::builder()
-                .set_objects(Some(keys))
-                .quiet(true)
-                .build()
-                .map_err(|e| StorageError::Request(e.to_string()))?;
-            self.client
-                .delete_objects()
-                .bucket(&self.media_bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(sdk_error("DeleteObjects"))?;
+            self.delete_media_keys(keys.into_iter()).await?;
         }
+    }
+
+    /// Deletes up to 1,000 media objects in one request.
+    async fn delete_media_keys<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<(), StorageError> {
+        let keys = keys
+            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+            .collect();
+        let delete = Delete::builder()
+            .set_objects(Some(keys))
+            .quiet(true)
+            .build()
+            .map_err(|e| StorageError::Request(e.to_string()))?;
+        self.client
+            .delete_objects()
+            .bucket(&self.media_bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(sdk_error("DeleteObjects"))?;
+        Ok(())
     }
 }

@@ -62,6 +62,26 @@ struct Checked {
     visibility: Visibility,
 }
 
+impl Checked {
+    /// The clip as asked: a precise one (an instant one replaces the window and the version).
+    fn clip_of(&self, caller: &Caller, parent: &VideoRow) -> NewClip {
+        NewClip {
+            id: Uuid::now_v7(),
+            title: self.title.clone(),
+            owner_id: caller.user.id,
+            visibility: self.visibility,
+            source_video_id: parent.id,
+            source_start_s: self.start_s,
+            source_end_s: self.end_s,
+            duration_s: Some(self.end_s - self.start_s),
+            width: parent.width,
+            height: parent.height,
+            renditions: Vec::new(),
+            media_prefix: None,
+        }
+    }
+}
+
 fn checked(body: &CreateClip, parent: &VideoRow) -> Result<Checked, ApiError> {
     let playable = parent.playable && parent.status == VideoStatus::Ready;
     let duration = parent.duration_s.filter(|_| playable).ok_or_else(|| {
@@ -205,17 +225,12 @@ async fn instant(
     let written = write_objects(state, &plan.objects).await;
     let new = NewClip {
         id: clip_id,
-        title: request.title.clone(),
-        owner_id: caller.user.id,
-        visibility: request.visibility,
-        source_video_id: parent.id,
         source_start_s: plan.start_s,
         source_end_s: plan.end_s,
         duration_s: Some(plan.end_s - plan.start_s),
-        width: parent.width,
-        height: parent.height,
         renditions: parent.renditions.0.clone(),
         media_prefix: Some(version.clone()),
+        ..request.clip_of(caller, parent)
     };
     let committed = match written {
         Ok(_) => commit_instant(
@@ -311,20 +326,7 @@ async fn precise(
             ));
         }
     }
-    let new = NewClip {
-        id: Uuid::now_v7(),
-        title: request.title.clone(),
-        owner_id: caller.user.id,
-        visibility: request.visibility,
-        source_video_id: parent.id,
-        source_start_s: request.start_s,
-        source_end_s: request.end_s,
-        duration_s: Some(request.end_s - request.start_s),
-        width: parent.width,
-        height: parent.height,
-        renditions: Vec::new(),
-        media_prefix: None,
-    };
+    let new = request.clip_of(caller, parent);
     let row = videos::insert_clip(&mut *tx, &new).await?;
     queue::enqueue(&mut *tx, JobKind::Clip, row.id).await?;
     audited(&mut *tx, caller, ip, row.id).await?;

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 use vodnest_core::queue::ClaimedJob;
 use vodnest_core::storage::media_headers;
@@ -13,7 +12,7 @@ use vodnest_core::videos;
 
 use super::segments::Renditions;
 use super::{Done, JobContext, JobError, encode};
-use crate::media::process;
+use crate::media::{Source, poster};
 
 /// A poster job's ffmpeg reads two segments at most.
 const TIMEOUT: Duration = Duration::from_secs(120);
@@ -42,21 +41,9 @@ pub(super) async fn run(
         .fetch(ctx, renditions.top(), at, at + 0.01, &segment)
         .await?;
     let out = scratch.path().join("poster.jpg");
-    let mut command = Command::new("ffmpeg");
-    command
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(crate::media::Source::File(segment).input_args())
-        .args(["-ss", &format!("{:.3}", (at - run.start_s).max(0.0))])
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=-2:'min(720,ih)'",
-            "-q:v",
-            "3",
-        ])
-        .arg(&out);
-    process::run(command, "ffmpeg (poster)", TIMEOUT, cancel, false, |_| {}).await?;
+    // Seeking after the input: the frame at the instant, not the keyframe before it.
+    let offset = (at - run.start_s).max(0.0);
+    poster::grab(&Source::File(segment), offset, false, &out, cancel, TIMEOUT).await?;
     let name = format!("poster-{}.jpg", job.id.simple());
     let (content_type, cache) = media_headers(&name);
     ctx.storage
