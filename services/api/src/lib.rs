@@ -49,6 +49,7 @@ pub mod openapi;
 pub mod pages;
 pub mod passwords;
 pub mod playback;
+pub mod poster_image;
 pub mod quotas;
 pub mod rate_limit;
 pub mod request_span;

@@ -132,7 +132,7 @@ impl PlaybackSigner {
         let master = vodnest_core::edits::master_name(row)?;
         Some(Playback {
             hls_url: Some(format!("{base}/{master}")),
-            poster_url: row.has_poster.then(|| format!("{base}/poster.jpg")),
+            poster_url: row.poster().map(|name| format!("{base}/{name}")),
             storyboard_url: row.has_storyboard.then(|| format!("{base}/storyboard.vtt")),
             expires_at: Some(expires_at),
         })
@@ -379,6 +379,10 @@ mod tests {
             edited_master: None,
             window_start_s: None,
             window_end_s: None,
+            source_video_id: None,
+            source_start_s: None,
+            source_end_s: None,
+            poster_name: None,
         }
     }
 }

@@ -99,6 +99,33 @@ pub struct VideoRow {
     /// What that revision's cut playlists cover of the original timeline.
     pub window_start_s: Option<f64>,
     pub window_end_s: Option<f64>,
+    /// A clip's parent and the window of the parent's timeline it covers.
+    pub source_video_id: Option<Uuid>,
+    pub source_start_s: Option<f64>,
+    pub source_end_s: Option<f64>,
+    /// The poster's name in the current version when it is not `poster.jpg` (chosen by time
+    /// or uploaded).
+    pub poster_name: Option<String>,
+}
+
+impl VideoRow {
+    /// The poster's object name in the current version, if the video has a poster.
+    pub fn poster(&self) -> Option<&str> {
+        match &self.poster_name {
+            Some(name) => Some(name),
+            None => self.has_poster.then_some(crate::storage::DEFAULT_POSTER),
+        }
+    }
+}
+
+/// Where a clip was cut from: its parent and the part of the parent's timeline it covers (an
+/// instant clip's real window, at the parent's segment boundaries; a precise clip's exact one).
+/// Player time + `start_s` is the parent's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ClipSource {
+    pub video_id: Uuid,
+    pub start_s: f64,
+    pub end_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -151,6 +178,8 @@ pub struct VideoView {
     pub window: Option<Span>,
     /// Subtitle tracks, listed in the master playlist as HLS subtitle renditions.
     pub captions: Vec<CaptionTrack>,
+    /// Set on a clip: where it was cut from (`null` for other videos).
+    pub source: Option<ClipSource>,
 }
 
 impl VideoView {
@@ -163,7 +192,7 @@ impl VideoView {
         };
         let master = crate::edits::master_name(&row);
         let hls_url = master.as_deref().and_then(media_url);
-        let poster_url = media_url("poster.jpg").filter(|_| row.has_poster);
+        let poster_url = row.poster().and_then(media_url);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
         let chapters = match row.duration_s {
             Some(end) => crate::chapters::within(&row.chapters.0, 0.0, end),
@@ -203,6 +232,14 @@ impl VideoView {
             trim,
             window,
             captions,
+            source: match (row.source_video_id, row.source_start_s, row.source_end_s) {
+                (Some(video_id), Some(start_s), Some(end_s)) => Some(ClipSource {
+                    video_id,
+                    start_s,
+                    end_s,
+                }),
+                _ => None,
+            },
         }
     }
 }

@@ -49,6 +49,12 @@ text_enum! {
         /// Joins a rendition's segments and the audio into one MP4 (`downloads.job_id`, see
         /// [`crate::downloads`]); the video does not change.
         Download = "download",
+        /// Cuts a precise clip's source (`raw/{clip}`) from its parent's output at the exact
+        /// instants; its success enqueues the clip's `transcode`.
+        Clip = "clip",
+        /// Grabs one frame of the video's current version at `videos.poster_time_s` and makes
+        /// it the poster (`videos.poster_name`).
+        Poster = "poster",
     }
 }
 
@@ -111,7 +117,9 @@ impl JobKind {
             | Self::Republish
             | Self::Chunk
             | Self::Stitch
-            | Self::Download => JobQueue::Processor,
+            | Self::Download
+            | Self::Clip
+            | Self::Poster => JobQueue::Processor,
             Self::Webhook => JobQueue::Api,
         }
     }
@@ -123,10 +131,10 @@ impl JobKind {
     pub fn priority(self) -> i16 {
         match self {
             // Making a video private must not wait behind encodes.
-            Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch => 0,
+            Self::Transcode | Self::Republish | Self::Webhook | Self::Stitch | Self::Clip => 0,
             // Someone waits for a download, but it must not hold up what makes videos
-            // watchable.
-            Self::Ladder | Self::Chunk | Self::Download => 1,
+            // watchable; a poster is a second's work on a video people can already watch.
+            Self::Ladder | Self::Chunk | Self::Download | Self::Poster => 1,
         }
     }
 
@@ -139,9 +147,13 @@ impl JobKind {
             // transcode or its ladder runs is a no-op.
             // A republish copies the current version: nothing may replace it meanwhile.
             // A split encode's stitch holds it from the split to its end.
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => {
+            // A clip job is its video's first processing step: its transcode follows it.
+            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch | Self::Clip => {
                 subject.map(|id| format!("video-pipeline:{id}"))
             }
+            // One poster job at a time per video: a second choice while one runs waits for the
+            // next (the job reads the time when it runs, so the latest choice wins).
+            Self::Poster => subject.map(|id| format!("video-poster:{id}")),
             // A video's chunks run side by side. Downloads of different renditions too; one
             // rendition's is enqueued once by its `downloads` row (unique per master).
             Self::Chunk | Self::Download => None,
@@ -157,7 +169,10 @@ impl JobKind {
             // A stitch that ends a split transcode makes the video ready: the success
             // statement reads that from `chunked_encodes.makes_ready`.
             Self::Ladder | Self::Republish | Self::Stitch => SuccessEffect::Facts,
-            Self::Webhook | Self::Chunk | Self::Download => SuccessEffect::Nothing,
+            // A clip job's transcode follows it; a poster job writes `poster_name` itself.
+            Self::Webhook | Self::Chunk | Self::Download | Self::Clip | Self::Poster => {
+                SuccessEffect::Nothing
+            }
         }
     }
 
@@ -165,7 +180,8 @@ impl JobKind {
     /// ladder job's does not: its video is already watchable with the renditions it has. A
     /// chunk's or stitch's final failure shows through its split encode (migration 0018).
     pub fn drives_video_status(self) -> bool {
-        self.on_success() == SuccessEffect::Ready
+        // A precise clip whose source cannot be cut fails as an upload that cannot be read.
+        self.on_success() == SuccessEffect::Ready || self == Self::Clip
     }
 
     /// The kinds for which [`Self::drives_video_status`] holds, for SQL (`kind = any($n)`).
@@ -181,7 +197,12 @@ impl JobKind {
         match self {
             // A transcode repeats hours of work: a few attempts, backing off from 5 s to
             // 10 minutes.
-            Self::Transcode | Self::Ladder | Self::Republish | Self::Stitch => RetryPolicy {
+            Self::Transcode
+            | Self::Ladder
+            | Self::Republish
+            | Self::Stitch
+            | Self::Clip
+            | Self::Poster => RetryPolicy {
                 max_attempts: 3,
                 first_delay: Duration::from_secs(5),
                 max_delay: Duration::from_secs(600),

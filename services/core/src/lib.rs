@@ -13,6 +13,7 @@
 //! - [`job_kind`]: job states and kinds, and each kind's priority, uniqueness, effect and retries.
 //! - [`queue`]: the Postgres job queue (enqueue, claim under a lease, fenced completion).
 //! - [`chunks`]: split-and-stitch encoding: a long encode as parts any processor runs.
+//! - [`clips`]: instant clips' playlists, and the segments a precise clip or a poster reads.
 //! - [`group_commit`]: one commit for the job successes a processor reports together.
 //! - [`events`]: the NOTIFY channels and their payloads.
 //! - [`caller`]: roles, scopes and the authenticated caller.
@@ -22,6 +23,8 @@
 //! - [`webhooks`]: users' webhook endpoints, their delivery log and each attempt's outcome.
 //! - [`viewers`]: view counts without personal data (daily salted viewer digests).
 //! - [`jobs`]: inspecting and steering jobs (the processor's control plane).
+//! - [`playlist_cut`]: a VOD playlist cut at segment boundaries; [`media_refs`]: playlists
+//!   that point into other videos' versions (instant clips), and what keeps those alive.
 //! - [`secret`]: settings that `Debug` shows redacted.
 //! - [`shutdown`]: the signal both services stop on.
 //! - [`telemetry`]: tracing set-up; [`traces`]: the OTLP span exporter; [`trace_context`]: the
@@ -34,6 +37,7 @@ pub mod captions;
 pub mod cdn;
 pub mod chapters;
 pub mod chunks;
+pub mod clips;
 pub mod cloudfront;
 pub mod cloudwatch;
 pub mod config;
@@ -46,7 +50,9 @@ pub mod events;
 pub mod group_commit;
 pub mod job_kind;
 pub mod jobs;
+pub mod media_refs;
 pub mod metrics;
+pub mod playlist_cut;
 pub mod queue;
 pub mod retention;
 pub mod secret;

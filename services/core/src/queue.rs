@@ -548,7 +548,10 @@ async fn record_and_claim(
                      else i.poster or (v.has_poster and v.media_prefix = i.media_prefix) end,
                  has_storyboard = case when i.media_prefix is null then v.has_storyboard
                      else i.storyboard
-                         or (v.has_storyboard and v.media_prefix = i.media_prefix) end
+                         or (v.has_storyboard and v.media_prefix = i.media_prefix) end,
+                 -- A chosen poster is an object of the version: a republish copies it, a new
+                 -- run's version has its own.
+                 poster_name = case when e.ready then null else v.poster_name end
              from effect e join input i on i.id = e.id where v.id = e.video_id
              returning v.id
          ), replaced as (

@@ -30,31 +30,26 @@ pub fn media_prefix(id: Uuid) -> String {
 /// The master playlist's name in a version.
 pub const MASTER_PLAYLIST: &str = "master.m3u8";
 
-/// The key a URI in the playlist at `playlist_key` names: resolved relative to the playlist's
-/// own folder, `.` and `..` folded (a clip's playlists name its parent's segments as
-/// `../../../../{parent}/…`). `None` for what is not a relative path to an object under
-/// `videos/`: an absolute URL or path, a query, or a path that climbs out of `videos/`.
-pub fn resolve_media_key(playlist_key: &str, uri: &str) -> Option<String> {
-    let relative = !uri.is_empty()
-        && !uri.starts_with('/')
-        && !uri.contains("://")
-        && !uri.contains(['?', '#', '\\']);
-    if !relative {
-        return None;
+/// The poster the processing writes into a version; a chosen or uploaded one has a name of
+/// its own (`poster-{n}.jpg`, `videos.poster_name`).
+pub const DEFAULT_POSTER: &str = "poster.jpg";
+
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+
+/// Content-Type and Cache-Control of a media object, by its name.
+pub fn media_headers(name: &str) -> (&'static str, &'static str) {
+    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+    const PLAYLIST: &str = "public, max-age=60";
+    match name.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("m3u8") => (PLAYLIST_TYPE, PLAYLIST),
+        Some("m4s") => ("video/iso.segment", IMMUTABLE),
+        Some("mp4") => ("video/mp4", IMMUTABLE),
+        Some("ts") => ("video/mp2t", IMMUTABLE),
+        Some("jpg") => ("image/jpeg", IMMUTABLE),
+        Some("png") => ("image/png", IMMUTABLE),
+        Some("vtt") => ("text/vtt", PLAYLIST),
+        _ => ("application/octet-stream", IMMUTABLE),
     }
-    let mut parts: Vec<&str> = playlist_key.split('/').collect();
-    parts.pop();
-    for part in uri.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            name => parts.push(name),
-        }
-    }
-    let key = parts.join("/");
-    (parts.len() > 2 && parts[0] == "videos" && !uri.ends_with('/')).then_some(key)
 }
 
 /// Which of a video's objects a CDN may serve without a signature. The class is part of the
@@ -100,39 +95,6 @@ pub fn version_prefix(id: Uuid, class: MediaClass, n: i32) -> String {
 /// The public URL of the object `name` below `prefix` (a version prefix).
 pub fn media_url(media_base_url: &str, prefix: &str, name: &str) -> String {
     format!("{}/{prefix}{name}", media_base_url.trim_end_matches('/'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::resolve_media_key;
-
-    #[test]
-    fn playlist_uris_resolve_below_videos_only() {
-        let playlist = "videos/c/signed/1/720p/index.m3u8";
-        assert_eq!(
-            resolve_media_key(playlist, "seg_00001.m4s").as_deref(),
-            Some("videos/c/signed/1/720p/seg_00001.m4s")
-        );
-        assert_eq!(
-            resolve_media_key(playlist, "../../../../p/public/2/720p/init.mp4").as_deref(),
-            Some("videos/p/public/2/720p/init.mp4")
-        );
-        assert_eq!(
-            resolve_media_key("videos/c/signed/1/master.m3u8", "./audio/index.m3u8").as_deref(),
-            Some("videos/c/signed/1/audio/index.m3u8")
-        );
-        for hostile in [
-            "../../../../../raw/x",
-            "../../../../../../etc/passwd",
-            "/videos/x/seg.m4s",
-            "https://example.com/seg.m4s",
-            "seg.m4s?x=1",
-            "",
-            "../../../../",
-        ] {
-            assert_eq!(resolve_media_key(playlist, hostile), None, "{hostile}");
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -735,6 +697,46 @@ impl Storage {
         self.delete_media_prefix(&media_prefix(id)).await
     }
 
+    /// Deletes every object under `videos/{id}/` except those below the `keep` prefixes (the
+    /// versions clips still reference).
+    pub async fn delete_media_keeping(
+        &self,
+        id: Uuid,
+        keep: &[String],
+    ) -> Result<usize, StorageError> {
+        if keep.is_empty() {
+            return self.delete_media(id).await;
+        }
+        let doomed: Vec<String> = self
+            .media_keys(&media_prefix(id))
+            .await?
+            .into_iter()
+            .filter(|key| !keep.iter().any(|k| key.starts_with(k.as_str())))
+            .collect();
+        for batch in doomed.chunks(1000) {
+            self.delete_media_keys(batch.iter().map(String::as_str))
+                .await?;
+        }
+        Ok(doomed.len())
+    }
+
+    /// Uploads bytes to the raw bucket as `raw/{id}` (a precise clip's source).
+    pub async fn put_raw_file(&self, id: Uuid, path: &Path) -> Result<(), StorageError> {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+        self.client
+            .put_object()
+            .bucket(&self.raw_bucket)
+            .key(raw_key(id))
+            .content_type("video/mp4")
+            .body(body)
+            .send()
+            .await
+            .map_err(sdk_error("PutObject"))?;
+        Ok(())
+    }
+
     /// Deletes every object of the media bucket whose key starts with `prefix`.
     pub async fn delete_media_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
         let mut deleted = 0;
@@ -748,28 +750,35 @@ impl Storage {
                 .send()
                 .await
                 .map_err(sdk_error("ListObjectsV2"))?;
-            let keys: Vec<ObjectIdentifier> = listing
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
-                .collect();
+            let keys: Vec<&str> = listing.contents().iter().filter_map(|o| o.key()).collect();
             if keys.is_empty() {
                 return Ok(deleted);
             }
             deleted += keys.len();
-            let delete = Delete::builder()
-                .set_objects(Some(keys))
-                .quiet(true)
-                .build()
-                .map_err(|e| StorageError::Request(e.to_string()))?;
-            self.client
-                .delete_objects()
-                .bucket(&self.media_bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(sdk_error("DeleteObjects"))?;
+            self.delete_media_keys(keys.into_iter()).await?;
         }
+    }
+
+    /// Deletes up to 1,000 media objects in one request.
+    async fn delete_media_keys<'k>(
+        &self,
+        keys: impl Iterator<Item = &'k str>,
+    ) -> Result<(), StorageError> {
+        let keys = keys
+            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+            .collect();
+        let delete = Delete::builder()
+            .set_objects(Some(keys))
+            .quiet(true)
+            .build()
+            .map_err(|e| StorageError::Request(e.to_string()))?;
+        self.client
+            .delete_objects()
+            .bucket(&self.media_bucket)
+            .delete(delete)
+            .send()
+            .await
+            .map_err(sdk_error("DeleteObjects"))?;
+        Ok(())
     }
 }

@@ -29,7 +29,8 @@ macro_rules! query_video {
                 chapters as "chapters: sqlx::types::Json<Vec<Chapter>>", chapters_set,
                 trim_start_s, trim_end_s,
                 captions as "captions: sqlx::types::Json<Vec<Caption>>", edit_revision,
-                edited_master, window_start_s, window_end_s "#
+                edited_master, window_start_s, window_end_s,
+                source_video_id, source_start_s, source_end_s, poster_name "#
                 + $after
             $(, $arg)*
         )
@@ -77,6 +78,146 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewVideo) -> Result<VideoRow,
         new.description,
         new.growing,
         sqlx::types::Json(&listed) as _,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// A clip as it is created: cut from `source_video_id` over `[source_start_s, source_end_s]`.
+/// An instant clip is `ready` at once on its own version (`media_prefix`, playlists written
+/// already); a precise one is `queued` for its `clip` job, with no version yet.
+#[derive(Debug, Clone)]
+pub struct NewClip {
+    pub id: Uuid,
+    pub title: String,
+    pub owner_id: Uuid,
+    pub visibility: Visibility,
+    pub source_video_id: Uuid,
+    pub source_start_s: f64,
+    pub source_end_s: f64,
+    pub duration_s: Option<f64>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub renditions: Vec<Rendition>,
+    /// The instant clip's version; `None` for a precise clip.
+    pub media_prefix: Option<String>,
+}
+
+pub async fn insert_clip(db: impl PgExecutor<'_>, new: &NewClip) -> Result<VideoRow, sqlx::Error> {
+    let instant = new.media_prefix.is_some();
+    let status = if instant {
+        VideoStatus::Ready
+    } else {
+        VideoStatus::Queued
+    };
+    query_video!(
+        "insert into videos (id, title, filename, content_type, size_bytes, part_size,
+             part_count, upload_expires_at, owner_id, visibility, description, status,
+             progress, playable, duration_s, width, height, renditions, media_prefix,
+             media_versions, source_video_id, source_start_s, source_end_s)
+         values ($1, $2, 'clip', 'video/mp4', 0, 0, 0, now(), $3, $4, '', $5,
+             case when $6 then 1 else 0 end, $6, $7, $8, $9, $10, $11,
+             case when $6 then 1 else 0 end, $12, $13, $14)
+         returning",
+        "",
+        new.id,
+        new.title,
+        new.owner_id,
+        new.visibility as Visibility,
+        status as VideoStatus,
+        instant,
+        new.duration_s,
+        new.width,
+        new.height,
+        sqlx::types::Json(&new.renditions) as _,
+        new.media_prefix,
+        new.source_video_id,
+        new.source_start_s,
+        new.source_end_s,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// Locks the video's row until the transaction ends and reads it: its current version cannot
+/// be replaced (nor the row deleted) meanwhile.
+pub async fn get_for_share(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> Result<Option<VideoRow>, sqlx::Error> {
+    query_video!("select", "from videos where id = $1 for share", id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Sets the poster's name in `prefix` (the version it was written to): shown once that version
+/// is still the current one.
+pub async fn set_poster_name(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    prefix: &str,
+    name: &str,
+) -> Result<Option<VideoRow>, sqlx::Error> {
+    query_video!(
+        "update videos set poster_name = $3 where id = $1 and media_prefix = $2 returning",
+        "",
+        id,
+        prefix,
+        name,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Asks for a poster grabbed at `time_s` (a `poster` job reads it).
+pub async fn set_poster_time(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    time_s: f64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update videos set poster_time_s = $2 where id = $1",
+        id,
+        time_s
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The time a poster is to be grabbed at, if one was asked for.
+pub async fn poster_time(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<f64>, sqlx::Error> {
+    Ok(
+        sqlx::query_scalar!("select poster_time_s from videos where id = $1", id)
+            .fetch_optional(db)
+            .await?
+            .flatten(),
+    )
+}
+
+/// A precise clip's source is in the raw bucket: its size counts as an upload's.
+pub async fn record_clip_source(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    size_bytes: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "update videos set size_bytes = $2 where id = $1 and source_video_id is not null",
+        id,
+        size_bytes,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Precise clips of `owner` still being made: each costs an encode, so they count against the
+/// uploads-in-flight quota.
+pub async fn clips_in_flight(db: impl PgExecutor<'_>, owner: Uuid) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from videos where owner_id = $1
+             and source_video_id is not null and status in ('queued', 'processing')"#,
+        owner,
     )
     .fetch_one(db)
     .await
@@ -497,7 +638,8 @@ pub async fn retired_prefixes(
 }
 
 /// At most `limit` versions replaced longer than `grace` ago, oldest first: no cached copy and
-/// no signed URL can point at them any more.
+/// no signed URL can point at them any more. A version another video's playlists point into (a
+/// clip's, see `media_refs`) waits until the last of them is gone.
 pub async fn retired_due(
     db: impl PgExecutor<'_>,
     grace: std::time::Duration,
@@ -506,6 +648,7 @@ pub async fn retired_due(
     sqlx::query_scalar!(
         "select prefix from retired_media
          where retired_at < now() - make_interval(secs => $1)
+             and not exists (select 1 from media_references m where m.target = prefix)
          order by retired_at limit $2",
         grace.as_secs_f64(),
         limit,
@@ -514,12 +657,17 @@ pub async fn retired_due(
     .await
 }
 
-/// The retired version's objects are deleted.
-pub async fn forget_retired(db: impl PgExecutor<'_>, prefix: &str) -> Result<(), sqlx::Error> {
+/// The retired version's objects are deleted; so are the references it made (a clip's).
+pub async fn forget_retired(
+    db: impl sqlx::Acquire<'_, Database = Postgres>,
+    prefix: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
     sqlx::query!("delete from retired_media where prefix = $1", prefix)
-        .execute(db)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    crate::media_refs::forget_version(&mut *tx, prefix).await?;
+    tx.commit().await
 }
 
 /// Every rendition of a first run has its first segments in `prefix`: players can start, and

@@ -7,6 +7,7 @@ mod browser_safety;
 mod chapters;
 mod captions;
 mod chunked_playback;
+mod clips;
 mod connections;
 mod downloads;
 mod encoding_progress;

@@ -177,6 +177,7 @@ pub async fn watch(
     if !owner && !is_watchable(&row) {
         return Err(PageError::NotFound(NO_SUCH_VIDEO));
     }
+    let parent = clip_parent(&state, caller.as_ref(), &row).await?;
     let video = if owner {
         routes::view(&state, row)
     } else {
@@ -190,8 +191,35 @@ pub async fn watch(
             share,
             viewer => ViewerInfo { owner },
             signed_in => caller.is_some(),
+            parent,
         },
     )
+}
+
+/// What a clip's page says of its parent: its title and link when the viewer may see it
+/// (their own, or public or unlisted); `None` for a video that is no clip. A parent the viewer
+/// may not see (or one deleted since) is named without a title or a link.
+#[derive(Serialize)]
+struct ClipParent {
+    id: Option<Uuid>,
+    title: Option<String>,
+}
+
+async fn clip_parent(
+    state: &AppState,
+    caller: Option<&Caller>,
+    row: &VideoRow,
+) -> Result<Option<ClipParent>, PageError> {
+    let Some(parent_id) = row.source_video_id else {
+        return Ok(None);
+    };
+    let parent = videos::get(&state.pool, parent_id).await?.filter(|parent| {
+        caller.is_some_and(|c| c.may_see(parent.owner_id)) || is_watchable(parent)
+    });
+    Ok(Some(ClipParent {
+        id: parent.as_ref().map(|p| p.id),
+        title: parent.map(|p| p.title),
+    }))
 }
 
 /// `/embed/{id}`: the bare player of a public or unlisted video, for iframes.

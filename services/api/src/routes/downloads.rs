@@ -180,7 +180,7 @@ async fn redirect(
         .strip_prefix(prefix)
         .ok_or_else(|| ApiError::internal("the download is not in the video's version"))?;
     let url = match state.playback.grant(row, OffsetDateTime::now_utc()) {
-        Some(grant) => ObjectUrls::new(state, &grant)?.sign(name).await?,
+        Some(grant) => ObjectUrls::new(state, &grant).await?.sign(name).await?,
         None => media_url(state.storage.media_base_url(), prefix, name),
     };
     let location = HeaderValue::from_str(&url)

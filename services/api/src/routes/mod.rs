@@ -4,11 +4,13 @@ mod audit;
 mod chapters;
 mod captions;
 mod downloads;
+mod clips;
 mod events;
 mod health;
 mod keys;
 mod me;
 mod playback;
+mod poster;
 mod public;
 pub(crate) mod upload;
 mod users;
@@ -43,6 +45,8 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(chapters::track))
         .routes(routes!(captions::put, captions::delete))
         .routes(routes!(downloads::download))
+        .routes(routes!(clips::create))
+        .routes(routes!(poster::upload))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use vodnest_core::cloudfront::SignedPolicy;
 use vodnest_core::edits::master::{is_caption_playlist_name, is_playlist_name};
 use vodnest_core::storage::media_url;
-use vodnest_core::videos;
+use vodnest_core::{media_refs, videos};
 
 use crate::error::{ApiError, ErrorBody, Path};
 use crate::openapi::Internal;
@@ -29,9 +29,24 @@ use crate::state::AppState;
 const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
 const VTT_TYPE: &str = "text/vtt";
 const STORYBOARD: &str = "storyboard.vtt";
-const POSTER: &str = "poster.jpg";
 /// The directory of a version's caption playlists and WebVTT files.
 const CAPTIONS: &str = "captions";
+
+/// `poster.jpg`, or a chosen or uploaded poster's own name (`poster-{n}.jpg`, `.png`).
+fn is_poster(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix(".jpg")
+        .or_else(|| name.strip_suffix(".png"))
+    else {
+        return false;
+    };
+    stem == "poster"
+        || stem.strip_prefix("poster-").is_some_and(|n| {
+            (1..=40).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+        })
+}
 
 /// The path of a file at the top of a version.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -87,8 +102,8 @@ pub async fn top(
     match p.file.as_str() {
         master if is_playlist_name(master, "master") => playlist(&state, &grant, "", master).await,
         STORYBOARD => storyboard(&state, &grant).await,
-        POSTER => {
-            let url = ObjectUrls::new(&state, &grant)?.sign(POSTER).await?;
+        name if is_poster(name) => {
+            let url = ObjectUrls::new(&state, &grant).await?.sign(name).await?;
             Ok((
                 StatusCode::FOUND,
                 [(header::LOCATION, url)],
@@ -173,7 +188,7 @@ async fn playlist(
     }
     let mut media = m3u8_rs::parse_media_playlist_res(&text)
         .map_err(|_| ApiError::internal(format!("{key} is not a media playlist")))?;
-    let urls = ObjectUrls::new(state, grant)?;
+    let urls = ObjectUrls::new(state, grant).await?;
     for segment in &mut media.segments {
         segment.uri = urls.sign(&format!("{dir}{}", segment.uri)).await?;
         if let Some(map) = &mut segment.map {
@@ -205,7 +220,7 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
         .ok_or(ApiError::NotFound("no such file"))?;
     let text =
         String::from_utf8(bytes).map_err(|_| ApiError::internal(format!("{key} is not UTF-8")))?;
-    let urls = ObjectUrls::new(state, grant)?;
+    let urls = ObjectUrls::new(state, grant).await?;
     let mut out = String::with_capacity(text.len() * 4);
     // A sheet holds 100 tiles: each is signed once (a 4-hour video has 2,880 cues, 29 sheets).
     let mut signed: HashMap<&str, String> = HashMap::new();
@@ -230,45 +245,59 @@ async fn storyboard(state: &AppState, grant: &Grant) -> Result<Response, ApiErro
 }
 
 /// Signs the storage URLs one file lists, all expiring with the grant: in AWS (CloudFront
-/// configured) one policy over the whole version, signed once per file; otherwise a presigned
-/// S3 GET per object.
+/// configured) one policy per version prefix the file may name, signed once per file;
+/// otherwise a presigned S3 GET per object. A clip's playlists name its parent's objects by
+/// relative URIs (`../../../../{parent}/…`): each is resolved against the file's own place and
+/// signed only when it lands inside the grant's version or a version this one references
+/// (`media_references`); anything else is refused.
 pub(crate) struct ObjectUrls<'a> {
     state: &'a AppState,
     grant: &'a Grant,
-    policy: Option<SignedPolicy>,
+    /// The grant's version, then the versions it references.
+    prefixes: Vec<String>,
+    policies: Vec<Option<SignedPolicy>>,
 }
 
 impl<'a> ObjectUrls<'a> {
-    pub(crate) fn new(state: &'a AppState, grant: &'a Grant) -> Result<Self, ApiError> {
-        let policy = match state.playback.cloudfront() {
-            Some(signer) => {
-                let resource = media_url(state.storage.media_base_url(), &grant.prefix, "*");
-                let policy = signer
-                    .sign_policy(&resource, grant.expires_at)
-                    .map_err(|e| ApiError::internal(format!("CloudFront signing: {e}")))?;
-                Some(policy)
-            }
-            None => None,
-        };
+    pub(crate) async fn new(state: &'a AppState, grant: &'a Grant) -> Result<Self, ApiError> {
+        let mut prefixes = vec![grant.prefix.clone()];
+        prefixes.extend(media_refs::targets_of(&state.pool, &grant.prefix).await?);
+        let policies = prefixes
+            .iter()
+            .map(|prefix| match state.playback.cloudfront() {
+                Some(signer) => {
+                    let resource = media_url(state.storage.media_base_url(), prefix, "*");
+                    signer
+                        .sign_policy(&resource, grant.expires_at)
+                        .map(Some)
+                        .map_err(|e| ApiError::internal(format!("CloudFront signing: {e}")))
+                }
+                None => Ok(None),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             state,
             grant,
-            policy,
+            prefixes,
+            policies,
         })
     }
 
     /// The signed URL of `name`, relative to the version.
     pub(crate) async fn sign(&self, name: &str) -> Result<String, ApiError> {
-        // Our own playlists list plain relative names; anything else is not ours to sign.
-        if name.contains("..") || name.contains("://") || name.starts_with('/') {
-            return Err(ApiError::internal(format!("refusing to sign {name:?}")));
-        }
+        let refused = || ApiError::internal(format!("refusing to sign {name:?}"));
+        let key = media_refs::resolve(&self.grant.prefix, name).ok_or_else(refused)?;
+        let (prefix, policy) = self
+            .prefixes
+            .iter()
+            .zip(&self.policies)
+            .find(|(prefix, _)| key.starts_with(prefix.as_str()))
+            .ok_or_else(refused)?;
         let storage = &self.state.storage;
-        if let Some(policy) = &self.policy {
-            let url = media_url(storage.media_base_url(), &self.grant.prefix, name);
+        if let Some(policy) = policy {
+            let url = media_url(storage.media_base_url(), prefix, &key[prefix.len()..]);
             return Ok(policy.append_to(&url));
         }
-        let key = format!("{}{name}", self.grant.prefix);
         Ok(storage
             .presign_media_get(&key, self.grant.signed_at, self.grant.expires_at)
             .await?)

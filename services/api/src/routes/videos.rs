@@ -9,6 +9,7 @@ use vodnest_core::audit::{self, Action, Actor};
 use vodnest_core::caller::{Caller, Role, Scope, UserRef};
 use vodnest_core::domain::{VideoRow, VideoView, Visibility};
 use vodnest_core::edits::{self, Span};
+use vodnest_core::media_refs;
 use vodnest_core::queue::{self, JobKind};
 use vodnest_core::storage::{MediaClass, media_prefix};
 use vodnest_core::videos::{self, Cursor, NewVideo, VideoEdit};
@@ -79,6 +80,12 @@ pub struct EditVideo {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Span>, nullable)]
     trim: Option<Option<Span>>,
+    /// A time in the video (seconds, 0 to its duration): its frame there becomes the poster,
+    /// grabbed by a `poster` job (`playback.poster_url` changes when it is done). For a ready
+    /// or playable video only.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    poster_time_s: Option<f64>,
 }
 
 /// A field that is present, `null` or not: `Some(None)` for `null`, `None` when absent.
@@ -161,7 +168,11 @@ pub async fn find(
         .ok_or(ApiError::NotFound("no such video"))
 }
 
-fn text_field(value: &str, field: &'static str, max_chars: usize) -> Result<String, ApiError> {
+pub(super) fn text_field(
+    value: &str,
+    field: &'static str,
+    max_chars: usize,
+) -> Result<String, ApiError> {
     let value = value.trim();
     if value.chars().count() > max_chars {
         return Err(ApiError::invalid(
@@ -256,7 +267,7 @@ fn checked_plan(size_bytes: i64, config: &ApiConfig) -> Result<UploadPlan, ApiEr
 
 /// 403 `quota_exceeded` unless `caller` may start an upload of `size_bytes` (admins always
 /// may): the message names the limit.
-async fn check_quota(
+pub(super) async fn check_quota(
     db: impl sqlx::PgExecutor<'_>,
     quotas: &Quotas,
     caller: &Caller,
@@ -394,7 +405,7 @@ pub async fn get(
     patch,
     path = "/videos/{id}",
     tag = "videos",
-    summary = "Edit a video's title, description, visibility or trim",
+    summary = "Edit a video's title, description, visibility, trim or poster time",
     security(("bearer" = []), ("session_cookie" = [])),
     params(VideoId),
     request_body = EditVideo,
@@ -406,7 +417,7 @@ pub async fn get(
         CrossOrigin,
         InsufficientScope,
         NoSuchVideo,
-        (status = 409, description = "A trim of a video that is not ready (`not_ready`)", body = ErrorBody),
+        (status = 409, description = "A trim of a video that is not ready, or `poster_time_s` for a video with nothing published yet (`not_ready`)", body = ErrorBody),
         (status = 422, description = "A field is wrong or unknown (`invalid_body`, `invalid_field`); a trim outside the video (`invalid_trim`)", body = ErrorBody),
         StorageFailures,
     )
@@ -438,6 +449,10 @@ pub async fn edit(
         visibility: body.visibility,
     };
     let before = find(&state.pool, &caller, id).await?;
+    let poster_time = body
+        .poster_time_s
+        .map(|t| checked_poster_time(&before, t))
+        .transpose()?;
     if let Some(trim) = body.trim {
         edits::set_trim(&state.pool, &state.storage, id, trim).await?;
     }
@@ -445,6 +460,10 @@ pub async fn edit(
     let row = videos::edit(&mut *tx, id, &edit)
         .await?
         .ok_or(ApiError::NotFound("no such video"))?;
+    if let Some(at) = poster_time {
+        videos::set_poster_time(&mut *tx, id, at).await?;
+        queue::enqueue(&mut *tx, JobKind::Poster, id).await?;
+    }
     let target = id.to_string();
     let ip = ip.text();
     let ip = ip.as_deref();
@@ -470,6 +489,26 @@ pub async fn edit(
     Ok(Json(One {
         video: view(&state, row),
     }))
+}
+
+/// A poster time inside a video that has something to grab it from.
+fn checked_poster_time(row: &VideoRow, at: f64) -> Result<f64, ApiError> {
+    let duration = row
+        .duration_s
+        .filter(|_| row.playable && row.media_prefix.is_some())
+        .ok_or_else(|| {
+            ApiError::conflict(
+                "not_ready",
+                "the video has nothing published to grab a poster from",
+            )
+        })?;
+    if !at.is_finite() || at < 0.0 || at > duration {
+        return Err(ApiError::invalid(
+            "invalid_field",
+            format!("poster_time_s must be between 0 and the video's duration, {duration:.3} s"),
+        ));
+    }
+    Ok(at)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -617,7 +656,7 @@ pub async fn list(
 }
 
 /// Deletes the video, its job (the processor's lease renewal then fails and it stops) and
-/// every object it has in S3.
+/// every object it has in S3, except the versions its clips still play.
 #[utoipa::path(
     delete,
     path = "/videos/{id}",
@@ -661,19 +700,27 @@ pub async fn remove(
     {
         tracing::warn!(video_id = %id, error = %err, "abort on delete");
     }
-    videos::delete(&state.pool, id).await?;
+    // The versions its clips still reference are kept (recorded for the sweeper, which deletes
+    // each when its last reference goes) in the transaction that deletes the row.
+    let mut tx = state.pool.begin().await?;
+    let kept = media_refs::keep_for_deletion(&mut tx, id).await?;
+    videos::delete(&mut *tx, id).await?;
     let target = id.to_string();
     audit::record(
-        &state.pool,
+        &mut *tx,
         Actor::User(actor),
         Action::VideoDeleted,
         &target,
         ip,
     )
     .await?;
+    tx.commit().await?;
     state.storage.delete_raw(id).await?;
-    state.storage.delete_media(id).await?;
+    state.storage.delete_media_keeping(id, &kept).await?;
     state.invalidate(&media_prefix(id)).await;
+    if !kept.is_empty() {
+        tracing::info!(video_id = %id, kept = ?kept, "versions kept for clips");
+    }
     tracing::info!(video_id = %id, "video deleted");
     Ok(())
 }

@@ -17,7 +17,8 @@ use futures::{StreamExt, TryStreamExt, stream};
 use m3u8_rs::{AlternativeMediaType, MediaPlaylist};
 use vodnest_core::downloads::{self, Download, DownloadState};
 use vodnest_core::queue::ClaimedJob;
-use vodnest_core::storage::{ObjectHeaders, resolve_media_key};
+use vodnest_core::media_refs;
+use vodnest_core::storage::ObjectHeaders;
 use vodnest_core::videos;
 
 use super::{Done, JobContext, JobError};
@@ -239,7 +240,9 @@ fn attachment(title: &str, rendition: &str) -> String {
 }
 
 fn resolve(playlist_key: &str, uri: &str) -> Result<String, JobError> {
-    resolve_media_key(playlist_key, uri)
+    // The playlist's folder, its trailing `/` kept.
+    let dir = &playlist_key[..playlist_key.rfind('/').map_or(0, |i| i + 1)];
+    media_refs::resolve(dir, uri)
         .ok_or_else(|| broken(format!("{playlist_key} lists {uri:?}, which is not ours")))
 }
 

@@ -16,10 +16,13 @@
 
 mod chunk;
 mod download;
+mod clip;
 mod encode;
 mod extras;
+mod poster;
 mod progress;
 mod republish;
+mod segments;
 mod split;
 mod stitch;
 mod versions;
@@ -88,6 +91,12 @@ pub enum JobError {
     /// A split encode's plan that this processor cannot read (written by another version).
     #[error("unreadable split plan: {0}")]
     BadPlan(String),
+    /// What a clip or a poster is read from: its parent's or its own playlists.
+    #[error("{0}")]
+    Playlists(#[from] vodnest_core::clips::ClipsError),
+    /// A clip that cannot be cut (its parent is gone, say).
+    #[error("the clip cannot be cut: {0}")]
+    Clip(String),
 }
 
 impl JobError {
@@ -101,6 +110,8 @@ impl JobError {
             // A playlist m3u8-rs cannot read reads the same on the next attempt.
             Self::Publish(PublishError::Playlist(_) | PublishError::Segment(_)) => false,
             Self::Db(_) | Self::Io(_) => true,
+            Self::Playlists(vodnest_core::clips::ClipsError::Storage(e)) => e.is_transient(),
+            Self::Playlists(_) | Self::Clip(_) => false,
             Self::RawMissing
             | Self::LeaseLost
             | Self::Stopped
@@ -178,6 +189,8 @@ async fn work_on(
         JobKind::Stitch => stitch::run(ctx, job, prefix).await,
         JobKind::Republish => republish::run(ctx, job, prefix).await,
         JobKind::Download => download::run(ctx, job).await,
+        JobKind::Clip => clip::run(ctx, job, cancel).await,
+        JobKind::Poster => poster::run(ctx, job, prefix, cancel).await,
         JobKind::Webhook => Err(JobError::NotOurs(job.kind)),
     }
 }

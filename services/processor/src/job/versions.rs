@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use vodnest_core::queue::{ClaimedJob, JobKind};
 use vodnest_core::storage::{MediaClass, media_prefix};
-use vodnest_core::{chunks, videos};
+use vodnest_core::{chunks, media_refs, videos};
 
 use super::{JobContext, JobError, Run};
 
@@ -21,10 +21,13 @@ pub(super) async fn start(ctx: &JobContext, job: &ClaimedJob) -> Result<String, 
         JobKind::Transcode | JobKind::Republish => {
             videos::start_version(&ctx.pool, job.video_id).await?
         }
-        // A download reads the version it was asked of, and writes its MP4 into it.
-        JobKind::Ladder | JobKind::Download => {
+        // A download reads the version it was asked of, and writes its MP4 into it; a poster
+        // is an object of the current version.
+        JobKind::Ladder | JobKind::Download | JobKind::Poster => {
             videos::current_prefix(&ctx.pool, job.video_id).await?
         }
+        // A clip job writes the clip's source, not a version.
+        JobKind::Clip => Some(vodnest_core::storage::raw_key(job.video_id)),
         // The parts of a split encode and its stitch publish into the version it was split in.
         JobKind::Chunk | JobKind::Stitch => chunks::prefix_of(&ctx.pool, job.id).await?,
         JobKind::Webhook => return Err(JobError::NotOurs(job.kind)),
@@ -88,7 +91,7 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
         }
     };
     let Some(video) = video else {
-        remove(ctx, &media_prefix(run.job.video_id)).await;
+        remove_deleted(ctx, run.job.video_id).await;
         return;
     };
     let Some(version) = run.version else {
@@ -101,6 +104,34 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
     if !played {
         tracing::info!(version, "removing the run's output");
         remove(ctx, version).await;
+        // A republished clip's references go with its version.
+        if let Err(err) = media_refs::forget_version(&ctx.pool, version).await {
+            tracing::warn!(error = %err, "cannot forget the version's references");
+        }
+    }
+}
+
+/// A deleted video's output goes, except the versions clips still reference (the deletion
+/// recorded them for the sweeper).
+async fn remove_deleted(ctx: &JobContext, id: uuid::Uuid) {
+    let kept = match media_refs::referenced_versions_of(&ctx.pool, id).await {
+        Ok(kept) => kept,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot tell which versions clips reference");
+            return;
+        }
+    };
+    if kept.is_empty() {
+        remove(ctx, &media_prefix(id)).await;
+        return;
+    }
+    for pass in [0, 1] {
+        if pass == 1 {
+            tokio::time::sleep(LATE_UPLOAD_SETTLE).await;
+        }
+        if let Err(err) = ctx.storage.delete_media_keeping(id, &kept).await {
+            tracing::warn!(error = %err, "cannot remove the job's output");
+        }
     }
 }
 
@@ -111,7 +142,8 @@ pub(super) async fn discard(ctx: &JobContext, run: &Run<'_>) {
 /// stop cleans up after the uploads of all).
 async fn own_version(ctx: &JobContext, job: &ClaimedJob) -> bool {
     match job.kind {
-        JobKind::Ladder | JobKind::Download => false,
+        // A poster extends the current version; a clip job's output is the raw source.
+        JobKind::Ladder | JobKind::Download | JobKind::Poster | JobKind::Clip => false,
         JobKind::Chunk | JobKind::Stitch => chunks::abandoned_version(&ctx.pool, job.id)
             .await
             .unwrap_or_else(|err| {

@@ -23,11 +23,29 @@ pub async fn write(
     cancel: &CancellationToken,
     timeout: Duration,
 ) -> Result<(), MediaError> {
+    grab(input, offset(probe), true, out, cancel, timeout).await
+}
+
+/// One frame of `input` at `at` seconds (seeking before the input when `fast_seek`, to the
+/// keyframe before; after it otherwise, decoding up to the instant) as a JPEG at most 720
+/// pixels tall.
+pub async fn grab(
+    input: &Source,
+    at: f64,
+    fast_seek: bool,
+    out: &Path,
+    cancel: &CancellationToken,
+    timeout: Duration,
+) -> Result<(), MediaError> {
+    let seek = ["-ss".to_owned(), format!("{at:.3}")];
     let mut command = Command::new("ffmpeg");
+    command.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]);
+    if fast_seek {
+        command.args(&seek).args(input.input_args());
+    } else {
+        command.args(input.input_args()).args(&seek);
+    }
     command
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y"])
-        .args(["-ss", &format!("{:.3}", offset(probe))])
-        .args(input.input_args())
         .args([
             "-frames:v",
             "1",

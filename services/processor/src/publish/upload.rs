@@ -7,22 +7,7 @@ use vodnest_core::storage::Storage;
 
 use super::PublishError;
 
-pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
-
-/// Content-Type and Cache-Control by file name.
-pub fn headers(name: &str) -> (&'static str, &'static str) {
-    const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-    const PLAYLIST: &str = "public, max-age=60";
-    match name.rsplit_once('.').map(|(_, ext)| ext) {
-        Some("m3u8") => (PLAYLIST_TYPE, PLAYLIST),
-        Some("m4s") => ("video/iso.segment", IMMUTABLE),
-        Some("mp4") => ("video/mp4", IMMUTABLE),
-        Some("ts") => ("video/mp2t", IMMUTABLE),
-        Some("jpg") => ("image/jpeg", IMMUTABLE),
-        Some("vtt") => ("text/vtt", PLAYLIST),
-        _ => ("application/octet-stream", IMMUTABLE),
-    }
-}
+pub use vodnest_core::storage::{PLAYLIST_TYPE, media_headers as headers};
 
 /// Uploads a local output file to `{prefix}{key}` with the headers its name calls for, then
 /// deletes it: the disk stays flat however long the video is.
