@@ -194,12 +194,12 @@ impl VideoView {
         let hls_url = master.as_deref().and_then(media_url);
         let poster_url = row.poster().and_then(media_url);
         let storyboard_url = media_url("storyboard.vtt").filter(|_| row.has_storyboard);
+        let (trim, window) = (crate::edits::trim(&row), crate::edits::window(&row));
+        let captions = crate::edits::caption_tracks(&row);
         let chapters = match row.duration_s {
             Some(end) => crate::chapters::within(&row.chapters.0, 0.0, end),
             None => row.chapters.0,
         };
-        let (trim, window) = (crate::edits::trim(&row), crate::edits::window(&row));
-        let captions = crate::edits::caption_tracks(&row);
         Self {
             id: row.id,
             title: row.title,
