@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 
 use crate::domain::VideoRow;
-use crate::media_refs::{self, ClipError};
 use crate::edits::master_key;
+use crate::media_refs::{self, ClipError};
 use crate::storage::{Storage, StorageError};
 
 /// Most playlists a master may name (video renditions and the audio).

@@ -4,8 +4,8 @@
 
 mod accounts;
 mod browser_safety;
-mod chapters;
 mod captions;
+mod chapters;
 mod chunked_playback;
 mod clips;
 mod connections;

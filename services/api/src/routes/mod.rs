@@ -1,10 +1,10 @@
 //! The `/api/v1` routes and the health checks.
 
 mod audit;
-mod chapters;
 mod captions;
-mod downloads;
+mod chapters;
 mod clips;
+mod downloads;
 mod events;
 mod health;
 mod keys;

@@ -16,8 +16,8 @@
 use futures::{StreamExt, TryStreamExt, stream};
 use m3u8_rs::{AlternativeMediaType, MediaPlaylist};
 use vodnest_core::downloads::{self, Download, DownloadState};
-use vodnest_core::queue::ClaimedJob;
 use vodnest_core::media_refs;
+use vodnest_core::queue::ClaimedJob;
 use vodnest_core::storage::ObjectHeaders;
 use vodnest_core::videos;
 

@@ -15,8 +15,8 @@
 //! publishes the master playlist that lists them all.
 
 mod chunk;
-mod download;
 mod clip;
+mod download;
 mod encode;
 mod extras;
 mod poster;
