@@ -161,7 +161,7 @@ fn checked(body: &CreateClip, parent: &VideoRow) -> Result<Checked, ApiError> {
         StorageFailures,
     )
 )]
-pub async fn create(
+pub async fn create_clip(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ip: ClientIp,
