@@ -302,7 +302,7 @@ async fn commit_instant(
     let poster_at = POSTER_AT_S.min(new.duration_s.unwrap_or(0.0) / 2.0);
     videos::set_poster_time(&mut *tx, row.id, poster_at).await?;
     queue::enqueue(&mut *tx, JobKind::Poster, row.id).await?;
-    audited(&mut *tx, caller, ip, row.id).await?;
+    audited(&mut tx, caller, ip, row.id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -329,7 +329,7 @@ async fn precise(
     let new = request.clip_of(caller, parent);
     let row = videos::insert_clip(&mut *tx, &new).await?;
     queue::enqueue(&mut *tx, JobKind::Clip, row.id).await?;
-    audited(&mut *tx, caller, ip, row.id).await?;
+    audited(&mut tx, caller, ip, row.id).await?;
     tx.commit().await?;
     Ok(row)
 }
