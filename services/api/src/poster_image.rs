@@ -166,12 +166,12 @@ mod tests {
         assert!(check(None, &png(10, 10)).is_err());
         assert!(
             check(Some("image/jpeg"), &png(10, 10))
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("Content-Type")
         );
         assert!(
             check(Some("image/png"), &png(5000, 10))
-                .unwrap_err()
+                .expect_err("refused")
                 .contains("4096")
         );
         assert!(check(Some("image/png"), &png(0, 10)).is_err());

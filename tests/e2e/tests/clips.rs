@@ -348,6 +348,58 @@ async fn precise_clips_posters_and_refusals() -> Result<()> {
         "{ready}"
     );
 
+    // A public instant clip of a private parent: made in the signed class, then a republish
+    // gives it public copies of the segments it plays; it references nothing any more.
+    let made = make_clip(
+        &app,
+        &parent,
+        json!({"start_s": 6.0, "end_s": 18.0, "visibility": "public"}),
+    )
+    .await?;
+    let public = expect_status(made, 201).await?["video"].clone();
+    ensure!(
+        public["status"] == "ready" && public["visibility"] == "public",
+        "{public}"
+    );
+    let public_id = public["id"].as_str().context("id")?.to_owned();
+    let moved = video_when(&app, &public_id, "the public copy", |v| {
+        v["playback"]["hls_url"]
+            .as_str()
+            .is_some_and(|u| u.contains(&format!("/videos/{public_id}/public/")))
+    })
+    .await?;
+    let hls = moved["playback"]["hls_url"].as_str().context("hls")?;
+    let (_, segments) = first_rendition(&app, hls).await?;
+    for segment in &segments {
+        ensure!(
+            segment
+                .path()
+                .contains(&format!("/videos/{public_id}/public/"))
+                && segment.query().is_none(),
+            "a plain URL of the clip's own copy: {segment}"
+        );
+    }
+    ensure!(status(&app, &segments[0]).await? == 200);
+    let version: String = sqlx::query_scalar("select media_prefix from videos where id = $1::uuid")
+        .bind(&public_id)
+        .fetch_one(&app.pool)
+        .await?;
+    let references: i64 =
+        sqlx::query_scalar("select count(*) from media_references where version = $1")
+            .bind(&version)
+            .fetch_one(&app.pool)
+            .await?;
+    ensure!(references == 0, "{references} references of {version}");
+
+    // The owner's clip tools on the watch page, and the clip's page.
+    let page = browser::run(
+        &app,
+        "clip_page.mjs",
+        &["--video".as_ref(), parent.as_ref()],
+    )
+    .await?;
+    ensure!(page["ok"] == true, "{page}");
+
     // An uploaded poster: a PNG becomes the poster under a new name; a non-image is refused.
     let png = dir.path().join("poster.png");
     let made = tokio::process::Command::new("ffmpeg")
@@ -381,7 +433,7 @@ async fn precise_clips_posters_and_refusals() -> Result<()> {
         .context("poster")?
         .to_owned();
     ensure!(
-        poster.ends_with(".png") && Value::from(poster.clone()) != before,
+        poster.ends_with(".png") && before.as_str() != Some(poster.as_str()),
         "{poster}"
     );
     let fetched = app.http.get(&poster).send().await?;

@@ -161,7 +161,7 @@ fn checked(body: &CreateClip, parent: &VideoRow) -> Result<Checked, ApiError> {
         StorageFailures,
     )
 )]
-pub async fn create(
+pub async fn create_clip(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ip: ClientIp,
@@ -302,7 +302,7 @@ async fn commit_instant(
     let poster_at = POSTER_AT_S.min(new.duration_s.unwrap_or(0.0) / 2.0);
     videos::set_poster_time(&mut *tx, row.id, poster_at).await?;
     queue::enqueue(&mut *tx, JobKind::Poster, row.id).await?;
-    audited(&mut *tx, caller, ip, row.id).await?;
+    audited(&mut tx, caller, ip, row.id).await?;
     tx.commit().await?;
     Ok(row)
 }
@@ -329,7 +329,7 @@ async fn precise(
     let new = request.clip_of(caller, parent);
     let row = videos::insert_clip(&mut *tx, &new).await?;
     queue::enqueue(&mut *tx, JobKind::Clip, row.id).await?;
-    audited(&mut *tx, caller, ip, row.id).await?;
+    audited(&mut tx, caller, ip, row.id).await?;
     tx.commit().await?;
     Ok(row)
 }

@@ -43,7 +43,7 @@ use crate::state::AppState;
         StorageFailures,
     )
 )]
-pub async fn upload(
+pub async fn upload_poster(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     VideoId(id): VideoId,
