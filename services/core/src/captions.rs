@@ -397,13 +397,7 @@ pub fn check_duration(cues: &[Cue], duration_s: f64) -> Result<(), ParseError> {
 
 /// `hh:mm:ss.ttt`.
 fn clock(ms: u64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    crate::webvtt::timestamp(ms as f64 / 1000.0)
 }
 
 /// The cues as a WebVTT file. Times stay as given: on the original timeline of the video,

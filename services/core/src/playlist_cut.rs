@@ -3,6 +3,8 @@
 
 use m3u8_rs::{MediaPlaylist, MediaPlaylistType};
 
+use crate::edits::{self, Span};
+
 /// A cut playlist and the part of the original timeline it really covers: from the start of
 /// the first segment that overlaps the asked range to the end of the last one.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,46 +48,23 @@ pub(crate) fn write(playlist: &MediaPlaylist) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// [`cut`] on a parsed playlist: the kept playlist and its window.
+/// [`cut`] on a parsed playlist: the kept playlist and its window. The cutting itself is the
+/// trim's ([`crate::edits::cut`]): the window is this playlist's own segments that overlap the
+/// range, so every segment that overlaps it is kept.
 pub(crate) fn cut_playlist(
-    mut playlist: MediaPlaylist,
+    playlist: MediaPlaylist,
     start_s: f64,
     end_s: f64,
 ) -> Result<(MediaPlaylist, f64, f64), CutError> {
     if !(start_s.is_finite() && end_s.is_finite() && start_s < end_s) {
         return Err(CutError::BadRange(start_s, end_s));
     }
-    let mut at = 0.0f64;
-    let mut map = None;
-    let mut kept = Vec::new();
-    let (mut first, mut window) = (None, (0.0, 0.0));
-    for (i, mut segment) in std::mem::take(&mut playlist.segments)
-        .into_iter()
-        .enumerate()
-    {
-        if segment.map.is_some() {
-            map = segment.map.clone();
-        }
-        let length = f64::from(segment.duration);
-        let (from, to) = (at, at + length);
-        at = to;
-        if to <= start_s || from >= end_s {
-            continue;
-        }
-        if first.is_none() {
-            first = Some(i);
-            window.0 = from;
-            segment.map = map.clone();
-        }
-        window.1 = to;
-        kept.push(segment);
-    }
-    let first = first.ok_or(CutError::NothingInRange)?;
-    playlist.segments = kept;
-    playlist.media_sequence += first as u64;
-    playlist.playlist_type = Some(MediaPlaylistType::Vod);
-    playlist.end_list = true;
-    Ok((playlist, window.0, window.1))
+    let asked = Span { start_s, end_s };
+    let window = edits::cut::window(&playlist, asked).ok_or(CutError::NothingInRange)?;
+    let mut kept = edits::cut::cut(&playlist, window).map_err(|_| CutError::NothingInRange)?;
+    kept.playlist_type = Some(MediaPlaylistType::Vod);
+    kept.end_list = true;
+    Ok((kept, window.start_s, window.end_s))
 }
 
 #[cfg(test)]

@@ -143,9 +143,12 @@ pub async fn public_track(
     Ok(response)
 }
 
-/// The part of the original timeline the video's players play: all of it (until trims give a
-/// video a window; then this is the one place to read it).
+/// The part of the original timeline the video's players play: a trimmed video's window, or
+/// all of it.
 fn player_window(row: &VideoRow) -> (f64, f64) {
+    if let Some(window) = vodnest_core::edits::window(row) {
+        return (window.start_s, window.end_s);
+    }
     let last_start = row.chapters.0.last().map_or(0.0, |c| c.start_s);
     (0.0, row.duration_s.unwrap_or(last_start + 1.0))
 }
