@@ -222,6 +222,31 @@ async fn descriptions_and_owners_set_chapters() -> Result<()> {
         .send()
         .await?;
     expect_error(response, 404, "not_found").await?;
+    let body = json!({"filename": "hers.mp4", "size_bytes": 1000, "description": DESCRIPTION});
+    let response = as_carol(Method::POST, "/api/v1/videos".into())
+        .json(&body)
+        .send()
+        .await?;
+    let hers = expect_status(response, 201).await?;
+    ensure!(starts(&hers["video"]) == [0.0, 12.0, 25.0], "{hers}");
+    let hers = hers["video"]["id"].as_str().context("id")?;
+    let response = as_carol(Method::PUT, format!("/api/v1/videos/{hers}/chapters"))
+        .json(&set)
+        .send()
+        .await?;
+    ensure!(starts(&expect_status(response, 200).await?["video"]) == [0.0]);
+    // An admin may set anyone's.
+    let by_admin = expect_status(
+        put_chapters(&app, hers, &json!({"chapters": []}))
+            .send()
+            .await?,
+        200,
+    )
+    .await?;
+    ensure!(
+        starts(&by_admin["video"]) == [0.0, 12.0, 25.0],
+        "{by_admin}"
+    );
     app.stop().await
 }
 
