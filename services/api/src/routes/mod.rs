@@ -37,7 +37,7 @@ fn documented() -> OpenApiRouter<AppState> {
     let api = OpenApiRouter::new()
         .routes(routes!(videos::create, videos::list))
         .routes(routes!(videos::get, videos::edit, videos::delete))
-        .routes(routes!(captions::put, captions::delete))
+        .routes(routes!(captions::put_captions, captions::delete_captions))
         .routes(routes!(upload::status, upload::abort))
         .routes(routes!(upload::presign_parts))
         .routes(routes!(upload::complete))
