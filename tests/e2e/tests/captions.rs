@@ -236,6 +236,21 @@ async fn an_srt_upload_becomes_a_subtitle_track_hls_js_shows() -> Result<()> {
     let at = cue["at"].as_f64().context("at")?;
     ensure!((0.9..=4.1).contains(&at), "shown at {at} s: {result}");
 
+    // The watch page lists them (a label is text, escaped as such).
+    let cookie = app.session_cookie().await?;
+    let page = app
+        .http
+        .get(app.url(&format!("/watch?v={id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        page.contains("id=\"captions\"") && page.contains("<span lang=\"en\">English</span>"),
+        "{page}"
+    );
+
     // Deleted: a new master without it; the earlier masters stay as they were.
     let deleted = app
         .delete(&format!("/api/v1/videos/{id}/captions/en"))
