@@ -311,3 +311,63 @@ async fn captions_wait_for_a_ready_video() -> Result<()> {
     expect_error(refused, 409, "not_ready").await?;
     app.stop().await
 }
+
+/// A copied top rendition makes the video `ready` at once and a ladder job adds the rungs below
+/// it, rewriting `master.m3u8`. Captions added meanwhile are written again on the new master
+/// when the ladder ends; added after, they list every rung already. Either way the final
+/// master has them and every rung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn captions_outlive_a_ladder_that_adds_rungs() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("clip.mp4");
+    let encode = [&clip::X264[..], &["-r", "15", "-g", "30"], &clip::AAC[..]].concat();
+    clip::make(&source, 8, "854x480", true, &encode).await?;
+    let id = app.upload_file(&source, "ladder").await?;
+    eventually("the video ready", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        Ok(match video["status"].as_str() {
+            Some("ready") => Look::Done(()),
+            Some("failed") => anyhow::bail!("failed: {video}"),
+            other => Look::NotYet(format!("{other:?}")),
+        })
+    })
+    .await?;
+    let added = put_captions(&app, &app.token, &id, "en", "application/x-subrip", SRT).await?;
+    expect_status(added, 200).await?;
+    let video = eventually("the ladder's rungs", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        let rungs = video["renditions"].as_array().map_or(0, Vec::len);
+        Ok(if rungs >= 2 && video["encoding"].is_null() {
+            Look::Done(video)
+        } else {
+            Look::NotYet(format!("{rungs} rungs, encoding {}", video["encoding"]))
+        })
+    })
+    .await?;
+    let rungs = video["renditions"].as_array().map_or(0, Vec::len);
+    // The processor writes the next revision right after it recorded the ladder's success.
+    let master = eventually(
+        "a master with the captions and every rung",
+        PATIENCE,
+        async || {
+            let url = hls_url(&app.video(&id).await?)?;
+            let master = text(&app, &url).await?;
+            let listed = master.matches("RESOLUTION=").count();
+            Ok(
+                if url.contains("/master-") && master.contains("TYPE=SUBTITLES") && listed == rungs
+                {
+                    Look::Done(master)
+                } else {
+                    Look::NotYet(format!("{url}: {master}"))
+                },
+            )
+        },
+    )
+    .await?;
+    ensure!(
+        master.matches("SUBTITLES=\"subs\"").count() == rungs + 1,
+        "{master}"
+    );
+    app.stop().await
+}
