@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use vodnest_e2e::{TestApp, browser, clip, expect_error, expect_status};
+use vodnest_e2e::{TestApp, browser, clip, expect_error, expect_status, storage_config};
 use vodnest_testkit::{Look, eventually};
 
 use crate::accounts::{add_user, key_for};
@@ -280,6 +280,12 @@ async fn an_srt_upload_becomes_a_subtitle_track_hls_js_shows() -> Result<()> {
         .send()
         .await?;
     expect_error(again, 404, "not_found").await?;
+    // Its source is gone too (the revisions that listed it keep their own copies).
+    let storage = vodnest_core::storage::Storage::from_env(&storage_config()?).await;
+    let sources = storage
+        .media_keys(&format!("videos/{id}/signed/captions/"))
+        .await?;
+    ensure!(sources.is_empty(), "{sources:?}");
     app.stop().await
 }
 
