@@ -24,10 +24,11 @@ await report(result, async (browser) => {
     const hls = new Hls({ subtitleDisplay: true });
     window.hls = hls;
     hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) window.state.fatal = data.details; });
-    hls.on(Hls.Events.MANIFEST_PARSED, () => {
-      window.state.subtitleTracks = hls.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang }));
-      if (lang) hls.subtitleTrack = hls.subtitleTracks.findIndex((t) => t.lang === lang);
+    // The subtitle tracks are known once the master is parsed (MANIFEST_PARSED comes first).
+    hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, (_, data) => {
+      window.state.subtitleTracks = data.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang }));
     });
+    window.state.lang = lang;
     hls.loadSource(master);
     hls.attachMedia(video);
     video.play().catch(() => {});
@@ -36,6 +37,12 @@ await report(result, async (browser) => {
     const video = document.querySelector('video');
     const s = window.state;
     if (s.startTime === null && !video.paused && video.currentTime > 0) s.startTime = video.currentTime;
+    // Turned on as a viewer would, in the player's captions menu (hls.js follows the mode).
+    const wanted = s.lang && window.hls.subtitleTracks.findIndex((t) => t.lang === s.lang);
+    if (s.lang && wanted >= 0 && window.hls.subtitleTrack !== wanted) window.hls.subtitleTrack = wanted;
+    for (const track of video.textTracks) {
+      if (s.lang && track.language === s.lang && track.mode !== 'showing') track.mode = 'showing';
+    }
     for (const track of video.textTracks) {
       if (track.mode !== 'showing') continue;
       for (const cue of track.activeCues || []) {

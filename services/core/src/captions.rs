@@ -87,7 +87,11 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Vec<Cue>, ParseError> {
         Format::Srt => parse_srt(&lines)?,
     };
     if cues.is_empty() {
-        return error(lines.len().max(1), "the file has no cues");
+        let last = lines
+            .iter()
+            .rposition(|l| !l.trim().is_empty())
+            .unwrap_or(0);
+        return error(last + 1, "the file has no cues");
     }
     Ok(cues)
 }
@@ -507,7 +511,7 @@ mod tests {
             (
                 Format::WebVtt,
                 "WEBVTT\n\nid only\n",
-                3,
+                4,
                 "expected a timing line",
             ),
             (

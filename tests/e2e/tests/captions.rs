@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
-use vodnest_e2e::{TestApp, browser, clip, expect_error, expect_status};
+use vodnest_e2e::{TestApp, browser, clip, expect_error, expect_status, storage_config};
 use vodnest_testkit::{Look, eventually};
 
 use crate::accounts::{add_user, key_for};
@@ -236,6 +236,21 @@ async fn an_srt_upload_becomes_a_subtitle_track_hls_js_shows() -> Result<()> {
     let at = cue["at"].as_f64().context("at")?;
     ensure!((0.9..=4.1).contains(&at), "shown at {at} s: {result}");
 
+    // The watch page lists them (a label is text, escaped as such).
+    let cookie = app.session_cookie().await?;
+    let page = app
+        .http
+        .get(app.url(&format!("/watch?v={id}")))
+        .header("cookie", &cookie)
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        page.contains("id=\"captions\"") && page.contains("<span lang=\"en\">English</span>"),
+        "{page}"
+    );
+
     // Deleted: a new master without it; the earlier masters stay as they were.
     let deleted = app
         .delete(&format!("/api/v1/videos/{id}/captions/en"))
@@ -265,6 +280,12 @@ async fn an_srt_upload_becomes_a_subtitle_track_hls_js_shows() -> Result<()> {
         .send()
         .await?;
     expect_error(again, 404, "not_found").await?;
+    // Its source is gone too (the revisions that listed it keep their own copies).
+    let storage = vodnest_core::storage::Storage::from_env(&storage_config()?).await;
+    let sources = storage
+        .media_keys(&format!("videos/{id}/signed/captions/"))
+        .await?;
+    ensure!(sources.is_empty(), "{sources:?}");
     app.stop().await
 }
 
@@ -294,5 +315,65 @@ async fn captions_wait_for_a_ready_video() -> Result<()> {
         .send()
         .await?;
     expect_error(refused, 409, "not_ready").await?;
+    app.stop().await
+}
+
+/// A copied top rendition makes the video `ready` at once and a ladder job adds the rungs below
+/// it, rewriting `master.m3u8`. Captions added meanwhile are written again on the new master
+/// when the ladder ends; added after, they list every rung already. Either way the final
+/// master has them and every rung.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn captions_outlive_a_ladder_that_adds_rungs() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("clip.mp4");
+    let encode = [&clip::X264[..], &["-r", "15", "-g", "30"], &clip::AAC[..]].concat();
+    clip::make(&source, 8, "854x480", true, &encode).await?;
+    let id = app.upload_file(&source, "ladder").await?;
+    eventually("the video ready", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        Ok(match video["status"].as_str() {
+            Some("ready") => Look::Done(()),
+            Some("failed") => anyhow::bail!("failed: {video}"),
+            other => Look::NotYet(format!("{other:?}")),
+        })
+    })
+    .await?;
+    let added = put_captions(&app, &app.token, &id, "en", "application/x-subrip", SRT).await?;
+    expect_status(added, 200).await?;
+    let video = eventually("the ladder's rungs", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        let rungs = video["renditions"].as_array().map_or(0, Vec::len);
+        Ok(if rungs >= 2 && video["encoding"].is_null() {
+            Look::Done(video)
+        } else {
+            Look::NotYet(format!("{rungs} rungs, encoding {}", video["encoding"]))
+        })
+    })
+    .await?;
+    let rungs = video["renditions"].as_array().map_or(0, Vec::len);
+    // The processor writes the next revision right after it recorded the ladder's success.
+    let master = eventually(
+        "a master with the captions and every rung",
+        PATIENCE,
+        async || {
+            let url = hls_url(&app.video(&id).await?)?;
+            let master = text(&app, &url).await?;
+            let listed = master.matches("RESOLUTION=").count();
+            Ok(
+                if url.contains("/master-") && master.contains("TYPE=SUBTITLES") && listed == rungs
+                {
+                    Look::Done(master)
+                } else {
+                    Look::NotYet(format!("{url}: {master}"))
+                },
+            )
+        },
+    )
+    .await?;
+    ensure!(
+        master.matches("SUBTITLES=\"subs\"").count() == rungs + 1,
+        "{master}"
+    );
     app.stop().await
 }

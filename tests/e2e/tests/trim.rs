@@ -5,7 +5,12 @@
 
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
+use std::time::Duration;
+
 use vodnest_e2e::{TestApp, browser, expect_error, expect_status};
+use vodnest_testkit::{Look, eventually};
+
+const PATIENCE: Duration = Duration::from_secs(120);
 
 use crate::captions::{beside, hls_url, put_captions, ready_video, text};
 
@@ -153,6 +158,7 @@ async fn a_trim_cuts_the_playlists_and_keeps_the_original() -> Result<()> {
         ],
     )
     .await?;
+    eprintln!("trimmed to {window}; hls.js: {result}");
     let started = result["startTime"].as_f64().context("startTime")?;
     ensure!(
         started < 1.0,
@@ -191,7 +197,47 @@ async fn a_trim_cuts_the_playlists_and_keeps_the_original() -> Result<()> {
     let video = expect_status(renamed, 200).await?["video"].clone();
     ensure!(hls_url(&video)? == restored_url, "{video}");
 
-    let urls = [&original_url, &trimmed_url, &with_captions, &restored_url];
+    // Trimmed again, then made public: the republish copies the version into the public
+    // class and the processor writes the edits there as the next revision.
+    let trimmed = patch(&app, &id, json!({"trim": {"start_s": 7.0, "end_s": 20.0}})).await?;
+    let video = expect_status(trimmed, 200).await?["video"].clone();
+    let retrimmed_url = hls_url(&video)?;
+    ensure!(retrimmed_url.ends_with("/master-4.m3u8"), "{retrimmed_url}");
+    expect_status(
+        patch(&app, &id, json!({"visibility": "public"})).await?,
+        200,
+    )
+    .await?;
+    let public = eventually("the edits in the public version", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        let url = video["playback"]["hls_url"].as_str().unwrap_or_default();
+        Ok(
+            if url.contains("/public/") && url.ends_with("/master-5.m3u8") {
+                Look::Done(video)
+            } else {
+                Look::NotYet(url.to_owned())
+            },
+        )
+    })
+    .await?;
+    ensure!(
+        public["window"] == *window && public["captions"].as_array().map(Vec::len) == Some(1),
+        "{public}"
+    );
+    let master = text(&app, &hls_url(&public)?).await?;
+    ensure!(
+        master.contains("TYPE=SUBTITLES")
+            && uris(&master).iter().any(|u| u.ends_with("/index-5.m3u8")),
+        "{master}"
+    );
+
+    let urls = [
+        &original_url,
+        &trimmed_url,
+        &with_captions,
+        &restored_url,
+        &retrimmed_url,
+    ];
     for (i, a) in urls.iter().enumerate() {
         ensure!(
             urls[i + 1..].iter().all(|b| b != a),

@@ -103,7 +103,7 @@ fn checked_label(label: Option<&str>, lang: &str) -> Result<String, ApiError> {
         StorageFailures,
     )
 )]
-pub async fn put(
+pub async fn put_captions(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ip: ClientIp,
@@ -157,7 +157,7 @@ pub async fn put(
         StorageFailures,
     )
 )]
-pub async fn delete(
+pub async fn delete_captions(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ip: ClientIp,

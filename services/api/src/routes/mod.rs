@@ -43,7 +43,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .routes(routes!(videos::get, videos::edit, videos::delete))
         .routes(routes!(chapters::set))
         .routes(routes!(chapters::track))
-        .routes(routes!(captions::put, captions::delete))
+        .routes(routes!(captions::put_captions, captions::delete_captions))
         .routes(routes!(downloads::download))
         .routes(routes!(clips::create_clip))
         .routes(routes!(poster::upload_poster))

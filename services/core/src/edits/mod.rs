@@ -308,6 +308,7 @@ async fn apply(
             _ => return Err(EditError::NotReady(row.status)),
         };
         let mut edits = Edits::of(&row);
+        let before: Vec<String> = edits.captions.iter().map(|c| c.source.clone()).collect();
         edits.change(change.clone(), &row)?;
         let k = row.edit_revision + 1;
         let written = write_revision(storage, &prefix, k, &edits).await?;
@@ -322,6 +323,7 @@ async fn apply(
             Some(row) => {
                 tx.commit().await?;
                 tracing::info!(video_id = %id, revision = k, "edits published");
+                forget_sources(storage, &before, &row.captions.0).await;
                 return Ok(Some(row));
             }
             // Another version became current meanwhile: write the revision there instead.
@@ -329,6 +331,20 @@ async fn apply(
         }
     }
     Err(EditError::Busy)
+}
+
+/// Deletes the sources of captions replaced or removed: the revisions that listed them have
+/// their own copies, and no later revision will read them (the captions recorded no longer name
+/// them). Storage per video stays bounded however often captions are replaced.
+async fn forget_sources(storage: &Storage, before: &[String], now: &[Caption]) {
+    for source in before {
+        if now.iter().any(|c| &c.source == source) {
+            continue;
+        }
+        if let Err(err) = storage.delete_media_prefix(source).await {
+            tracing::warn!(source, error = %err, "cannot delete a caption source no longer used");
+        }
+    }
 }
 
 /// What a revision wrote.
