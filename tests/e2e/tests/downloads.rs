@@ -174,6 +174,21 @@ async fn a_download_is_made_once_then_redirects_to_a_playable_mp4() -> Result<()
     .await?;
     ensure!(played["ok"] == true, "{played}");
 
+    // The watch page offers it to the owner: one click, "Preparing…" (or not, once made),
+    // then the browser downloads the file.
+    let clicked = browser::run(
+        &app,
+        "download_button.mjs",
+        &[OsStr::new("--video"), OsStr::new(&id)],
+    )
+    .await?;
+    let name = format!("download me-{top}.mp4");
+    ensure!(clicked["filename"] == name.as_str(), "{clicked}");
+    ensure!(
+        clicked["bytes"].as_u64() == Some(bytes.len() as u64),
+        "{clicked}"
+    );
+
     // Asked again: the same file, no new job.
     let again = ask(&app, &id, "").await?;
     ensure!(again.status() == 302, "{}", again.status());

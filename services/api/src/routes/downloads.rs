@@ -63,7 +63,8 @@ pub struct Preparing {
         NoSuchVideo,
         (status = 409, description = "The video is not ready (`not_ready`), or making the file failed (`download_failed`: asking again retries)", body = ErrorBody),
         (status = 422, description = "No such rendition; the message lists the video's (`invalid_rendition`)", body = ErrorBody),
-        (status = 429, description = "Three downloads are being made for this user already, or another rate limit (`rate_limited`; the message says which)", body = ErrorBody),
+        (status = 429, description = "Three downloads are being made for this user already, or another rate limit (`rate_limited`; the message says which)", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
         StorageFailures,
     )
 )]

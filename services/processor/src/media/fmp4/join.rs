@@ -63,6 +63,7 @@ pub fn merge_inits(inits: &[&[u8]], duration_s: f64) -> Result<JoinedInit, Fmp4E
         for (payload, end) in find(init, &[b"moov", b"trak"])? {
             let new_id = u32::try_from(tracks.len() + 1).map_err(|_| Fmp4Error::Overflow)?;
             let mut trak = init[payload..end].to_vec();
+            drop_leading_empty_edits(&mut trak)?;
             let (tkhd, tkhd_end) = *find(&trak, &[b"tkhd"])?
                 .first()
                 .ok_or(Fmp4Error::Missing("tkhd"))?;
@@ -102,6 +103,34 @@ pub fn merge_inits(inits: &[&[u8]], duration_s: f64) -> Result<JoinedInit, Fmp4E
         bytes: [ftyp.to_vec(), moov].concat(),
         tracks: TrackMap { tracks },
     })
+}
+
+/// Makes the empty edits (`media_time` -1) that start a track's edit list last no time.
+///
+/// The video and the audio renditions are separate ffmpeg outputs: each is shifted on its own
+/// so that its decode times start at 0, and the video's encoder delay (B-frames) becomes an
+/// empty edit that starts its pictures late. In the source both streams start together; in
+/// one file they must again, or the pictures would lag the sound by the delay (and the file
+/// would look that much longer than the video).
+fn drop_leading_empty_edits(trak: &mut [u8]) -> Result<(), Fmp4Error> {
+    let Some(&(elst, end)) = find(trak, &[b"edts", b"elst"])?.first() else {
+        return Ok(());
+    };
+    let wide = trak.get(elst) == Some(&1);
+    let (duration_len, entry_len) = if wide { (8, 20) } else { (4, 12) };
+    let count = read_u32(trak, elst + 4, end, "elst")? as usize;
+    for i in 0..count {
+        let at = elst + 8 + i * entry_len;
+        if at + entry_len > end {
+            return Err(Fmp4Error::Truncated("elst".into()));
+        }
+        let media_time = &trak[at + duration_len..at + 2 * duration_len];
+        if media_time.iter().any(|&b| b != 0xff) {
+            break;
+        }
+        trak[at..at + duration_len].fill(0);
+    }
+    Ok(())
 }
 
 /// A fragment as it lands in the joined file: its track, its decode time and where its `moof`
@@ -322,6 +351,9 @@ mod tests {
                 "testsrc2=s=320x180:r=15",
                 "-c:v",
                 "libx264",
+                // B-frames: ffmpeg's HLS writes the encoder delay as an empty edit.
+                "-bf",
+                "2",
             ]
         };
         let status = Command::new("ffmpeg")
@@ -419,6 +451,12 @@ mod tests {
             .parse()
             .expect("a duration");
         assert!((duration - 20.0).abs() < 0.1, "{duration}");
+        // Pictures and sound start together, as in the source (no empty edit left).
+        let starts = ffprobe(&file, &[], "stream=start_time").await;
+        for start in starts.lines() {
+            let start: f64 = start.parse().expect("a start time");
+            assert!(start.abs() < 0.01, "{starts}");
+        }
         // Every frame decodes, from start to end.
         let frames = ffprobe(
             &file,
