@@ -1,8 +1,9 @@
 //! MP4 downloads: `GET /videos/{id}/download` answers 202 while a `download` job joins the
 //! rendition and its audio into one fragmented MP4 in storage, then 302 to it (signed for a
 //! video that is not public). The file has both streams and the video's duration, and plays
-//! and seeks in Chromium's own player. Two requests at once make one job; other users' videos
-//! are not found; an unknown rendition is refused with the valid ones named.
+//! and seeks in Chromium's own player, and the watch page's button downloads it. Two requests
+//! at once make one job; other users' videos are not found; an unknown rendition is refused
+//! with the valid ones named; a video made public gets a new file at a plain URL.
 
 use std::ffi::OsStr;
 use std::time::Duration;
@@ -193,5 +194,38 @@ async fn a_download_is_made_once_then_redirects_to_a_playable_mp4() -> Result<()
     let again = ask(&app, &id, "").await?;
     ensure!(again.status() == 302, "{}", again.status());
     ensure!(download_jobs(&app, &id).await? == 1);
+
+    // Made public: its output is republished under a new master, so the old file is stale; the
+    // next request makes a new one, and redirects to a plain (unsigned) URL.
+    let patched = app
+        .http
+        .patch(app.url(&format!("/api/v1/videos/{id}")))
+        .bearer_auth(&app.token)
+        .json(&serde_json::json!({"visibility": "public"}))
+        .send()
+        .await?;
+    expect_status(patched, 200).await?;
+    let public = eventually("the public download", PATIENCE, async || {
+        let video = app.video(&id).await?;
+        let url = video["playback"]["hls_url"].as_str().unwrap_or_default();
+        if !url.contains("/public/") {
+            return Ok(Look::NotYet("republishing".into()));
+        }
+        let answer = ask(&app, &id, "").await?;
+        Ok(match answer.status().as_u16() {
+            302 => Look::Done(header(&answer, "location")),
+            _ => Look::NotYet(format!("{}", answer.status())),
+        })
+    })
+    .await?;
+    ensure!(
+        public.contains("/public/") && !public.contains("X-Amz-"),
+        "{public}"
+    );
+    ensure!(app.http.get(&public).send().await?.status() == 200);
+    ensure!(
+        download_jobs(&app, &id).await? == 2,
+        "a new file for the new master"
+    );
     app.stop().await
 }
