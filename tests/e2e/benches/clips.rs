@@ -1,5 +1,8 @@
 //! Instant clips of a 4-hour replay: request → `ready` (the 201 answer is the ready clip), for
-//! clips of 1 minute, 1 hour and the whole 4 hours; medians of `BENCH_RUNS` (default 5).
+//! clips of 1 minute, 1 hour and the whole 4 hours; medians of `BENCH_RUNS` (default 5). Then a
+//! precise 60 s clip against an instant one of the same range of a real 720p upload: wall time
+//! to `ready` and CPU seconds (this process, which runs the API and the processor, and its
+//! ffmpeg children).
 //!
 //! An instant clip reads and writes playlists only, never a segment, so the parent here is a
 //! 4-hour replay's playlists as the split bench's replay has them (a master, three video
@@ -15,6 +18,10 @@ use uuid::Uuid;
 use vodnest_core::storage::{MediaClass, Storage, version_prefix};
 use vodnest_e2e::{TestApp, TestSettings, storage_config};
 use vodnest_testkit::TestDatabase;
+
+#[path = "../../../services/processor/benches/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
 
 const HOURS: f64 = 4.0;
 const SEGMENT_S: f64 = 6.0;
@@ -97,11 +104,6 @@ async fn replay(app: &TestApp, storage: &Storage) -> Result<Uuid> {
     Ok(id)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> Result<()> {
     let runs: usize = std::env::var("BENCH_RUNS")
@@ -143,9 +145,86 @@ async fn main() -> Result<()> {
         }
         println!(
             "  {label:>5}: request → ready median {:.3} s (min {:.3}, max {:.3})",
-            median(took.clone()),
+            common::median(took.clone()),
             took.iter().copied().fold(f64::INFINITY, f64::min),
             took.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    app.stop().await?;
+    precise_against_instant(runs).await
+}
+
+/// CPU seconds of this process and its waited-for children.
+fn cpu() -> f64 {
+    common::cpu_seconds(std::process::id()).map_or(f64::NAN, |(own, children)| own + children)
+}
+
+async fn precise_against_instant(runs: usize) -> Result<()> {
+    let db = TestDatabase::create().await?;
+    let settings = TestSettings::new(&db)?;
+    let app = TestApp::spawn_with(db, settings).await?;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("replay.mp4");
+    common::make_source(&path, 150, "1280x720", "2500k").await?;
+    let (parent, _, video) = app
+        .upload_until_settled(&path, "720p", std::time::Duration::from_secs(900))
+        .await?;
+    ensure!(video["status"] == "ready", "{video}");
+    println!("a 60 s clip of a 150 s 1280x720 30 fps upload (fast path), {runs} runs each:");
+    for precise in [false, true] {
+        let (mut walls, mut cpus, mut all_cpus) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let (cpu0, started) = (cpu(), Instant::now());
+            let response = app
+                .post(
+                    &format!("/api/v1/videos/{parent}/clips"),
+                    &json!({"start_s": 45.0, "end_s": 105.0, "precise": precise}),
+                )
+                .send()
+                .await?;
+            let body: serde_json::Value = response.json().await?;
+            let id = body["video"]["id"].as_str().unwrap_or_default().to_owned();
+            vodnest_testkit::eventually(
+                "the clip ready",
+                std::time::Duration::from_secs(900),
+                async || {
+                    let video = app.video(&id).await?;
+                    Ok(match video["status"].as_str() {
+                        Some("ready") => vodnest_testkit::Look::Done(()),
+                        Some("failed") => anyhow::bail!("{video}"),
+                        _ => vodnest_testkit::Look::NotYet(video["status"].to_string()),
+                    })
+                },
+            )
+            .await?;
+            walls.push(started.elapsed().as_secs_f64());
+            cpus.push(cpu() - cpu0);
+            // The lower rungs (a precise clip's ladder job) and the poster: every job done.
+            vodnest_testkit::eventually(
+                "every job done",
+                std::time::Duration::from_secs(900),
+                async || {
+                    let live: i64 = sqlx::query_scalar(
+                        "select count(*) from jobs where state in ('queued', 'running')",
+                    )
+                    .fetch_one(&app.pool)
+                    .await?;
+                    Ok(if live == 0 {
+                        vodnest_testkit::Look::Done(())
+                    } else {
+                        vodnest_testkit::Look::NotYet(format!("{live} jobs"))
+                    })
+                },
+            )
+            .await?;
+            all_cpus.push(cpu() - cpu0);
+        }
+        println!(
+            "  {:>8}: to ready median {:.2} s wall, {:.2} CPU s; {:.2} CPU s with its ladder and poster",
+            if precise { "precise" } else { "instant" },
+            common::median(walls),
+            common::median(cpus),
+            common::median(all_cpus)
         );
     }
     app.stop().await
