@@ -27,8 +27,12 @@ use vodnest_testkit::stage_upload;
 // This bench uses some of the shared helpers only.
 #[allow(dead_code)]
 mod common;
-use common::fleet::{Fleet, concat};
+// Each bench uses part of it.
+#[allow(dead_code)]
+#[path = "common/fleet.rs"]
+mod fleet;
 use common::{Bench, make_source, median};
+use fleet::{Fleet, concat};
 
 /// Gives up on a run that makes no progress; not a performance limit.
 const STUCK: Duration = Duration::from_secs(3600);

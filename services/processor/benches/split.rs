@@ -24,8 +24,12 @@ use uuid::Uuid;
 use vodnest_testkit::stage_upload;
 
 mod common;
-use common::fleet::{Fleet, concat};
+// Each bench uses part of it.
+#[allow(dead_code)]
+#[path = "common/fleet.rs"]
+mod fleet;
 use common::{Bench, make_source, make_source_with_gop, median, median_of, wanted};
+use fleet::{Fleet, concat};
 
 /// Gives up on a run that makes no progress; not a performance limit.
 const STUCK: Duration = Duration::from_secs(3600);

@@ -1,4 +1,6 @@
-//! Processor processes for a bench, and the long sources they work on.
+//! Processor processes for a bench, and the long sources they work on. Declared by the
+//! processor's own benches that run processes (`#[path] mod fleet;`), not by `common`: it
+//! names the processor binary, which only this package's benches are built beside.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -7,7 +9,7 @@ use anyhow::Result;
 use tokio::process::{Child, Command};
 use vodnest_testkit::TestDatabase;
 
-use super::cpu_seconds;
+use crate::common::cpu_seconds;
 
 /// Processor processes on the bench database; their CPU is read before they are stopped.
 pub struct Fleet(Vec<Child>);

@@ -1,9 +1,5 @@
 //! What the processor's benches share: sources, medians, CPU accounting.
 
-// Processor processes and long sources: the benches that run processes use them (not all do).
-#[allow(dead_code)]
-pub mod fleet;
-
 use std::path::Path;
 
 use anyhow::Result;
