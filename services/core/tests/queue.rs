@@ -478,9 +478,11 @@ async fn the_claim_takes_higher_priority_classes_first(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn a_video_has_one_live_pipeline_job_whatever_its_kind(pool: PgPool) {
     let video = queued_video(&pool).await;
-    // Every pipeline kind; a video's chunks (no live key) run side by side.
+    // Every pipeline kind (the transcode's live key); a video's chunks and downloads (no live
+    // key) run side by side, and its poster job has a key of its own.
+    let key = JobKind::Transcode.live_key(Some(video));
     let pipeline =
-        JobKind::of_queue(JobQueue::Processor).filter(|k| k.live_key(Some(video)).is_some());
+        JobKind::of_queue(JobQueue::Processor).filter(|k| k.live_key(Some(video)) == key);
     for kind in pipeline {
         assert!(!queue::enqueue(&pool, kind, video).await.expect("enqueue"));
     }
