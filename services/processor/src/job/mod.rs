@@ -183,14 +183,19 @@ async fn work_on(
     prefix: &str,
     cancel: &CancellationToken,
 ) -> Result<Done, JobError> {
+    // Each kind's future is boxed: inline, this one would be as large as the largest of them
+    // (ffmpeg runs, uploads and box rewriting hold a lot across awaits), and with seven kinds a
+    // debug build overflowed a 2 MiB thread stack.
     match job.kind {
-        JobKind::Transcode | JobKind::Ladder => encode::process(ctx, job, prefix, cancel).await,
-        JobKind::Chunk => chunk::run(ctx, job, prefix, cancel).await,
-        JobKind::Stitch => stitch::run(ctx, job, prefix).await,
-        JobKind::Republish => republish::run(ctx, job, prefix).await,
-        JobKind::Download => download::run(ctx, job).await,
-        JobKind::Clip => clip::run(ctx, job, cancel).await,
-        JobKind::Poster => poster::run(ctx, job, prefix, cancel).await,
+        JobKind::Transcode | JobKind::Ladder => {
+            Box::pin(encode::process(ctx, job, prefix, cancel)).await
+        }
+        JobKind::Chunk => Box::pin(chunk::run(ctx, job, prefix, cancel)).await,
+        JobKind::Stitch => Box::pin(stitch::run(ctx, job, prefix)).await,
+        JobKind::Republish => Box::pin(republish::run(ctx, job, prefix)).await,
+        JobKind::Download => Box::pin(download::run(ctx, job)).await,
+        JobKind::Clip => Box::pin(clip::run(ctx, job, cancel)).await,
+        JobKind::Poster => Box::pin(poster::run(ctx, job, prefix, cancel)).await,
         JobKind::Webhook => Err(JobError::NotOurs(job.kind)),
     }
 }
