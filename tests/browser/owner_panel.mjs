@@ -9,6 +9,7 @@ import { parseArgs, report, signIn, watchErrors } from './lib.mjs';
 const args = parseArgs(process.argv.slice(2));
 const result = { ok: false, pageErrors: [] };
 const TIMEOUT = { timeout: 60000, polling: 100 };
+const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 const SRT = '1\r\n00:00:11,000 --> 00:00:14,000\r\nHello from the panel\r\n';
 
 const playing = (page) => page.waitForFunction(
@@ -105,6 +106,12 @@ await report(result, async (browser) => {
   await resultContaining(page, 'Poster set');
   result.afterPoster = await resultText(page);
   result.posterAfter = await posterName(page);
+
+  // An uploaded PNG poster (a 1x1 image), its type from its name.
+  await page.setInputFiles('#poster-file', { name: 'dot.png', mimeType: 'application/octet-stream', buffer: Buffer.from(PNG, 'base64') });
+  await page.click('#poster-upload');
+  await resultContaining(page, 'Poster uploaded');
+  result.uploadedPoster = await posterName(page);
   if (args.screenshots) await page.screenshot({ path: `${args.screenshots}/owner-panel.png`, fullPage: true });
 
   await context.close();

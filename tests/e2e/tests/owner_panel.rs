@@ -1,6 +1,6 @@
 //! The owner's "Edit" panel on the watch page, in headless Chromium (issue 19: a streamer edits
 //! a replay from the pages alone): a description with chapter lines, refused chapters, a trim
-//! marked with the player, captions from an SRT file and the poster from the current frame;
+//! marked with the player, captions from an SRT file, the poster from the current frame, then an uploaded PNG;
 //! then the video object, read through the API, says each change was made.
 
 use anyhow::{Context, Result, ensure};
@@ -82,9 +82,14 @@ async fn the_owner_edits_a_replay_from_the_watch_page() -> Result<()> {
         let url = reqwest::Url::parse(v["playback"]["poster_url"].as_str()?).ok()?;
         url.path_segments()?.next_back().map(str::to_owned)
     };
+    let grabbed = result["posterAfter"].as_str().context("posterAfter")?;
+    ensure!(
+        grabbed.starts_with("poster-") && grabbed.ends_with(".jpg"),
+        "{result}"
+    );
+    ensure!(poster(&before).as_deref() != Some(grabbed), "{before}");
     let name = poster(&video).context("a poster")?;
-    ensure!(name.starts_with("poster-"), "{video}");
-    ensure!(poster(&before).as_deref() != Some(name.as_str()), "{video}");
-    ensure!(result["posterAfter"] == name.as_str(), "{result}");
+    ensure!(name.ends_with(".png") && name != grabbed, "{video}");
+    ensure!(result["uploadedPoster"] == name.as_str(), "{result}");
     app.stop().await
 }
