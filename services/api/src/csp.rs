@@ -2,6 +2,8 @@
 //! included), media and images from the media bucket or CDN, uploads to the raw bucket's S3
 //! endpoint, no framing (but for the embed player, which the sites `EMBED_FRAME_ANCESTORS`
 //! names may frame). Inline style attributes stay allowed (progress bars are drawn with them).
+//! `media-src` allows `data:`: hls.js gives each subtitle track it makes an empty `data:,WEBVTT`
+//! source (a Chromium captions-menu workaround), which the watch page otherwise refuses.
 
 use axum::http::HeaderValue;
 
@@ -46,7 +48,7 @@ pub fn policy(media_base_url: &str, s3_endpoint: Option<&str>, frame_ancestors: 
         .unwrap_or("https://*.amazonaws.com");
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data: {media}; media-src 'self' blob: {media}; \
+         img-src 'self' data: {media}; media-src 'self' blob: data: {media}; \
          connect-src 'self' {media} {uploads}; worker-src 'self' blob:; object-src 'none'; \
          base-uri 'none'; frame-ancestors {frame_ancestors}; form-action 'self'"
     )
@@ -96,7 +98,7 @@ mod tests {
             Some("http://127.0.0.1:4566"),
             NO_FRAMING,
         );
-        assert!(local.contains("media-src 'self' blob: http://127.0.0.1:4566;"));
+        assert!(local.contains("media-src 'self' blob: data: http://127.0.0.1:4566;"));
         assert!(local.contains("connect-src 'self' http://127.0.0.1:4566 http://127.0.0.1:4566;"));
         let aws = policy("https://d111.cloudfront.net", None, NO_FRAMING);
         assert!(

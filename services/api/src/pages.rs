@@ -60,8 +60,8 @@ const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 /// The scripts are ES modules: each page loads its own, which imports `events.js`, `time.js`,
 /// `encoding.js` (and the watch page's `chapters.js`, `comforts.js`, `player_time.js`,
-/// `download.js`, `clip.js`).
-const ASSETS: [(&str, &str, &str); 17] = [
+/// `download.js`, `clip.js`, `edit.js`).
+const ASSETS: [(&str, &str, &str); 18] = [
     ("app.css", CSS, include_str!("../static/app.css")),
     ("events.js", JS, include_str!("../static/events.js")),
     ("time.js", JS, include_str!("../static/time.js")),
@@ -78,6 +78,7 @@ const ASSETS: [(&str, &str, &str); 17] = [
     ("share.js", JS, include_str!("../static/share.js")),
     ("download.js", JS, include_str!("../static/download.js")),
     ("clip.js", JS, include_str!("../static/clip.js")),
+    ("edit.js", JS, include_str!("../static/edit.js")),
     ("upload.js", JS, include_str!("../static/upload.js")),
     ("docs.js", JS, include_str!("../static/docs.js")),
     ("api.js", JS, include_str!("../static/api.js")),

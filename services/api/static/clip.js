@@ -1,6 +1,7 @@
 // The owner's clip tools on the watch page: "Mark in" / "Mark out" take the player's current
 // time, "Make clip" asks for a clip (instant, or precise when ticked) and links to its page.
-// Player time is the video's own timeline (for a clip: its own, from 0).
+// Times are on the video's original timeline (for a clip: its own, from 0): player time + the
+// window's start when the video is trimmed.
 import { api } from './api.js';
 
 const video = JSON.parse(document.getElementById('video-data').textContent);
@@ -8,7 +9,8 @@ const player = document.getElementById('player');
 const start = document.getElementById('clip-start');
 const end = document.getElementById('clip-end');
 const result = document.getElementById('clip-result');
-const now = () => (Math.round(player.currentTime * 10) / 10).toFixed(1);
+const offset = video.window?.start_s ?? 0;
+const now = () => (Math.round((player.currentTime + offset) * 10) / 10).toFixed(1);
 
 document.getElementById('mark-in').addEventListener('click', () => { start.value = now(); });
 document.getElementById('mark-out').addEventListener('click', () => { end.value = now(); });

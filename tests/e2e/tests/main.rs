@@ -19,6 +19,7 @@ mod limits;
 mod metrics;
 mod odd_inputs;
 mod openapi;
+mod owner_panel;
 mod private_playback;
 mod progressive;
 mod public_viewing;
