@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 use reqwest::{Method, StatusCode};
-use sha2::{Digest, Sha256};
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use super::closes::WriterCloses;
 use super::pace::Pace;
@@ -31,9 +31,9 @@ use crate::api::{ApiClient, ApiError};
 /// How often the file's length is looked at while it grows.
 const POLL: Duration = Duration::from_millis(250);
 
-/// What went up as part `n`: the SHA-256 of its bytes, their length and S3's ETag.
+/// What went up as part `n`: the fingerprint of its bytes, their length and S3's ETag.
 struct Sent {
-    sha256: String,
+    fingerprint: String,
     size: u64,
     etag: String,
 }
@@ -228,15 +228,22 @@ impl<'a> Follower<'a> {
         let mut results = futures::stream::iter(parts)
             .map(|n| async move {
                 let bytes = sender.read_part(n).await?;
-                let sha256 = hex(&Sha256::digest(&bytes));
+                let fingerprint = format!("{:032x}", xxh3_128(&bytes));
                 let size = bytes.len() as u64;
                 let (n, etag) = sender.send_bytes(n, bytes).await?;
-                Ok::<_, CliError>((n, Sent { sha256, size, etag }))
+                Ok::<_, CliError>((
+                    n,
+                    Sent {
+                        fingerprint,
+                        size,
+                        etag,
+                    },
+                ))
             })
             .buffer_unordered(usize::from(self.args.parallel));
         while let Some(result) = results.next().await {
             let (n, sent) = result?;
-            self.book.record_part(n, &sent.etag, &sent.sha256)?;
+            self.book.record_part(n, &sent.etag, &sent.fingerprint)?;
             self.parts_sent += 1;
             self.bytes_sent += sent.size;
             self.sent.insert(n, sent);
@@ -290,19 +297,20 @@ impl<'a> Follower<'a> {
             .map(|(&n, sent)| {
                 let (offset, len) = cut.range(n);
                 let path = self.args.file.clone();
-                let expected = sent.sha256.clone();
+                let expected = sent.fingerprint.clone();
                 let whole = len == self.part_size;
                 async move {
                     if !whole {
                         return Ok(Some(n));
                     }
-                    let now =
-                        tokio::task::spawn_blocking(move || sha256_of_range(&path, offset, len))
-                            .await
-                            .map_err(|e| CliError(format!("hashing part {n}: {e}")))?
-                            .map_err(|e| {
-                                CliError(format!("cannot read {}: {e}", self.args.file.display()))
-                            })?;
+                    let now = tokio::task::spawn_blocking(move || {
+                        fingerprint_of_range(&path, offset, len)
+                    })
+                    .await
+                    .map_err(|e| CliError(format!("hashing part {n}: {e}")))?
+                    .map_err(|e| {
+                        CliError(format!("cannot read {}: {e}", self.args.file.display()))
+                    })?;
                     Ok::<_, CliError>((now != expected).then_some(n))
                 }
             });
@@ -356,9 +364,9 @@ async fn resumed(
         .into_iter()
         .filter(|p| p.size == state.part_size)
         .filter_map(|p| {
-            let (sha256, etag) = noted.remove(&p.part_number)?;
+            let (fingerprint, etag) = noted.remove(&p.part_number)?;
             let sent = Sent {
-                sha256,
+                fingerprint,
                 size: p.size,
                 etag,
             };
@@ -372,11 +380,14 @@ async fn resumed(
     Ok(Some((video_id, state.part_size, sent)))
 }
 
-/// The SHA-256 (hex) of `len` bytes of `path` from `offset`, read 1 MiB at a time.
-fn sha256_of_range(path: &Path, offset: u64, len: u64) -> std::io::Result<String> {
+/// The fingerprint of `len` bytes of `path` from `offset`, read 1 MiB at a time: XXH3-128 (hex).
+/// It tells whether a part's bytes changed since they went, nothing more (S3 checks what it
+/// receives by its own ETag), so a fast non-cryptographic hash does: the re-check after the
+/// writer stops reads the whole recording, and SHA-256 was most of its time.
+fn fingerprint_of_range(path: &Path, offset: u64, len: u64) -> std::io::Result<String> {
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
+    let mut hasher = Xxh3::new();
     let mut buf = vec![0; 1 << 20];
     let mut done = 0;
     while done < len {
@@ -385,9 +396,5 @@ fn sha256_of_range(path: &Path, offset: u64, len: u64) -> std::io::Result<String
         hasher.update(&buf[..want]);
         done += want as u64;
     }
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    Ok(format!("{:032x}", hasher.digest128()))
 }

@@ -133,9 +133,9 @@ impl ResumeBook {
 
     /// Notes that part `n` went up with `etag` and these contents (one line appended: a crash
     /// loses at most the line being written, and that part is sent again).
-    pub fn record_part(&self, n: u32, etag: &str, sha256: &str) -> Result<(), CliError> {
+    pub fn record_part(&self, n: u32, etag: &str, fingerprint: &str) -> Result<(), CliError> {
         use std::io::Write;
-        let line = format!("{n} {sha256} {etag}\n");
+        let line = format!("{n} {fingerprint} {etag}\n");
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -144,16 +144,16 @@ impl ResumeBook {
             .map_err(|e| CliError(format!("cannot note part {n} in the resume log: {e}")))
     }
 
-    /// What was sent of each part (the last line per part wins): its SHA-256 and ETag.
+    /// What was sent of each part (the last line per part wins): its fingerprint and ETag.
     pub fn recorded_parts(&self) -> std::collections::BTreeMap<u32, (String, String)> {
         let text = std::fs::read_to_string(self.part_log()).unwrap_or_default();
         text.lines()
             .filter_map(|line| {
                 let mut fields = line.splitn(3, ' ');
                 let n = fields.next()?.parse().ok()?;
-                let sha = fields.next()?.to_owned();
+                let fingerprint = fields.next()?.to_owned();
                 let etag = fields.next()?.to_owned();
-                Some((n, (sha, etag)))
+                Some((n, (fingerprint, etag)))
             })
             .collect()
     }
