@@ -66,6 +66,16 @@ async fn failed_and_deleted(app: &TestApp, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// The upload's deadline as the sweeper reads it.
+async fn upload_deadline(app: &TestApp, id: &str) -> Result<OffsetDateTime> {
+    let (deadline,): (OffsetDateTime,) =
+        sqlx::query_as("select upload_expires_at from videos where id = $1::uuid")
+            .bind(id)
+            .fetch_one(&app.pool)
+            .await?;
+    Ok(deadline)
+}
+
 fn video_id(created: &Value) -> Result<String> {
     Ok(created["video"]["id"].as_str().context("id")?.to_owned())
 }
@@ -194,11 +204,7 @@ async fn a_growing_upload_stays_alive_while_parts_are_asked_for() -> Result<()> 
     .execute(&app.pool)
     .await?;
     expect_status(ask_parts(&app, &id, &[1], &[100]).await?, 200).await?;
-    let (deadline,): (OffsetDateTime,) =
-        sqlx::query_as("select upload_expires_at from videos where id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&app.pool)
-            .await?;
+    let deadline = upload_deadline(&app, &id).await?;
     // The test's UPLOAD_EXPIRY_SECS is an hour.
     let left = deadline - OffsetDateTime::now_utc();
     ensure!(
@@ -226,11 +232,7 @@ async fn a_growing_upload_does_not_outlive_the_raw_bucket_s_abort_rule() -> Resu
         .execute(&app.pool)
         .await?;
     expect_status(ask_parts(&app, &id, &[1], &[100]).await?, 200).await?;
-    let (deadline,): (OffsetDateTime,) =
-        sqlx::query_as("select upload_expires_at from videos where id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&app.pool)
-            .await?;
+    let deadline = upload_deadline(&app, &id).await?;
     let left = deadline - OffsetDateTime::now_utc();
     ensure!(
         left < time::Duration::minutes(11),

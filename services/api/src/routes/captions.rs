@@ -17,7 +17,9 @@ use super::videos::{One, find, view};
 use crate::auth::{Authenticated, require};
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, ErrorBody, Json, Path, Query};
-use crate::openapi::{BodyTooLarge, CrossOrigin, InsufficientScope, StorageFailures, Unauthorized};
+use crate::openapi::{
+    BodyTooLarge, CrossOrigin, InsufficientScope, NoSuchVideo, StorageFailures, Unauthorized,
+};
 use crate::state::AppState;
 
 /// The path of one language's captions.
@@ -96,7 +98,7 @@ fn checked_label(label: Option<&str>, lang: &str) -> Result<String, ApiError> {
         Unauthorized,
         InsufficientScope,
         CrossOrigin,
-        (status = 404, description = "No such video (`not_found`)", body = ErrorBody),
+        NoSuchVideo,
         (status = 409, description = "The video is not ready yet (`not_ready`)", body = ErrorBody),
         BodyTooLarge,
         (status = 422, description = "A malformed file, the message names the line (`invalid_captions`); another content type (`unsupported_caption_format`); a bad language or label (`invalid_lang`, `invalid_label`); too many languages (`too_many_captions`)", body = ErrorBody),
