@@ -23,11 +23,18 @@ PY
 }
 
 # make_venv VENV PYTHON SPEC...: a fresh VENV made with PYTHON, holding the pinned packages.
+# Two set-ups at once (`./dev up` beside `./dev test`) take turns under a lock: the second finds
+# the venv the first made and keeps it (rebuilding it under the first one's pip broke both).
 make_venv() {
-    local venv=$1 python=$2
+    local venv=$1 python=$2 lock rc=0
     shift 2
-    rm -rf "$venv"
     mkdir -p "$(dirname "$venv")"
-    "$python" -m venv "$venv" || return 1
-    "$venv/bin/pip" install --quiet "$@"
+    exec {lock}>"$venv.lock"
+    flock "$lock"
+    if ! has_pins "$venv/bin/python" "$@"; then
+        rm -rf "$venv"
+        { "$python" -m venv "$venv" && "$venv/bin/pip" install --quiet "$@"; } || rc=$?
+    fi
+    exec {lock}>&-
+    return "$rc"
 }
