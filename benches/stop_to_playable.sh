@@ -53,7 +53,7 @@ for _ in $(seq 1 100); do
     curl -fsS "http://$API_ADDR/readyz" >/dev/null 2>&1 && break
     sleep 0.2
 done
-METRICS_ADDR=127.0.0.1:0 "$REPO/target/debug/vodnest-processor" >"$WORK/processor.log" 2>&1 &
+LOG_FORMAT=json METRICS_ADDR=127.0.0.1:0 "$REPO/target/debug/vodnest-processor" >"$WORK/processor.log" 2>&1 &
 PIDS+=($!)
 
 vodnest() { "$REPO/target/debug/vodnest" --api "http://$API_ADDR" --token "$ADMIN_TOKEN" "$@"; }
@@ -79,9 +79,35 @@ for minutes in "${LENGTHS[@]}"; do
 done
 
 # Per run: stop→playable and its parts: the CLI's finish (re-check of every part sent, then the
-# changed ones and the tail), the API's complete, and complete→playable (the processor).
+# changed ones and the tail), the API's complete, and complete→playable (the processor), itself
+# in three: until its job started (claim), until the source was probed and planned (probe),
+# until the first segments were up (publish); read off the processor's JSON log.
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
-printf '%-6s %-8s %-10s %-8s %-9s %-10s\n' round minutes followed finish complete processor
+processor_steps() {
+    python3 - "$WORK/processor.log" "$1" "$2" <<'PY'
+import datetime, json, sys
+log, video, completed = sys.argv[1], sys.argv[2], float(sys.argv[3])
+marks = {}
+for line in open(log, encoding="utf-8", errors="replace"):
+    if video not in line:
+        continue
+    try:
+        event = json.loads(line)
+    except ValueError:
+        continue
+    message = event.get("fields", {}).get("message")
+    if message in ("job started", "probed", "playable") and message not in marks:
+        stamp = datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        marks[message] = stamp.timestamp()
+steps, last = [], completed
+for mark in ("job started", "probed", "playable"):
+    steps.append(f"{marks[mark] - last:.2f}" if mark in marks else "-")
+    last = marks.get(mark, last)
+print(" ".join(steps))
+PY
+}
+printf '%-6s %-8s %-10s %-8s %-9s %-10s %-6s %-6s %-7s\n' round minutes followed finish \
+    complete processor claim probe publish
 for round in $(seq 1 "$ROUNDS"); do
     for minutes in "${LENGTHS[@]}"; do
         recording=$WORK/live-$minutes-$round.mkv
@@ -97,8 +123,10 @@ for round in $(seq 1 "$ROUNDS"); do
         playable=$(playable_at "$(video_id "$out")")
         followed=$(echo "$playable - $stopped" | bc -l)
         processor=$(echo "$playable - $completed" | bc -l)
-        printf '%-6s %-8s %-10.2f %-8.2f %-9.2f %-10.2f\n' "$round" "$minutes" "$followed" \
-            "$(field finish_seconds "$out")" "$(field complete_seconds "$out")" "$processor"
+        read -r claim probe publish < <(processor_steps "$(video_id "$out")" "$completed")
+        printf '%-6s %-8s %-10.2f %-8.2f %-9.2f %-10.2f %-6s %-6s %-7s\n' "$round" "$minutes" \
+            "$followed" "$(field finish_seconds "$out")" "$(field complete_seconds "$out")" \
+            "$processor" "$claim" "$probe" "$publish"
         echo "$minutes $followed" >>"$WORK/followed.txt"
         if ((round == 1)) && [[ $AFTER == 1 ]]; then
             after_start=$(now)

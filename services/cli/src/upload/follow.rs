@@ -287,7 +287,7 @@ impl<'a> Follower<'a> {
     /// The parts sent (of the `cut.part_count` the file now makes) whose bytes are not what
     /// went: read and hashed again on blocking threads, as many at once as there are CPUs.
     /// This is the one step after the writer stops whose work grows with the recording, so it
-    /// runs at the speed of the page cache and SHA-256 on every core.
+    /// runs at the speed of the page cache and XXH3 on every core.
     async fn changed_parts(&self, cut: &Cut) -> Result<Vec<u32>, CliError> {
         let parallel = std::thread::available_parallelism().map_or(2, |n| n.get());
         let checks = self

@@ -3,8 +3,8 @@
 //! is complete. The file is identified by its path, size and modification time, so an edited
 //! file starts a new upload instead of mixing old and new parts; a file followed while it is
 //! written (`--follow`) grows and changes by design, so it is identified by its path alone, and
-//! a log beside the record keeps what was sent of each part (its ETag and SHA-256), so a resumed
-//! run knows which parts S3 holds are still the file's bytes.
+//! a log beside the record keeps what was sent of each part (its ETag and an XXH3-128
+//! fingerprint), so a resumed run knows which parts S3 holds are still the file's bytes.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
