@@ -322,10 +322,7 @@ impl Link {
     /// obs-websocket 5) is an error now; OBS not running yet is not (it is tried again).
     pub async fn start(url: String, password: Option<Password>) -> Result<Self, CliError> {
         let first = match Session::open(&url, password.as_ref()).await {
-            Ok(session) => {
-                eprintln!("connected to OBS at {url}");
-                Some(session)
-            }
+            Ok(session) => Some(session),
             Err(Failure::Refused(why)) => return Err(CliError(why)),
             Err(Failure::Unreachable(why)) => {
                 eprintln!("cannot reach OBS at {url} yet ({why}); trying again in the background");
@@ -368,6 +365,7 @@ async fn keep_up(
         };
         match session {
             Ok(mut session) => {
+                eprintln!("connected to OBS at {url}");
                 wait = FIRST_RETRY;
                 let why = loop {
                     match session.next().await {
@@ -425,36 +423,33 @@ mod tests {
 
     #[test]
     fn recording_events_are_read() {
-        let started = event(
-            "RecordStateChanged",
-            json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED",
-                   "outputPath": "/rec/a.mkv"}),
-        );
-        assert_eq!(
-            recording(&started),
-            Some(Recording::Started(Some("/rec/a.mkv".into())))
-        );
-        let stopped = event(
-            "RecordStateChanged",
-            json!({"outputActive": false, "outputState": "OBS_WEBSOCKET_OUTPUT_STOPPED",
-                   "outputPath": "/rec/a.mkv"}),
-        );
-        assert_eq!(
-            recording(&stopped),
-            Some(Recording::Stopped(Some("/rec/a.mkv".into())))
-        );
-        // Before OBS 30, STARTED names no file (`null`).
-        let unnamed = event(
-            "RecordStateChanged",
-            json!({"outputActive": true, "outputState": "OBS_WEBSOCKET_OUTPUT_STARTED",
-                   "outputPath": null}),
-        );
-        assert_eq!(recording(&unnamed), Some(Recording::Started(None)));
-        let split = event("RecordFileChanged", json!({"newOutputPath": "/rec/b.mkv"}));
-        assert_eq!(
-            recording(&split),
-            Some(Recording::Split("/rec/b.mkv".into()))
-        );
+        let state = |active: bool, state: &str, path: Value| json!({"outputActive": active, "outputState": state, "outputPath": path});
+        let cases = [
+            (
+                "RecordStateChanged",
+                state(true, "OBS_WEBSOCKET_OUTPUT_STARTED", "/rec/a.mkv".into()),
+                Recording::Started(Some("/rec/a.mkv".into())),
+            ),
+            (
+                "RecordStateChanged",
+                state(false, "OBS_WEBSOCKET_OUTPUT_STOPPED", "/rec/a.mkv".into()),
+                Recording::Stopped(Some("/rec/a.mkv".into())),
+            ),
+            // Before OBS 30, STARTED names no file (`null`).
+            (
+                "RecordStateChanged",
+                state(true, "OBS_WEBSOCKET_OUTPUT_STARTED", Value::Null),
+                Recording::Started(None),
+            ),
+            (
+                "RecordFileChanged",
+                json!({"newOutputPath": "/rec/b.mkv"}),
+                Recording::Split("/rec/b.mkv".into()),
+            ),
+        ];
+        for (kind, data, expected) in cases {
+            assert_eq!(recording(&event(kind, data)), Some(expected), "{kind}");
+        }
     }
 
     #[test]

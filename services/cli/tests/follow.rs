@@ -6,8 +6,8 @@
 //! with nothing completed. `vodnest watch` uploads two recordings of a folder once each, and a
 //! restart in the middle of the second resumes it; a file moved into the folder is seen at
 //! once (inotify). With `--obs` (an OBS stand-in speaking obs-websocket 5), OBS's "recording
-//! stopped" finishes a file its writer still holds open, and a wrong password stops the
-//! watcher at start.
+//! stopped" finishes a file its writer still holds open, after a connection lost and made
+//! again; a wrong password stops the watcher at start.
 
 use std::io::Write;
 use std::path::Path;
@@ -220,7 +220,7 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
             .stderr(Stdio::null())
             .spawn()
     };
-    let mut first = watcher()?;
+    let first = watcher()?;
 
     // One recording, start to end.
     let one = folder.join("one.mkv");
@@ -244,17 +244,13 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
         },
     )
     .await?;
-    first.start_kill()?;
-    first.wait().await?;
-    let mut second = watcher()?;
+    stop(first).await?;
+    let second = watcher()?;
     ensure!(ffmpeg.wait().await?.success(), "recorder two");
     let two_id = uploaded(&app, "two.mkv").await?;
-    second.start_kill()?;
-    second.wait().await?;
+    stop(second).await?;
 
-    let (videos,): (i64,) = sqlx::query_as("select count(*) from videos")
-        .fetch_one(&app.pool)
-        .await?;
+    let videos = video_count(&app).await?;
     ensure!(videos == 2, "each recording uploaded once: {videos} videos");
     same_bytes(&one_id, &one).await?;
     same_bytes(&two_id, &two).await?;
@@ -344,6 +340,15 @@ async fn a_file_moved_into_a_watched_folder_is_seen_at_once() -> Result<()> {
     app.stop().await
 }
 
+/// Appends `bytes` to `file` half a MiB at a time, ten times a second.
+async fn write_slowly(file: &mut std::fs::File, bytes: &[u8]) -> Result<()> {
+    for chunk in bytes.chunks(512 * 1024) {
+        file.write_all(chunk)?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn obs_saying_the_recording_stopped_finishes_its_file_at_once() -> Result<()> {
     let app = TestApp::spawn().await?;
@@ -371,10 +376,12 @@ async fn obs_saying_the_recording_stopped_finishes_its_file_at_once() -> Result<
     let recording = folder.join(name);
     let mut file = std::fs::File::create(&recording)?;
     obs.record_started(&recording)?;
-    for chunk in bytes.chunks(512 * 1024) {
-        file.write_all(chunk)?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (first_half, second_half) = bytes.split_at(bytes.len() / 2);
+    write_slowly(&mut file, first_half).await?;
+    // OBS goes away for a moment: the watcher connects again, and the file is still followed.
+    obs.drop_client()?;
+    obs.clients(|c| c.identified == 2).await?;
+    write_slowly(&mut file, second_half).await?;
     let id = eventually(
         "a part of the recording in S3",
         Duration::from_secs(60),

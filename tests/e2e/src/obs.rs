@@ -3,7 +3,8 @@
 //! events, the authentication string) and then sends the recording events a test asks for.
 //! The authentication string it expects was computed beforehand with Python, so the check
 //! does not reuse the client's own code. A wrong one is refused as OBS refuses it: the
-//! connection is closed with code 4009 (AuthenticationFailed).
+//! connection is closed with code 4009 (AuthenticationFailed). It can also drop its client,
+//! as a crashed OBS would, and take the next one.
 
 use std::path::Path;
 use std::time::Duration;
@@ -44,7 +45,7 @@ pub struct Clients {
 pub struct ObsStandIn {
     /// `ws://127.0.0.1:PORT`
     pub url: String,
-    events: mpsc::UnboundedSender<Value>,
+    outbox: mpsc::UnboundedSender<Out>,
     clients: watch::Receiver<Clients>,
     server: JoinHandle<()>,
 }
@@ -54,12 +55,12 @@ impl ObsStandIn {
     pub async fn start() -> Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("ws://{}", listener.local_addr()?);
-        let (events, outbox) = mpsc::unbounded_channel();
+        let (outbox, to_send) = mpsc::unbounded_channel();
         let (count, clients) = watch::channel(Clients::default());
-        let server = tokio::spawn(serve(listener, outbox, count));
+        let server = tokio::spawn(serve(listener, to_send, count));
         Ok(Self {
             url,
-            events,
+            outbox,
             clients,
             server,
         })
@@ -95,11 +96,26 @@ impl ObsStandIn {
     /// Sends an event (op 5) of the Outputs category to the client, once one is identified.
     pub fn event(&self, kind: &str, data: Value) -> Result<()> {
         let event = json!({"op": 5, "d": {"eventType": kind, "eventIntent": OUTPUT_EVENTS, "eventData": data}});
-        self.events
-            .send(event)
+        self.send(Out::Event(event))
+    }
+
+    /// Drops the connection of the client without a close frame (OBS crashed or quit).
+    pub fn drop_client(&self) -> Result<()> {
+        self.send(Out::Drop)
+    }
+
+    fn send(&self, out: Out) -> Result<()> {
+        self.outbox
+            .send(out)
             .ok()
             .context("the OBS stand-in stopped")
     }
+}
+
+/// What the test has the stand-in do with its client.
+enum Out {
+    Event(Value),
+    Drop,
 }
 
 impl Drop for ObsStandIn {
@@ -110,7 +126,7 @@ impl Drop for ObsStandIn {
 
 async fn serve(
     listener: TcpListener,
-    mut outbox: mpsc::UnboundedReceiver<Value>,
+    mut outbox: mpsc::UnboundedReceiver<Out>,
     clients: watch::Sender<Clients>,
 ) {
     while let Ok((stream, _)) = listener.accept().await {
@@ -186,15 +202,15 @@ async fn identify(socket: &mut WebSocketStream<TcpStream>) -> Result<()> {
     bail!("{why}")
 }
 
-/// Sends the test's events until the client leaves.
+/// Sends the test's events until the client leaves or the test drops it.
 async fn send_events(
     socket: &mut WebSocketStream<TcpStream>,
-    outbox: &mut mpsc::UnboundedReceiver<Value>,
+    outbox: &mut mpsc::UnboundedReceiver<Out>,
 ) {
     loop {
         tokio::select! {
-            event = outbox.recv() => {
-                let Some(event) = event else { return };
+            out = outbox.recv() => {
+                let Some(Out::Event(event)) = out else { return };
                 if socket.send(Message::text(event.to_string())).await.is_err() {
                     return;
                 }
