@@ -325,7 +325,10 @@ impl Link {
             Ok(session) => Some(session),
             Err(Failure::Refused(why)) => return Err(CliError(why)),
             Err(Failure::Unreachable(why)) => {
-                eprintln!("cannot reach OBS at {url} yet ({why}); trying again in the background");
+                eprintln!(
+                    "cannot reach OBS at {url} yet ({why}); trying again in {} s",
+                    FIRST_RETRY.as_secs()
+                );
                 None
             }
         };
@@ -349,53 +352,49 @@ impl Drop for Link {
     }
 }
 
-/// Passes the session's events on; after a loss, connects again with a doubling wait (reset
-/// by a session that worked). Ends when the watcher stops listening or OBS refuses this client.
+/// Passes the session's events on; after a loss (or without a first session), connects again
+/// after a wait that doubles at each failure (reset by a session that worked). Ends when the
+/// watcher stops listening or OBS refuses this client.
 async fn keep_up(
     url: String,
     password: Option<Password>,
-    mut first: Option<Session>,
+    mut session: Option<Session>,
     tx: mpsc::Sender<Result<Recording, CliError>>,
 ) {
     let mut wait = FIRST_RETRY;
     loop {
-        let session = match first.take() {
-            Some(session) => Ok(session),
-            None => Session::open(&url, password.as_ref()).await,
-        };
-        match session {
-            Ok(mut session) => {
-                eprintln!("connected to OBS at {url}");
-                wait = FIRST_RETRY;
-                let why = loop {
-                    match session.next().await {
-                        Ok(recording) => {
-                            if tx.send(Ok(recording)).await.is_err() {
-                                return;
-                            }
+        if let Some(mut open) = session.take() {
+            eprintln!("connected to OBS at {url}");
+            wait = FIRST_RETRY;
+            let why = loop {
+                match open.next().await {
+                    Ok(recording) => {
+                        if tx.send(Ok(recording)).await.is_err() {
+                            return;
                         }
-                        Err(why) => break why,
                     }
-                };
-                eprintln!(
-                    "lost the connection to OBS ({why}); reconnecting in {} s (files are still followed meanwhile)",
-                    wait.as_secs()
-                );
-            }
+                    Err(why) => break why,
+                }
+            };
+            eprintln!(
+                "lost the connection to OBS ({why}); reconnecting in {} s (files are still followed meanwhile)",
+                wait.as_secs()
+            );
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(MAX_RETRY);
+        match Session::open(&url, password.as_ref()).await {
+            Ok(open) => session = Some(open),
             Err(Failure::Refused(why)) => {
                 // The send fails only when the watcher stopped listening.
                 let _ = tx.send(Err(CliError(why))).await;
                 return;
             }
-            Err(Failure::Unreachable(why)) => {
-                eprintln!(
-                    "cannot reach OBS at {url} ({why}); trying again in {} s",
-                    wait.as_secs()
-                );
-            }
+            Err(Failure::Unreachable(why)) => eprintln!(
+                "cannot reach OBS at {url} ({why}); trying again in {} s",
+                wait.as_secs()
+            ),
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_RETRY);
     }
 }
 
