@@ -65,8 +65,8 @@ impl std::fmt::Debug for Password {
 /// What OBS said about its recording.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Recording {
-    /// A recording started writing this file (OBS 30 and later name it; older ones do not,
-    /// and then the folder watch finds the file).
+    /// A recording started writing this file (recent versions of OBS name it; where it is not
+    /// named, the folder watch finds the file).
     Started(Option<PathBuf>),
     /// The recording stopped: OBS is done with this file (with the one it was writing, when it
     /// does not say).
@@ -434,7 +434,7 @@ mod tests {
                 state(false, "OBS_WEBSOCKET_OUTPUT_STOPPED", "/rec/a.mkv".into()),
                 Recording::Stopped(Some("/rec/a.mkv".into())),
             ),
-            // Before OBS 30, STARTED names no file (`null`).
+            // Older versions of OBS name no file on STARTED (`null`).
             (
                 "RecordStateChanged",
                 state(true, "OBS_WEBSOCKET_OUTPUT_STARTED", Value::Null),

@@ -380,4 +380,28 @@ mod tests {
             "Stream: 2026-11-30 Friday.mkv"
         );
     }
+
+    #[test]
+    fn a_path_obs_names_is_spelled_as_the_listing_spells_it() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let real = dir.path().join("recordings");
+        std::fs::create_dir(&real)?;
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link)?;
+        // The file need not exist yet: OBS may name it before its first write.
+        let listed = real.canonicalize()?.join("a.mkv");
+        assert_eq!(same_as_listed(&link.join("a.mkv")), listed);
+        assert_eq!(same_as_listed(&listed), listed);
+        let elsewhere = Path::new("/no/such/folder/a.mkv");
+        assert_eq!(same_as_listed(elsewhere), elsewhere);
+        Ok(())
+    }
+
+    #[test]
+    fn extensions_are_compared_without_case() {
+        let ext = ["mkv".to_owned(), "mp4".to_owned()];
+        assert!(is_video(Path::new("/rec/a.MKV"), &ext));
+        assert!(!is_video(Path::new("/rec/a.mkv.part"), &ext));
+        assert!(!is_video(Path::new("/rec/mkv"), &ext));
+    }
 }

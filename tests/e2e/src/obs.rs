@@ -78,7 +78,7 @@ impl ObsStandIn {
         }
     }
 
-    /// `RecordStateChanged` with `OBS_WEBSOCKET_OUTPUT_STARTED` for `file`, as OBS 30 sends it.
+    /// `RecordStateChanged` with `OBS_WEBSOCKET_OUTPUT_STARTED` naming `file`.
     pub fn record_started(&self, file: &Path) -> Result<()> {
         self.record_state(true, "OBS_WEBSOCKET_OUTPUT_STARTED", file)
     }
