@@ -397,6 +397,45 @@ mod tests {
         Ok(())
     }
 
+    /// Whether each file is followed, and whether its follower was told its writer is done.
+    fn told(watcher: &Watcher<'_>, files: &[&str]) -> Vec<Option<bool>> {
+        let told = |f: &&str| watcher.following.get(Path::new(f)).map(|t| *t.borrow());
+        files.iter().map(told).collect()
+    }
+
+    #[test]
+    fn what_obs_says_starts_and_finishes_followers() -> Result<(), Box<dyn std::error::Error>> {
+        use clap::Parser;
+        let state = tempfile::tempdir()?;
+        let cli = crate::Cli::try_parse_from(
+            ["vodnest", "watch", "/rec", "--state-dir"]
+                .into_iter()
+                .chain(state.path().to_str()),
+        )?;
+        let crate::Command::Watch(args) = cli.command else {
+            return Err("not watch".into());
+        };
+        let api = ApiClient::new("http://127.0.0.1:9", "unused")?;
+        let mut watcher = Watcher::new(&api, &args, true);
+        let files = ["/rec/a.mkv", "/rec/b.mkv", "/rec/c.mkv"];
+
+        watcher.obs_said(Recording::Started(Some("/rec/a.mkv".into())));
+        assert_eq!(told(&watcher, &files), [Some(false), None, None]);
+        // A split: a is done, b is followed.
+        watcher.obs_said(Recording::Split("/rec/b.mkv".into()));
+        assert_eq!(told(&watcher, &files), [Some(true), Some(false), None]);
+        // A stop that names no file is about the one OBS writes.
+        watcher.obs_said(Recording::Stopped(None));
+        assert_eq!(told(&watcher, &files), [Some(true), Some(true), None]);
+        // A stop of a file not followed yet starts its follower, told already.
+        watcher.obs_said(Recording::Stopped(Some("/rec/c.mkv".into())));
+        assert_eq!(told(&watcher, &files), [Some(true), Some(true), Some(true)]);
+        // Seen again (the folder's listing): still one follower each.
+        watcher.follow("/rec/a.mkv".into(), false);
+        assert_eq!(watcher.running.len(), 3);
+        Ok(())
+    }
+
     #[test]
     fn extensions_are_compared_without_case() {
         let ext = ["mkv".to_owned(), "mp4".to_owned()];
