@@ -2,7 +2,8 @@
 //!
 //! - [`upload`]: `vodnest upload FILE`, resumable multipart uploads through the HTTP API
 //!   (`--follow`: of a file still being written); [`watch`]: `vodnest watch DIR`, every
-//!   recording that appears in a folder.
+//!   recording that appears in a folder; [`obs`]: what OBS Studio's websocket says about its
+//!   recordings (`watch --obs`).
 //! - [`api`]: the HTTP API client; [`wait`]: following processing until it ends.
 //! - [`jobs`]: `vodnest jobs list|get|watch|cancel|retry|submit|stats` over the processor's
 //!   gRPC control plane.
@@ -13,6 +14,7 @@
 pub mod accounts;
 pub mod api;
 pub mod jobs;
+pub mod obs;
 pub mod output;
 pub mod upload;
 pub mod videos;

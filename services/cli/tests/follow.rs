@@ -4,15 +4,22 @@
 //! is the final file byte for byte (Matroska's header is rewritten at the end, so a part is
 //! sent again), and the video plays. A file truncated while followed ends in a clear error
 //! with nothing completed. `vodnest watch` uploads two recordings of a folder once each, and a
-//! restart in the middle of the second resumes it.
+//! restart in the middle of the second resumes it; a file moved into the folder is seen at
+//! once (inotify). With `--obs` (an OBS stand-in speaking obs-websocket 5), OBS's "recording
+//! stopped" finishes a file its writer still holds open, after a connection lost and made
+//! again; a wrong password stops the watcher at start.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStderr};
+use vodnest_e2e::obs::{self, ObsStandIn};
 use vodnest_e2e::{TestApp, raw_object, recorder};
 use vodnest_testkit::{Look, eventually};
 
@@ -213,7 +220,7 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
             .stderr(Stdio::null())
             .spawn()
     };
-    let mut first = watcher()?;
+    let first = watcher()?;
 
     // One recording, start to end.
     let one = folder.join("one.mkv");
@@ -237,17 +244,13 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
         },
     )
     .await?;
-    first.start_kill()?;
-    first.wait().await?;
-    let mut second = watcher()?;
+    stop(first).await?;
+    let second = watcher()?;
     ensure!(ffmpeg.wait().await?.success(), "recorder two");
     let two_id = uploaded(&app, "two.mkv").await?;
-    second.start_kill()?;
-    second.wait().await?;
+    stop(second).await?;
 
-    let (videos,): (i64,) = sqlx::query_as("select count(*) from videos")
-        .fetch_one(&app.pool)
-        .await?;
+    let videos = video_count(&app).await?;
     ensure!(videos == 2, "each recording uploaded once: {videos} videos");
     same_bytes(&one_id, &one).await?;
     same_bytes(&two_id, &two).await?;
@@ -255,4 +258,193 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
     ensure!(video["title"] == "Stream two", "{video}");
     ensure!(video["visibility"] == "unlisted", "{video}");
     app.stop().await
+}
+
+/// Reads the watcher's stderr until it says it is watching (its inotify watch is set), then
+/// keeps reading it in the background (so the pipe never fills); the lines read meanwhile.
+async fn until_watching(stderr: ChildStderr) -> Result<Vec<String>> {
+    let mut lines = BufReader::new(stderr).lines();
+    let mut said = Vec::new();
+    let watching = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            let watching = line.starts_with("watching ");
+            said.push(line);
+            if watching {
+                return Ok(());
+            }
+        }
+        bail!("the watcher ended")
+    });
+    watching
+        .await
+        .context("the watcher did not start")?
+        .with_context(|| said.join("\n"))?;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(said)
+}
+
+/// The number of videos of the test's database.
+async fn video_count(app: &TestApp) -> Result<i64> {
+    Ok(sqlx::query_scalar("select count(*) from videos")
+        .fetch_one(&app.pool)
+        .await?)
+}
+
+async fn stop(mut watcher: Child) -> Result<()> {
+    watcher.start_kill()?;
+    watcher.wait().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_moved_into_a_watched_folder_is_seen_at_once() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let folder = dir.path().join("recordings");
+    tokio::fs::create_dir(&folder).await?;
+    // A finished recording, made beside the folder.
+    let made = dir.path().join("made.mp4");
+    recorder::make_source(&made, 10).await?;
+    let mut watcher = vodnest(&app, &dir.path().join("state"))
+        .args(["watch", "--quiet-period", "2"])
+        .arg(&folder)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    until_watching(watcher.stderr.take().context("stderr")?).await?;
+
+    let moved = folder.join("moved.mp4");
+    tokio::fs::rename(&made, &moved).await?;
+    let renamed = Instant::now();
+    eventually(
+        "a video for moved.mp4",
+        Duration::from_secs(20),
+        async || {
+            Ok(match video_of(&app, "moved.mp4").await? {
+                Some(_) => Look::Done(()),
+                None => Look::NotYet("none yet".into()),
+            })
+        },
+    )
+    .await?;
+    // The slow listing comes every 30 s: only inotify can have seen it this soon.
+    ensure!(
+        renamed.elapsed() < Duration::from_secs(20),
+        "moved.mp4 was seen after {:?}",
+        renamed.elapsed()
+    );
+    let id = uploaded(&app, "moved.mp4").await?;
+    same_bytes(&id, &moved).await?;
+    ensure!(video_count(&app).await? == 1, "one video");
+    stop(watcher).await?;
+    app.stop().await
+}
+
+/// Appends `bytes` to `file` half a MiB at a time, ten times a second.
+async fn write_slowly(file: &mut std::fs::File, bytes: &[u8]) -> Result<()> {
+    for chunk in bytes.chunks(512 * 1024) {
+        file.write_all(chunk)?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn obs_saying_the_recording_stopped_finishes_its_file_at_once() -> Result<()> {
+    let app = TestApp::spawn().await?;
+    let dir = tempfile::tempdir()?;
+    let source = dir.path().join("source.mp4");
+    // About 7.5 MB: two 5 MiB parts of the test API's growing plan.
+    recorder::make_source(&source, 30).await?;
+    let bytes = tokio::fs::read(&source).await?;
+    let folder = dir.path().join("recordings");
+    tokio::fs::create_dir(&folder).await?;
+    let mut obs = ObsStandIn::start().await?;
+    // A quiet period far longer than the test: it cannot be what finishes the file.
+    let watcher = vodnest(&app, &dir.path().join("state"))
+        .args(["watch", "--quiet-period", "600", "--obs", &obs.url])
+        .env("VODNEST_OBS_PASSWORD", obs::PASSWORD)
+        .arg(&folder)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    obs.clients(|c| c.identified == 1 || c.refused > 0).await?;
+
+    // "OBS" creates its file in the folder, says so, and writes it; the file stays open, so
+    // inotify sees no close of it either.
+    let name = "2026-11-30 20-00-00.mkv";
+    let recording = folder.join(name);
+    let mut file = std::fs::File::create(&recording)?;
+    obs.record_started(&recording)?;
+    let (first_half, second_half) = bytes.split_at(bytes.len() / 2);
+    write_slowly(&mut file, first_half).await?;
+    // OBS goes away for a moment: the watcher connects again, and the file is still followed.
+    obs.drop_client()?;
+    obs.clients(|c| c.identified == 2).await?;
+    write_slowly(&mut file, second_half).await?;
+    let id = eventually(
+        "a part of the recording in S3",
+        Duration::from_secs(60),
+        async || {
+            Ok(match video_of(&app, name).await? {
+                Some((id, _)) if parts_in_s3(&app, &id).await? > 0 => Look::Done(id),
+                other => Look::NotYet(format!("{other:?}")),
+            })
+        },
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let video = app.video(&id).await?;
+    ensure!(
+        video["status"] == "awaiting_upload",
+        "not finished before the stop: {video}"
+    );
+    obs.record_stopped(&recording)?;
+    let stopped = Instant::now();
+    ensure!(uploaded(&app, name).await? == id, "the same video");
+    ensure!(
+        stopped.elapsed() < Duration::from_secs(60),
+        "finished {:?} after the stop",
+        stopped.elapsed()
+    );
+    drop(file);
+
+    same_bytes(&id, &recording).await?;
+    // The folder's inotify watch and OBS both named the file: it went up once.
+    ensure!(video_count(&app).await? == 1, "one video");
+    let clients = obs.clients(|_| true).await?;
+    ensure!(clients.refused == 0, "{clients:?}");
+    stop(watcher).await?;
+    app.stop().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_obs_password_stops_the_watcher_at_start() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut obs = ObsStandIn::start().await?;
+    // No API is needed to fail: the watcher checks OBS before it uploads anything.
+    let watcher = tokio::process::Command::new(env!("CARGO_BIN_EXE_vodnest"))
+        .args(["--api", "http://127.0.0.1:9", "watch", "--obs", &obs.url])
+        .arg(dir.path())
+        .env("VODNEST_TOKEN", "unused")
+        .env("VODNEST_STATE_DIR", dir.path().join("state"))
+        .env("VODNEST_OBS_PASSWORD", "not the password")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let output = tokio::time::timeout(Duration::from_secs(30), watcher.wait_with_output())
+        .await
+        .context("the watcher kept running")??;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(!output.status.success(), "the watcher succeeded: {stderr}");
+    ensure!(
+        stderr.contains("authentication failed"),
+        "the error names the cause: {stderr}"
+    );
+    ensure!(!stderr.contains("not the password"), "{stderr}");
+    let clients = obs.clients(|c| c.refused > 0).await?;
+    ensure!(clients.identified == 0, "{clients:?}");
+    Ok(())
 }

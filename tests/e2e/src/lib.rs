@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod hosts;
+pub mod obs;
 pub mod recorder;
 pub mod ws;
 

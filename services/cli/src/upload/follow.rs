@@ -2,8 +2,9 @@
 //!
 //! The upload is a growing one (the API sizes its parts from `MAX_UPLOAD_BYTES`): each whole
 //! part goes up as soon as the file holds its bytes, while the file grows. The writer is done
-//! when it closes the file ([`WriterCloses`]) or, when that cannot be seen, once the file has
-//! not grown for `--quiet-period`. Recorders rewrite bytes they wrote before when they stop
+//! when it closes the file ([`WriterCloses`]), when someone who knows says so ([`ToldDone`]:
+//! `vodnest watch --obs` when OBS reports its recording stopped) or, when neither can be seen,
+//! once the file has not grown for `--quiet-period`. Recorders rewrite bytes they wrote before when they stop
 //! (Matroska's sizes and cues, MP4's moov), so before completing every part sent is read again
 //! and sent again if its bytes changed (S3 keeps the last body of a part number); then the
 //! tail goes, and the object equals the final file byte for byte. A file that shrinks below
@@ -20,7 +21,7 @@ use indicatif::ProgressBar;
 use reqwest::{Method, StatusCode};
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
-use super::closes::WriterCloses;
+use super::closes::{ToldDone, WriterCloses};
 use super::pace::Pace;
 use super::parts::{Cut, PartSender};
 use super::resume::{self, ResumeBook};
@@ -59,6 +60,7 @@ pub(super) async fn upload(
     api: &ApiClient,
     args: &UploadArgs,
     json_out: bool,
+    mut told: ToldDone,
 ) -> Result<(String, Uploaded), CliError> {
     // Watch before the first look, so that a close right after it is not missed.
     let mut closes = WriterCloses::watch(&args.file);
@@ -86,6 +88,7 @@ pub(super) async fn upload(
         follower.send_whole_parts(now).await?;
         tokio::select! {
             seen = next_close(&mut closes) => closed = seen,
+            () = told.wait() => closed = true,
             _ = tokio::time::sleep(POLL) => {}
         }
     }

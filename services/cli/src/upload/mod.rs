@@ -73,7 +73,7 @@ struct Start {
 pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<ExitCode, CliError> {
     let work = async {
         if args.follow {
-            follow::upload(api, &args, json_out).await
+            follow::upload(api, &args, json_out, closes::ToldDone::never()).await
         } else {
             upload_whole(api, &args, json_out).await
         }
@@ -88,10 +88,16 @@ pub async fn run(api: &ApiClient, json_out: bool, args: UploadArgs) -> Result<Ex
     report(api, json_out, &args, &video_id, uploaded).await
 }
 
-/// Follows `args.file` until its writer is done and completes its upload, quietly (for
-/// `vodnest watch`); the video's id.
-pub async fn follow_file(api: &ApiClient, args: &UploadArgs) -> Result<String, CliError> {
-    follow::upload(api, args, true).await.map(|(id, _)| id)
+/// Follows `args.file` until its writer is done (it closed the file, `told` says so, or the
+/// quiet period passed) and completes its upload, quietly (for `vodnest watch`); the video's id.
+pub async fn follow_file(
+    api: &ApiClient,
+    args: &UploadArgs,
+    told: closes::ToldDone,
+) -> Result<String, CliError> {
+    follow::upload(api, args, true, told)
+        .await
+        .map(|(id, _)| id)
 }
 
 /// The upload of a finished file: resumed if an earlier run began it.
