@@ -4,11 +4,12 @@
 //! part goes up as soon as the file holds its bytes, while the file grows. The writer is done
 //! when it closes the file ([`WriterCloses`]), when someone who knows says so ([`ToldDone`]:
 //! `vodnest watch --obs` when OBS reports its recording stopped) or, when neither can be seen,
-//! once the file has not grown for `--quiet-period`. Recorders rewrite bytes they wrote before when they stop
-//! (Matroska's sizes and cues, MP4's moov), so before completing every part sent is read again
-//! and sent again if its bytes changed (S3 keeps the last body of a part number); then the
-//! tail goes, and the object equals the final file byte for byte. A file that shrinks below
-//! what was sent, or is replaced, ends the upload with an error and nothing completed.
+//! once the file has not grown for `--quiet-period`. Recorders rewrite bytes they wrote before
+//! when they stop (Matroska's sizes and cues, MP4's moov), so before completing every part
+//! sent is read again and sent again if its bytes changed (S3 keeps the last body of a part
+//! number); then the tail goes, and the object equals the final file byte for byte. A file
+//! that shrinks below what was sent, or is replaced, ends the upload with an error and nothing
+//! completed.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
