@@ -67,6 +67,19 @@ PIDS+=($!)
 vodnest() { "$REPO/target/release/vodnest" --api "http://$API_ADDR" --token "$ADMIN_TOKEN" "$@"; }
 now() { date +%s.%N; }
 video_id() { sed -E 's/.*"video_id":"([^"]+)".*/\1/' <<<"$1"; }
+# Deletes video $1 (its remaining jobs stop) and waits until the processor runs no job, so that
+# no run is measured beside the ladder encode of the one before it; then flushes the page
+# cache's dirty pages (LocalStack writes each recording twice), which would be written back
+# during the next run.
+settle() {
+    curl -fsS -o /dev/null -X DELETE -H "Authorization: Bearer $ADMIN_TOKEN" \
+        "http://$API_ADDR/api/v1/videos/$1"
+    for _ in $(seq 1 600); do
+        [[ $(psql -qtA "$DATABASE_URL" -c "select count(*) from jobs where state = 'running'") == 0 ]] && break
+        sleep 0.2
+    done
+    sync
+}
 # Prints the time at which video $1 became playable (polled every 0.1 s).
 playable_at() {
     until curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" \
@@ -130,6 +143,7 @@ with open(path, "rb") as file:
         number = len(parts) + 1
         etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk)["ETag"]
         parts.append({"ETag": etag, "PartNumber": number})
+os.sync()
 began = time.monotonic()
 s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
 print(f"{time.monotonic() - began:.3f}")
@@ -164,11 +178,13 @@ for round in $(seq 1 "$ROUNDS"); do
             "$storage" "$own"
         echo "$minutes $followed" >>"$WORK/followed.txt"
         echo "$minutes $own" >>"$WORK/own.txt"
+        settle "$id"
         if ((round == 1)) && [[ $AFTER == 1 ]]; then
             after_start=$(now)
             out=$(vodnest --json upload --limit-rate 4M --state-dir "$WORK/state" "$recording")
             after=$(echo "$(playable_at "$(video_id "$out")") - $after_start" | bc -l)
             echo "$minutes $after" >>"$WORK/after.txt"
+            settle "$(video_id "$out")"
         fi
         rm -f "$recording"
     done
