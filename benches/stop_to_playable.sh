@@ -11,12 +11,11 @@
 # Goal: followed <= 10 s at both lengths, followed(30 min) / followed(5 min) <= 1.2; the
 # after-the-fact figure grows with the length.
 #
-# The storage's own complete is measured beside each followed run: the finished recording
-# uploaded again straight to LocalStack (boto3, the same part size) and only its
-# CompleteMultipartUpload timed. LocalStack copies every part into one object there, at about
-# 1.4 GB/s, so that step grows with the recording; AWS S3 does not copy bytes at complete.
-# "vodnest" = followed - that, the part that is vodnest's (the CLI's finish, the API, the
-# processor); its ratio is printed beside the whole one.
+# The storage's own share is read off the API's log: how long S3's CompleteMultipartUpload took
+# (`s3_complete_s`). LocalStack copies every part into one object there (at about 1 GB/s), so
+# that step grows with the recording; AWS S3 does not copy bytes at complete. "vodnest" =
+# followed - that: the CLI's finish, the API and the processor; its ratio is printed beside
+# the whole one.
 #
 #   bash benches/stop_to_playable.sh [MINUTES...]
 #       READRATE=10   the recorder's speed (× real time)
@@ -55,7 +54,7 @@ export RATE_LIMIT_IP_BURST=1000000 RATE_LIMIT_IP_PER_SEC=1000000
 export RATE_LIMIT_KEY_BURST=1000000 RATE_LIMIT_KEY_PER_SEC=1000000
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 export ADMIN_TOKEN
-"$REPO/target/debug/vodnest-api" >"$WORK/api.log" 2>&1 &
+LOG_FORMAT=json "$REPO/target/debug/vodnest-api" >"$WORK/api.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
     curl -fsS "http://$API_ADDR/readyz" >/dev/null 2>&1 && break
@@ -100,22 +99,26 @@ for minutes in "${LENGTHS[@]}"; do
 done
 
 # Per run: stop→playable and its parts: the CLI's finish (re-check of every part sent, then the
-# changed ones and the tail), the API's complete, and complete→playable (the processor), itself
-# in three: until its job started (claim), until the source was probed and planned (probe),
-# until the first segments were up (publish); read off the processor's JSON log.
+# changed ones and the tail), the API's complete (s3-complete: S3's part of it), and
+# complete→playable (the processor), itself in three: until its job started (claim), until the
+# source was probed and planned (probe), until the first segments were up (publish); read off
+# the API's and the processor's JSON logs.
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
-processor_steps() {
-    python3 - "$WORK/processor.log" "$1" "$2" <<'PY'
+run_steps() {
+    python3 - "$WORK/processor.log" "$WORK/api.log" "$1" "$2" <<'PY'
 import datetime, json, sys
-log, video, completed = sys.argv[1], sys.argv[2], float(sys.argv[3])
+processor_log, api_log, video, completed = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+
+def events(path):
+    for line in open(path, encoding="utf-8", errors="replace"):
+        if video in line:
+            try:
+                yield json.loads(line)
+            except ValueError:
+                pass
+
 marks = {}
-for line in open(log, encoding="utf-8", errors="replace"):
-    if video not in line:
-        continue
-    try:
-        event = json.loads(line)
-    except ValueError:
-        continue
+for event in events(processor_log):
     message = event.get("fields", {}).get("message")
     if message in ("job started", "probed", "playable") and message not in marks:
         stamp = datetime.datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
@@ -124,30 +127,9 @@ steps, last = [], completed
 for mark in ("job started", "probed", "playable"):
     steps.append(f"{marks[mark] - last:.2f}" if mark in marks else "-")
     last = marks.get(mark, last)
+s3 = [e["fields"]["s3_complete_s"] for e in events(api_log) if "s3_complete_s" in e.get("fields", {})]
+steps.append(f"{s3[0]:.3f}" if s3 else "0")
 print(" ".join(steps))
-PY
-}
-# The storage's own complete of the finished recording (see the top), in seconds.
-LOCALSTACK_PYTHON=${VODNEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vodnest}/localstack-venv/bin/python
-storage_complete() {
-    "$LOCALSTACK_PYTHON" - "$1" "$2" "$RAW_BUCKET" <<'PY'
-import os, sys, time
-import boto3
-path, part_size, bucket = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
-key = f"bench/storage-complete-{os.getpid()}"
-upload = s3.create_multipart_upload(Bucket=bucket, Key=key)["UploadId"]
-parts = []
-with open(path, "rb") as file:
-    while chunk := file.read(part_size):
-        number = len(parts) + 1
-        etag = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=chunk)["ETag"]
-        parts.append({"ETag": etag, "PartNumber": number})
-os.sync()
-began = time.monotonic()
-s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
-print(f"{time.monotonic() - began:.3f}")
-s3.delete_object(Bucket=bucket, Key=key)
 PY
 }
 printf '%-6s %-8s %-10s %-8s %-9s %-10s %-6s %-6s %-8s %-12s %-8s\n' round minutes followed \
@@ -168,9 +150,7 @@ for round in $(seq 1 "$ROUNDS"); do
         followed=$(echo "$playable - $stopped" | bc -l)
         processor=$(echo "$playable - $completed" | bc -l)
         id=$(video_id "$out")
-        read -r claim probe publish < <(processor_steps "$id" "$completed")
-        part_size=$(psql -qtA "$DATABASE_URL" -c "select part_size from videos where id = '$id'")
-        storage=$(storage_complete "$recording" "$part_size")
+        read -r claim probe publish storage < <(run_steps "$id" "$completed")
         own=$(echo "$followed - $storage" | bc -l)
         printf '%-6s %-8s %-10.2f %-8.2f %-9.2f %-10.2f %-6s %-6s %-8s %-12.2f %-8.2f\n' \
             "$round" "$minutes" "$followed" "$(field finish_seconds "$out")" \

@@ -323,7 +323,11 @@ async fn complete_in_turn(
     }
     let upload_id = active_upload(&row)?;
     let parts = checked_parts(&row, body.parts)?;
+    let assembling = std::time::Instant::now();
     complete_in_s3(state, id, upload_id, &parts).await?;
+    // How long the storage took to assemble the parts (LocalStack copies every byte there; the
+    // stop-to-playable bench reads it off this log to tell the storage's share from ours).
+    let s3_complete_s = assembling.elapsed().as_secs_f64();
     if row.growing {
         let part_count = i32::try_from(parts.len()).unwrap_or(i32::MAX);
         check_grown_size(state, &mut *db, &row, part_count).await?;
@@ -333,7 +337,7 @@ async fn complete_in_turn(
 
     let row = match videos::mark_uploaded_and_enqueue(&mut *db, id).await? {
         Some(row) => {
-            tracing::info!(video_id = %id, "upload complete; job enqueued");
+            tracing::info!(video_id = %id, s3_complete_s, "upload complete; job enqueued");
             row
         }
         None => find(&mut *db, caller, id).await?,
