@@ -142,6 +142,9 @@ pub async fn run(api: &ApiClient, json_out: bool, args: WatchArgs) -> Result<Exi
         SCAN_EVERY
     });
     let mut watcher = Watcher::new(api, &args, json_out);
+    // systemd stops a service with SIGTERM: it ends the watcher as Ctrl-C does.
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| CliError(format!("cannot handle SIGTERM: {e}")))?;
     eprintln!("watching {} for {}", dir.display(), args.ext.join(", "));
     loop {
         tokio::select! {
@@ -167,9 +170,9 @@ pub async fn run(api: &ApiClient, json_out: bool, args: WatchArgs) -> Result<Exi
             Some((file, result)) = watcher.running.next(), if !watcher.running.is_empty() => {
                 watcher.ended(file, result)?;
             }
-            _ = tokio::signal::ctrl_c() => {
+            code = stop_signal(&mut terminate) => {
                 eprintln!("stopped; files being uploaded resume when the watcher starts again");
-                return Ok(ExitCode::from(130));
+                return Ok(ExitCode::from(code));
             }
         }
     }
@@ -348,6 +351,14 @@ fn is_video(path: &Path, extensions: &[String]) -> bool {
 
 async fn is_file(path: &Path) -> bool {
     tokio::fs::metadata(path).await.is_ok_and(|m| m.is_file())
+}
+
+/// Waits for Ctrl-C or SIGTERM; the exit code a shell gives a process those signals end.
+async fn stop_signal(terminate: &mut tokio::signal::unix::Signal) -> u8 {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => 130,
+        _ = terminate.recv() => 143,
+    }
 }
 
 /// The regular files of `dir` with one of the extensions (case-insensitive), sorted.

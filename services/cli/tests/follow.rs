@@ -220,7 +220,7 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
             .stderr(Stdio::null())
             .spawn()
     };
-    let first = watcher()?;
+    let mut first = watcher()?;
 
     // One recording, start to end.
     let one = folder.join("one.mkv");
@@ -244,7 +244,9 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
         },
     )
     .await?;
-    stop(first).await?;
+    // A crash (SIGKILL), not a stop: nothing of the watcher's own clean-up runs.
+    first.start_kill()?;
+    first.wait().await?;
     let second = watcher()?;
     ensure!(ffmpeg.wait().await?.success(), "recorder two");
     let two_id = uploaded(&app, "two.mkv").await?;
@@ -290,9 +292,19 @@ async fn video_count(app: &TestApp) -> Result<i64> {
         .await?)
 }
 
+/// Stops the watcher as systemd does (SIGTERM): it must end by itself, with 143.
 async fn stop(mut watcher: Child) -> Result<()> {
-    watcher.start_kill()?;
-    watcher.wait().await?;
+    let pid = watcher.id().context("the watcher already ended")?;
+    let sent = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    ensure!(sent.success(), "kill -TERM {pid} failed");
+    let status = tokio::time::timeout(Duration::from_secs(30), watcher.wait()).await??;
+    ensure!(
+        status.code() == Some(143),
+        "the watcher ended with {status}"
+    );
     Ok(())
 }
 
