@@ -141,7 +141,7 @@ pub async fn run(api: &ApiClient, json_out: bool, args: WatchArgs) -> Result<Exi
     } else {
         SCAN_EVERY
     });
-    let mut watcher = Watcher::new(api, &args, json_out);
+    let mut watcher = Watcher::new(api, &args, dir.clone(), json_out);
     // systemd stops a service with SIGTERM: it ends the watcher as Ctrl-C does.
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| CliError(format!("cannot handle SIGTERM: {e}")))?;
@@ -215,10 +215,12 @@ struct Watcher<'a> {
     running: FuturesUnordered<LocalBoxFuture<'a, (PathBuf, Result<String, CliError>)>>,
     /// The file OBS records into now, as far as it said.
     recording: Option<PathBuf>,
+    /// The watched folder (canonical): the only place files OBS names are taken from.
+    dir: PathBuf,
 }
 
 impl<'a> Watcher<'a> {
-    fn new(api: &'a ApiClient, args: &'a WatchArgs, json_out: bool) -> Self {
+    fn new(api: &'a ApiClient, args: &'a WatchArgs, dir: PathBuf, json_out: bool) -> Self {
         let state_dir = args.state_dir.clone().unwrap_or_else(resume::default_dir);
         Self {
             api,
@@ -231,6 +233,7 @@ impl<'a> Watcher<'a> {
             following: HashMap::new(),
             running: FuturesUnordered::new(),
             recording: None,
+            dir,
         }
     }
 
@@ -265,12 +268,14 @@ impl<'a> Watcher<'a> {
         }
     }
 
-    /// Acts on what OBS said. Its paths are followed wherever they are and whatever their
-    /// extension: OBS says they are recordings.
+    /// Acts on what OBS said. A file it names is followed whatever its extension (OBS says it
+    /// is a recording) but only in the watched folder: the websocket server is not
+    /// authenticated to the client (its challenge proves nothing), so whatever listens on
+    /// OBS's port could name any file this user can read, and it would be uploaded.
     fn obs_said(&mut self, said: Recording) {
         match said {
             Recording::Started(file) => {
-                self.recording = file.map(|f| same_as_listed(&f));
+                self.recording = file.and_then(|f| self.in_folder(&f));
                 if let Some(file) = &self.recording {
                     eprintln!("OBS started recording {}", file.display());
                     self.follow(file.clone(), false);
@@ -278,20 +283,41 @@ impl<'a> Watcher<'a> {
             }
             Recording::Stopped(file) => {
                 let current = self.recording.take();
-                if let Some(file) = file.map(|f| same_as_listed(&f)).or(current) {
+                let named = match file {
+                    Some(file) => self.in_folder(&file),
+                    None => current,
+                };
+                if let Some(file) = named {
                     eprintln!("OBS stopped recording {}", file.display());
                     self.writer_done(file);
                 }
             }
             Recording::Split(next) => {
-                let next = same_as_listed(&next);
-                if let Some(done) = self.recording.replace(next.clone()) {
+                let next = self.in_folder(&next);
+                if let Some(done) = std::mem::replace(&mut self.recording, next.clone()) {
                     self.writer_done(done);
                 }
-                eprintln!("OBS split the recording; now {}", next.display());
-                self.follow(next, false);
+                if let Some(next) = next {
+                    eprintln!("OBS split the recording; now {}", next.display());
+                    self.follow(next, false);
+                }
             }
         }
+    }
+
+    /// `file` as the folder's listing spells it, if it is in the watched folder; else `None`,
+    /// said on stderr.
+    fn in_folder(&self, file: &Path) -> Option<PathBuf> {
+        let file = same_as_listed(file);
+        if file.parent() == Some(self.dir.as_path()) {
+            return Some(file);
+        }
+        eprintln!(
+            "OBS named {}, which is not in {}: not followed (set OBS's recording path to the watched folder)",
+            file.display(),
+            self.dir.display()
+        );
+        None
     }
 
     /// A follower ended: a finished file is noted; either way it is reported.
@@ -427,7 +453,7 @@ mod tests {
             return Err("not watch".into());
         };
         let api = ApiClient::new("http://127.0.0.1:9", "unused")?;
-        let mut watcher = Watcher::new(&api, &args, true);
+        let mut watcher = Watcher::new(&api, &args, PathBuf::from("/rec"), true);
         let files = ["/rec/a.mkv", "/rec/b.mkv", "/rec/c.mkv"];
 
         watcher.obs_said(Recording::Started(Some("/rec/a.mkv".into())));
@@ -443,6 +469,11 @@ mod tests {
         assert_eq!(told(&watcher, &files), [Some(true), Some(true), Some(true)]);
         // Seen again (the folder's listing): still one follower each.
         watcher.follow("/rec/a.mkv".into(), false);
+        assert_eq!(watcher.running.len(), 3);
+        // A file outside the watched folder is not followed, whoever names it.
+        watcher.obs_said(Recording::Started(Some("/home/me/.ssh/id_ed25519".into())));
+        watcher.obs_said(Recording::Stopped(Some("/etc/passwd".into())));
+        watcher.obs_said(Recording::Split("/tmp/elsewhere.mkv".into()));
         assert_eq!(watcher.running.len(), 3);
         Ok(())
     }
