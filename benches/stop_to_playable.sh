@@ -21,6 +21,7 @@
 #       READRATE=10   the recorder's speed (× real time)
 #       ROUNDS=3      followed runs per length (medians); the rounds rotate through the lengths
 #       AFTER=1       also the after-the-fact upload (first round only; 0 skips it)
+#       LOGS_TO=DIR   keep the API's and the processor's JSON logs there
 #
 # Starts what it needs (./dev env: Postgres, LocalStack, buckets) and builds of the
 # API (127.0.0.1:3918) and the processor (gRPC 127.0.0.1:50918) against a scratch database;
@@ -38,6 +39,8 @@ eval "$("$REPO/dev" env)"
 ADMIN_URL=$DATABASE_URL
 DB=vodnest_bench_follow_$$
 cleanup() {
+    # LOGS_TO=DIR keeps the API's and the processor's JSON logs.
+    [[ -n ${LOGS_TO:-} ]] && mkdir -p "$LOGS_TO" && cp "$WORK"/{api,processor}.log "$LOGS_TO"/ 2>/dev/null
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     psql -q "$ADMIN_URL" -c "drop database if exists $DB" >/dev/null 2>&1 || true

@@ -3,7 +3,7 @@
 //! with the extras made beside the encode.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -124,11 +124,19 @@ pub(super) async fn process(
     // The video is `ready` during a ladder job: its progress and stage stay as they are.
     let transcoding = job.kind == JobKind::Transcode;
     let scratch = scratch_dir(ctx.config.work_dir.as_deref())?;
+    let began = Instant::now();
     let input = source_url(ctx, id).await?;
     if transcoding {
         videos::set_progress(&ctx.pool, id, "probing", 0.05).await?;
     }
+    let url_s = began.elapsed().as_secs_f64();
     let probed = probe::probe(&input, ctx.config.probe_timeout()).await?;
+    // The steps before the first segments, apart (the stop-to-playable bench reads them).
+    tracing::info!(
+        url_s,
+        probe_s = began.elapsed().as_secs_f64() - url_s,
+        "source probed"
+    );
     ctx.config.limits.check(&probed)?;
     let work = if job.kind == JobKind::Ladder {
         // Enqueued only by a transcode job that copied the top rung.
@@ -211,6 +219,7 @@ pub(super) async fn source_url(ctx: &JobContext, id: Uuid) -> Result<media::Sour
 /// The plan for a transcode job: a source that already is what the top rendition would be is
 /// copied, not encoded.
 async fn plan(ctx: &JobContext, input: &media::Source, probed: &probe::Probe) -> Plan {
+    let began = Instant::now();
     let keyframe_gap = fastpath::keyframe_gap(input, probed.duration_s, ctx.config.probe_timeout())
         .await
         .unwrap_or_else(|err| {
@@ -228,6 +237,7 @@ async fn plan(ctx: &JobContext, input: &media::Source, probed: &probe::Probe) ->
         fast_path = not_copied.is_none(),
         audio_copied = plan.audio.as_ref().is_some_and(|a| a.copy),
         not_copied = not_copied.as_deref().unwrap_or(""),
+        keyframes_s = began.elapsed().as_secs_f64(),
         "probed"
     );
     plan
