@@ -64,7 +64,7 @@ pub struct WatchArgs {
     pub state_dir: Option<PathBuf>,
     /// OBS Studio's websocket server (obs-websocket 5, OBS 28+), e.g. `ws://127.0.0.1:4455`: a
     /// recording's file is followed as soon as OBS starts it, and finished as soon as OBS
-    /// stops it, wherever OBS writes it.
+    /// stops it; only files in DIR (set OBS's recording path to it).
     #[arg(long, value_name = "URL")]
     pub obs: Option<String>,
     /// The password of OBS's websocket server (better in the environment: a command line is
