@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStderr};
 use vodnest_e2e::obs::{self, ObsStandIn};
-use vodnest_e2e::{TestApp, raw_object, recorder};
+use vodnest_e2e::{TestApp, TestDatabase, TestSettings, raw_object, recorder};
 use vodnest_testkit::{Look, eventually};
 
 fn vodnest(app: &TestApp, state_dir: &Path) -> tokio::process::Command {
@@ -76,25 +76,48 @@ async fn same_bytes(id: &str, file: &Path) -> Result<()> {
     Ok(())
 }
 
-/// How many parts S3 holds for the video's upload (0 before it exists or after it ended).
-async fn parts_in_s3(app: &TestApp, id: &str) -> Result<usize> {
+/// The sizes of the parts S3 holds for the video's upload, by part number (none before it
+/// exists or after it ended).
+async fn parts_in_s3(app: &TestApp, id: &str) -> Result<Vec<u64>> {
     let response = app
         .get(&format!("/api/v1/videos/{id}/upload"))
         .send()
         .await?;
     if !response.status().is_success() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let body: Value = response.json().await?;
-    Ok(body["parts_done"].as_array().map_or(0, Vec::len))
+    let mut parts: Vec<(u64, u64)> = body["parts_done"]
+        .as_array()
+        .map(|parts| {
+            parts
+                .iter()
+                .filter_map(|p| Some((p["part_number"].as_u64()?, p["size"].as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort_unstable();
+    Ok(parts.into_iter().map(|(_, size)| size).collect())
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// An app whose growing uploads have parts of 6 MiB (10,000 of them make its largest upload),
+/// so that the follower's first part, 5 MiB (S3's least: it goes again when the recorder
+/// rewrites its header), is not the size of the others.
+async fn app_with_6_mib_parts() -> Result<TestApp> {
+    let db = TestDatabase::create().await?;
+    let mut settings = TestSettings::new(&db)?;
+    settings.api.max_upload_bytes = 10_000 * 6 * 1024 * 1024;
+    TestApp::spawn_with(db, settings).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_is_uploaded_while_it_is_written() -> Result<()> {
-    let app = TestApp::spawn().await?;
+    let app = app_with_6_mib_parts().await?;
     let dir = tempfile::tempdir()?;
     let source = dir.path().join("source.mp4");
-    // About 15 MB: three 5 MiB parts of the test API's growing plan.
+    // About 15 MB: parts of 5 and 6 MiB and a short last one.
     recorder::make_source(&source, 60).await?;
     let recording = dir.path().join("live.mkv");
 
@@ -114,19 +137,30 @@ async fn a_recording_is_uploaded_while_it_is_written() -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()?;
 
-    // While the recorder runs, count the parts S3 already holds.
-    let mut parts_while_recording = 0;
+    // While the recorder runs, look at the parts S3 already holds.
+    let mut parts_while_recording = Vec::new();
     let recorded = loop {
         tokio::select! {
             status = ffmpeg.wait() => break status?,
             _ = tokio::time::sleep(Duration::from_millis(200)) => {}
         }
         if let Some(id) = the_video(&app).await? {
-            parts_while_recording = parts_while_recording.max(parts_in_s3(&app, &id).await?);
+            let parts = parts_in_s3(&app, &id).await?;
+            if parts.len() > parts_while_recording.len() {
+                parts_while_recording = parts;
+            }
         }
     };
     ensure!(recorded.success(), "the recorder failed: {recorded}");
-    ensure!(parts_while_recording > 0, "no part went up while recording");
+    ensure!(
+        !parts_while_recording.is_empty(),
+        "no part went up while recording"
+    );
+    let whole = [5 * MIB, 6 * MIB, 6 * MIB];
+    ensure!(
+        whole.starts_with(&parts_while_recording),
+        "the parts sent while recording were {parts_while_recording:?} bytes, not {whole:?}"
+    );
 
     let output = follower.wait_with_output().await?;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -170,7 +204,7 @@ async fn a_recording_truncated_while_followed_ends_in_an_error() -> Result<()> {
             let Some(id) = the_video(&app).await? else {
                 return Ok(Look::NotYet("no video yet".into()));
             };
-            Ok(match parts_in_s3(&app, &id).await? {
+            Ok(match parts_in_s3(&app, &id).await?.len() {
                 0 => Look::NotYet("no part yet".into()),
                 _ => Look::Done(id),
             })
@@ -197,7 +231,8 @@ async fn a_recording_truncated_while_followed_ends_in_an_error() -> Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Result<()> {
-    let app = TestApp::spawn().await?;
+    // The restart resumes a first part shorter than the others.
+    let app = app_with_6_mib_parts().await?;
     let dir = tempfile::tempdir()?;
     let (short, long) = (dir.path().join("short.mp4"), dir.path().join("long.mp4"));
     recorder::make_source(&short, 20).await?;
@@ -238,7 +273,7 @@ async fn a_watched_folder_uploads_each_recording_once_across_a_restart() -> Resu
         Duration::from_secs(60),
         async || {
             Ok(match video_of(&app, "two.mkv").await? {
-                Some((id, _)) if parts_in_s3(&app, &id).await? > 0 => Look::Done(()),
+                Some((id, _)) if !parts_in_s3(&app, &id).await?.is_empty() => Look::Done(()),
                 other => Look::NotYet(format!("{other:?}")),
             })
         },
@@ -399,7 +434,7 @@ async fn obs_saying_the_recording_stopped_finishes_its_file_at_once() -> Result<
         Duration::from_secs(60),
         async || {
             Ok(match video_of(&app, name).await? {
-                Some((id, _)) if parts_in_s3(&app, &id).await? > 0 => Look::Done(id),
+                Some((id, _)) if !parts_in_s3(&app, &id).await?.is_empty() => Look::Done(id),
                 other => Look::NotYet(format!("{other:?}")),
             })
         },

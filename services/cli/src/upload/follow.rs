@@ -24,7 +24,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
 use super::closes::{ToldDone, WriterCloses};
 use super::pace::Pace;
-use super::parts::{Cut, PartSender};
+use super::parts::{Cut, Layout, PartSender};
 use super::resume::{self, ResumeBook};
 use super::{AfterStop, UploadArgs, Uploaded, create_video, progress_bar};
 use crate::CliError;
@@ -46,7 +46,7 @@ struct Follower<'a> {
     args: &'a UploadArgs,
     book: ResumeBook,
     video_id: String,
-    part_size: u64,
+    layout: Layout,
     /// The file's device and inode: another file at the same path is not this recording.
     identity: (u64, u64),
     sent: BTreeMap<u32, Sent>,
@@ -173,7 +173,7 @@ impl<'a> Follower<'a> {
             args,
             book,
             video_id,
-            part_size,
+            layout: Layout::growing(part_size),
             identity,
             sent,
             pace: args.limit_rate.map(|rate| Arc::new(Pace::new(rate))),
@@ -193,9 +193,11 @@ impl<'a> Follower<'a> {
         if (meta.dev(), meta.ino()) != self.identity {
             return Err(self.abandon("another file replaced it").await);
         }
-        let sent_up_to = self.sent.iter().next_back().map_or(0, |(&n, sent)| {
-            u64::from(n - 1) * self.part_size + sent.size
-        });
+        let sent_up_to = self
+            .sent
+            .iter()
+            .next_back()
+            .map_or(0, |(&n, sent)| self.layout.offset(n) + sent.size);
         if meta.len() < sent_up_to {
             let why = format!(
                 "it was truncated to {} bytes, after {sent_up_to} had been sent",
@@ -208,7 +210,7 @@ impl<'a> Follower<'a> {
 
     /// Sends the whole parts the file holds now that were not sent yet.
     async fn send_whole_parts(&mut self, length: u64) -> Result<(), CliError> {
-        let whole = u32::try_from(length / self.part_size).unwrap_or(u32::MAX);
+        let whole = u32::try_from(self.layout.whole_parts(length)).unwrap_or(u32::MAX);
         let todo: Vec<u32> = (1..=whole).filter(|n| !self.sent.contains_key(n)).collect();
         self.send(todo, length).await
     }
@@ -218,7 +220,7 @@ impl<'a> Follower<'a> {
         if parts.is_empty() {
             return Ok(());
         }
-        let cut = Cut::growing(self.part_size, length)?;
+        let cut = Cut::growing(self.layout, length)?;
         let sender = PartSender::new(
             self.api,
             &self.video_id,
@@ -262,7 +264,7 @@ impl<'a> Follower<'a> {
         if length == 0 {
             return Err(self.abandon("its writer closed it empty").await);
         }
-        let cut = Cut::growing(self.part_size, length)?;
+        let cut = Cut::growing(self.layout, length)?;
         let mut changed = self.changed_parts(&cut).await?;
         let missing = (1..=cut.part_count).filter(|n| !self.sent.contains_key(n));
         let resent = changed.len();
@@ -302,7 +304,7 @@ impl<'a> Follower<'a> {
                 let (offset, len) = cut.range(n);
                 let path = self.args.file.clone();
                 let expected = sent.fingerprint.clone();
-                let whole = len == self.part_size;
+                let whole = len == cut.layout.whole_len(n);
                 async move {
                     if !whole {
                         return Ok(Some(n));
@@ -363,10 +365,11 @@ async fn resumed(
         Err(err) => return Err(err.into()),
     };
     let mut noted = book.recorded_parts();
+    let layout = Layout::growing(state.part_size);
     let sent: BTreeMap<u32, Sent> = state
         .parts_done
         .into_iter()
-        .filter(|p| p.size == state.part_size)
+        .filter(|p| p.size == layout.whole_len(p.part_number))
         .filter_map(|p| {
             let (fingerprint, etag) = noted.remove(&p.part_number)?;
             let sent = Sent {

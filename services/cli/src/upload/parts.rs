@@ -28,10 +28,71 @@ const URL_MARGIN: time::Duration = time::Duration::minutes(2);
 const CHUNK: usize = 256 * 1024;
 const ATTEMPTS: u32 = 6;
 
-/// How the file is cut: part `n` (from 1) starts at `(n - 1) * part_size`.
+/// S3's smallest part (every part but the last must be at least this long).
+const S3_MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// Where each part of an upload starts: part 1 holds `first_part` bytes, every later part
+/// `part_size`. A file of known size is cut evenly. A growing upload's first part is as short
+/// as S3 allows, because recorders rewrite their header when they stop and that part goes again
+/// just when someone waits for the replay: at 20 Mbit/s, 5 MiB instead of 11 MiB saves 2.5 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub part_size: u64,
+    pub first_part: u64,
+}
+
+impl Layout {
+    pub fn even(part_size: u64) -> Self {
+        Self {
+            part_size,
+            first_part: part_size,
+        }
+    }
+
+    pub fn growing(part_size: u64) -> Self {
+        Self {
+            part_size,
+            first_part: part_size.min(S3_MIN_PART),
+        }
+    }
+
+    pub fn offset(&self, n: u32) -> u64 {
+        match n {
+            0 | 1 => 0,
+            n => self.first_part + u64::from(n - 2) * self.part_size,
+        }
+    }
+
+    /// Part `n`'s length when the file holds all of it.
+    pub fn whole_len(&self, n: u32) -> u64 {
+        if n == 1 {
+            self.first_part
+        } else {
+            self.part_size
+        }
+    }
+
+    /// How many whole parts the first `length` bytes hold.
+    pub fn whole_parts(&self, length: u64) -> u64 {
+        match length.checked_sub(self.first_part) {
+            None => 0,
+            Some(rest) => 1 + rest / self.part_size.max(1),
+        }
+    }
+
+    /// How many parts a file of `length` bytes makes, the last one maybe short.
+    fn parts(&self, length: u64) -> u64 {
+        match length.checked_sub(self.first_part) {
+            None => u64::from(length > 0),
+            Some(rest) => 1 + rest.div_ceil(self.part_size.max(1)),
+        }
+    }
+}
+
+/// How the file is cut (see [`Layout`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Cut {
-    pub part_size: u64,
+    pub layout: Layout,
     pub part_count: u32,
     pub file_size: u64,
     /// A growing upload: each part's length is named when its URL is asked for.
@@ -46,7 +107,7 @@ impl Cut {
             && part_count > 0;
         if fits {
             Ok(Self {
-                part_size,
+                layout: Layout::even(part_size),
                 part_count,
                 file_size,
                 growing: false,
@@ -61,18 +122,18 @@ impl Cut {
 
     /// A growing upload's cut of the file as long as it is now (`file_size` > 0); its last
     /// part may be short.
-    pub fn growing(part_size: u64, file_size: u64) -> Result<Self, CliError> {
-        let count = file_size.div_ceil(part_size.max(1));
-        let part_count = u32::try_from(count)
+    pub fn growing(layout: Layout, file_size: u64) -> Result<Self, CliError> {
+        let part_count = u32::try_from(layout.parts(file_size))
             .ok()
-            .filter(|&n| part_size > 0 && n > 0 && n <= 10_000)
+            .filter(|&n| layout.part_size > 0 && n > 0 && n <= 10_000)
             .ok_or_else(|| {
                 CliError(format!(
-                    "a file of {file_size} bytes does not fit 10,000 parts of {part_size} bytes"
+                    "a file of {file_size} bytes does not fit 10,000 parts of {} bytes",
+                    layout.part_size
                 ))
             })?;
         Ok(Self {
-            part_size,
+            layout,
             part_count,
             file_size,
             growing: true,
@@ -80,8 +141,11 @@ impl Cut {
     }
 
     pub fn range(&self, n: u32) -> (u64, u64) {
-        let offset = u64::from(n - 1) * self.part_size;
-        (offset, self.part_size.min(self.file_size - offset))
+        let offset = self.layout.offset(n);
+        (
+            offset,
+            self.layout.whole_len(n).min(self.file_size - offset),
+        )
     }
 }
 
@@ -319,10 +383,34 @@ mod tests {
 
     #[test]
     fn a_growing_cut_ends_with_a_short_part_and_stays_within_ten_thousand() {
-        let cut = Cut::growing(10, 25).expect("cut");
+        let even = Layout::even(10);
+        let cut = Cut::growing(even, 25).expect("cut");
         assert_eq!(cut.part_count, 3);
         assert_eq!(cut.range(3), (20, 5));
-        assert!(Cut::growing(10, 0).is_err());
-        assert!(Cut::growing(1, 10_001).is_err());
+        assert!(Cut::growing(even, 0).is_err());
+        assert!(Cut::growing(Layout::even(1), 10_001).is_err());
+    }
+
+    #[test]
+    fn a_growing_upload_starts_with_the_smallest_part_s3_takes() {
+        const MIB: u64 = 1024 * 1024;
+        let layout = Layout::growing(11 * MIB);
+        assert_eq!(layout.first_part, 5 * MIB);
+        let cut = Cut::growing(layout, 5 * MIB + 11 * MIB + 3).expect("cut");
+        assert_eq!(cut.part_count, 3);
+        assert_eq!(cut.range(1), (0, 5 * MIB));
+        assert_eq!(cut.range(2), (5 * MIB, 11 * MIB));
+        assert_eq!(cut.range(3), (16 * MIB, 3));
+        assert_eq!(
+            Cut::growing(layout, 4 * MIB).expect("cut").range(1),
+            (0, 4 * MIB)
+        );
+        assert_eq!(layout.whole_parts(5 * MIB - 1), 0);
+        assert_eq!(layout.whole_parts(5 * MIB), 1);
+        assert_eq!(layout.whole_parts(16 * MIB), 2);
+        // The default 100 GiB still fits in 10,000 parts.
+        assert!(Cut::growing(layout, 100 * 1024 * MIB).is_ok());
+        // Parts smaller than S3's least are not cut further.
+        assert_eq!(Layout::growing(MIB), Layout::even(MIB));
     }
 }
