@@ -11,6 +11,12 @@
 # Goal: followed <= 10 s at both lengths, followed(30 min) / followed(5 min) <= 1.2; the
 # after-the-fact figure grows with the length.
 #
+# Where a recording ends within a part decides how much is left to send at the stop (its tail:
+# up to one part, 11 MiB by default), whatever its length. With the same end every round, one
+# length could get a 1 MB tail and the other an 8 MB one; so round k ends the recording
+# (k-1)/ROUNDS of a part's worth of seconds early, and every length sees the same spread of
+# tails (printed per run).
+#
 # The storage's own share is read off the API's log: how long S3's CompleteMultipartUpload took
 # (`s3_complete_s`). LocalStack copies every part into one object there (at about 1 GB/s), so
 # that step grows with the recording; AWS S3 does not copy bytes at complete. "vodnest" =
@@ -23,9 +29,9 @@
 #       AFTER=1       also the after-the-fact upload (first round only; 0 skips it)
 #       LOGS_TO=DIR   keep the API's and the processor's JSON logs there
 #
-# Starts what it needs (./dev env: Postgres, LocalStack, buckets) and builds of the
-# API (127.0.0.1:3918) and the processor (gRPC 127.0.0.1:50918) against a scratch database;
-# the CLI is a release build, as installed (its re-check of the recording is CPU work).
+# Starts what it needs (./dev env: Postgres, LocalStack, buckets) and release builds (as
+# deployed) of the API (127.0.0.1:3918) and the processor (gRPC 127.0.0.1:50918) against a
+# scratch database, and of the CLI. "playable" is the moment the processor's log says so.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,8 +54,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> build (API and processor debug: their share is waits on I/O and ffmpeg; CLI release)" >&2
-(cd "$REPO" && cargo build --quiet --workspace --bins && cargo build --quiet --release -p vodnest-cli)
+echo "==> release build of the API, the processor and the CLI" >&2
+(cd "$REPO" && cargo build --quiet --release -p vodnest-api -p vodnest-processor -p vodnest-cli)
 psql -q "$ADMIN_URL" -c "create database $DB" >/dev/null
 export DATABASE_URL="${ADMIN_URL%/*}/$DB"
 export API_ADDR=127.0.0.1:3918 GRPC_ADDR=127.0.0.1:50918 METRICS_ADDR=127.0.0.1:0
@@ -57,13 +63,16 @@ export RATE_LIMIT_IP_BURST=1000000 RATE_LIMIT_IP_PER_SEC=1000000
 export RATE_LIMIT_KEY_BURST=1000000 RATE_LIMIT_KEY_PER_SEC=1000000
 ADMIN_TOKEN=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 export ADMIN_TOKEN
-LOG_FORMAT=json "$REPO/target/debug/vodnest-api" >"$WORK/api.log" 2>&1 &
+# The API's rule for a growing upload's parts (upload_plan.rs): ceil(max / 10,000) in whole MiB.
+export MAX_UPLOAD_BYTES=$((100 * 1024 ** 3))
+PART_BYTES=$(((MAX_UPLOAD_BYTES + 10000 * 1048576 - 1) / (10000 * 1048576) * 1048576))
+LOG_FORMAT=json "$REPO/target/release/vodnest-api" >"$WORK/api.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do
     curl -fsS "http://$API_ADDR/readyz" >/dev/null 2>&1 && break
     sleep 0.2
 done
-LOG_FORMAT=json METRICS_ADDR=127.0.0.1:0 "$REPO/target/debug/vodnest-processor" >"$WORK/processor.log" 2>&1 &
+LOG_FORMAT=json METRICS_ADDR=127.0.0.1:0 "$REPO/target/release/vodnest-processor" >"$WORK/processor.log" 2>&1 &
 PIDS+=($!)
 
 vodnest() { "$REPO/target/release/vodnest" --api "http://$API_ADDR" --token "$ADMIN_TOKEN" "$@"; }
@@ -82,13 +91,12 @@ settle() {
     done
     sync
 }
-# Prints the time at which video $1 became playable (polled every 0.1 s).
-playable_at() {
+# Waits until video $1 is playable (polled every 0.1 s; the processor's log has the moment).
+await_playable() {
     until curl -fsS -H "Authorization: Bearer $ADMIN_TOKEN" \
         "http://$API_ADDR/api/v1/videos/$1" | grep -q '"playable":true'; do
         sleep 0.1
     done
-    now
 }
 
 # One source per length, made once; the rounds rotate through the lengths so that a noisy
@@ -105,7 +113,8 @@ done
 # changed ones and the tail), the API's complete (s3-complete: S3's part of it), and
 # complete→playable (the processor), itself in three: until its job started (claim), until the
 # source was probed and planned (probe), until the first segments were up (publish); read off
-# the API's and the processor's JSON logs.
+# the API's and the processor's JSON logs. The last field is the moment the video became
+# playable.
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$2"; }
 run_steps() {
     python3 - "$WORK/processor.log" "$WORK/api.log" "$1" "$2" <<'PY'
@@ -132,31 +141,39 @@ for mark in ("job started", "probed", "playable"):
     last = marks.get(mark, last)
 s3 = [e["fields"]["s3_complete_s"] for e in events(api_log) if "s3_complete_s" in e.get("fields", {})]
 steps.append(f"{s3[0]:.3f}" if s3 else "0")
+steps.append(f"{marks['playable']:.3f}")
 print(" ".join(steps))
 PY
 }
-printf '%-6s %-8s %-10s %-8s %-9s %-10s %-6s %-6s %-8s %-12s %-8s\n' round minutes followed \
-    finish complete processor claim probe publish s3-complete vodnest
+printf '%-6s %-8s %-8s %-10s %-8s %-9s %-10s %-6s %-6s %-8s %-12s %-8s\n' round minutes tail-MB \
+    followed finish complete processor claim probe publish s3-complete vodnest
 for round in $(seq 1 "$ROUNDS"); do
     for minutes in "${LENGTHS[@]}"; do
         recording=$WORK/live-$minutes-$round.mkv
+        source=$WORK/source-$minutes.mp4
+        # This round's end: (round-1)/ROUNDS of a part's worth of recording before the source's.
+        seconds=$(awk -v s="$(stat -c %s "$source")" -v m="$minutes" -v p="$PART_BYTES" \
+            -v k="$round" -v n="$ROUNDS" 'BEGIN {printf "%.3f", m * 60 - (k - 1) / n * p / (s / (m * 60))}')
         vodnest --json upload --follow --quiet-period 600 --state-dir "$WORK/state" \
             "$recording" >"$WORK/follow.json" &
         follower=$!
         ffmpeg -hide_banner -loglevel error -nostdin -y -readrate "$READRATE" \
-            -i "$WORK/source-$minutes.mp4" -c copy -f matroska "$recording"
+            -i "$source" -t "$seconds" -c copy -f matroska "$recording"
         stopped=$(now)
         wait "$follower"
         completed=$(now)
         out=$(cat "$WORK/follow.json")
-        playable=$(playable_at "$(video_id "$out")")
+        id=$(video_id "$out")
+        await_playable "$id"
+        read -r claim probe publish storage playable < <(run_steps "$id" "$completed")
         followed=$(echo "$playable - $stopped" | bc -l)
         processor=$(echo "$playable - $completed" | bc -l)
-        id=$(video_id "$out")
-        read -r claim probe publish storage < <(run_steps "$id" "$completed")
         own=$(echo "$followed - $storage" | bc -l)
-        printf '%-6s %-8s %-10.2f %-8.2f %-9.2f %-10.2f %-6s %-6s %-8s %-12.2f %-8.2f\n' \
-            "$round" "$minutes" "$followed" "$(field finish_seconds "$out")" \
+        # The CLI's first part is 5 MiB (the header, sent again at the stop), the others PART_BYTES.
+        tail_mb=$(awk -v s="$(stat -c %s "$recording")" -v p="$PART_BYTES" \
+            'BEGIN {printf "%.1f", ((s - 5242880) % p) / 1e6}')
+        printf '%-6s %-8s %-8s %-10.2f %-8.2f %-9.2f %-10.2f %-6s %-6s %-8s %-12.2f %-8.2f\n' \
+            "$round" "$minutes" "$tail_mb" "$followed" "$(field finish_seconds "$out")" \
             "$(field complete_seconds "$out")" "$processor" "$claim" "$probe" "$publish" \
             "$storage" "$own"
         echo "$minutes $followed" >>"$WORK/followed.txt"
@@ -165,7 +182,8 @@ for round in $(seq 1 "$ROUNDS"); do
         if ((round == 1)) && [[ $AFTER == 1 ]]; then
             after_start=$(now)
             out=$(vodnest --json upload --limit-rate 4M --state-dir "$WORK/state" "$recording")
-            after=$(echo "$(playable_at "$(video_id "$out")") - $after_start" | bc -l)
+            await_playable "$(video_id "$out")"
+            after=$(echo "$(now) - $after_start" | bc -l)
             echo "$minutes $after" >>"$WORK/after.txt"
             settle "$(video_id "$out")"
         fi
