@@ -199,7 +199,7 @@ printf '%-8s %-20s %-20s %-20s\n' minutes "followed (median)" "vodnest (median)"
 for minutes in "${LENGTHS[@]}"; do
     f=$(of_length "$minutes" "$WORK/followed.txt")
     o=$(of_length "$minutes" "$WORK/own.txt")
-    a=$([[ -f $WORK/after.txt ]] && of_length "$minutes" "$WORK/after.txt" || echo -)
+    a=$([[ -f $WORK/after.txt ]] && printf "%.1f" "$(of_length "$minutes" "$WORK/after.txt")" || echo -)
     printf '%-8s %-20.2f %-20.2f %-20s\n' "$minutes" "$f" "$o" "$a"
     echo "$minutes $f $o" >>"$WORK/medians.txt"
 done

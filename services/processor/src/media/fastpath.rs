@@ -52,15 +52,34 @@ pub fn refusal(probe: &Probe, keyframe_gap_s: Option<f64>) -> Option<String> {
 }
 
 /// The longest gap between keyframes in the first minute (and from the last one to the end of
-/// that window, so a source with a single keyframe is not mistaken for a good one). The
-/// container's keyframe flags are what the HLS muxer cuts at; reading them decodes nothing.
-/// The window is as long for a 4-hour source as for a 1-minute one, so the time to playable
-/// does not grow with the duration.
+/// that window, so a source with a single keyframe is not mistaken for a good one).
 pub async fn keyframe_gap(
     input: &Source,
     duration_s: f64,
     timeout: Duration,
 ) -> Result<Option<f64>, MediaError> {
+    Ok(keyframe_sample(input, timeout).await?.max_gap(duration_s))
+}
+
+/// The times of the keyframes in the source's first minute, sorted.
+pub struct KeyframeSample(Vec<f64>);
+
+impl KeyframeSample {
+    /// See [`keyframe_gap`]; `duration_s` is the source's (a source shorter than the window
+    /// ends it).
+    pub fn max_gap(&self, duration_s: f64) -> Option<f64> {
+        max_gap(&self.0, duration_s.min(f64::from(SAMPLE_S)))
+    }
+}
+
+/// Reads the keyframes of the source's first minute. The container's keyframe flags are what
+/// the HLS muxer cuts at; reading them decodes nothing. The window is as long for a 4-hour
+/// source as for a 1-minute one, so the time to playable does not grow with the duration;
+/// nor does it need the streams' probe, so a job reads it beside that one.
+pub async fn keyframe_sample(
+    input: &Source,
+    timeout: Duration,
+) -> Result<KeyframeSample, MediaError> {
     let mut command = Command::new("ffprobe");
     command
         .args(["-v", "error", "-select_streams", "v:0"])
@@ -85,7 +104,7 @@ pub async fn keyframe_gap(
         })
         .collect();
     times.sort_by(f64::total_cmp);
-    Ok(max_gap(&times, duration_s.min(f64::from(SAMPLE_S))))
+    Ok(KeyframeSample(times))
 }
 
 fn max_gap(times: &[f64], window_end: f64) -> Option<f64> {
