@@ -132,17 +132,14 @@ pub(super) async fn process(
     let url_s = began.elapsed().as_secs_f64();
     // A transcode asks whether the source can be copied (its keyframe spacing): that sample
     // is read beside the streams' probe (both are range reads of the source's start), which
-    // takes ~0.1 s off the time to playable.
-    let sampling = async {
+    // takes ~0.1 s off the time to playable. A ladder job's source was judged already.
+    let copy_question = async {
+        if job.kind == JobKind::Ladder {
+            return None;
+        }
         let began = Instant::now();
         let sample = fastpath::keyframe_sample(&input, ctx.config.probe_timeout()).await;
-        (sample, began.elapsed().as_secs_f64())
-    };
-    let copy_question = async {
-        match job.kind {
-            JobKind::Ladder => None,
-            _ => Some(sampling.await),
-        }
+        Some((sample, began.elapsed().as_secs_f64()))
     };
     let (probed, keyframes) = tokio::join!(
         probe::probe(&input, ctx.config.probe_timeout()),
